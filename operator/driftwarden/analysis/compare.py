@@ -1,0 +1,413 @@
+"""Compare a current profile with the reference: per-feature scores and verdicts.
+
+Pure: profiles in, report-ready dictionaries out. The rules, decided once here:
+
+* the configured method's score decides; p-value methods (ks, chisquare) drift when
+  the *corrected* p-value falls below the threshold, distances when the score reaches it;
+* distances are gated by significance (``detection.significance``): they only drift when
+  the matching test (KS for numbers, chi-square for categories) also rejects "same
+  distribution" after correction — tiny samples whose noise looks like a big effect stay quiet;
+* missing values (nulls and NaN) are compared separately with Cohen's h between the missing
+  rates, gated by a two-proportion z-test: a feature whose null rate jumps drifts even when
+  its values look the same;
+* a side with no usable value cannot be compared by distribution; the missing-rate check
+  then decides alone and a finding says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from driftwarden import stats
+from driftwarden.analysis.settings import AnalysisSettings, MethodSetting
+from driftwarden.profile import OTHER, UNSEEN, CategoricalProfile, DatasetProfile, NumericProfile
+
+CONFIDENCE = 0.99
+
+
+@dataclass
+class _Feature:
+    """Working state of one feature between scoring and the corrected verdict."""
+
+    name: str
+    kind: str
+    setting: MethodSetting
+    scores: dict[str, float | None]
+    score: float | None
+    pvalue: float | None  # of the method itself (p-value methods)
+    gate_test: str | None
+    gate_pvalue: float | None
+    missing: dict[str, Any]
+    missing_pvalue: float
+    sides: dict[str, dict[str, Any]]
+    distribution: dict[str, Any] | None
+    exact: bool
+    error_bound: dict[str, Any] | None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _finding(severity: str, code: str, feature: str | None, message: str) -> dict[str, Any]:
+    return {"severity": severity, "code": code, "feature": feature, "message": message}
+
+
+def wasserstein_scale(reference: NumericProfile, current: NumericProfile) -> float:
+    """What Wasserstein distances are divided by: the reference's standard deviation.
+
+    A constant reference has none; then the current's, then the magnitude of the
+    values, then 1 — so a constant that moves still gives a finite, meaningful score.
+    """
+    for candidate in (reference.std, current.std, max(abs(reference.mean), abs(current.mean))):
+        if candidate > 0 and math.isfinite(candidate):
+            return candidate
+    return 1.0
+
+
+def _numeric_side(profile: NumericProfile) -> dict[str, Any]:
+    has = profile.finite > 0
+    return {
+        "rows": profile.rows,
+        "nulls": profile.nulls,
+        "nan": profile.nan,
+        "inf": profile.pos_inf + profile.neg_inf,
+        "mean": profile.mean if has else None,
+        "std": profile.std if has else None,
+        "min": profile.minimum if has else None,
+        "max": profile.maximum if has else None,
+        "distinct": None,
+    }
+
+
+def _categorical_side(profile: CategoricalProfile) -> dict[str, Any]:
+    return {
+        "rows": profile.rows,
+        "nulls": profile.nulls,
+        "nan": 0,
+        "inf": 0,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "distinct": profile.distinct,
+    }
+
+
+def _histogram_scores(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    return {
+        "psi": stats.psi(p, q),
+        "kl": stats.kl_divergence(p, q),
+        "jensenshannon": stats.jensenshannon(p, q),
+        "hellinger": stats.hellinger(p, q),
+        "tvd": stats.total_variation(p, q),
+    }
+
+
+def _missing_check(
+    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int
+) -> tuple[dict[str, Any], float]:
+    ref_rate, cur_rate = ref_missing / ref_rows, cur_missing / cur_rows
+    test = stats.two_proportion_test(ref_missing, ref_rows, cur_missing, cur_rows)
+    return (
+        {"reference": ref_rate, "current": cur_rate, "score": stats.cohens_h(ref_rate, cur_rate)},
+        test.pvalue,
+    )
+
+
+def _score_numeric(
+    name: str, ref: NumericProfile, cur: NumericProfile, settings: AnalysisSettings, bins: int
+) -> _Feature:
+    setting = settings.method_for(name, "numerical")
+    missing, missing_p = _missing_check(ref.missing, ref.rows, cur.missing, cur.rows)
+    feature = _Feature(
+        name=name,
+        kind="numerical",
+        setting=setting,
+        scores={},
+        score=None,
+        pvalue=None,
+        gate_test=None,
+        gate_pvalue=None,
+        missing=missing,
+        missing_pvalue=missing_p,
+        sides={"reference": _numeric_side(ref), "current": _numeric_side(cur)},
+        distribution=None,
+        exact=ref.exact and cur.exact,
+        error_bound=None,
+    )
+    if ref.nonfinite_count or cur.nonfinite_count:
+        feature.findings.append(
+            _finding(
+                "warning",
+                "NonFinite",
+                name,
+                f"{name}: NaN or ±inf values (reference {ref.nan} NaN, {ref.pos_inf + ref.neg_inf} inf; "
+                f"current {cur.nan} NaN, {cur.pos_inf + cur.neg_inf} inf); NaN counts as missing, ±inf goes to the outer bins",
+            )
+        )
+    if ref.finite == 0 or cur.finite == 0:
+        side = "reference" if ref.finite == 0 else "current"
+        feature.findings.append(
+            _finding(
+                "error" if side == "current" else "warning",
+                "AllNull",
+                name,
+                f"{name}: no finite value in the {side} data, so only its missing-value rate can be compared",
+            )
+        )
+        return feature
+    edges = ref.quantile_edges(bins)
+    p, q = ref.bin_masses(edges), cur.bin_masses(edges)
+    ks = stats.ks_test(ref.sample, cur.sample)
+    scale = wasserstein_scale(ref, cur)
+    feature.scores = {
+        **_histogram_scores(p, q),
+        "ks": ks.statistic,
+        "wasserstein": stats.wasserstein(ref.sample, cur.sample, scale),
+        "chisquare": None,
+    }
+    if ref.std == 0:
+        feature.findings.append(
+            _finding(
+                "info",
+                "Constant",
+                name,
+                f"{name}: the reference is constant ({ref.mean:g}); Wasserstein is scaled by {scale:g} instead of its standard deviation",
+            )
+        )
+    feature.score = feature.scores[setting.method]
+    if setting.method == "ks":
+        feature.pvalue = ks.pvalue
+    else:
+        feature.gate_test, feature.gate_pvalue = "ks", ks.pvalue
+    feature.distribution = {
+        "type": "histogram",
+        "edges": edges.tolist(),
+        "reference": (p / p.sum()).tolist(),
+        "current": (q / q.sum()).tolist(),
+    }
+    if not feature.exact:
+        bound = sum(
+            stats.dkw_bound(side.sample.size, CONFIDENCE) for side in (ref, cur) if not side.exact
+        )
+        feature.error_bound = {
+            "ks": bound,
+            "confidence": CONFIDENCE,
+            "note": "statistics on a uniform sample of "
+            f"{min(ref.sample.size, cur.sample.size)}+ values per side; the KS statistic is within ±ks of the full data's",
+        }
+    return feature
+
+
+def _score_categorical(
+    name: str,
+    ref: CategoricalProfile,
+    cur: CategoricalProfile,
+    settings: AnalysisSettings,
+    top: int,
+) -> _Feature:
+    setting = settings.method_for(name, "categorical")
+    missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows)
+    feature = _Feature(
+        name=name,
+        kind="categorical",
+        setting=setting,
+        scores={},
+        score=None,
+        pvalue=None,
+        gate_test=None,
+        gate_pvalue=None,
+        missing=missing,
+        missing_pvalue=missing_p,
+        sides={"reference": _categorical_side(ref), "current": _categorical_side(cur)},
+        distribution=None,
+        exact=ref.exact and cur.exact,
+        error_bound=None,
+    )
+    for side_name, side in (("reference", ref), ("current", cur)):
+        if not side.exact:
+            feature.findings.append(
+                _finding(
+                    "warning",
+                    "HighCardinality",
+                    name,
+                    f"{name}: more than {side.max_categories} distinct values in the {side_name} data; "
+                    "counts are estimated (is it an ID? exclude it or raise profile.maxCategories)",
+                )
+            )
+    if ref.present == 0 or cur.present == 0:
+        side_name = "reference" if ref.present == 0 else "current"
+        feature.findings.append(
+            _finding(
+                "error" if side_name == "current" else "warning",
+                "AllNull",
+                name,
+                f"{name}: no value in the {side_name} data, so only its missing-value rate can be compared",
+            )
+        )
+        return feature
+    labels = [label for label, _ in ref.top(top)]
+    known = ref.counts if ref.exact else None
+    p_counts, _ = ref.bucket_counts(labels, known)
+    q_counts, unseen = cur.bucket_counts(labels, known)
+    p, q = np.asarray(p_counts), np.asarray(q_counts)
+    keep = (p + q) > 0
+    keep[: len(labels)] = True  # reference categories always show, even when absent now
+    chi = stats.chi_square_test(p[keep], q[keep])
+    feature.scores = {
+        **_histogram_scores(p[keep], q[keep]),
+        "chisquare": chi.statistic,
+        "ks": None,
+        "wasserstein": None,
+    }
+    feature.score = feature.scores[setting.method]
+    if setting.method == "chisquare":
+        feature.pvalue = chi.pvalue
+    else:
+        feature.gate_test, feature.gate_pvalue = "chisquare", chi.pvalue
+    all_labels = [*labels, OTHER, UNSEEN]
+    feature.distribution = {
+        "type": "categories",
+        "labels": [label for label, k in zip(all_labels, keep, strict=True) if k],
+        "reference": (p[keep] / p.sum()).tolist(),
+        "current": (q[keep] / q.sum()).tolist(),
+        "unseen": unseen,
+    }
+    if unseen:
+        feature.findings.append(
+            _finding(
+                "info",
+                "UnseenCategories",
+                name,
+                f"{name}: {unseen} current rows ({unseen / cur.present:.1%}) hold values never seen in the reference",
+            )
+        )
+    if not feature.exact:
+        feature.error_bound = {
+            "count": max(ref.error_bound, cur.error_bound),
+            "note": "category counts estimated by a frequent-items sketch; each count is within ±count",
+        }
+    return feature
+
+
+def _severity(feature: dict[str, Any]) -> float:
+    """How far past (or short of) its threshold a feature is, for sorting."""
+    score, threshold = feature["score"], feature["threshold"]
+    if score is None:
+        return feature["missing"]["score"]
+    if feature["pValue"] is not None:
+        return -math.log10(max(feature["pValue"], 1e-300)) / -math.log10(threshold)
+    return score / threshold
+
+
+def compare_profiles(
+    reference: DatasetProfile,
+    current: DatasetProfile,
+    settings: AnalysisSettings,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], stats.DatasetVerdict]:
+    """Per-feature results (most drifted first), findings, and the dataset verdict.
+
+    Both profiles must hold the same columns with the same kinds (the analysis plan
+    guarantees it). The current's numerical histograms should be built on
+    ``reference.columns[name].quantile_edges(settings.profile.bins)``.
+    """
+    detection = settings.detection
+    features: list[_Feature] = []
+    for name, ref in reference.columns.items():
+        cur = current.columns[name]
+        if ref.rows == 0 or cur.rows == 0:
+            raise ValueError(f"{name}: a profile without rows cannot be compared")
+        if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
+            features.append(_score_numeric(name, ref, cur, settings, settings.profile.bins))
+        elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
+            features.append(
+                _score_categorical(name, ref, cur, settings, settings.profile.top_categories)
+            )
+        else:
+            raise ValueError(f"{name}: reference and current profiles are of different kinds")
+
+    main_p = _corrected(
+        [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features],
+        detection.correction,
+    )
+    missing_p = _corrected([f.missing_pvalue for f in features], detection.correction)
+    alpha = detection.significance
+    results: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for feature, p_adj, miss_adj in zip(features, main_p, missing_p, strict=True):
+        setting = feature.setting
+        distribution_drifted = False
+        if feature.score is not None:
+            if setting.is_p_value:
+                distribution_drifted = p_adj is not None and p_adj < setting.threshold
+            else:
+                significant = alpha is None or (p_adj is not None and p_adj < alpha)
+                distribution_drifted = feature.score >= setting.threshold and significant
+        missing_drifted = (
+            detection.missing_threshold is not None
+            and feature.missing["score"] >= detection.missing_threshold
+            and (alpha is None or miss_adj < alpha)
+        )
+        reason = (
+            "+".join(
+                part
+                for part, flag in (
+                    ("distribution", distribution_drifted),
+                    ("missing", missing_drifted),
+                )
+                if flag
+            )
+            or None
+        )
+        no_distribution = feature.score is None
+        results.append(
+            {
+                "name": feature.name,
+                "kind": feature.kind,
+                "method": "missing" if no_distribution else setting.method,
+                "score": feature.missing["score"] if no_distribution else feature.score,
+                "pValue": p_adj if setting.is_p_value and not no_distribution else None,
+                "threshold": (detection.missing_threshold or 0.0)
+                if no_distribution
+                else setting.threshold,
+                "drifted": distribution_drifted or missing_drifted,
+                "reason": reason,
+                "significance": None
+                if feature.gate_test is None
+                else {"test": feature.gate_test, "pValue": p_adj, "alpha": alpha},
+                "missing": {
+                    **feature.missing,
+                    "threshold": detection.missing_threshold,
+                    "pValue": miss_adj,
+                    "drifted": missing_drifted,
+                },
+                "scores": feature.scores,
+                "reference": feature.sides["reference"],
+                "current": feature.sides["current"],
+                "distribution": feature.distribution,
+                "exact": feature.exact,
+                "errorBound": feature.error_bound,
+            }
+        )
+        findings.extend(feature.findings)
+    results.sort(key=lambda f: (not f["drifted"], -_severity(f), f["name"]))
+    verdict = stats.dataset_verdict([f["drifted"] for f in results], detection.drift_share)
+    return results, findings, verdict
+
+
+def _corrected(pvalues: list[float | None], method: str) -> list[float | None]:
+    present = [p for p in pvalues if p is not None]
+    adjusted = iter(stats.adjust_pvalues(present, method).tolist()) if present else iter(())
+    return [None if p is None else next(adjusted) for p in pvalues]
+
+
+def edges_for(reference: DatasetProfile, bins: int) -> Mapping[str, np.ndarray]:
+    """Bin edges of every numerical column of the reference, for the current's histograms."""
+    return {
+        name: column.quantile_edges(bins)
+        for name, column in reference.columns.items()
+        if isinstance(column, NumericProfile)
+    }

@@ -1,0 +1,393 @@
+"""What one analysis run is asked to do, parsed from CLI flags or a DriftMonitor spec.
+
+This module is pure (no I/O) so the operator validates a spec with exactly the
+code the analysis Job will run: ``monitor`` imports it for that reason.
+Field names in specs are camelCase, as in every Kubernetes API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from driftwarden.durations import parse_duration
+from driftwarden.errors import ConfigError
+
+NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
+CATEGORICAL_METHODS = ("jensenshannon", "psi", "chisquare", "kl", "hellinger", "tvd")
+# For these the score is a p-value and a feature drifts when it falls *below* the threshold.
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})
+CORRECTIONS = ("bonferroni", "benjamini-hochberg", "none")
+FORMATS = ("parquet", "arrow", "csv", "jsonl")
+_FORMAT_ALIASES = {"feather": "arrow", "ipc": "arrow", "json": "jsonl", "ndjson": "jsonl"}
+
+# Defaults are effect sizes, so they stay quiet on large undrifted data; see
+# docs/statistics.md for how each threshold was chosen.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "wasserstein": 0.1,
+    "psi": 0.2,
+    "ks": 0.05,
+    "jensenshannon": 0.1,
+    "kl": 0.1,
+    "hellinger": 0.1,
+    "tvd": 0.1,
+    "chisquare": 0.05,
+}
+# Upper bounds of each score, so a threshold outside them (never reachable) is refused.
+_SCORE_UPPER = {"jensenshannon": 1.0, "hellinger": 1.0, "tvd": 1.0, "ks": 1.0, "chisquare": 1.0}
+
+
+@dataclass(frozen=True)
+class MethodSetting:
+    """A drift method and the threshold at which a feature counts as drifted."""
+
+    method: str
+    threshold: float
+
+    @property
+    def is_p_value(self) -> bool:
+        return self.method in P_VALUE_METHODS
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """How features are compared and when the dataset counts as drifted."""
+
+    numerical: MethodSetting = MethodSetting("wasserstein", DEFAULT_THRESHOLDS["wasserstein"])
+    categorical: MethodSetting = MethodSetting("jensenshannon", DEFAULT_THRESHOLDS["jensenshannon"])
+    overrides: Mapping[str, MethodSetting] = field(default_factory=dict)
+    correction: str = "bonferroni"
+    drift_share: float = 0.5
+    # Effect-size methods also need a significant test (KS, chi-square, two-proportion)
+    # at this level, so tiny samples whose noise looks like a large effect stay quiet.
+    # None switches the gate off.
+    significance: float | None = 0.05
+    # Cohen's h between missing-value rates at which a feature drifts regardless of values.
+    missing_threshold: float | None = 0.1
+
+
+@dataclass(frozen=True)
+class FeatureSelection:
+    """Which columns are compared and which are forced to a kind."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    numerical: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Knobs of the column profiles; part of the reference-profile cache key."""
+
+    bins: int = 10
+    sample_size: int = 32768
+    max_categories: int = 10000
+    top_categories: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One side of the comparison: where the data is and which rows count."""
+
+    path: str
+    format: str = "parquet"
+    partitioning: str | None = "hive"
+    timestamp_column: str | None = None
+    window: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """How to reach object storage. Credentials never live here: they come from env vars."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    anonymous: bool = False
+    secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Everything a run needs besides the data itself."""
+
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    features: FeatureSelection = field(default_factory=FeatureSelection)
+    profile: ProfileSettings = field(default_factory=ProfileSettings)
+
+    def method_for(self, feature: str, kind: str) -> MethodSetting:
+        """The method and threshold that apply to one feature of a kind."""
+        override = self.detection.overrides.get(feature)
+        if override is not None:
+            return override
+        return self.detection.numerical if kind == "numerical" else self.detection.categorical
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run as declared: sources, storage, settings and where results go."""
+
+    reference: SourceConfig
+    current: SourceConfig
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    settings: AnalysisSettings = field(default_factory=AnalysisSettings)
+    output: str | None = None
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {', '.join(unknown)}",
+            hint=f"allowed: {', '.join(sorted(allowed))}",
+        )
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a list of column names, got {value!r}")
+    return tuple(value)
+
+
+def method_setting(method: Any, threshold: Any, *, kind: str | None, where: str) -> MethodSetting:
+    """Validate one method/threshold pair; ``kind`` restricts the methods allowed."""
+    allowed = {
+        "numerical": NUMERICAL_METHODS,
+        "categorical": CATEGORICAL_METHODS,
+        None: tuple(dict.fromkeys(NUMERICAL_METHODS + CATEGORICAL_METHODS)),
+    }[kind]
+    if not isinstance(method, str) or method.lower() not in allowed:
+        raise ConfigError(
+            f"{where}.method: unknown method {method!r} for {kind or 'any'} features",
+            hint=f"choose one of {', '.join(allowed)}",
+        )
+    method = method.lower()
+    value = (
+        DEFAULT_THRESHOLDS[method]
+        if threshold is None
+        else _number(threshold, f"{where}.threshold")
+    )
+    upper = _SCORE_UPPER.get(method)
+    if value <= 0 or (upper is not None and value > upper):
+        bound = f"in (0, {upper:g}]" if upper is not None else "greater than 0"
+        what = "a p-value level" if method in P_VALUE_METHODS else "a distance"
+        raise ConfigError(
+            f"{where}.threshold: {value:g} is out of range for {method}",
+            hint=f"{method} takes {what} {bound}",
+        )
+    return MethodSetting(method, value)
+
+
+def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettings:
+    """Parse ``spec.detection`` into DetectionSettings, with defaults for what is absent."""
+    section = _mapping(spec, where)
+    _check_keys(
+        section,
+        {
+            "numerical",
+            "categorical",
+            "overrides",
+            "correction",
+            "driftShare",
+            "significance",
+            "missingThreshold",
+        },
+        where,
+    )
+    defaults = DetectionSettings()
+    settings: dict[str, Any] = {}
+    for kind in ("numerical", "categorical"):
+        if kind in section:
+            sub = _mapping(section[kind], f"{where}.{kind}")
+            _check_keys(sub, {"method", "threshold"}, f"{where}.{kind}")
+            default: MethodSetting = getattr(defaults, kind)
+            method = sub.get("method", default.method)
+            threshold = sub.get("threshold")
+            if threshold is None and method == default.method:
+                threshold = default.threshold
+            settings[kind] = method_setting(method, threshold, kind=kind, where=f"{where}.{kind}")
+    overrides: dict[str, MethodSetting] = {}
+    raw_overrides = section.get("overrides") or []
+    if not isinstance(raw_overrides, list):
+        raise ConfigError(f"{where}.overrides: expected a list, got {raw_overrides!r}")
+    for i, item in enumerate(raw_overrides):
+        item_where = f"{where}.overrides[{i}]"
+        item = _mapping(item, item_where)
+        _check_keys(item, {"feature", "method", "threshold"}, item_where)
+        name = item.get("feature")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{item_where}.feature: a column name is required")
+        if name in overrides:
+            raise ConfigError(f"{item_where}.feature: {name!r} is overridden twice")
+        overrides[name] = method_setting(
+            item.get("method"), item.get("threshold"), kind=None, where=item_where
+        )
+    settings["overrides"] = overrides
+    if "correction" in section:
+        correction = str(section["correction"]).lower()
+        if correction not in CORRECTIONS:
+            raise ConfigError(
+                f"{where}.correction: unknown correction {section['correction']!r}",
+                hint=f"choose one of {', '.join(CORRECTIONS)}",
+            )
+        settings["correction"] = correction
+    if "driftShare" in section:
+        share = _number(section["driftShare"], f"{where}.driftShare")
+        if not 0 < share <= 1:
+            raise ConfigError(f"{where}.driftShare: {share:g} must be in (0, 1]")
+        settings["drift_share"] = share
+    for key, attr in (("significance", "significance"), ("missingThreshold", "missing_threshold")):
+        if key in section:
+            if section[key] is None:
+                settings[attr] = None
+                continue
+            value = _number(section[key], f"{where}.{key}")
+            upper = 1.0 if key == "significance" else 3.2  # Cohen's h is at most pi
+            if not 0 <= value < upper:
+                raise ConfigError(f"{where}.{key}: {value:g} must be in [0, {upper:g})")
+            settings[attr] = value or None
+    return replace(defaults, **settings)
+
+
+def parse_features(spec: Any, where: str = "spec.features") -> FeatureSelection:
+    """Parse ``spec.features`` (include, exclude, categorical, numerical lists)."""
+    section = _mapping(spec, where)
+    _check_keys(section, {"include", "exclude", "categorical", "numerical"}, where)
+    selection = FeatureSelection(
+        **{
+            key: _names(section.get(key), f"{where}.{key}")
+            for key in ("include", "exclude", "categorical", "numerical")
+        }
+    )
+    both = sorted(set(selection.categorical) & set(selection.numerical))
+    if both:
+        raise ConfigError(f"{where}: {', '.join(both)} declared both categorical and numerical")
+    return selection
+
+
+def parse_profile(spec: Any, where: str = "spec.profile") -> ProfileSettings:
+    """Parse ``spec.profile`` (bins, sampleSize, maxCategories, topCategories)."""
+    section = _mapping(spec, where)
+    keys = {
+        "bins": (2, 1000),
+        "sampleSize": (1000, 10_000_000),
+        "maxCategories": (10, 10_000_000),
+        "topCategories": (2, 1000),
+    }
+    _check_keys(section, set(keys), where)
+    values: dict[str, int] = {}
+    attr = {
+        "bins": "bins",
+        "sampleSize": "sample_size",
+        "maxCategories": "max_categories",
+        "topCategories": "top_categories",
+    }
+    for key, (low, high) in keys.items():
+        if key in section:
+            value = section[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(
+                    f"{where}.{key}: expected an integer in [{low}, {high}], got {value!r}"
+                )
+            values[attr[key]] = value
+    return ProfileSettings(**values)
+
+
+def normalize_format(value: Any, where: str) -> str:
+    """Map a format name (and its aliases) to one of FORMATS."""
+    name = str(value).lower()
+    name = _FORMAT_ALIASES.get(name, name)
+    if name not in FORMATS:
+        raise ConfigError(
+            f"{where}: unknown format {value!r}",
+            hint=f"choose one of {', '.join(FORMATS)} (aliases: {', '.join(_FORMAT_ALIASES)})",
+        )
+    return name
+
+
+def parse_source(spec: Any, where: str) -> SourceConfig:
+    """Parse ``spec.reference`` or ``spec.current``."""
+    section = _mapping(spec, where)
+    _check_keys(section, {"path", "format", "partitioning", "timestampColumn", "window"}, where)
+    path = section.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(
+            f"{where}.path: a path or URI (s3://…, gs://…, file://…, /local/dir) is required"
+        )
+    partitioning = section.get("partitioning", "hive")
+    if partitioning not in ("hive", "none", None):
+        raise ConfigError(f"{where}.partitioning: expected hive or none, got {partitioning!r}")
+    window = section.get("window")
+    timestamp_column = section.get("timestampColumn")
+    if window is not None and not timestamp_column:
+        raise ConfigError(
+            f"{where}.window: needs {where}.timestampColumn to know which rows fall in it"
+        )
+    return SourceConfig(
+        path=path.strip(),
+        format=normalize_format(section.get("format", "parquet"), f"{where}.format"),
+        partitioning=None if partitioning in ("none", None) else "hive",
+        timestamp_column=timestamp_column,
+        window=None if window is None else parse_duration(window, field=f"{where}.window"),
+    )
+
+
+def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
+    """Parse ``spec.storage``; credentials are only ever referenced by Secret name."""
+    section = _mapping(spec, where)
+    _check_keys(section, {"endpoint", "region", "anonymous", "secretRef"}, where)
+    secret = _mapping(section.get("secretRef"), f"{where}.secretRef")
+    endpoint = section.get("endpoint")
+    if endpoint is not None and not str(endpoint).startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.endpoint: {endpoint!r} must start with http:// or https://")
+    return StorageConfig(
+        endpoint=endpoint,
+        region=section.get("region"),
+        anonymous=bool(section.get("anonymous", False)),
+        secret_name=secret.get("name"),
+    )
+
+
+def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
+    """Parse the analysis-relevant parts of a DriftMonitor spec."""
+    spec = _mapping(spec, "spec")
+    if "reference" not in spec or "current" not in spec:
+        missing = [k for k in ("reference", "current") if k not in spec]
+        raise ConfigError(
+            f"spec: missing {', '.join(missing)}",
+            hint="both spec.reference.path and spec.current.path are required",
+        )
+    output = _mapping(spec.get("output"), "spec.output").get("path")
+    return RunConfig(
+        reference=parse_source(spec["reference"], "spec.reference"),
+        current=parse_source(spec["current"], "spec.current"),
+        storage=parse_storage(spec.get("storage")),
+        settings=AnalysisSettings(
+            detection=parse_detection(spec.get("detection")),
+            features=parse_features(spec.get("features")),
+            profile=parse_profile(spec.get("profile")),
+        ),
+        output=output,
+    )

@@ -1,0 +1,125 @@
+"""Profiles of every compared column of a dataset, built in one pass over record batches."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from driftwarden.profile.categorical import CategoricalProfile
+from driftwarden.profile.numeric import NumericProfile
+
+Kind = Literal["numerical", "categorical"]
+ColumnProfile = NumericProfile | CategoricalProfile
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """One column to profile and how to treat it."""
+
+    name: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """Settings that shape a profile; profiles merge only when these are equal."""
+
+    sample_size: int = 32768
+    max_categories: int = 10000
+    seed: int = 0
+
+
+@dataclass
+class DatasetProfile:
+    """Column profiles of one dataset (or one shard of it) plus the row count."""
+
+    options: ProfileOptions
+    columns: dict[str, ColumnProfile]
+    rows: int = 0
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def merge(self, other: DatasetProfile) -> DatasetProfile:
+        """Profile of the union of both inputs' rows."""
+        if self.options != other.options:
+            raise ValueError(f"cannot merge profiles built with {self.options} and {other.options}")
+        if self.columns.keys() != other.columns.keys():
+            raise ValueError(
+                f"cannot merge profiles of different columns: {sorted(self.columns)} vs {sorted(other.columns)}"
+            )
+        columns: dict[str, ColumnProfile] = {}
+        for name, mine in self.columns.items():
+            theirs = other.columns[name]
+            if type(mine) is not type(theirs):
+                raise ValueError(
+                    f"column {name!r} is {_kind(mine)} in one profile and {_kind(theirs)} in the other"
+                )
+            columns[name] = mine.merge(theirs)  # type: ignore[arg-type]
+        return DatasetProfile(self.options, columns, self.rows + other.rows, dict(self.metadata))
+
+
+def _kind(profile: ColumnProfile) -> Kind:
+    return "numerical" if isinstance(profile, NumericProfile) else "categorical"
+
+
+def kind_of(profile: ColumnProfile) -> Kind:
+    """``numerical`` or ``categorical``."""
+    return _kind(profile)
+
+
+def column_rng(seed: int, name: str) -> np.random.Generator:
+    """The sampling generator of one column: deterministic for a seed and a column name."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def empty_profile(
+    plan: Sequence[ColumnPlan],
+    options: ProfileOptions,
+    edges: Mapping[str, NDArray[np.float64]] | None = None,
+) -> DatasetProfile:
+    """A profile with no rows yet; numerical columns named in ``edges`` also count histograms."""
+    columns: dict[str, ColumnProfile] = {}
+    for column in plan:
+        if column.kind == "numerical":
+            profile = NumericProfile(options.sample_size)
+            if edges is not None and column.name in edges:
+                profile = profile.with_edges(edges[column.name])
+            columns[column.name] = profile
+        else:
+            columns[column.name] = CategoricalProfile(options.max_categories)
+    return DatasetProfile(options, columns)
+
+
+def build_profile(
+    batches: Iterable[pa.RecordBatch],
+    plan: Sequence[ColumnPlan],
+    options: ProfileOptions,
+    *,
+    edges: Mapping[str, NDArray[np.float64]] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> DatasetProfile:
+    """Profile the planned columns of ``batches`` in one streaming pass.
+
+    Memory is bounded by the number of columns times the sample size and category
+    cap, never by the number of rows. ``on_batch`` is told each batch's row count
+    (for progress reporting).
+    """
+    profile = empty_profile(plan, options, edges)
+    rngs = {column.name: column_rng(options.seed, column.name) for column in plan}
+    for batch in batches:
+        for column in plan:
+            target = profile.columns[column.name]
+            array = batch.column(column.name)
+            if isinstance(target, NumericProfile):
+                target.update(array, rngs[column.name])
+            else:
+                target.update(array)
+        profile.rows += batch.num_rows
+        if on_batch is not None:
+            on_batch(batch.num_rows)
+    return profile

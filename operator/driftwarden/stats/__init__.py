@@ -1,0 +1,38 @@
+"""Pure drift statistics on counts, histograms and samples."""
+
+from driftwarden.stats.correction import adjust_pvalues
+from driftwarden.stats.distances import (
+    hellinger,
+    jensenshannon,
+    kl_divergence,
+    psi,
+    total_variation,
+)
+from driftwarden.stats.inference import (
+    chi_square_test,
+    cohens_h,
+    dkw_bound,
+    ks_test,
+    two_proportion_test,
+    wasserstein,
+)
+from driftwarden.stats.results import TestResult
+from driftwarden.stats.verdict import DatasetVerdict, dataset_verdict
+
+__all__ = [
+    "DatasetVerdict",
+    "TestResult",
+    "adjust_pvalues",
+    "chi_square_test",
+    "cohens_h",
+    "dataset_verdict",
+    "dkw_bound",
+    "hellinger",
+    "jensenshannon",
+    "kl_divergence",
+    "ks_test",
+    "psi",
+    "total_variation",
+    "two_proportion_test",
+    "wasserstein",
+]

@@ -1,0 +1,83 @@
+"""Distances between two discrete distributions given as counts or probabilities.
+
+All functions take two equally long, non-negative vectors (bins or categories in the
+same order) and normalise them to probabilities first, so raw counts work as well.
+Edge cases are decided here once:
+
+* an empty side (all zeros) is an error, since no distance is defined;
+* PSI and KL divide by probabilities, so both sides are floored at ``EPSILON`` and
+  renormalised — the usual practice, which keeps an empty bin from making the score
+  infinite while leaving bins above the floor unchanged;
+* Jensen–Shannon, Hellinger and total variation are bounded in [0, 1] and need no floor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+EPSILON = 1e-4
+
+
+def _probabilities(counts: ArrayLike, name: str) -> NDArray[np.float64]:
+    values = np.asarray(counts, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-d vector, got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"{name}: counts must be finite and non-negative")
+    total = values.sum()
+    if total <= 0:
+        raise ValueError(f"{name}: all counts are zero, the distribution is empty")
+    return values / total
+
+
+def _pair(p: ArrayLike, q: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    pp, qq = _probabilities(p, "reference"), _probabilities(q, "current")
+    if pp.shape != qq.shape:
+        raise ValueError(f"reference has {pp.size} bins but current has {qq.size}")
+    return pp, qq
+
+
+def _floored(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    floored = np.maximum(p, EPSILON)
+    return floored / floored.sum()
+
+
+def psi(reference: ArrayLike, current: ArrayLike) -> float:
+    """Population stability index: sum((q - p) * ln(q / p)), with floored probabilities."""
+    p, q = _pair(reference, current)
+    p, q = _floored(p), _floored(q)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def kl_divergence(reference: ArrayLike, current: ArrayLike) -> float:
+    """Kullback–Leibler divergence KL(current || reference) in nats, with floored probabilities."""
+    p, q = _pair(reference, current)
+    p, q = _floored(p), _floored(q)
+    return float(np.sum(q * np.log(q / p)))
+
+
+def _kl_terms(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    mask = a > 0
+    return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
+
+
+def jensenshannon(reference: ArrayLike, current: ArrayLike) -> float:
+    """Jensen–Shannon *distance* with base-2 logarithms, in [0, 1] (scipy's ``jensenshannon(p, q, base=2)``)."""
+    p, q = _pair(reference, current)
+    m = 0.5 * (p + q)
+    divergence = 0.5 * _kl_terms(p, m) + 0.5 * _kl_terms(q, m)
+    return float(np.sqrt(max(divergence, 0.0)))
+
+
+def hellinger(reference: ArrayLike, current: ArrayLike) -> float:
+    """Hellinger distance sqrt(1 - sum(sqrt(p q))), in [0, 1]."""
+    p, q = _pair(reference, current)
+    bc = float(np.sum(np.sqrt(p * q)))
+    return float(np.sqrt(max(1.0 - bc, 0.0)))
+
+
+def total_variation(reference: ArrayLike, current: ArrayLike) -> float:
+    """Total variation distance 0.5 * sum|p - q|, in [0, 1]."""
+    p, q = _pair(reference, current)
+    return float(0.5 * np.sum(np.abs(p - q)))

@@ -1,0 +1,150 @@
+"""Every statistic agrees with scipy on the same data (to 1e-9)."""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.spatial import distance
+
+from driftwarden import stats
+
+RNG = np.random.default_rng(7)
+
+
+def _counts(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return RNG.integers(1, 500, size).astype(float), RNG.integers(1, 500, size).astype(float)
+
+
+@pytest.mark.parametrize("size", [2, 5, 40])
+def test_jensenshannon_equals_scipy_base2(size):
+    p, q = _counts(size)
+    assert stats.jensenshannon(p, q) == pytest.approx(
+        distance.jensenshannon(p, q, base=2), abs=1e-9
+    )
+
+
+def test_jensenshannon_with_empty_bins_equals_scipy():
+    p, q = np.array([5.0, 0, 3, 2]), np.array([0.0, 4, 3, 3])
+    assert stats.jensenshannon(p, q) == pytest.approx(
+        distance.jensenshannon(p, q, base=2), abs=1e-9
+    )
+
+
+def test_kl_equals_scipy_entropy_when_no_bin_is_below_the_floor():
+    p, q = _counts(12)
+    assert stats.kl_divergence(p, q) == pytest.approx(sps.entropy(q, p), abs=1e-9)
+
+
+def test_psi_is_symmetrised_kl():
+    p, q = _counts(10)
+    assert stats.psi(p, q) == pytest.approx(sps.entropy(q, p) + sps.entropy(p, q), abs=1e-9)
+
+
+def test_hellinger_and_tvd_match_their_definitions():
+    p, q = _counts(8)
+    pp, qq = p / p.sum(), q / q.sum()
+    assert stats.hellinger(p, q) == pytest.approx(
+        np.sqrt(0.5) * np.linalg.norm(np.sqrt(pp) - np.sqrt(qq)), abs=1e-9
+    )
+    assert stats.total_variation(p, q) == pytest.approx(0.5 * np.abs(pp - qq).sum(), abs=1e-12)
+
+
+def test_identical_distributions_score_zero():
+    p = np.array([1.0, 2, 3])
+    for fn in (
+        stats.psi,
+        stats.kl_divergence,
+        stats.jensenshannon,
+        stats.hellinger,
+        stats.total_variation,
+    ):
+        assert fn(p, p * 7) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_psi_stays_finite_when_a_bin_empties():
+    assert np.isfinite(stats.psi([10, 10, 0], [10, 0, 10]))
+
+
+@pytest.mark.parametrize("n,m", [(50, 70), (900, 1200), (20000, 15000)])
+def test_ks_equals_scipy(n, m):
+    a, b = RNG.normal(size=n), RNG.normal(0.1, 1.1, size=m)
+    ours, theirs = stats.ks_test(a, b), sps.ks_2samp(a, b)
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, abs=1e-9)
+
+
+def test_wasserstein_equals_scipy_divided_by_scale():
+    a, b = RNG.normal(size=3000), RNG.exponential(size=2000)
+    assert stats.wasserstein(a, b, 2.5) == pytest.approx(
+        sps.wasserstein_distance(a, b) / 2.5, abs=1e-9
+    )
+
+
+def test_chi_square_equals_chi2_contingency():
+    p, q = _counts(6)
+    ours = stats.chi_square_test(p, q)
+    theirs = sps.chi2_contingency(np.vstack([p, q]), correction=False)
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, abs=1e-9)
+
+
+def test_chi_square_drops_categories_empty_on_both_sides():
+    with_empty = stats.chi_square_test([5, 0, 7, 3], [6, 0, 2, 9])
+    without = sps.chi2_contingency(np.array([[5, 7, 3], [6, 2, 9]]), correction=False)
+    assert with_empty.statistic == pytest.approx(without.statistic, abs=1e-9)
+
+
+def test_chi_square_with_one_category_has_nothing_to_test():
+    assert stats.chi_square_test([5, 0], [9, 0]) == stats.TestResult(0.0, 1.0)
+
+
+def test_two_proportion_test_matches_the_normal_approximation():
+    result = stats.two_proportion_test(30, 1000, 60, 1000)
+    pooled = 90 / 2000
+    z = (0.06 - 0.03) / np.sqrt(pooled * (1 - pooled) * (2 / 1000))
+    assert result.statistic == pytest.approx(z)
+    assert result.pvalue == pytest.approx(2 * sps.norm.sf(z))
+
+
+def test_cohens_h_known_values():
+    assert stats.cohens_h(0.5, 0.5) == 0
+    assert stats.cohens_h(0.0, 1.0) == pytest.approx(np.pi)
+    with pytest.raises(ValueError):
+        stats.cohens_h(-0.1, 0.2)
+
+
+def test_bonferroni_and_bh_match_scipy():
+    p = RNG.uniform(0, 0.2, 17)
+    assert np.allclose(stats.adjust_pvalues(p, "bonferroni"), np.minimum(p * 17, 1))
+    assert np.allclose(
+        stats.adjust_pvalues(p, "benjamini-hochberg"), sps.false_discovery_control(p)
+    )
+    assert np.allclose(stats.adjust_pvalues(p, "none"), p)
+    with pytest.raises(ValueError, match="unknown correction"):
+        stats.adjust_pvalues(p, "holm-ish")
+
+
+def test_dataset_verdict_uses_share_threshold():
+    assert stats.dataset_verdict([True, False], 0.5).drifted
+    assert not stats.dataset_verdict([True, False, False], 0.5).drifted
+    assert not stats.dataset_verdict([], 0.5).drifted
+    assert stats.dataset_verdict([True, False, False], 0.3).drift_share == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: stats.psi([0, 0], [1, 1]),
+        lambda: stats.jensenshannon([1, 2], [1, 2, 3]),
+        lambda: stats.hellinger([-1, 2], [1, 2]),
+        lambda: stats.ks_test([], [1.0]),
+        lambda: stats.wasserstein([1.0], [2.0], 0.0),
+    ],
+)
+def test_bad_inputs_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_dkw_bound_shrinks_with_sample_size():
+    assert stats.dkw_bound(32768) == pytest.approx(np.sqrt(np.log(200) / 65536))
+    assert stats.dkw_bound(100) > stats.dkw_bound(10000)
