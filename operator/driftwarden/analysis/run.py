@@ -1,0 +1,284 @@
+"""One analysis run: reference profile (cached), current window profile, comparison, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import driftwarden
+from driftwarden.analysis.compare import compare_profiles, edges_for
+from driftwarden.analysis.plan import FeaturePlan, plan_features
+from driftwarden.analysis.settings import RunConfig, SourceConfig
+from driftwarden.errors import ProfileError, StorageError
+from driftwarden.profile import (
+    DatasetProfile,
+    ProfileOptions,
+    build_profile,
+    dumps_profile,
+    loads_profile,
+)
+from driftwarden.report.document import SCHEMA_VERSION
+from driftwarden.storage import (
+    DatasetSource,
+    OpenedDataset,
+    StorageOptions,
+    join_uri,
+    open_dataset,
+    read_bytes,
+    redact,
+    write_bytes,
+)
+
+log = logging.getLogger("driftwarden.analysis")
+
+# Progress callback: (phase, rows so far) — phase is "reference" or "current".
+Progress = Callable[[str, int], None]
+
+
+def storage_options(config: RunConfig) -> StorageOptions:
+    """Storage options of a run (credentials stay in the environment)."""
+    return StorageOptions(
+        endpoint=config.storage.endpoint,
+        region=config.storage.region,
+        anonymous=config.storage.anonymous,
+    )
+
+
+def _open(
+    source: SourceConfig, options: StorageOptions, window_end: datetime, label: str
+) -> OpenedDataset:
+    start = window_end - source.window if source.window is not None else None
+    return open_dataset(
+        DatasetSource(
+            uri=source.path,
+            format=source.format,
+            partitioning=source.partitioning,
+            timestamp_column=source.timestamp_column,
+            start=start,
+            end=window_end if source.window is not None else None,
+            label=label,
+        ),
+        options,
+    )
+
+
+def _not_features(dataset: OpenedDataset, source: SourceConfig) -> set[str]:
+    names = {source.timestamp_column} if source.timestamp_column else set()
+    names.update(getattr(dataset, "partition_columns", ()) or ())
+    return names
+
+
+def reference_cache_key(
+    reference: OpenedDataset, plan: FeaturePlan, options: ProfileOptions, bins: int
+) -> str:
+    """Key of a cached reference profile: the reference files, the columns and the profile settings."""
+    material = json.dumps(
+        {
+            "data": reference.fingerprint(),
+            "columns": [[c.name, c.kind] for c in plan.columns],
+            "options": asdict(options),
+            "bins": bins,
+            "version": driftwarden.__version__,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _profile(
+    dataset: OpenedDataset,
+    plan: FeaturePlan,
+    options: ProfileOptions,
+    phase: str,
+    progress: Progress | None,
+    edges: dict[str, Any] | None = None,
+) -> DatasetProfile:
+    rows = 0
+
+    def on_batch(count: int) -> None:
+        nonlocal rows
+        rows += count
+        if progress is not None:
+            progress(phase, rows)
+
+    return build_profile(
+        dataset.batches(plan.names, dictionary_columns=plan.categorical),
+        plan.columns,
+        options,
+        edges=edges,
+        on_batch=on_batch,
+    )
+
+
+def load_or_build_reference(
+    reference: OpenedDataset,
+    plan: FeaturePlan,
+    options: ProfileOptions,
+    bins: int,
+    *,
+    cache: str | None,
+    storage: StorageOptions,
+    progress: Progress | None,
+    findings: list[dict[str, Any]],
+) -> tuple[DatasetProfile, bool]:
+    """The reference profile, from the cache when a valid one exists; (profile, was_cached)."""
+    key = reference_cache_key(reference, plan, options, bins)
+    uri = join_uri(cache, f"reference-{key}.dwprofile") if cache else None
+    if uri is not None:
+        try:
+            data = read_bytes(uri, storage, label="cached reference profile")
+        except StorageError as error:
+            findings.append(
+                _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
+            )
+            data = None
+        if data is not None:
+            try:
+                profile = loads_profile(data, source=redact(uri))
+                log.info("reference profile loaded from cache", extra={"cache": redact(uri)})
+                return profile, True
+            except ProfileError as error:
+                findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
+    profile = _profile(reference, plan, options, "reference", progress)
+    if uri is not None:
+        try:
+            write_bytes(
+                uri,
+                dumps_profile(profile, keep_keys=False),
+                storage,
+                label="reference profile cache",
+            )
+        except StorageError as error:
+            findings.append(
+                _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
+            )
+    return profile, False
+
+
+def _warning(code: str, message: str) -> dict[str, Any]:
+    return {"severity": "warning", "code": code, "feature": None, "message": message}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def analyze(
+    config: RunConfig,
+    *,
+    window_end: datetime | None = None,
+    profile_cache: str | None = None,
+    progress: Progress | None = None,
+    monitor: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run one analysis and return the report document (see docs/report-schema.md).
+
+    ``window_end`` closes the current window (default: now); the window itself is
+    ``config.current.window`` before it. Raises DriftwardenError subclasses on bad input.
+    """
+    started = time.monotonic()
+    window_end = (window_end or datetime.now(UTC)).astimezone(UTC)
+    storage = storage_options(config)
+    settings = config.settings
+    options = ProfileOptions(
+        sample_size=settings.profile.sample_size,
+        max_categories=settings.profile.max_categories,
+        seed=settings.profile.seed,
+    )
+    reference = _open(config.reference, storage, window_end, "reference data")
+    current = _open(config.current, storage, window_end, "current data")
+    plan = plan_features(
+        reference.schema,
+        current.schema,
+        settings.features,
+        not_features=_not_features(reference, config.reference)
+        | _not_features(current, config.current),
+    )
+    findings = list(plan.findings)
+    ref_profile, cached = load_or_build_reference(
+        reference,
+        plan,
+        options,
+        settings.profile.bins,
+        cache=profile_cache,
+        storage=storage,
+        progress=progress,
+        findings=findings,
+    )
+    cur_profile = _profile(
+        current,
+        plan,
+        options,
+        "current",
+        progress,
+        edges=dict(edges_for(ref_profile, settings.profile.bins)),
+    )
+    features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
+    findings.extend(feature_findings)
+    detection = settings.detection
+    start = window_end - config.current.window if config.current.window else None
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "generatedAt": _iso(datetime.now(UTC)),
+        "driftwardenVersion": driftwarden.__version__,
+        "monitor": monitor,
+        "reference": {
+            "uri": redact(config.reference.path),
+            "format": reference.format,
+            "rows": ref_profile.rows,
+            "fingerprint": reference.fingerprint(),
+            "profileCached": cached,
+        },
+        "current": {
+            "uri": redact(config.current.path),
+            "format": current.format,
+            "rows": cur_profile.rows,
+            "window": None
+            if start is None
+            else {
+                "column": config.current.timestamp_column,
+                "start": _iso(start),
+                "end": _iso(window_end),
+            },
+        },
+        "settings": {
+            "numerical": {
+                "method": detection.numerical.method,
+                "threshold": detection.numerical.threshold,
+            },
+            "categorical": {
+                "method": detection.categorical.method,
+                "threshold": detection.categorical.threshold,
+            },
+            "overrides": [
+                {"feature": name, "method": o.method, "threshold": o.threshold}
+                for name, o in detection.overrides.items()
+            ],
+            "significance": detection.significance,
+            "correction": detection.correction,
+            "driftShare": detection.drift_share,
+            "missingThreshold": detection.missing_threshold,
+            "profile": {
+                "bins": settings.profile.bins,
+                "sampleSize": settings.profile.sample_size,
+                "maxCategories": settings.profile.max_categories,
+                "topCategories": settings.profile.top_categories,
+            },
+        },
+        "dataset": {
+            "drifted": verdict.drifted,
+            "driftShare": verdict.drift_share,
+            "driftedFeatures": verdict.drifted_features,
+            "totalFeatures": verdict.total_features,
+            "threshold": verdict.threshold,
+        },
+        "features": features,
+        "findings": findings,
+        "durationSeconds": round(time.monotonic() - started, 3),
+    }

@@ -1,0 +1,363 @@
+"""``driftwarden analyze``: one run from flags and/or a DriftMonitor manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftwarden.analysis.run import analyze, storage_options
+from driftwarden.analysis.settings import RunConfig, parse_run_config
+from driftwarden.cli.progress import ProgressLine
+from driftwarden.errors import ConfigError, DriftwardenError
+from driftwarden.report import (
+    build_error_summary,
+    build_summary,
+    dump_report,
+    dump_summary,
+    render_html,
+)
+from driftwarden.storage import join_uri, redact, write_bytes
+
+log = logging.getLogger("driftwarden.cli")
+
+EXIT_OK, EXIT_DRIFT, EXIT_CONFIG, EXIT_DATA, EXIT_STORAGE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+_EXIT_BY_REASON = {
+    "InvalidSpec": EXIT_CONFIG,
+    "StorageUnavailable": EXIT_STORAGE,
+    "DataNotFound": EXIT_DATA,
+    "UnreadableData": EXIT_DATA,
+    "SchemaMismatch": EXIT_DATA,
+    "InvalidProfile": EXIT_DATA,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``analyze``; each one overrides the matching field of ``--config``."""
+    source = parser.add_argument_group("data")
+    source.add_argument(
+        "--reference",
+        metavar="URI",
+        help="reference data: path, directory, glob, file://, s3://, gs://",
+    )
+    source.add_argument(
+        "--current", metavar="URI", help="current data to compare with the reference"
+    )
+    source.add_argument(
+        "--reference-format", metavar="FMT", help="parquet (default), arrow, csv or jsonl"
+    )
+    source.add_argument(
+        "--current-format", metavar="FMT", help="parquet (default), arrow, csv or jsonl"
+    )
+    source.add_argument(
+        "--timestamp-column", metavar="COL", help="column that places current rows in time"
+    )
+    source.add_argument(
+        "--window", metavar="DURATION", help="current window before --window-end, e.g. 24h"
+    )
+    source.add_argument(
+        "--window-end", metavar="ISO8601", help="end of the current window (default: now)"
+    )
+    config = parser.add_argument_group("configuration")
+    config.add_argument(
+        "--config", metavar="FILE", help="a DriftMonitor manifest (or just its spec) in YAML"
+    )
+    config.add_argument(
+        "--config-env", metavar="VAR", help="environment variable holding a DriftMonitor as JSON"
+    )
+    config.add_argument("--numerical-method", metavar="M")
+    config.add_argument("--numerical-threshold", type=float, metavar="X")
+    config.add_argument("--categorical-method", metavar="M")
+    config.add_argument("--categorical-threshold", type=float, metavar="X")
+    config.add_argument("--correction", metavar="C", help="bonferroni, benjamini-hochberg or none")
+    config.add_argument(
+        "--drift-share",
+        type=float,
+        metavar="X",
+        help="share of drifted features that makes the dataset drift",
+    )
+    config.add_argument(
+        "--include", metavar="COLS", help="comma-separated features to compare (default: all)"
+    )
+    config.add_argument("--exclude", metavar="COLS", help="comma-separated columns to leave out")
+    config.add_argument(
+        "--categorical", metavar="COLS", help="comma-separated columns to treat as categorical"
+    )
+    store = parser.add_argument_group(
+        "object storage (credentials come from AWS_* / GOOGLE_* env vars)"
+    )
+    store.add_argument(
+        "--endpoint", metavar="URL", help="S3-compatible endpoint, e.g. http://minio:9000"
+    )
+    store.add_argument("--region", metavar="REGION")
+    store.add_argument("--anonymous", action="store_true", help="read without credentials")
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--output", metavar="DIR_OR_URI", help="receives report.json, report.html, summary.json"
+    )
+    out.add_argument(
+        "--profile-cache",
+        metavar="DIR_OR_URI",
+        help="where reference profiles are cached "
+        "(default: $DRIFTWARDEN_PROFILE_CACHE, else ~/.cache/driftwarden/profiles)",
+    )
+    out.add_argument("--no-profile-cache", action="store_true", help="always rescan the reference")
+    out.add_argument(
+        "--summary-file",
+        metavar="PATH",
+        help="write the compact summary here (a termination message)",
+    )
+    out.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (for CI)"
+    )
+    out.add_argument("--quiet", action="store_true", help="print no result table")
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The spec from --config / --config-env (empty if neither) and the monitor's name."""
+    document: Any = {}
+    if args.config and args.config_env:
+        raise ConfigError("use either --config or --config-env, not both")
+    if args.config:
+        path = Path(args.config)
+        try:
+            document = yaml.safe_load(path.read_text())
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read --config {args.config}: {error.strerror or error}"
+            ) from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--config {args.config} is not valid YAML: {error}") from error
+    elif args.config_env:
+        raw = os.environ.get(args.config_env)
+        if not raw:
+            raise ConfigError(f"--config-env {args.config_env}: the variable is not set or empty")
+        try:
+            document = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"--config-env {args.config_env}: not valid JSON ({error})"
+            ) from error
+    if not isinstance(document, Mapping):
+        raise ConfigError(
+            f"the configuration must be a mapping (a DriftMonitor or its spec), got {type(document).__name__}"
+        )
+    if document.get("kind") == "DriftMonitor" or "spec" in document:
+        metadata = document.get("metadata") or {}
+        monitor = (
+            {"name": metadata.get("name"), "namespace": metadata.get("namespace")}
+            if metadata
+            else None
+        )
+        spec = document.get("spec") or {}
+    else:
+        spec, monitor = document, None
+    return json.loads(json.dumps(spec)), monitor
+
+
+def _set(spec: dict[str, Any], path: str, value: Any) -> None:
+    if value is None:
+        return
+    *parents, leaf = path.split(".")
+    node = spec
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"spec.{path}: spec.{key} must be a mapping")
+    node[leaf] = value
+
+
+def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, str] | None]:
+    """Flags over the manifest, validated by the same parser the operator uses."""
+    spec, monitor = _load_manifest(args)
+    for path, value in (
+        ("reference.path", args.reference),
+        ("current.path", args.current),
+        ("reference.format", args.reference_format),
+        ("current.format", args.current_format),
+        ("current.timestampColumn", args.timestamp_column),
+        ("current.window", args.window),
+        ("detection.numerical.method", args.numerical_method),
+        ("detection.numerical.threshold", args.numerical_threshold),
+        ("detection.categorical.method", args.categorical_method),
+        ("detection.categorical.threshold", args.categorical_threshold),
+        ("detection.correction", args.correction),
+        ("detection.driftShare", args.drift_share),
+        ("features.include", _split(args.include)),
+        ("features.exclude", _split(args.exclude)),
+        ("features.categorical", _split(args.categorical)),
+        ("storage.endpoint", args.endpoint),
+        ("storage.region", args.region),
+        ("storage.anonymous", True if args.anonymous else None),
+        ("output.path", args.output),
+    ):
+        _set(spec, path, value)
+    # A method given without a threshold gets that method's default, not the old threshold.
+    for kind in ("numerical", "categorical"):
+        if getattr(args, f"{kind}_method") and getattr(args, f"{kind}_threshold") is None:
+            spec.get("detection", {}).get(kind, {}).pop("threshold", None)
+    if "reference" not in spec or "current" not in spec:
+        raise ConfigError(
+            "nothing to compare: give --reference and --current (or --config with spec.reference and spec.current)"
+        )
+    spec.pop("schedule", None)
+    for key in ("interval", "suspend", "retraining", "job"):
+        spec.pop(key, None)
+    return parse_run_config(spec), monitor
+
+
+def _window_end(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ConfigError(
+            f"--window-end {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-23T10:00:00Z"
+        ) from error
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _profile_cache(args: argparse.Namespace) -> str | None:
+    if args.no_profile_cache:
+        return None
+    if args.profile_cache:
+        return args.profile_cache
+    if os.environ.get("DRIFTWARDEN_PROFILE_CACHE"):
+        return os.environ["DRIFTWARDEN_PROFILE_CACHE"]
+    home = Path.home()
+    return str(home / ".cache" / "driftwarden" / "profiles") if os.access(home, os.W_OK) else None
+
+
+def write_outputs(
+    report: dict[str, Any], config: RunConfig, output: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    """Write report.json, report.html and summary.json under ``output``; returns (report URI, summary)."""
+    report_uri = join_uri(output, "report.json") if output else None
+    summary = build_summary(report, redact(report_uri) if report_uri else None)
+    if output:
+        options = storage_options(config)
+        write_bytes(
+            join_uri(output, "report.json"), dump_report(report).encode(), options, label="report"
+        )
+        write_bytes(
+            join_uri(output, "report.html"),
+            render_html(report).encode(),
+            options,
+            label="HTML report",
+        )
+        write_bytes(
+            join_uri(output, "summary.json"),
+            dump_summary(summary).encode(),
+            options,
+            label="summary",
+        )
+    return report_uri, summary
+
+
+def format_table(report: Mapping[str, Any], limit: int = 15) -> str:
+    """A plain-text table of the verdict and the most drifted features."""
+    dataset = report["dataset"]
+    verdict = "DRIFT DETECTED" if dataset["drifted"] else "no dataset drift"
+    lines = [
+        f"{verdict}: {dataset['driftedFeatures']}/{dataset['totalFeatures']} features drifted "
+        f"(share {dataset['driftShare']:.2f}, threshold {dataset['threshold']:.2f}); "
+        f"rows: reference {report['reference']['rows']:,}, current {report['current']['rows']:,}",
+        f"  {'feature':<24} {'kind':<11} {'method':<13} {'score':>9} {'threshold':>9}  drifted",
+    ]
+    for feature in report["features"][:limit]:
+        score = "-" if feature["score"] is None else f"{feature['score']:.4g}"
+        mark = (
+            "YES" + (f" ({feature['reason']})" if feature.get("reason") else "")
+            if feature["drifted"]
+            else "no"
+        )
+        lines.append(
+            f"  {feature['name'][:24]:<24} {feature['kind']:<11} {feature['method']:<13} "
+            f"{score:>9} {feature['threshold']:>9.4g}  {mark}"
+        )
+    if len(report["features"]) > limit:
+        lines.append(f"  … {len(report['features']) - limit} more features in the report")
+    for finding in report["findings"]:
+        if finding["severity"] in ("error", "warning"):
+            lines.append(f"  {finding['severity']}: {finding['message']}")
+    return "\n".join(lines)
+
+
+def _write_summary_file(path: str | None, summary: Mapping[str, Any]) -> None:
+    if path:
+        try:
+            Path(path).write_text(dump_summary(summary))
+        except OSError as error:
+            log.warning("cannot write the summary file", extra={"path": path, "error": str(error)})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``driftwarden analyze``; returns the exit code."""
+    progress = ProgressLine() if sys.stderr.isatty() and not args.quiet else None
+    try:
+        config, monitor = build_config(args)
+        log.info(
+            "analysis started",
+            extra={
+                "reference": redact(config.reference.path),
+                "current": redact(config.current.path),
+            },
+        )
+        report = analyze(
+            config,
+            window_end=_window_end(args.window_end),
+            profile_cache=_profile_cache(args),
+            progress=progress,
+            monitor=monitor,
+        )
+        if progress is not None:
+            progress.close()
+        report_uri, summary = write_outputs(report, config, config.output)
+    except DriftwardenError as error:
+        if progress is not None:
+            progress.close()
+        log.error(str(error), extra={"reason": error.reason})
+        _write_summary_file(args.summary_file, build_error_summary(error.reason, str(error)))
+        print(f"driftwarden: error: {error}", file=sys.stderr)
+        return _EXIT_BY_REASON.get(error.reason, EXIT_INTERNAL)
+    except Exception as error:  # an unexpected failure still leaves a readable summary
+        log.exception("analysis failed unexpectedly")
+        _write_summary_file(
+            args.summary_file,
+            build_error_summary("InternalError", f"{type(error).__name__}: {error}"),
+        )
+        print(f"driftwarden: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
+    _write_summary_file(args.summary_file, summary)
+    dataset = report["dataset"]
+    log.info(
+        "analysis finished",
+        extra={
+            "drifted": dataset["drifted"],
+            "driftShare": dataset["driftShare"],
+            "driftedFeatures": dataset["driftedFeatures"],
+            "totalFeatures": dataset["totalFeatures"],
+            "report": redact(report_uri) if report_uri else None,
+            "durationSeconds": report["durationSeconds"],
+        },
+    )
+    if not args.quiet:
+        print(format_table(report))
+        if config.output:
+            print(
+                f"reports: {redact(join_uri(config.output, 'report.html'))} (and report.json, summary.json)"
+            )
+    return EXIT_DRIFT if args.fail_on_drift and dataset["drifted"] else EXIT_OK
