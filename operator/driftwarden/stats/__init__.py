@@ -15,6 +15,7 @@ from driftwarden.stats.inference import (
     ks_test,
     two_proportion_test,
     wasserstein,
+    wasserstein_sampling_error,
 )
 from driftwarden.stats.results import TestResult
 from driftwarden.stats.verdict import DatasetVerdict, dataset_verdict
@@ -35,4 +36,5 @@ __all__ = [
     "total_variation",
     "two_proportion_test",
     "wasserstein",
+    "wasserstein_sampling_error",
 ]

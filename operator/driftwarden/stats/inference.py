@@ -86,3 +86,19 @@ def dkw_bound(sample_size: int, confidence: float = 0.99) -> float:
     if sample_size <= 0:
         raise ValueError("sample_size must be positive")
     return math.sqrt(math.log(2 / (1 - confidence)) / (2 * sample_size))
+
+
+def wasserstein_sampling_error(sample: ArrayLike, population_size: int | None = None) -> float:
+    """Expected W1 distance between a uniform sample and the distribution it came from.
+
+    Bobkov & Ledoux (2019, Thm 3.5): E W1(F_n, F) ≤ J(F)/√n with J(F) = ∫ √(F(1−F)) dx,
+    here estimated from the sample itself. Zero when the sample is the whole
+    population (``population_size`` equal to its size).
+    """
+    values = np.sort(np.asarray(sample, dtype=np.float64))
+    n = values.size
+    if n < 2 or (population_size is not None and population_size <= n):
+        return 0.0
+    cdf = np.arange(1, n) / n
+    j = float(np.sum(np.diff(values) * np.sqrt(cdf * (1 - cdf))))
+    return j / math.sqrt(n)
