@@ -26,6 +26,7 @@ import numpy as np
 from driftwarden import stats
 from driftwarden.analysis.settings import AnalysisSettings, MethodSetting
 from driftwarden.profile import OTHER, UNSEEN, CategoricalProfile, DatasetProfile, NumericProfile
+from driftwarden.report import sort_features
 
 CONFIDENCE = 0.99
 # The Wasserstein bound is an expected error; three times it is what we state and test.
@@ -300,16 +301,6 @@ def _score_categorical(
     return feature
 
 
-def _severity(feature: dict[str, Any]) -> float:
-    """How far past (or short of) its threshold a feature is, for sorting."""
-    score, threshold = feature["score"], feature["threshold"]
-    if score is None:
-        return feature["missing"]["score"]
-    if feature["pValue"] is not None:
-        return -math.log10(max(feature["pValue"], 1e-300)) / -math.log10(threshold)
-    return score / threshold
-
-
 def compare_profiles(
     reference: DatasetProfile,
     current: DatasetProfile,
@@ -400,7 +391,7 @@ def compare_profiles(
             }
         )
         findings.extend(feature.findings)
-    results.sort(key=lambda f: (not f["drifted"], -_severity(f), f["name"]))
+    results = sort_features(sorted(results, key=lambda f: f["name"]))
     verdict = stats.dataset_verdict([f["drifted"] for f in results], detection.drift_share)
     return results, findings, verdict
 

@@ -359,13 +359,22 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
     section = _mapping(spec, where)
     _check_keys(section, {"endpoint", "region", "anonymous", "secretRef"}, where)
     secret = _mapping(section.get("secretRef"), f"{where}.secretRef")
+    _check_keys(secret, {"name"}, f"{where}.secretRef")
+    if "secretRef" in section and (not isinstance(secret.get("name"), str) or not secret.get("name")):
+        raise ConfigError(
+            f"{where}.secretRef.name: the name of a Secret is required",
+            hint="the Secret holds AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; omit secretRef to use the pod's identity",
+        )
     endpoint = section.get("endpoint")
     if endpoint is not None and not str(endpoint).startswith(("http://", "https://")):
         raise ConfigError(f"{where}.endpoint: {endpoint!r} must start with http:// or https://")
+    anonymous = section.get("anonymous", False)
+    if not isinstance(anonymous, bool):
+        raise ConfigError(f"{where}.anonymous: expected true or false, got {anonymous!r}")
     return StorageConfig(
         endpoint=endpoint,
         region=section.get("region"),
-        anonymous=bool(section.get("anonymous", False)),
+        anonymous=anonymous,
         secret_name=secret.get("name"),
     )
 

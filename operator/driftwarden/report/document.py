@@ -1,0 +1,513 @@
+"""The drift report document: a plain, JSON-serializable dict with a versioned schema.
+
+The analysis layer builds the document; this module defines its version, checks
+its stable core (:func:`validate_report`), writes it (:func:`dump_report`) and
+reads it back (:func:`load_report`). docs/report-schema.md describes every field.
+
+Only the standard library is used, so the operator (which never reads data)
+can load reports and summaries without numpy or pyarrow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from driftwarden.errors import DriftwardenError
+
+SCHEMA_VERSION = "driftwarden.io/report/v1"
+
+KINDS = ("numerical", "categorical")
+SEVERITIES = ("error", "warning", "info")
+REASONS = ("distribution", "missing", "distribution+missing")
+DISTRIBUTION_TYPES = ("histogram", "categories")
+# Methods whose score is a p-value: a feature drifts when the score falls *below*
+# the threshold. Must match driftwarden.analysis.settings.P_VALUE_METHODS (the
+# report layer may not import analysis).
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})
+# Label of the bucket that holds every category outside the kept top-K.
+OTHER_CATEGORY = "__other__"
+
+Document = dict[str, Any]
+
+
+class ReportError(DriftwardenError, ValueError):
+    """A report or summary document is malformed or of an unsupported version."""
+
+    reason = "InvalidReport"
+
+
+# ---------------------------------------------------------------- normalising
+
+
+def to_jsonable(value: Any, path: str = "$") -> Any:
+    """A deep copy of ``value`` made of JSON types only.
+
+    NaN and infinities become ``None`` (JSON has no such numbers), tuples become
+    lists, numpy scalars and arrays (anything with ``tolist()``) become Python
+    numbers and lists, and aware datetimes become RFC 3339 strings in UTC.
+    Raises :class:`ReportError` naming the path of a value that has no JSON form.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ReportError(f"{path}: object key {key!r} is not a string")
+            out[key] = to_jsonable(item, f"{path}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        if all(
+            type(item) is int or (type(item) is float and math.isfinite(item)) for item in value
+        ):
+            return list(value)  # fast path: bins, edges and shares
+        return [to_jsonable(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ReportError(f"{path}: datetime {value.isoformat()} has no time zone")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, without importing numpy
+    if callable(tolist):
+        return to_jsonable(tolist(), path)
+    raise ReportError(f"{path}: a {type(value).__name__} value has no JSON form")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool)) else _type_name(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(path: str, expected: str, value: Any) -> ReportError:
+    return ReportError(f"invalid report: {path}: expected {expected}, got {_show(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(doc: Mapping[str, Any], key: str, path: str, *, null: bool = False) -> None:
+    value = doc.get(key)
+    if value is None and null:
+        return
+    if not _is_number(value) or not math.isfinite(value):
+        raise _fail(f"{path}.{key}", "a finite number" + (" or null" if null else ""), value)
+
+
+def _count(doc: Mapping[str, Any], key: str, path: str, *, null: bool = False) -> None:
+    value = doc.get(key)
+    if value is None and null:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        expected = "a non-negative integer" + (" or null" if null else "")
+        raise _fail(f"{path}.{key}", expected, value)
+
+
+def _boolean(doc: Mapping[str, Any], key: str, path: str) -> None:
+    if not isinstance(doc.get(key), bool):
+        raise _fail(f"{path}.{key}", "true or false", doc.get(key))
+
+
+def _string(doc: Mapping[str, Any], key: str, path: str, *, null: bool = False) -> None:
+    value = doc.get(key)
+    if value is None and null:
+        return
+    if not isinstance(value, str) or not value:
+        raise _fail(f"{path}.{key}", "a non-empty string" + (" or null" if null else ""), value)
+
+
+def _one_of(doc: Mapping[str, Any], key: str, path: str, allowed: Iterable[str | None]) -> None:
+    allowed = tuple(allowed)
+    if doc.get(key) not in allowed:
+        shown = " | ".join("null" if a is None else repr(a) for a in allowed)
+        raise _fail(f"{path}.{key}", shown, doc.get(key))
+
+
+def _object(doc: Mapping[str, Any], key: str, path: str, *, null: bool = False) -> dict | None:
+    value = doc.get(key)
+    if value is None and null:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(f"{path}.{key}", "an object" + (" or null" if null else ""), value)
+    return value
+
+
+def _array(doc: Mapping[str, Any], key: str, path: str) -> list:
+    value = doc.get(key)
+    if not isinstance(value, list):
+        raise _fail(f"{path}.{key}", "an array", value)
+    return value
+
+
+def _numbers(doc: Mapping[str, Any], key: str, path: str, length: int | None = None) -> list:
+    values = _array(doc, key, path)
+    for i, value in enumerate(values):
+        if not _is_number(value) or not math.isfinite(value):
+            raise _fail(f"{path}.{key}[{i}]", "a finite number", value)
+    if length is not None and len(values) != length:
+        raise ReportError(
+            f"invalid report: {path}.{key}: expected {length} values, got {len(values)}"
+        )
+    return values
+
+
+def _validate_source(doc: Mapping[str, Any], key: str) -> None:
+    source = _object(doc, key, "$", null=True)
+    if source is None:
+        return
+    _string(source, "uri", f"$.{key}", null=True)
+    _count(source, "rows", f"$.{key}", null=True)
+    window = _object(source, "window", f"$.{key}", null=True)
+    if window is not None:
+        for part in ("column", "start", "end"):
+            _string(window, part, f"$.{key}.window", null=True)
+
+
+def _validate_distribution(feature: Mapping[str, Any], path: str) -> None:
+    dist = _object(feature, "distribution", path, null=True)
+    if dist is None:
+        return
+    path = f"{path}.distribution"
+    _one_of(dist, "type", path, DISTRIBUTION_TYPES)
+    if dist["type"] == "histogram":
+        edges = _numbers(dist, "edges", path)
+        if any(b < a for a, b in itertools.pairwise(edges)):
+            raise ReportError(f"invalid report: {path}.edges: expected ascending edges")
+        bins = len(edges) + 1
+    else:
+        labels = _array(dist, "labels", path)
+        for i, label in enumerate(labels):
+            if not isinstance(label, str):
+                raise _fail(f"{path}.labels[{i}]", "a string", label)
+        bins = len(labels)
+        _count(dist, "unseen", path, null=True)
+    _numbers(dist, "reference", path, bins)
+    _numbers(dist, "current", path, bins)
+
+
+def _validate_feature(feature: Any, path: str) -> None:
+    if not isinstance(feature, dict):
+        raise _fail(path, "an object", feature)
+    _string(feature, "name", path)
+    _one_of(feature, "kind", path, KINDS)
+    _string(feature, "method", path)
+    _number(feature, "score", path, null=True)
+    _number(feature, "pValue", path, null=True)
+    _number(feature, "threshold", path)
+    _boolean(feature, "drifted", path)
+    # Informative fields: optional, but well-formed when present.
+    _one_of(feature, "reason", path, (*REASONS, None))
+    significance = _object(feature, "significance", path, null=True)
+    if significance is not None:
+        _number(significance, "pValue", f"{path}.significance", null=True)
+        _number(significance, "alpha", f"{path}.significance", null=True)
+    missing = _object(feature, "missing", path, null=True)
+    if missing is not None:
+        for key in ("reference", "current", "score", "threshold"):
+            _number(missing, key, f"{path}.missing", null=True)
+    scores = _object(feature, "scores", path, null=True)
+    if scores is not None:
+        for key in scores:
+            _number(scores, key, f"{path}.scores", null=True)
+    for side in ("reference", "current"):
+        stats = _object(feature, side, path, null=True)
+        if stats is not None:
+            for key in ("rows", "nulls", "nan", "inf", "distinct"):
+                _count(stats, key, f"{path}.{side}", null=True)
+            for key in ("mean", "std", "min", "max"):
+                _number(stats, key, f"{path}.{side}", null=True)
+    _validate_distribution(feature, path)
+
+
+def validate_report(doc: Any) -> None:
+    """Check the stable core of a report; raise :class:`ReportError` (a ValueError) if broken.
+
+    The message names the JSON path of the first problem, e.g.
+    ``invalid report: $.features[3].score: expected a finite number or null, got 'high'``.
+    Checked: the schema version; ``dataset`` (drifted, driftShare, driftedFeatures,
+    totalFeatures) and its consistency with ``features``; each feature's name
+    (unique), kind, method, score, pValue, threshold and drifted; and, when
+    present, the shape of the informative fields that the summary and the HTML
+    view read (findings, missing, distribution, per-side statistics).
+
+    ``doc`` is checked as it will be written, so NaN is accepted where null is
+    (``dump_report`` writes it as null) and numpy scalars are accepted.
+    """
+    validate_jsonable(to_jsonable(doc))
+
+
+def validate_jsonable(doc: Any) -> None:
+    """:func:`validate_report` for a document already passed through :func:`to_jsonable`."""
+    if not isinstance(doc, dict):
+        raise _fail("$", "an object", doc)
+    version = doc.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        raise ReportError(
+            f"invalid report: $.schemaVersion: expected {SCHEMA_VERSION!r}, got {_show(version)}"
+        )
+    _object(doc, "monitor", "$", null=True)
+    _validate_source(doc, "reference")
+    _validate_source(doc, "current")
+    _object(doc, "settings", "$", null=True)
+    _number(doc, "durationSeconds", "$", null=True)
+
+    dataset = _object(doc, "dataset", "$")
+    assert dataset is not None
+    _boolean(dataset, "drifted", "$.dataset")
+    _number(dataset, "driftShare", "$.dataset")
+    if not 0.0 <= dataset["driftShare"] <= 1.0:
+        raise _fail("$.dataset.driftShare", "a share between 0 and 1", dataset["driftShare"])
+    _count(dataset, "driftedFeatures", "$.dataset")
+    _count(dataset, "totalFeatures", "$.dataset")
+    _number(dataset, "threshold", "$.dataset", null=True)
+
+    features = _array(doc, "features", "$")
+    seen: dict[str, int] = {}
+    for i, feature in enumerate(features):
+        path = f"$.features[{i}]"
+        _validate_feature(feature, path)
+        name = feature["name"]
+        if name in seen:
+            raise ReportError(
+                f"invalid report: {path}.name: feature {name!r} already listed at "
+                f"$.features[{seen[name]}]"
+            )
+        seen[name] = i
+    if dataset["totalFeatures"] != len(features):
+        raise ReportError(
+            f"invalid report: $.dataset.totalFeatures: is {dataset['totalFeatures']} but "
+            f"$.features lists {len(features)} features"
+        )
+    drifted = sum(1 for f in features if f["drifted"])
+    if dataset["driftedFeatures"] != drifted:
+        raise ReportError(
+            f"invalid report: $.dataset.driftedFeatures: is {dataset['driftedFeatures']} but "
+            f"{drifted} of $.features are drifted"
+        )
+
+    findings = doc.get("findings", [])
+    if not isinstance(findings, list):
+        raise _fail("$.findings", "an array", findings)
+    for i, finding in enumerate(findings):
+        path = f"$.findings[{i}]"
+        if not isinstance(finding, dict):
+            raise _fail(path, "an object", finding)
+        _one_of(finding, "severity", path, SEVERITIES)
+        _string(finding, "code", path)
+        _string(finding, "feature", path, null=True)
+        _string(finding, "message", path)
+
+
+# ---------------------------------------------------------------- ranking
+
+
+def drift_ratio(feature: Mapping[str, Any]) -> float | None:
+    """How far a feature is past its threshold: above 1 means beyond it.
+
+    Effect-size methods: ``score / threshold``. p-value methods (:data:`P_VALUE_METHODS`,
+    whose ``score`` is the test statistic and ``pValue`` decides): ``threshold / pValue``. When a missing-rate
+    comparison is present, the larger of that ratio and ``missing.score /
+    missing.threshold`` counts. ``None`` when nothing was scored.
+    """
+    ratios = []
+    score, threshold = _finite(feature.get("score")), _finite(feature.get("threshold"))
+    if feature.get("method") in P_VALUE_METHODS:
+        p = _finite(feature.get("pValue"))
+        if p is not None and threshold is not None:
+            ratios.append(_divide(threshold, p))
+    elif score is not None and threshold is not None:
+        ratios.append(_divide(score, threshold))
+    missing = feature.get("missing")
+    if isinstance(missing, Mapping):
+        m_score, m_threshold = _finite(missing.get("score")), _finite(missing.get("threshold"))
+        if m_score is not None and m_threshold is not None:
+            ratios.append(_divide(m_score, m_threshold))
+    return max(ratios) if ratios else None
+
+
+def _finite(value: Any) -> float | None:
+    if _is_number(value) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _divide(a: float, b: float) -> float:
+    if b > 0:
+        return a / b
+    return math.inf if a > b else 0.0
+
+
+def drift_rank_key(feature: Mapping[str, Any]) -> tuple[int, float]:
+    """Sort key putting the most drifted first: drifted ones, then by :func:`drift_ratio`."""
+    ratio = drift_ratio(feature)
+    return (0 if feature.get("drifted") else 1, -ratio if ratio is not None else math.inf)
+
+
+def sort_features(features: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """Features most drifted first (stable: ties keep their order). The report's own order."""
+    return sorted(features, key=drift_rank_key)
+
+
+# ---------------------------------------------------------------- writing and reading
+
+# Key order when writing, per enclosing key; keys not listed follow alphabetically.
+_SOURCE = ("uri", "format", "rows", "fingerprint", "profileCached", "window")
+_STATS = ("rows", "nulls", "nan", "inf", "mean", "std", "min", "max", "distinct")
+_KEY_ORDER: dict[str, tuple[str, ...]] = {
+    "$": (
+        "schemaVersion",
+        "generatedAt",
+        "driftwardenVersion",
+        "monitor",
+        "reference",
+        "current",
+        "settings",
+        "dataset",
+        "findings",
+        "features",
+        "durationSeconds",
+    ),
+    "monitor": ("name", "namespace"),
+    "reference": _SOURCE + _STATS,
+    "current": _SOURCE + _STATS,
+    "window": ("column", "start", "end"),
+    "settings": (
+        "numerical",
+        "categorical",
+        "significance",
+        "correction",
+        "driftShare",
+        "missingThreshold",
+        "overrides",
+    ),
+    "numerical": ("method", "threshold"),
+    "categorical": ("method", "threshold"),
+    "overrides": ("feature", "method", "threshold"),
+    "dataset": ("drifted", "driftShare", "driftedFeatures", "totalFeatures", "threshold"),
+    "features": (
+        "name",
+        "kind",
+        "method",
+        "score",
+        "pValue",
+        "threshold",
+        "drifted",
+        "reason",
+        "significance",
+        "missing",
+        "scores",
+        "reference",
+        "current",
+        "distribution",
+        "exact",
+        "errorBound",
+    ),
+    "significance": ("test", "pValue", "alpha"),
+    "missing": ("reference", "current", "score", "threshold", "drifted"),
+    "scores": (
+        "psi",
+        "ks",
+        "wasserstein",
+        "jensenshannon",
+        "kl",
+        "hellinger",
+        "tvd",
+        "chisquare",
+    ),
+    "distribution": ("type", "edges", "labels", "reference", "current", "unseen"),
+    "findings": ("severity", "code", "feature", "message"),
+}
+
+
+def _ordered(value: Any, context: str) -> Any:
+    if isinstance(value, dict):
+        order = _KEY_ORDER.get(context, ())
+        rank = {key: i for i, key in enumerate(order)}
+        keys = sorted(value, key=lambda k: (rank.get(k, len(order)), k))
+        return {key: _ordered(value[key], key) for key in keys}
+    if isinstance(value, list):
+        return [_ordered(item, context) for item in value]
+    return value
+
+
+def dump_report(doc: Mapping[str, Any], *, indent: int | None = 1) -> str:
+    """The report as JSON text with a stable key order, ending in a newline.
+
+    NaN and infinities are written as null, numpy values as plain numbers. The
+    document is not validated here: call :func:`validate_report` first.
+    """
+    plain = _ordered(to_jsonable(doc), "$")
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(
+        plain, ensure_ascii=False, allow_nan=False, indent=indent, separators=separators
+    )
+    return text + "\n"
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """Parse JSON text that must hold an object; :class:`ReportError` names ``what`` if not."""
+    try:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{what} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except ValueError as exc:
+        raise ReportError(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ReportError(f"{what} must be a JSON object, got {_type_name(value)}")
+    return value
+
+
+def load_report(text: str | bytes) -> Document:
+    """Parse and validate a report written by :func:`dump_report`.
+
+    Raises :class:`ReportError` when the text is not JSON, when its
+    ``schemaVersion`` is not :data:`SCHEMA_VERSION` (the message names the
+    version found), or when :func:`validate_report` finds a problem.
+    """
+    doc = parse_json_object(text, "the drift report")
+    version = doc.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        found = "no schemaVersion" if version is None else f"schemaVersion {_show(version)}"
+        raise ReportError(
+            f"the drift report has {found}; this driftwarden reads {SCHEMA_VERSION!r}",
+            hint="render it with the driftwarden version that wrote it",
+        )
+    validate_report(doc)
+    return doc

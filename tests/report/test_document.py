@@ -1,0 +1,286 @@
+import copy
+import json
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from driftwarden.errors import DriftwardenError
+from driftwarden.report.document import (
+    SCHEMA_VERSION,
+    ReportError,
+    drift_ratio,
+    dump_report,
+    load_report,
+    sort_features,
+    to_jsonable,
+    validate_report,
+)
+from driftwarden.report.example import example_report
+from tests.report.helpers import categories, feature, histogram, report
+
+
+def test_example_report_is_valid_and_round_trips():
+    doc = example_report(12)
+    validate_report(doc)
+    text = dump_report(doc)
+    assert text.endswith("\n")
+    assert load_report(text) == to_jsonable(doc)
+    assert dump_report(load_report(text)) == text
+
+
+def test_dump_orders_keys_stably_whatever_the_insertion_order():
+    doc = example_report(3)
+    shuffled = json.loads(json.dumps(doc, sort_keys=True))  # alphabetical insertion order
+    assert dump_report(shuffled) == dump_report(doc)
+    loaded = json.loads(dump_report(shuffled))
+    assert list(loaded)[:3] == ["schemaVersion", "generatedAt", "driftwardenVersion"]
+    assert list(loaded["features"][0])[:7] == [
+        "name",
+        "kind",
+        "method",
+        "score",
+        "pValue",
+        "threshold",
+        "drifted",
+    ]
+    assert list(loaded["dataset"]) == [
+        "drifted",
+        "driftShare",
+        "driftedFeatures",
+        "totalFeatures",
+        "threshold",
+    ]
+
+
+def test_dump_unknown_keys_follow_known_ones_alphabetically():
+    doc = report([feature("a")], zeta=1, alpha=2)
+    assert list(json.loads(dump_report(doc)))[-3:] == ["durationSeconds", "alpha", "zeta"]
+
+
+def test_dump_compact_is_one_line():
+    text = dump_report(example_report(2), indent=None)
+    assert text.count("\n") == 1
+
+
+def test_nan_and_infinity_are_written_as_null():
+    f = feature("x", math.nan, drifted=False)
+    f["scores"] = {"psi": math.inf, "ks": -math.inf, "kl": 0.5}
+    f["reference"] = {"rows": 10, "mean": math.nan}
+    doc = report([f], durationSeconds=math.nan)
+    validate_report(doc)
+    text = dump_report(doc)
+    for bad in ("NaN", "Infinity"):
+        assert bad not in text
+    loaded = load_report(text)
+    assert loaded["features"][0]["score"] is None
+    assert loaded["features"][0]["scores"] == {"psi": None, "ks": None, "kl": 0.5}
+    assert loaded["features"][0]["reference"]["mean"] is None
+    assert loaded["durationSeconds"] is None
+
+
+def test_numpy_values_are_written_as_plain_numbers():
+    f = feature("x", np.float64(0.25), threshold=np.float32(0.5), drifted=np.bool_(False))
+    f["distribution"] = histogram(np.array([1.0, 2.0]), np.array([0.2, 0.3, 0.5]), (0.1, 0.1, 0.8))
+    f["reference"] = {"rows": np.int64(7), "nulls": np.int32(0)}
+    doc = report([f])
+    doc["dataset"]["totalFeatures"] = np.int64(1)
+    validate_report(doc)
+    loaded = load_report(dump_report(doc))
+    assert loaded["features"][0]["score"] == 0.25
+    assert loaded["features"][0]["drifted"] is False
+    assert loaded["features"][0]["reference"]["rows"] == 7
+    assert loaded["features"][0]["distribution"]["current"] == [0.1, 0.1, 0.8]
+
+
+def test_datetimes_become_utc_strings_and_naive_ones_are_refused():
+    assert to_jsonable(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
+    with pytest.raises(ReportError, match=r"\$\.generatedAt: datetime .* has no time zone"):
+        to_jsonable({"generatedAt": datetime(2026, 1, 2)})
+
+
+def test_values_without_json_form_are_refused_with_their_path():
+    with pytest.raises(ReportError, match=r"\$\.features\[0\]\.score: a object value"):
+        dump_report(report([feature("a", object(), drifted=False)]))
+
+
+def test_report_error_is_a_value_error_and_a_driftwarden_error():
+    with pytest.raises(ValueError) as info:
+        validate_report({})
+    assert isinstance(info.value, DriftwardenError)
+    assert info.value.reason == "InvalidReport"
+
+
+def _mutate(path_and_value):
+    def apply(doc):
+        path, value = path_and_value
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        if value is KeyError:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+
+    return apply
+
+
+def _three():
+    features = [
+        feature("a", 0.5),
+        feature("b", 0.01),
+        feature("c", 0.2, kind="categorical", method="jensenshannon"),
+    ]
+    features[0]["distribution"] = histogram([0.0, 1.0], [0.2, 0.3, 0.5], [0.1, 0.1, 0.8])
+    features[2]["distribution"] = categories(["x", "__other__"], [0.5, 0.5], [0.9, 0.1])
+    doc = report(features)
+    doc["findings"] = [{"severity": "warning", "code": "Constant", "feature": "b", "message": "m"}]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ((["schemaVersion"], "driftwarden.io/report/v2"), r"\$\.schemaVersion: expected"),
+        ((["dataset"], KeyError), r"\$\.dataset: expected an object, got null"),
+        ((["dataset", "drifted"], "yes"), r"\$\.dataset\.drifted: expected true or false"),
+        ((["dataset", "driftShare"], 1.5), r"\$\.dataset\.driftShare: expected a share"),
+        ((["dataset", "driftShare"], math.nan), r"\$\.dataset\.driftShare: expected a finite"),
+        ((["dataset", "driftedFeatures"], -1), r"\$\.dataset\.driftedFeatures: expected a non-neg"),
+        ((["dataset", "totalFeatures"], 4), r"\$\.dataset\.totalFeatures: is 4 but"),
+        ((["dataset", "driftedFeatures"], 3), r"\$\.dataset\.driftedFeatures: is 3 but 2 of"),
+        ((["features"], {}), r"\$\.features: expected an array, got object"),
+        ((["features", 1], "b"), r"\$\.features\[1\]: expected an object"),
+        ((["features", 1, "name"], ""), r"\$\.features\[1\]\.name: expected a non-empty string"),
+        ((["features", 1, "name"], "a"), r"\$\.features\[1\]\.name: feature 'a' already listed"),
+        ((["features", 1, "kind"], "text"), r"\$\.features\[1\]\.kind: expected 'numerical'"),
+        ((["features", 1, "method"], None), r"\$\.features\[1\]\.method: expected a non-empty"),
+        ((["features", 1, "score"], "high"), r"\$\.features\[1\]\.score: .* got 'high'"),
+        ((["features", 1, "score"], True), r"\$\.features\[1\]\.score: .* got True"),
+        ((["features", 1, "pValue"], "0.1"), r"\$\.features\[1\]\.pValue: expected a finite"),
+        ((["features", 1, "threshold"], None), r"\$\.features\[1\]\.threshold: .* got null"),
+        ((["features", 1, "threshold"], math.inf), r"\$\.features\[1\]\.threshold: .* got null"),
+        ((["features", 1, "drifted"], 0), r"\$\.features\[1\]\.drifted: expected true or false"),
+        ((["features", 1, "reason"], "vibes"), r"\$\.features\[1\]\.reason: expected"),
+        (
+            (["features", 0, "distribution", "current"], [0.5, 0.5]),
+            r"\$\.features\[\d\]\.distribution\.current: expected 3 values",
+        ),
+        (
+            (["features", 0, "distribution", "edges"], [2.0, 1.0]),
+            r"\$\.features\[\d\]\.distribution\.edges: expected ascending",
+        ),
+        (
+            (["features", 0, "distribution", "type"], "kde"),
+            r"\$\.features\[\d\]\.distribution\.type: expected",
+        ),
+        (
+            (["features", 2, "distribution", "labels"], ["x", 1]),
+            r"\$\.features\[\d\]\.distribution\.labels\[1\]: expected a string",
+        ),
+        ((["features", 0, "missing"], {"current": "lots"}), r"\$\.features\[0\]\.missing\.current"),
+        ((["features", 0, "reference"], {"rows": 1.5}), r"\$\.features\[0\]\.reference\.rows"),
+        ((["findings", 0, "severity"], "fatal"), r"\$\.findings\[0\]\.severity: expected 'error'"),
+        ((["findings", 0, "message"], None), r"\$\.findings\[0\]\.message"),
+        ((["reference", "rows"], "many"), r"\$\.reference\.rows: expected a non-negative integer"),
+        ((["current", "window"], "24h"), r"\$\.current\.window: expected an object or null"),
+    ],
+)
+def test_validate_names_the_path_of_the_first_problem(change, path):
+    doc = _three()
+    validate_report(doc)
+    _mutate(change)(doc)
+    with pytest.raises(ReportError, match=r"^invalid report: " + path):
+        validate_report(doc)
+
+
+def test_validate_refuses_non_objects():
+    with pytest.raises(ReportError, match=r"\$: expected an object, got array"):
+        validate_report([])
+
+
+def test_validate_does_not_change_the_document():
+    doc = _three()
+    doc["features"][0]["score"] = math.nan
+    before = copy.deepcopy(doc)
+    validate_report(doc)
+    assert math.isnan(doc["features"][0]["score"])
+    doc["features"][0]["score"] = before["features"][0]["score"] = None
+    assert doc == before
+
+
+def test_load_names_the_version_it_found():
+    doc = json.loads(dump_report(_three()))
+    doc["schemaVersion"] = "driftwarden.io/report/v2"
+    with pytest.raises(
+        ReportError,
+        match=r"schemaVersion 'driftwarden.io/report/v2'.*reads 'driftwarden.io/report/v1'",
+    ):
+        load_report(json.dumps(doc))
+    del doc["schemaVersion"]
+    with pytest.raises(ReportError, match="no schemaVersion"):
+        load_report(json.dumps(doc))
+
+
+def test_load_accepts_bytes_and_refuses_what_is_not_json():
+    text = dump_report(_three())
+    assert load_report(text.encode("utf-8")) == load_report(text)
+    with pytest.raises(ReportError, match=r"not valid JSON: .* \(line 4, column 2\)"):
+        load_report(text[:100])
+    with pytest.raises(ReportError, match="NaN is not valid JSON"):
+        load_report(text.replace('"durationSeconds": 0.5', '"durationSeconds": NaN'))
+    with pytest.raises(ReportError, match="must be a JSON object, got array"):
+        load_report("[]")
+    with pytest.raises(ReportError, match="not UTF-8"):
+        load_report(b"\xff\xfe{}")
+
+
+def test_load_validates():
+    doc = json.loads(dump_report(_three()))
+    doc["features"][0]["drifted"] = "true"
+    with pytest.raises(ReportError, match=r"\$\.features\[0\]\.drifted"):
+        load_report(json.dumps(doc))
+
+
+def test_unicode_is_kept_readable():
+    doc = report([feature("préço 📈", 0.2)])
+    text = dump_report(doc)
+    assert "préço 📈" in text
+    assert load_report(text)["features"][0]["name"] == "préço 📈"
+
+
+# ---------------------------------------------------------------- ranking
+
+
+def test_drift_ratio_of_effect_sizes_p_values_and_missing_rates():
+    assert drift_ratio(feature("a", 0.3, threshold=0.1)) == pytest.approx(3.0)
+    assert drift_ratio(feature("a", 0.001, threshold=0.05, method="ks")) == pytest.approx(50.0)
+    assert drift_ratio(feature("a", 0.0, threshold=0.05, method="chisquare")) == math.inf
+    with_missing = feature("a", 0.01, missing={"score": 0.5, "threshold": 0.1})
+    assert drift_ratio(with_missing) == pytest.approx(5.0)
+    assert drift_ratio(feature("a", None)) is None
+    assert drift_ratio(feature("a", 0.2, threshold=0.0)) == math.inf
+
+
+def test_sort_puts_drifted_first_then_the_furthest_past_their_threshold():
+    features = [
+        feature("quiet", 0.01),
+        feature("unscored", None, drifted=False),
+        feature("small", 0.15),
+        feature("pvalue", 1e-9, threshold=0.05, method="ks", drifted=True),
+        feature("missing", 0.0, drifted=True, missing={"score": 0.4, "threshold": 0.1}),
+        feature("large", 0.9),
+        feature("loud", 0.09),
+    ]
+    names = [f["name"] for f in sort_features(features)]
+    assert names == ["pvalue", "large", "missing", "small", "loud", "quiet", "unscored"]
+
+
+def test_sort_is_stable_for_ties():
+    features = [feature(n, 0.2) for n in "dcba"]
+    assert [f["name"] for f in sort_features(features)] == list("dcba")
+
+
+def test_schema_version_constant():
+    assert SCHEMA_VERSION == "driftwarden.io/report/v1"
