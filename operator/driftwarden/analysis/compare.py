@@ -203,9 +203,8 @@ def _score_numeric(
             * sum(stats.wasserstein_sampling_error(side.sample, side.finite) for side in (ref, cur))
             / scale,
             "confidence": CONFIDENCE,
-            "note": "computed on uniform samples of "
-            f"{min(ref.sample.size, cur.sample.size):,}+ values per side: the KS statistic is within ±ks "
-            "of the full data's (DKW), Wasserstein within ±wasserstein (3× the Bobkov–Ledoux expected error)",
+            "note": f"computed on uniform samples of {min(ref.sample.size, cur.sample.size):,}+ values per side; "
+            "bounds: DKW for KS, 3× the Bobkov–Ledoux expected error for Wasserstein",
         }
     return feature
 

@@ -614,9 +614,15 @@ def _feature_section(feature: Mapping[str, Any], slug: str) -> str:
         bound = feature.get("errorBound")
         text = "Scores are approximate (computed from uniform samples and sketches)"
         if isinstance(bound, Mapping):
-            parts = [f"{_e(k)} ± {fmt_num(v, 3)}" for k, v in bound.items() if _finite(v)]
+            parts = [
+                f"{_e(k)} ± {fmt_num(v, 3)}"
+                for k, v in bound.items()
+                if k != "confidence" and _finite(v)
+            ]
             if parts:
                 text += ": " + ", ".join(parts)
+            if _finite(bound.get("confidence")):
+                text += f" (at {fmt_pct(bound['confidence'])} confidence)"
             if isinstance(bound.get("note"), str):
                 text += f". {_e(bound['note'])}"
         notes.append(text + ("" if text.endswith(".") else "."))
