@@ -33,7 +33,14 @@ def data(tmp_path):
     def write(name, shift=0.0, n=2000):
         path = tmp_path / f"{name}.parquet"
         pq.write_table(
-            pa.table({"x": RNG.normal(shift, 1, n), "y": RNG.normal(0, 1, n), "c": RNG.choice(["a", "b"], n)}), path
+            pa.table(
+                {
+                    "x": RNG.normal(shift, 1, n),
+                    "y": RNG.normal(0, 1, n),
+                    "c": RNG.choice(["a", "b"], n),
+                }
+            ),
+            path,
         )
         return path
 
@@ -42,8 +49,16 @@ def data(tmp_path):
 
 def test_analyze_writes_reports_and_exits_zero_even_with_drift(tmp_path, data):
     out = tmp_path / "out"
-    result = driftwarden("analyze", "--reference", data("ref"), "--current", data("cur", shift=1.0),
-                         "--output", out, "--no-profile-cache")
+    result = driftwarden(
+        "analyze",
+        "--reference",
+        data("ref"),
+        "--current",
+        data("cur", shift=1.0),
+        "--output",
+        out,
+        "--no-profile-cache",
+    )
     assert result.returncode == 0, result.stderr
     assert "x" in result.stdout and "YES" in result.stdout
     report = load_report((out / "report.json").read_text())
@@ -56,17 +71,40 @@ def test_analyze_writes_reports_and_exits_zero_even_with_drift(tmp_path, data):
 
 def test_fail_on_drift_exits_one_only_when_the_dataset_drifted(tmp_path, data):
     ref = data("ref")
-    drifted = driftwarden("analyze", "--reference", ref, "--current", data("cur", shift=1.0),
-                          "--fail-on-drift", "--drift-share", "0.3", "--no-profile-cache")
+    drifted = driftwarden(
+        "analyze",
+        "--reference",
+        ref,
+        "--current",
+        data("cur", shift=1.0),
+        "--fail-on-drift",
+        "--drift-share",
+        "0.3",
+        "--no-profile-cache",
+    )
     assert drifted.returncode == 1
-    quiet = driftwarden("analyze", "--reference", ref, "--current", data("same"), "--fail-on-drift",
-                        "--no-profile-cache")
+    quiet = driftwarden(
+        "analyze",
+        "--reference",
+        ref,
+        "--current",
+        data("same"),
+        "--fail-on-drift",
+        "--no-profile-cache",
+    )
     assert quiet.returncode == 0, quiet.stderr
 
 
 def test_logs_are_json_lines_when_not_on_a_terminal(tmp_path, data):
-    result = driftwarden("analyze", "--reference", data("ref"), "--current", data("cur"), "--quiet",
-                         "--no-profile-cache")
+    result = driftwarden(
+        "analyze",
+        "--reference",
+        data("ref"),
+        "--current",
+        data("cur"),
+        "--quiet",
+        "--no-profile-cache",
+    )
     records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     assert records and {"time", "level", "message"} <= set(records[-1])
     assert records[-1]["message"] == "analysis finished" and "driftShare" in records[-1]
@@ -86,8 +124,18 @@ spec:
   detection: {{numerical: {{method: psi, threshold: 0.3}}}}
 """)
     out = tmp_path / "out"
-    result = driftwarden("analyze", "--config", config, "--current", data("cur"), "--numerical-method", "ks",
-                         "--output", out, "--no-profile-cache")
+    result = driftwarden(
+        "analyze",
+        "--config",
+        config,
+        "--current",
+        data("cur"),
+        "--numerical-method",
+        "ks",
+        "--output",
+        out,
+        "--no-profile-cache",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["monitor"] == {"name": "churn", "namespace": "ml"}
@@ -97,11 +145,23 @@ spec:
 
 
 def test_config_from_environment_as_the_operator_passes_it(tmp_path, data):
-    monitor = {"apiVersion": "driftwarden.io/v1alpha1", "kind": "DriftMonitor", "metadata": {"name": "m"},
-               "spec": {"reference": {"path": str(data("ref"))}, "current": {"path": str(data("cur"))}}}
+    monitor = {
+        "apiVersion": "driftwarden.io/v1alpha1",
+        "kind": "DriftMonitor",
+        "metadata": {"name": "m"},
+        "spec": {"reference": {"path": str(data("ref"))}, "current": {"path": str(data("cur"))}},
+    }
     summary_file = tmp_path / "termination-log"
-    result = driftwarden("analyze", "--config-env", "DW_MONITOR", "--summary-file", summary_file, "--quiet",
-                         "--no-profile-cache", env={"DW_MONITOR": json.dumps(monitor)})
+    result = driftwarden(
+        "analyze",
+        "--config-env",
+        "DW_MONITOR",
+        "--summary-file",
+        summary_file,
+        "--quiet",
+        "--no-profile-cache",
+        env={"DW_MONITOR": json.dumps(monitor)},
+    )
     assert result.returncode == 0, result.stderr
     summary = parse_summary(summary_file.read_text())
     assert summary["totalFeatures"] == 3 and len(summary_file.read_bytes()) <= 4096
@@ -115,17 +175,39 @@ def test_config_from_environment_as_the_operator_passes_it(tmp_path, data):
         (["--reference", "{ref}", "--current", "{ref}", "--current-format", "xlsx"], 2, "xlsx"),
         (["--reference", "{ref}"], 2, "--current"),
         (["--reference", "{ref}", "--current", "{ref}", "--window", "24h"], 2, "timestampColumn"),
-        (["--reference", "{ref}", "--current", "{ref}", "--config", "{tmp}/nope.yaml"], 2, "nope.yaml"),
-        (["--reference", "{ref}", "--current", "{ref}", "--endpoint", "http://127.0.0.1:9", "--current",
-          "s3://bucket/data/"], 4, "127.0.0.1:9"),
+        (
+            ["--reference", "{ref}", "--current", "{ref}", "--config", "{tmp}/nope.yaml"],
+            2,
+            "nope.yaml",
+        ),
+        (
+            [
+                "--reference",
+                "{ref}",
+                "--current",
+                "{ref}",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--current",
+                "s3://bucket/data/",
+            ],
+            4,
+            "127.0.0.1:9",
+        ),
     ],
 )
 def test_errors_are_one_actionable_line_with_an_exit_code(tmp_path, data, args, code, needle):
     ref = data("ref")
     summary_file = tmp_path / "summary"
     args = [a.format(ref=ref, tmp=tmp_path) for a in args]
-    result = driftwarden("analyze", *args, "--no-profile-cache", "--summary-file", summary_file,
-                         env={"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"})
+    result = driftwarden(
+        "analyze",
+        *args,
+        "--no-profile-cache",
+        "--summary-file",
+        summary_file,
+        env={"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"},
+    )
     assert result.returncode == code, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("driftwarden: error:") and needle in last
@@ -135,9 +217,13 @@ def test_errors_are_one_actionable_line_with_an_exit_code(tmp_path, data, args, 
 
 
 def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
-    result = driftwarden("demo", "--dir", tmp_path / "demo", "--daily-rows", "3000", "--reference-rows", "8000")
+    result = driftwarden(
+        "demo", "--dir", tmp_path / "demo", "--daily-rows", "3000", "--reference-rows", "8000"
+    )
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("2026-")}
+    lines = {
+        line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("2026-")
+    }
     assert len(lines) == 7
     assert "DRIFT" in lines["2026-11-05"] and "healthy" in lines["2026-11-04"]
     assert "total_charges" in lines["2026-11-06"] and "avg_session_minutes" in lines["2026-11-06"]

@@ -70,7 +70,7 @@ def _open(
 
 def _not_features(dataset: OpenedDataset, source: SourceConfig) -> set[str]:
     names = {source.timestamp_column} if source.timestamp_column else set()
-    names.update(getattr(dataset, "partition_columns", ()) or ())
+    names.update(dataset.partition_columns)
     return names
 
 

@@ -360,7 +360,9 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
     _check_keys(section, {"endpoint", "region", "anonymous", "secretRef"}, where)
     secret = _mapping(section.get("secretRef"), f"{where}.secretRef")
     _check_keys(secret, {"name"}, f"{where}.secretRef")
-    if "secretRef" in section and (not isinstance(secret.get("name"), str) or not secret.get("name")):
+    if "secretRef" in section and (
+        not isinstance(secret.get("name"), str) or not secret.get("name")
+    ):
         raise ConfigError(
             f"{where}.secretRef.name: the name of a Secret is required",
             hint="the Secret holds AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; omit secretRef to use the pod's identity",

@@ -1,0 +1,31 @@
+"""Storage layer: URIs → Arrow filesystems, dataset discovery and scanning, objects.
+
+Public API::
+
+    StorageOptions, resolve_filesystem, redact          (uri)
+    DatasetSource, OpenedDataset, open_dataset          (dataset)
+    FileInfo                                            (discovery)
+    read_bytes, write_bytes, join_uri                   (objects)
+    FORMATS, normalize_format                           (formats)
+"""
+
+from driftwarden.storage.dataset import DatasetSource, OpenedDataset, open_dataset
+from driftwarden.storage.discovery import FileInfo
+from driftwarden.storage.formats import FORMATS, normalize_format
+from driftwarden.storage.objects import join_uri, read_bytes, write_bytes
+from driftwarden.storage.uri import StorageOptions, redact, resolve_filesystem
+
+__all__ = [
+    "FORMATS",
+    "DatasetSource",
+    "FileInfo",
+    "OpenedDataset",
+    "StorageOptions",
+    "join_uri",
+    "normalize_format",
+    "open_dataset",
+    "read_bytes",
+    "redact",
+    "resolve_filesystem",
+    "write_bytes",
+]

@@ -1,0 +1,457 @@
+"""Open feature logs as one Arrow dataset and stream record batches from it.
+
+``open_dataset`` finds the files (see :mod:`.discovery`), reads each file's
+schema once (footers only, in parallel: on object storage this is latency
+bound), unifies them (see :mod:`.schema`) and checks the timestamp column.
+``OpenedDataset.batches`` then streams only the requested columns, with the
+time window pushed down to the scanner so Parquet statistics and partition
+values skip what lies outside it.
+
+Files are opened through ``FileSystem.open_input_file`` (random access) by the
+Arrow dataset reader for every format, with the listed size passed along, so
+no extra HEAD request is made per file on S3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from driftwarden.errors import (
+    ConfigError,
+    DataFormatError,
+    DataNotFoundError,
+    DriftwardenError,
+    SchemaError,
+)
+from driftwarden.storage import window
+from driftwarden.storage.discovery import FileInfo, discover
+from driftwarden.storage.errors import storage_errors, translate
+from driftwarden.storage.formats import file_format, normalize_format
+from driftwarden.storage.partitions import discover_hive, partition_expression
+from driftwarden.storage.schema import unify, with_dictionaries
+from driftwarden.storage.uri import StorageOptions, redact, resolve_filesystem
+
+DEFAULT_BATCH_SIZE = 131_072
+# Schemas are read per file; on object storage each read is a round trip, so
+# overlap them (Arrow releases the GIL during the I/O).
+_SCHEMA_READERS = 16
+# After a scan error that names no file, probe this many files from the one
+# being read to find the culprit (covers the scanner's file read-ahead).
+_PROBE_LIMIT = 8
+_MAX_LISTED_COLUMNS = 40
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """What to read: mirrors ``spec.reference`` / ``spec.current`` of a DriftMonitor."""
+
+    uri: str  # file, directory, glob (*, **, ?) or object-storage prefix
+    format: str = "parquet"  # parquet | arrow (feather, ipc) | csv | jsonl (json)
+    partitioning: str | None = "hive"  # "hive" or None
+    timestamp_column: str | None = None
+    start: datetime | None = None  # inclusive; naive means UTC
+    end: datetime | None = None  # exclusive; naive means UTC
+    label: str = "data"  # how messages name this input, e.g. "reference data"
+
+
+@dataclass
+class OpenedDataset:
+    """A dataset ready to scan: its unified schema, its files, and the window filter."""
+
+    source: DatasetSource
+    schema: pa.Schema
+    files: list[FileInfo]
+    format: str
+    _options: StorageOptions = field(repr=False)
+    _filesystem: pafs.FileSystem = field(repr=False)
+    _dataset: ds.FileSystemDataset = field(repr=False)
+    _partition_exprs: list[ds.Expression | None] = field(repr=False)
+    _filter: ds.Expression | None = field(default=None, repr=False)
+    _filter_ready: bool = field(default=False, repr=False)
+    # Hive partition keys (directory names like date=2026-11-01): columns, but not features.
+    partition_columns: tuple[str, ...] = ()
+    _dict_datasets: dict[tuple[str, ...], ds.FileSystemDataset] = field(
+        default_factory=dict, repr=False
+    )
+
+    # -- public API ---------------------------------------------------------
+
+    def batches(
+        self,
+        columns: Sequence[str],
+        *,
+        dictionary_columns: Sequence[str] = (),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream ``columns`` of the rows inside the time window, in file order.
+
+        String columns named in ``dictionary_columns`` come back
+        dictionary-encoded (Parquet decodes them that way directly; other
+        formats are encoded per batch). Empty batches are skipped. Raises
+        DataNotFoundError when no row falls in the window.
+        """
+        # Validate and build the filter now, so mistakes surface at the call,
+        # not at the first next() of the iterator.
+        names = self._check_columns(columns, "requested")
+        dict_names = [
+            c for c in self._check_columns(dictionary_columns, "dictionary") if c in names
+        ]
+        dataset = self._dataset_for(dict_names)
+        expr = self.filter_expression()
+        with storage_errors(self.source.uri, self._options, label=self.source.label):
+            scanner = dataset.scanner(
+                columns=names, filter=expr, batch_size=batch_size, use_threads=True
+            )
+        return self._stream(scanner, dataset, names, dict_names, expr)
+
+    def _stream(
+        self,
+        scanner: ds.Scanner,
+        dataset: ds.FileSystemDataset,
+        names: list[str],
+        dict_names: list[str],
+        expr: ds.Expression | None,
+    ) -> Iterator[pa.RecordBatch]:
+        seen = 0
+        last_path: str | None = None
+        # scan_batches tags each batch with its fragment: that tells which file
+        # was being read when a decoding error surfaces.
+        tagged = scanner.scan_batches()
+        while True:
+            try:
+                item = next(tagged)
+            except StopIteration:
+                break
+            except DriftwardenError:
+                raise
+            except (OSError, pa.ArrowException) as exc:
+                raise self._scan_error(exc, dataset, names, expr, last_path) from exc
+            last_path = item.fragment.path
+            batch = item.record_batch
+            if batch.num_rows == 0:
+                continue
+            seen += batch.num_rows
+            yield _encode_dictionaries(batch, dict_names)
+        if seen == 0:
+            raise self._empty_error()
+
+    def count_rows(self) -> int:
+        """Rows inside the time window (metadata only for Parquet without a window)."""
+        expr = self.filter_expression()
+        with storage_errors(
+            self.source.uri, self._options, label=self.source.label, fmt=self.format
+        ):
+            return int(self._dataset.count_rows(filter=expr))
+
+    def fingerprint(self) -> str:
+        """Hex sha256 of what was read: each file's URI, size and mtime, the format and window.
+
+        Any rewritten, added or removed file changes it; it is the key of the
+        cached reference profile.
+        """
+        payload = {
+            "format": self.format,
+            "partitioning": self.source.partitioning,
+            "timestamp_column": self.source.timestamp_column,
+            "start": _iso(self.source.start),
+            "end": _iso(self.source.end),
+            "files": [[f.uri, f.size, _iso(f.mtime)] for f in self.files],
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def filter_expression(self) -> ds.Expression | None:
+        """The window filter for this dataset (built once, on first use)."""
+        if not self._filter_ready:
+            column = self.source.timestamp_column
+            if column is not None:
+                self._filter = window.window_filter(
+                    self.schema.field(column),
+                    self.source.start,
+                    self.source.end,
+                    lambda: self._sample(column),
+                )
+            self._filter_ready = True
+        return self._filter
+
+    # -- internals ----------------------------------------------------------
+
+    def _check_columns(self, columns: Sequence[str], what: str) -> list[str]:
+        if isinstance(columns, str):
+            raise TypeError("columns must be a sequence of names, not a string")
+        names = list(dict.fromkeys(columns))
+        missing = [c for c in names if c not in self.schema.names]
+        if missing:
+            raise SchemaError(
+                f"{self.source.label} {redact(self.source.uri)} has no column(s) "
+                f"{', '.join(repr(m) for m in missing)} ({what})",
+                hint=f"available: {_list_columns(self.schema)}",
+            )
+        return names
+
+    def _dataset_for(self, dict_names: Sequence[str]) -> ds.FileSystemDataset:
+        """Parquet can decode straight into dictionaries: rebuild with that read option."""
+        wanted = [
+            c
+            for c in dict_names
+            if pa.types.is_string(self.schema.field(c).type)
+            or pa.types.is_binary(self.schema.field(c).type)
+        ]
+        if self.format != "parquet" or not wanted:
+            return self._dataset
+        key = tuple(sorted(wanted))
+        if key not in self._dict_datasets:
+            # The read option lives on the format, so this costs new fragments
+            # (one more footer read per file); kept for later calls.
+            fmt = file_format("parquet", dictionary_columns=key)
+            fragments = _make_fragments(fmt, self._filesystem, self.files, self._partition_exprs)
+            self._dict_datasets[key] = ds.FileSystemDataset(
+                fragments, with_dictionaries(self.schema, key), fmt, self._filesystem
+            )
+        return self._dict_datasets[key]
+
+    def _sample(self, column: str) -> str | None:
+        """One non-null value of ``column`` (to choose how string timestamps parse)."""
+        with storage_errors(
+            self.source.uri, self._options, label=self.source.label, fmt=self.format
+        ):
+            table = self._dataset.head(1, columns=[column], filter=ds.field(column).is_valid())
+        if table.num_rows == 0:
+            return None
+        value = table.column(0)[0].as_py()
+        return None if value is None else str(value)
+
+    def _scan_error(
+        self,
+        exc: BaseException,
+        dataset: ds.FileSystemDataset,
+        names: list[str],
+        expr: ds.Expression | None,
+        last_path: str | None,
+    ) -> DriftwardenError:
+        """Name the file a scan failed on: from the message, else by probing nearby files."""
+        text = str(exc)
+        culprit = next((f for f in self.files if f.path in text), None)
+        error = translate(
+            exc, self.source.uri, self._options, label=self.source.label, fmt=self.format
+        )
+        column = self.source.timestamp_column
+        if "Failed to parse string" in text and column is not None:
+            # The window filter parses string timestamps; say which column and why.
+            culprit = culprit or self._probe(dataset, names, expr, last_path)
+            where = f" in {culprit.uri}" if culprit else ""
+            return DataFormatError(
+                f"timestamp column {column!r} of {self.source.label} "
+                f"{redact(self.source.uri)}{where} holds a value that cannot be parsed: "
+                f"{_first_line(text)}",
+                hint="write ISO-8601 timestamps in one form: all with a zone offset "
+                "(Z, +02:00) or all without",
+            )
+        if culprit is None and isinstance(error, DataFormatError):
+            # Decoding errors (corrupt pages) often omit the file; re-read the
+            # file in progress and the few read ahead of it, one by one.
+            culprit = self._probe(dataset, names, expr, last_path)
+        if culprit is None:
+            return error
+        return translate(
+            exc,
+            self.source.uri,
+            self._options,
+            label=self.source.label,
+            fmt=self.format,
+            file_uri=culprit.uri,
+        )
+
+    def _probe(
+        self,
+        dataset: ds.FileSystemDataset,
+        names: list[str],
+        expr: ds.Expression | None,
+        last_path: str | None,
+    ) -> FileInfo | None:
+        by_path = {f.path: f for f in self.files}
+        fragments = list(dataset.get_fragments())
+        start = 0
+        if last_path is not None:
+            start = next((i for i, fr in enumerate(fragments) if fr.path == last_path), 0)
+        for fragment in fragments[start : start + _PROBE_LIMIT]:
+            try:
+                for _ in fragment.to_batches(
+                    schema=dataset.schema, columns=names, filter=expr, use_threads=False
+                ):
+                    pass
+            except (OSError, pa.ArrowException):
+                return by_path.get(fragment.path)
+        return None
+
+    def _empty_error(self, *, windowed: bool = True) -> DataNotFoundError:
+        shown = redact(self.source.uri)
+        if windowed and (self.source.start is not None or self.source.end is not None):
+            return DataNotFoundError(
+                f"{self.source.label} {shown} has no rows in the time window "
+                f"{window.describe(self.source.start, self.source.end)} "
+                f"on column {self.source.timestamp_column!r}",
+                hint="check the window and that new data is arriving",
+            )
+        return DataNotFoundError(
+            f"{self.source.label} {shown} holds no rows ({len(self.files)} file(s), all empty)",
+            hint="point the path at files that hold rows",
+        )
+
+
+def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDataset:
+    """Discover, inspect and unify ``source``; fail early with an actionable error."""
+    fmt = normalize_format(source.format)
+    partitioning = _normalize_partitioning(source.partitioning)
+    window.check_window(source.start, source.end)
+    if (source.start is not None or source.end is not None) and not source.timestamp_column:
+        raise ConfigError(
+            f"a time window is set for {redact(source.uri)} but no timestamp column",
+            hint="set timestampColumn",
+        )
+    label = source.label
+    filesystem, path = resolve_filesystem(source.uri, options)
+    with storage_errors(source.uri, options, label=label, fmt=fmt):
+        found = discover(filesystem, path, source.uri, fmt, label=label)
+    files = found.files
+
+    hive = discover_hive([f.path for f in files], found.base_dir) if partitioning else None
+    exprs = [partition_expression(hive, f.path, found.base_dir) for f in files]
+    arrow_format = file_format(fmt)
+    fragments = _make_fragments(arrow_format, filesystem, files, exprs)
+
+    schemas = _physical_schemas(fragments, files, source, options, fmt)
+    sources = [f.uri for f in files]
+    if hive is not None:
+        schemas.append(hive.schema)
+        sources.append(f"the partition directories under {redact(source.uri)}")
+    schema = unify(schemas, sources, label=f"{label} {redact(source.uri)}")
+
+    dataset = ds.FileSystemDataset(fragments, schema, arrow_format, filesystem)
+    opened = OpenedDataset(
+        source=source,
+        schema=schema,
+        files=files,
+        format=fmt,
+        partition_columns=tuple(hive.schema.names) if hive is not None else (),
+        _options=options,
+        _filesystem=filesystem,
+        _dataset=dataset,
+        _partition_exprs=exprs,
+    )
+    _check_timestamp_column(opened)
+    if fmt in ("parquet", "arrow"):
+        # Row counts come from footers here, so an all-empty dataset is caught
+        # before any scan; text formats find out when they are scanned.
+        with storage_errors(source.uri, options, label=label, fmt=fmt):
+            empty = dataset.count_rows() == 0
+        if empty:
+            raise opened._empty_error(windowed=False)
+    return opened
+
+
+def _normalize_partitioning(value: str | None) -> str | None:
+    if value is None or str(value).strip().lower() in ("", "none"):
+        return None
+    if str(value).strip().lower() == "hive":
+        return "hive"
+    raise ConfigError(f"unknown partitioning {value!r}", hint='use "hive" or none')
+
+
+def _make_fragments(
+    fmt: ds.FileFormat,
+    filesystem: pafs.FileSystem,
+    files: Sequence[FileInfo],
+    exprs: Sequence[ds.Expression | None],
+) -> list[ds.Fragment]:
+    # file_size spares a HEAD request per file on object storage.
+    return [
+        fmt.make_fragment(f.path, filesystem, partition_expression=e, file_size=f.size)
+        for f, e in zip(files, exprs, strict=True)
+    ]
+
+
+def _physical_schemas(
+    fragments: Sequence[ds.Fragment],
+    files: Sequence[FileInfo],
+    source: DatasetSource,
+    options: StorageOptions,
+    fmt: str,
+) -> list[pa.Schema]:
+    def read(index: int) -> pa.Schema:
+        try:
+            return fragments[index].physical_schema
+        except (OSError, pa.ArrowException) as exc:
+            raise translate(
+                exc, source.uri, options, label=source.label, fmt=fmt, file_uri=files[index].uri
+            ) from exc
+
+    if len(fragments) == 1:
+        return [read(0)]
+    with ThreadPoolExecutor(max_workers=min(_SCHEMA_READERS, len(fragments))) as pool:
+        return list(pool.map(read, range(len(fragments))))
+
+
+def _check_timestamp_column(opened: OpenedDataset) -> None:
+    column = opened.source.timestamp_column
+    if column is None:
+        return
+    if column not in opened.schema.names:
+        raise SchemaError(
+            f"{opened.source.label} {redact(opened.source.uri)} has no timestamp column {column!r}",
+            hint=f"available: {_list_columns(opened.schema)}",
+        )
+    kind = opened.schema.field(column).type
+    if not window.is_supported(kind):
+        raise SchemaError(
+            f"timestamp column {column!r} of {redact(opened.source.uri)} has type {kind}",
+            hint="it must be a timestamp, a date or an ISO-8601 string column",
+        )
+
+
+def _encode_dictionaries(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
+    """Dictionary-encode requested string columns the reader returned plain."""
+    if not names:
+        return batch
+    arrays = list(batch.columns)
+    changed = False
+    for name in names:
+        index = batch.schema.get_field_index(name)
+        column = arrays[index]
+        if not pa.types.is_dictionary(column.type) and (
+            pa.types.is_string(column.type)
+            or pa.types.is_large_string(column.type)
+            or pa.types.is_binary(column.type)
+            or pa.types.is_large_binary(column.type)
+        ):
+            arrays[index] = pc.dictionary_encode(column)
+            changed = True
+    if not changed:
+        return batch
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _list_columns(schema: pa.Schema) -> str:
+    names = schema.names
+    shown = ", ".join(names[:_MAX_LISTED_COLUMNS])
+    if len(names) > _MAX_LISTED_COLUMNS:
+        shown += f", … ({len(names) - _MAX_LISTED_COLUMNS} more)"
+    return shown
+
+
+def _first_line(text: str) -> str:
+    return (text.splitlines() or [""])[0][:300]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return window.to_utc(value).isoformat() if value is not None else None

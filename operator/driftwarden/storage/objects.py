@@ -1,0 +1,66 @@
+"""Whole-object reads and writes: the reference-profile cache and report output."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pyarrow.fs as pafs
+
+from driftwarden.errors import ConfigError
+from driftwarden.storage.errors import storage_errors
+from driftwarden.storage.uri import StorageOptions, is_local, redact, resolve_filesystem
+
+
+def join_uri(base: str, name: str) -> str:
+    """Append ``name`` (a relative path) to a directory URI or path.
+
+    ``join_uri("s3://b/reports", "x.json") == "s3://b/reports/x.json"``; a
+    trailing slash on ``base`` is optional. ``name`` may not climb out of base.
+    """
+    name = name.lstrip("/")
+    if not name or any(part == ".." for part in name.split("/")):
+        raise ConfigError(f"invalid object name {name!r} under {redact(base)}")
+    if is_local(base) and "://" not in base:
+        return os.path.join(base, name)
+    return base.rstrip("/") + "/" + name
+
+
+def read_bytes(uri: str, options: StorageOptions, *, label: str = "object") -> bytes | None:
+    """The object's content, or None when nothing is stored at ``uri``."""
+    filesystem, path = resolve_filesystem(uri, options)
+    with storage_errors(uri, options, label=label):
+        info = filesystem.get_file_info(path)
+        if info.type != pafs.FileType.File:
+            return None
+        try:
+            # One ranged GET of the known size; no streaming reader needed.
+            with filesystem.open_input_file(path) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None  # deleted between the stat and the read
+
+
+def write_bytes(uri: str, data: bytes, options: StorageOptions, *, label: str = "object") -> None:
+    """Store ``data`` at ``uri``, replacing what is there.
+
+    Local writes go to a temporary file in the same directory that is then
+    renamed, so a concurrent reader never sees half a file; an S3/GCS upload is
+    atomic by itself.
+    """
+    filesystem, path = resolve_filesystem(uri, options)
+    with storage_errors(uri, options, label=label):
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            parent = os.path.dirname(path)
+            filesystem.create_dir(parent, recursive=True)
+            temporary = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+            try:
+                with filesystem.open_output_stream(temporary, compression=None) as out:
+                    out.write(data)
+                filesystem.move(temporary, path)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+            return
+        with filesystem.open_output_stream(path, compression=None) as out:
+            out.write(data)
