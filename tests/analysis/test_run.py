@@ -32,7 +32,9 @@ def _columns(n, shift=0.0):
 def _run(tmp_path, reference, current, **spec):
     ref = _write(tmp_path / "ref" / "part.parquet", reference)
     cur = _write(tmp_path / "cur" / "part.parquet", current)
-    config = parse_run_config({"reference": {"path": str(ref.parent)}, "current": {"path": str(cur.parent)}, **spec})
+    config = parse_run_config(
+        {"reference": {"path": str(ref.parent)}, "current": {"path": str(cur.parent)}, **spec}
+    )
     return analyze(config, profile_cache=str(tmp_path / "cache"))
 
 
@@ -47,7 +49,9 @@ def test_report_is_valid_and_reference_profile_is_cached(tmp_path):
     assert not report["reference"]["profileCached"]
     assert {f["name"] for f in report["features"]} == {"age", "plan", "active"}
     assert {f["kind"] for f in report["features"] if f["name"] == "active"} == {"categorical"}
-    config = parse_run_config({"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}})
+    config = parse_run_config(
+        {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
+    )
     again = analyze(config, profile_cache=str(tmp_path / "cache"))
     assert again["reference"]["profileCached"]
     assert again["features"] == report["features"]
@@ -63,7 +67,9 @@ def test_a_corrupt_cached_profile_is_recomputed_with_a_warning(tmp_path):
     first = _run(tmp_path, _columns(1000), _columns(1000))
     (cached,) = (tmp_path / "cache").iterdir()
     cached.write_bytes(b"garbage")
-    config = parse_run_config({"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}})
+    config = parse_run_config(
+        {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
+    )
     report = analyze(config, profile_cache=str(tmp_path / "cache"))
     assert ("ProfileCacheInvalid", None) in _codes(report)
     assert report["features"] == first["features"]
@@ -76,10 +82,12 @@ def test_current_window_selects_rows_by_timestamp(tmp_path):
     current = {**_columns(len(stamps)), "ts": pa.array(stamps, pa.timestamp("us", tz="UTC"))}
     ref = _write(tmp_path / "ref.parquet", _columns(1000))
     cur = _write(tmp_path / "cur.parquet", current)
-    config = parse_run_config({
-        "reference": {"path": str(ref)},
-        "current": {"path": str(cur), "timestampColumn": "ts", "window": "24h"},
-    })
+    config = parse_run_config(
+        {
+            "reference": {"path": str(ref)},
+            "current": {"path": str(cur), "timestampColumn": "ts", "window": "24h"},
+        }
+    )
     report = analyze(config, window_end=end)
     assert report["current"]["rows"] == 24 * 50
     assert report["current"]["window"]["start"] == "2026-11-19T00:00:00Z"
@@ -88,12 +96,18 @@ def test_current_window_selects_rows_by_timestamp(tmp_path):
 
 def test_empty_window_says_which_window(tmp_path):
     end = datetime(2026, 11, 20, tzinfo=UTC)
-    current = {**_columns(10), "ts": pa.array([end - timedelta(days=9)] * 10, pa.timestamp("us", tz="UTC"))}
+    current = {
+        **_columns(10),
+        "ts": pa.array([end - timedelta(days=9)] * 10, pa.timestamp("us", tz="UTC")),
+    }
     ref = _write(tmp_path / "ref.parquet", _columns(100))
     cur = _write(tmp_path / "cur.parquet", current)
-    config = parse_run_config({
-        "reference": {"path": str(ref)}, "current": {"path": str(cur), "timestampColumn": "ts", "window": "1d"},
-    })
+    config = parse_run_config(
+        {
+            "reference": {"path": str(ref)},
+            "current": {"path": str(cur), "timestampColumn": "ts", "window": "1d"},
+        }
+    )
     with pytest.raises(DataNotFoundError) as error:
         analyze(config, window_end=end)
     assert str(cur) in str(error.value) and "2026-11-19" in str(error.value)
@@ -137,7 +151,12 @@ def test_all_null_constant_and_non_finite_columns(tmp_path):
     assert not features["constant"]["drifted"] and features["constant"]["score"] == 0
     assert features["weird"]["current"]["nan"] == 20 and features["weird"]["current"]["inf"] == 15
     codes = _codes(report)
-    assert {("AllNull", "nulls"), ("AllNull", "label"), ("Constant", "constant"), ("NonFinite", "weird")} <= codes
+    assert {
+        ("AllNull", "nulls"),
+        ("AllNull", "label"),
+        ("Constant", "constant"),
+        ("NonFinite", "weird"),
+    } <= codes
     validate_report(report)
 
 
@@ -156,7 +175,9 @@ def test_truncated_parquet_file_names_the_file(tmp_path):
     broken = tmp_path / "cur" / "b.parquet"
     broken.parent.mkdir()
     broken.write_bytes(ref.read_bytes()[:600])
-    config = parse_run_config({"reference": {"path": str(ref)}, "current": {"path": str(broken.parent)}})
+    config = parse_run_config(
+        {"reference": {"path": str(ref)}, "current": {"path": str(broken.parent)}}
+    )
     with pytest.raises(DataFormatError) as error:
         analyze(config)
     assert "b.parquet" in str(error.value)
@@ -164,7 +185,9 @@ def test_truncated_parquet_file_names_the_file(tmp_path):
 
 def test_missing_path_names_the_path(tmp_path):
     ref = _write(tmp_path / "ref.parquet", _columns(10))
-    config = parse_run_config({"reference": {"path": str(ref)}, "current": {"path": str(tmp_path / "nope")}})
+    config = parse_run_config(
+        {"reference": {"path": str(ref)}, "current": {"path": str(tmp_path / "nope")}}
+    )
     with pytest.raises(DataNotFoundError, match="nope"):
         analyze(config)
 
@@ -195,10 +218,12 @@ def test_other_formats_read_the_same_data(tmp_path, fmt, writer):
     table = pa.table(_columns(500))
     writer(table, str(tmp_path / f"ref.{fmt}"))
     writer(table, str(tmp_path / f"cur.{fmt}"))
-    config = parse_run_config({
-        "reference": {"path": str(tmp_path / f"ref.{fmt}"), "format": fmt},
-        "current": {"path": str(tmp_path / f"cur.{fmt}"), "format": fmt},
-    })
+    config = parse_run_config(
+        {
+            "reference": {"path": str(tmp_path / f"ref.{fmt}"), "format": fmt},
+            "current": {"path": str(tmp_path / f"cur.{fmt}"), "format": fmt},
+        }
+    )
     report = analyze(config)
     assert report["current"]["rows"] == 500
     assert all(f["score"] == pytest.approx(0, abs=1e-9) for f in report["features"])
@@ -208,9 +233,11 @@ def test_jsonl_is_read(tmp_path):
     lines = "\n".join(f'{{"x": {i % 7}, "c": "{"ab"[i % 2]}"}}' for i in range(300))
     (tmp_path / "ref.jsonl").write_text(lines)
     (tmp_path / "cur.jsonl").write_text(lines)
-    config = parse_run_config({
-        "reference": {"path": str(tmp_path / "ref.jsonl"), "format": "jsonl"},
-        "current": {"path": str(tmp_path / "cur.jsonl"), "format": "json"},
-    })
+    config = parse_run_config(
+        {
+            "reference": {"path": str(tmp_path / "ref.jsonl"), "format": "jsonl"},
+            "current": {"path": str(tmp_path / "cur.jsonl"), "format": "json"},
+        }
+    )
     report = analyze(config)
     assert report["reference"]["rows"] == 300 and not report["dataset"]["drifted"]
