@@ -1,0 +1,382 @@
+"""Job manifests the operator creates: the analysis Job of a slot, the retraining Job of a run.
+
+Both are plain dicts (batch/v1 Job) ready for the Kubernetes API. Names are
+deterministic — analysis: monitor + slot, retraining: monitor + run — so a
+restarted operator finds the Jobs it created instead of starting them again
+(a second create gets 409 AlreadyExists). Both are owned by the DriftMonitor,
+so deleting it deletes them.
+
+Storage credentials are never copied into a manifest: the pod gets them from
+the Secret named in ``spec.storage.secretRef`` through ``envFrom``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from driftwarden.monitor.outcome import (
+    ANALYSIS_CONTAINER,
+    FAILED,
+    SLOT_ANNOTATION,
+    SUCCEEDED,
+    RunOutcome,
+    job_slot,
+    job_state,
+)
+from driftwarden.monitor.spec import API_VERSION, KIND, Monitor
+from driftwarden.monitor.times import format_time, utc
+
+MAX_NAME = 63
+HASH_LENGTH = 8
+TERMINATION_LOG = "/dev/termination-log"
+CONFIG_ENV = "DRIFTWARDEN_MONITOR"
+RUN_AS = 65532
+MAX_FEATURE_LIST = 2048
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_MONITOR = "driftwarden.io/monitor"
+LABEL_RUN = "driftwarden.io/run"
+ANNOTATION_GENERATION = "driftwarden.io/monitor-generation"
+ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
+ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
+ANNOTATION_REPORT = "driftwarden.io/report"
+ANNOTATION_DRIFT_SHARE = "driftwarden.io/drift-share"
+COMPONENT_ANALYSIS = "analysis"
+COMPONENT_RETRAINING = "retraining"
+# Exit codes of `driftwarden analyze` that a retry cannot fix: 2 bad config, 3 data errors.
+NON_RETRYABLE_EXIT_CODES = (2, 3)
+
+
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:HASH_LENGTH]
+
+
+def _name(prefix: str, suffix: str) -> str:
+    """``<prefix truncated>-<suffix>``, at most 63 characters and a DNS-1123 label."""
+    room = MAX_NAME - len(suffix) - 1
+    base = prefix.replace(".", "-")[:room].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+def analysis_job_name(monitor: Monitor, slot: datetime) -> str:
+    """``<monitor>-<yyyymmddhhmm>-<hash of uid and slot>``: the same slot always gives the same name.
+
+    The hash covers the monitor's uid (a re-created monitor of the same name does
+    not adopt old Jobs) and the exact slot (interval slots need not fall on a minute).
+    """
+    slot = utc(slot)
+    return _name(monitor.name, f"{slot:%Y%m%d%H%M}-{_short_hash(monitor.uid, slot.isoformat())}")
+
+
+def retraining_job_name(monitor: Monitor, run_job: str) -> str:
+    """``<monitor>-retrain-<hash of the run's Job name>``: one retraining Job per run at most."""
+    return _name(monitor.name, f"retrain-{_short_hash(run_job)}")
+
+
+def owner_reference(monitor: Monitor) -> dict[str, Any]:
+    """The owner reference that makes a DriftMonitor own (and garbage-collect) a Job."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": monitor.name,
+        "uid": monitor.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels(monitor: Monitor, component: str, run: str) -> dict[str, str]:
+    """Labels of every Job and pod the operator creates; ``run`` is the analysis Job name."""
+    return {
+        LABEL_NAME: "driftwarden",
+        LABEL_INSTANCE: monitor.name,
+        LABEL_COMPONENT: component,
+        LABEL_MANAGED_BY: "driftwarden",
+        LABEL_MONITOR: monitor.name,
+        LABEL_RUN: run,
+    }
+
+
+def analysis_selector(monitor: Monitor) -> str:
+    """Label selector of this monitor's analysis Jobs (and their pods)."""
+    return f"{LABEL_MONITOR}={monitor.name},{LABEL_COMPONENT}={COMPONENT_ANALYSIS}"
+
+
+def monitor_config(monitor: Monitor) -> str:
+    """The value of DRIFTWARDEN_MONITOR: compact JSON of the monitor, as the Job reads it.
+
+    ``spec.retraining`` is left out (the analysis does not use it and a Job
+    template can be large), and so is ``spec.storage.secretRef``: the pod gets
+    the credentials through ``envFrom``, the only place the Secret is named.
+    """
+    spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k != "retraining"}
+    if isinstance(spec.get("storage"), dict):
+        spec["storage"].pop("secretRef", None)
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": monitor.name, "namespace": monitor.namespace, "uid": monitor.uid},
+        "spec": spec,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def run_output(monitor: Monitor, run: str) -> str | None:
+    """Where one run writes its report: ``<spec.output.path>/<monitor>/<run>``, or None."""
+    base = monitor.output_path
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{monitor.name}/{run}"
+
+
+def profile_cache(monitor: Monitor) -> str | None:
+    """Where the monitor's runs cache the reference profile: ``<spec.output.path>/<monitor>/profile-cache``.
+
+    Shared by all runs of the monitor, so the reference is scanned once (the cache
+    key covers the reference files and the profile settings). None without an output path.
+    """
+    base = monitor.output_path
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{monitor.name}/profile-cache"
+
+
+def analysis_job(
+    monitor: Monitor,
+    slot: datetime,
+    image: str,
+    *,
+    extra_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The batch/v1 Job that analyses one schedule slot of a monitor.
+
+    ``image`` is the operator's own image (its entrypoint is ``driftwarden``);
+    ``spec.job.image`` overrides it. The current window ends at ``slot``. With
+    ``spec.output.path`` the run writes its reports to :func:`run_output` and
+    caches the reference profile at :func:`profile_cache`.
+    ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
+    """
+    settings = monitor.job
+    name = analysis_job_name(monitor, slot)
+    slot_text = format_time(slot)
+    job_labels = {**(extra_labels or {}), **labels(monitor, COMPONENT_ANALYSIS, name)}
+    args = ["analyze", "--config-env", CONFIG_ENV, "--window-end", slot_text]
+    output = run_output(monitor, name)
+    if output is not None:
+        args += ["--output", output, "--profile-cache", str(profile_cache(monitor))]
+    args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
+    container: dict[str, Any] = {
+        "name": ANALYSIS_CONTAINER,
+        "image": settings.image or image,
+        "args": args,
+        "env": [
+            {"name": CONFIG_ENV, "value": monitor_config(monitor)},
+            {"name": "DRIFTWARDEN_RUN", "value": name},
+            {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        "resources": copy.deepcopy(dict(settings.resources)),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if settings.image_pull_policy:
+        container["imagePullPolicy"] = settings.image_pull_policy
+    secret = monitor.run.storage.secret_name
+    if secret:
+        container["envFrom"] = [{"secretRef": {"name": secret}}]
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    if settings.service_account_name:
+        pod_spec["serviceAccountName"] = settings.service_account_name
+    if settings.node_selector:
+        pod_spec["nodeSelector"] = dict(settings.node_selector)
+    if settings.tolerations:
+        pod_spec["tolerations"] = [copy.deepcopy(dict(t)) for t in settings.tolerations]
+    if settings.affinity:
+        pod_spec["affinity"] = copy.deepcopy(dict(settings.affinity))
+    if settings.priority_class_name:
+        pod_spec["priorityClassName"] = settings.priority_class_name
+    if settings.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [copy.deepcopy(dict(s)) for s in settings.image_pull_secrets]
+    pod_meta: dict[str, Any] = {"labels": dict(job_labels)}
+    if settings.pod_annotations:
+        pod_meta["annotations"] = dict(settings.pod_annotations)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": monitor.namespace,
+            "labels": job_labels,
+            "annotations": {
+                SLOT_ANNOTATION: slot_text,
+                ANNOTATION_GENERATION: str(monitor.generation),
+            },
+            "ownerReferences": [owner_reference(monitor)],
+        },
+        "spec": {
+            "backoffLimit": settings.backoff_limit,
+            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": ANALYSIS_CONTAINER,
+                            "operator": "In",
+                            "values": list(NON_RETRYABLE_EXIT_CODES),
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                ]
+            },
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    }
+
+
+def _format_share(share: float | None) -> str:
+    return "" if share is None else f"{share:.4g}"
+
+
+def _feature_list(names: Iterable[str], limit: int = MAX_FEATURE_LIST) -> str:
+    """Comma-separated names, cut at a name boundary to at most ``limit`` characters."""
+    out: list[str] = []
+    size = 0
+    for name in names:
+        extra = len(name) + (1 if out else 0)
+        if size + extra > limit:
+            break
+        out.append(name)
+        size += extra
+    return ",".join(out)
+
+
+def _set_env(container: dict[str, Any], values: Mapping[str, str]) -> None:
+    env = [
+        e
+        for e in container.get("env") or []
+        if not (isinstance(e, Mapping) and e.get("name") in values)
+    ]
+    env.extend({"name": k, "value": v} for k, v in values.items())
+    container["env"] = env
+
+
+def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str, Any]:
+    """The retraining Job for a drifted run, built from ``spec.retraining.jobTemplate``.
+
+    Every container (and init container) gets DRIFTWARDEN_MONITOR_NAME,
+    DRIFTWARDEN_MONITOR_NAMESPACE, DRIFTWARDEN_RUN, DRIFTWARDEN_SLOT,
+    DRIFTWARDEN_REPORT, DRIFTWARDEN_DRIFT_SHARE, DRIFTWARDEN_DRIFTED_FEATURES
+    (comma list of the drifted features the summary names, cut at
+    2048 characters) and DRIFTWARDEN_DRIFTED_FEATURE_COUNT. Raises ValueError
+    when the monitor has no retraining template.
+    """
+    if monitor.retraining is None:
+        raise ValueError(f"DriftMonitor {monitor.name} has no spec.retraining.jobTemplate")
+    template = copy.deepcopy(dict(monitor.retraining.job_template))
+    name = retraining_job_name(monitor, run.job)
+    ours = labels(monitor, COMPONENT_RETRAINING, run.job)
+    template_meta = template.get("metadata") or {}
+    annotations = {
+        **(template_meta.get("annotations") or {}),
+        ANNOTATION_TRIGGERED_BY: run.job,
+        ANNOTATION_TRIGGERED_AT: format_time(now),
+        ANNOTATION_REPORT: run.report or "",
+        ANNOTATION_DRIFT_SHARE: _format_share(run.drift_share),
+    }
+    spec = template.get("spec") or {}
+    pod_template = spec.setdefault("template", {})
+    pod_meta = pod_template.setdefault("metadata", {}) or {}
+    pod_template["metadata"] = pod_meta
+    pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **ours}
+    pod_spec = pod_template.setdefault("spec", {})
+    pod_spec.setdefault("restartPolicy", "Never")
+    env = {
+        "DRIFTWARDEN_MONITOR_NAME": monitor.name,
+        "DRIFTWARDEN_MONITOR_NAMESPACE": monitor.namespace,
+        "DRIFTWARDEN_RUN": run.job,
+        "DRIFTWARDEN_SLOT": format_time(run.slot) if run.slot else "",
+        "DRIFTWARDEN_REPORT": run.report or "",
+        "DRIFTWARDEN_DRIFT_SHARE": _format_share(run.drift_share),
+        "DRIFTWARDEN_DRIFTED_FEATURES": _feature_list(run.drifted_names),
+        "DRIFTWARDEN_DRIFTED_FEATURE_COUNT": ""
+        if run.drifted_features is None
+        else str(run.drifted_features),
+    }
+    for key in ("initContainers", "containers"):
+        for container in pod_spec.get(key) or []:
+            _set_env(container, env)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": monitor.namespace,
+            "labels": {**(template_meta.get("labels") or {}), **ours},
+            "annotations": annotations,
+            "ownerReferences": [owner_reference(monitor)],
+        },
+        "spec": spec,
+    }
+
+
+def jobs_to_delete(monitor: Monitor, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Names of finished analysis Jobs beyond the history limits, oldest first.
+
+    Keeps the newest ``successfulJobsHistoryLimit`` succeeded and
+    ``failedJobsHistoryLimit`` failed analysis Jobs of this monitor; running
+    Jobs and Jobs of other monitors or components are never listed.
+    """
+
+    def order(job: Mapping[str, Any]) -> tuple[str, str]:
+        slot = job_slot(job)
+        created = str((job.get("metadata") or {}).get("creationTimestamp") or "")
+        return (format_time(slot) if slot else "", created)
+
+    mine = []
+    for job in jobs:
+        job_labels = (job.get("metadata") or {}).get("labels") or {}
+        if (
+            job_labels.get(LABEL_MONITOR) == monitor.name
+            and job_labels.get(LABEL_COMPONENT) == COMPONENT_ANALYSIS
+        ):
+            mine.append(job)
+    doomed: list[Mapping[str, Any]] = []
+    for state, keep in (
+        (SUCCEEDED, monitor.job.successful_jobs_history_limit),
+        (FAILED, monitor.job.failed_jobs_history_limit),
+    ):
+        finished = sorted((j for j in mine if job_state(j) == state), key=order, reverse=True)
+        doomed.extend(finished[keep:])
+    return [str(j["metadata"]["name"]) for j in sorted(doomed, key=order)]

@@ -1,0 +1,112 @@
+"""Whether a finished run starts the monitor's retraining Job.
+
+Retraining starts only when all hold: the run succeeded and found drift,
+``spec.retraining`` has a jobTemplate and is enabled, the cooldown since the
+last retraining has passed, and this run has not triggered one already (so a
+restarted operator re-reading the same Job never retrains twice; the Job name
+is deterministic too, as a second guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from driftwarden.durations import format_duration
+from driftwarden.monitor.outcome import RunOutcome
+from driftwarden.monitor.spec import Monitor
+from driftwarden.monitor.times import format_time, parse_time, utc
+
+START = "DriftDetected"
+NOT_CONFIGURED = "NotConfigured"
+DISABLED = "Disabled"
+RUN_FAILED = "RunFailed"
+NOT_DRIFTED = "NotDrifted"
+ALREADY_TRIGGERED = "AlreadyTriggered"
+COOLDOWN = "CooldownActive"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``start``: create the retraining Job now; ``reason`` CamelCase, ``message`` for people."""
+
+    start: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RetrainingRecord:
+    """A retraining Job that was started: ``status.lastRetraining``."""
+
+    job: str
+    time: datetime
+    reason: str
+    message: str
+    run: str
+
+    def to_status(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "time": format_time(self.time),
+            "reason": self.reason,
+            "message": self.message,
+            "run": self.run,
+        }
+
+
+def decide_retraining(
+    monitor: Monitor,
+    outcome: RunOutcome,
+    last_retraining: Mapping[str, Any] | None,
+    now: datetime,
+) -> Decision:
+    """Decide whether ``outcome`` starts a retraining Job; ``last_retraining`` is ``status.lastRetraining``."""
+    if monitor.retraining is None:
+        return Decision(False, NOT_CONFIGURED, "spec.retraining.jobTemplate is not set")
+    if not monitor.retraining.enabled:
+        return Decision(False, DISABLED, "spec.retraining.enabled is false")
+    if not outcome.succeeded:
+        return Decision(False, RUN_FAILED, f"run {outcome.job} failed: nothing to act on")
+    if not outcome.drifted:
+        return Decision(False, NOT_DRIFTED, f"run {outcome.job} found no drift")
+    last = last_retraining or {}
+    if last.get("run") == outcome.job:
+        return Decision(
+            False,
+            ALREADY_TRIGGERED,
+            f"run {outcome.job} already started retraining Job {last.get('job')}",
+        )
+    last_time = parse_time(last.get("time"))
+    if last_time is not None:
+        allowed = last_time + monitor.retraining.cooldown
+        if utc(now) < allowed:
+            return Decision(
+                False,
+                COOLDOWN,
+                f"drift found, but retraining Job {last.get('job')} started at {format_time(last_time)}; "
+                f"the {format_duration(monitor.retraining.cooldown)} cooldown ends at {format_time(allowed)}",
+            )
+    share = "?" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
+    drifted = "?" if outcome.drifted_features is None else outcome.drifted_features
+    total = "?" if outcome.total_features is None else outcome.total_features
+    return Decision(
+        True,
+        START,
+        f"run {outcome.job} found drift in {drifted} of {total} features (share {share})",
+    )
+
+
+def retraining_record(
+    job: Mapping[str, Any], outcome: RunOutcome, decision: Decision, now: datetime
+) -> RetrainingRecord:
+    """The record of a retraining Job just created (``job`` as built by :func:`~driftwarden.monitor.job.retraining_job`)."""
+    return RetrainingRecord(
+        job=str((job.get("metadata") or {}).get("name") or ""),
+        time=utc(now),
+        reason=decision.reason,
+        message=decision.message,
+        run=outcome.job,
+    )
