@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import driftwarden
-from driftwarden.cli import analyze, demo
+from driftwarden.cli import analyze, demo, operator_commands
 from driftwarden.cli.logs import setup_logging
 
 
@@ -47,17 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(handler=demo.run)
-    _add_operator_commands(commands)
-    return parser
-
-
-def _add_operator_commands(commands: argparse._SubParsersAction) -> None:
-    """Operator-side commands (run, validate, render) live in their own module when present."""
-    try:
-        from driftwarden.cli import operator_commands
-    except ImportError:
-        return
     operator_commands.register(commands, _common())
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

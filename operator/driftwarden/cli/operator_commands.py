@@ -1,0 +1,170 @@
+"""Operator-side commands: ``run`` (the operator), ``validate`` and ``render`` (offline checks)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftwarden.errors import ConfigError
+
+
+def _documents(path: str) -> list[dict[str, Any]]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    monitors = [d for d in documents if isinstance(d, dict) and d.get("kind") == "DriftMonitor"]
+    if not monitors:
+        raise ConfigError(f"{path} holds no DriftMonitor (kind: DriftMonitor)")
+    return monitors
+
+
+def _label(monitor: dict[str, Any]) -> str:
+    metadata = monitor.get("metadata") or {}
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or '?'}"
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Check manifests offline with the operator's own parser; print every problem."""
+    from driftwarden.monitor import validate_manifest
+
+    failed = 0
+    for path in args.files:
+        try:
+            monitors = _documents(path)
+        except ConfigError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for monitor in monitors:
+            problems = validate_manifest(monitor)
+            if problems:
+                failed += 1
+                for problem in problems:
+                    print(f"{path}: {_label(monitor)}: {problem}", file=sys.stderr)
+            else:
+                print(f"{path}: {_label(monitor)}: valid")
+    return 2 if failed else 0
+
+
+def render(args: argparse.Namespace) -> int:
+    """Print the analysis Job the operator would create for the next due slot (YAML)."""
+    from driftwarden.monitor import analysis_job, parse_monitor
+    from driftwarden.monitor.schedule import slot_at_or_before
+
+    now = datetime.now(UTC)
+    if args.slot:
+        now = datetime.fromisoformat(args.slot.replace("Z", "+00:00"))
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    try:
+        manifests = []
+        for monitor_doc in _documents(args.file):
+            monitor_doc = {
+                **monitor_doc,
+                "metadata": {
+                    "namespace": "default",
+                    "uid": "<uid>",
+                    **(monitor_doc.get("metadata") or {}),
+                },
+            }
+            monitor = parse_monitor(monitor_doc)
+            manifests.append(
+                analysis_job(monitor, slot_at_or_before(monitor.schedule, now), args.image)
+            )
+    except ConfigError as error:
+        print(f"driftwarden: error: {error}", file=sys.stderr)
+        return 2
+    yaml.safe_dump_all(manifests, sys.stdout, sort_keys=False)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the operator."""
+    from driftwarden.controller.config import OperatorConfig
+    from driftwarden.controller.runner import run_operator
+
+    config = OperatorConfig(
+        image=args.image,
+        namespaces=tuple(n for item in args.namespace for n in item.split(",") if n),
+        tick_seconds=args.tick,
+        max_concurrent_jobs=args.max_concurrent_jobs,
+        metrics_port=args.metrics_port,
+        health_port=args.health_port,
+    )
+    run_operator(config, peering=args.peering)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add run, validate and render to the ``driftwarden`` command."""
+    run_parser = commands.add_parser(
+        "run", parents=[common], help="run the operator (in the cluster or against a kubeconfig)"
+    )
+    run_parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only these namespaces (repeat or comma-separate; default: all)",
+    )
+    run_parser.add_argument(
+        "--image",
+        default=os.environ.get("DRIFTWARDEN_IMAGE", "ghcr.io/driftwarden/driftwarden:0.1.0"),
+        help="image of the analysis Jobs (default: $DRIFTWARDEN_IMAGE)",
+    )
+    run_parser.add_argument(
+        "--metrics-port", type=int, default=int(os.environ.get("DRIFTWARDEN_METRICS_PORT", 9090))
+    )
+    run_parser.add_argument(
+        "--health-port", type=int, default=int(os.environ.get("DRIFTWARDEN_HEALTH_PORT", 8080))
+    )
+    run_parser.add_argument(
+        "--tick",
+        type=float,
+        default=float(os.environ.get("DRIFTWARDEN_TICK_SECONDS", 15)),
+        help="seconds between two looks at each monitor (default 15)",
+    )
+    run_parser.add_argument(
+        "--max-concurrent-jobs",
+        type=int,
+        default=int(os.environ.get("DRIFTWARDEN_MAX_CONCURRENT_JOBS", 10)),
+    )
+    run_parser.add_argument(
+        "--peering",
+        metavar="NAME",
+        default=os.environ.get("DRIFTWARDEN_PEERING") or None,
+        help="kopf peering object for leader election between replicas (default: standalone)",
+    )
+    run_parser.set_defaults(handler=run)
+
+    validate_parser = commands.add_parser(
+        "validate", parents=[common], help="check DriftMonitor manifests offline"
+    )
+    validate_parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)"
+    )
+    validate_parser.set_defaults(handler=validate)
+
+    render_parser = commands.add_parser(
+        "render", parents=[common], help="print the analysis Job a monitor would start"
+    )
+    render_parser.add_argument("file", metavar="FILE")
+    render_parser.add_argument(
+        "--image",
+        default=os.environ.get("DRIFTWARDEN_IMAGE", "ghcr.io/driftwarden/driftwarden:0.1.0"),
+    )
+    render_parser.add_argument(
+        "--slot", metavar="ISO8601", help="render for this time (default: now)"
+    )
+    render_parser.set_defaults(handler=render)
