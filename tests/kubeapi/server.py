@@ -555,7 +555,14 @@ class KubeAPIServer:
             "kind": "Pod",
             "metadata": {
                 "generateName": job["metadata"]["name"] + "-",
-                "labels": meta.get("labels") or {},
+                # The labels the real Job controller adds to every pod it creates.
+                "labels": {
+                    **(meta.get("labels") or {}),
+                    "job-name": job["metadata"]["name"],
+                    "batch.kubernetes.io/job-name": job["metadata"]["name"],
+                    "controller-uid": uid,
+                    "batch.kubernetes.io/controller-uid": uid,
+                },
                 "annotations": meta.get("annotations") or {},
                 "ownerReferences": [
                     {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],

@@ -8,6 +8,8 @@ what the pure ``monitor`` layer works on.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +24,8 @@ def load_client_config() -> None:
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
+        # Read $KUBECONFIG now: the client froze its default path when it was imported.
+        kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
 
 
 class KubeApi:
@@ -37,7 +40,7 @@ class KubeApi:
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         # _preload_content=False: keep the API's own JSON instead of client model objects.
         response = await asyncio.to_thread(method, *args, _preload_content=False, **kwargs)
-        return self.client.deserialize(_Raw(response.data), "object")
+        return json.loads(response.data) if response.data else {}
 
     async def create_job(
         self, namespace: str, manifest: Mapping[str, Any]
@@ -106,10 +109,3 @@ class KubeApi:
         except ApiException as error:
             if error.status != 404:  # deleted meanwhile: nothing left to report on
                 raise
-
-
-class _Raw:
-    """The shape ``ApiClient.deserialize`` expects of a response."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data

@@ -7,6 +7,7 @@ reports, are removed so dashboards do not show ghosts.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,36 +185,24 @@ class Metrics:
         """Remove every series of a deleted monitor."""
         labels = (namespace, name)
         for series in self._features.pop(labels, set()):
-            self.feature_score.remove(*labels, *series)
-            self.feature_drifted.remove(*labels, *series)
+            _drop(self.feature_score, *labels, *series)
+            _drop(self.feature_drifted, *labels, *series)
         phase = self._phases.pop(labels, None)
         if phase:
-            self.phase.remove(*labels, phase)
+            _drop(self.phase, *labels, phase)
         for metric in (
-            self.dataset_drifted,
-            self.drift_share,
-            self.drifted_features,
-            self.total_features,
-            self.last_run,
-            self.last_success,
-            self.last_duration,
-            self.last_outcome,
-            self.failures,
-            self.retraining,
-            self.jobs_started,
-            self.schedule_period,
-        ):
-            try:
-                metric.remove(*labels)
-            except KeyError:
-                pass
+            self.dataset_drifted, self.drift_share, self.drifted_features, self.total_features, self.last_run,
+            self.last_success, self.last_duration, self.last_outcome, self.failures, self.retraining,
+            self.jobs_started, self.schedule_period,
+        ):  # fmt: skip
+            _drop(metric, *labels)
         for side in ("reference", "current"):
-            try:
-                self.rows.remove(*labels, side)
-            except KeyError:
-                pass
+            _drop(self.rows, *labels, side)
         for outcome in ("Succeeded", "Failed"):
-            try:
-                self.runs.remove(*labels, outcome)
-            except KeyError:
-                pass
+            _drop(self.runs, *labels, outcome)
+
+
+def _drop(metric: Gauge | Counter, *labels: str) -> None:
+    """Remove one series; a series never set is fine."""
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 import kopf
 from prometheus_client import start_http_server
@@ -17,11 +19,13 @@ from driftwarden.controller.reconcile import Reconciler
 log = logging.getLogger("driftwarden.controller")
 
 
-def build(config: OperatorConfig) -> tuple[kopf.OperatorRegistry, Reconciler]:
-    """A registry with every handler, bound to one Reconciler."""
+def build(
+    config: OperatorConfig, clock: Callable[[], datetime] | None = None
+) -> tuple[kopf.OperatorRegistry, Reconciler]:
+    """A registry with every handler, bound to one Reconciler (``clock`` for tests that move time)."""
     load_client_config()
     metrics = Metrics()
-    reconciler = Reconciler(KubeApi(), metrics, config)
+    reconciler = Reconciler(KubeApi(), metrics, config, **({"clock": clock} if clock else {}))
     registry = kopf.OperatorRegistry()
     register(registry, reconciler, config)
     return registry, reconciler
