@@ -184,3 +184,52 @@ def test_restart_mid_run_neither_duplicates_the_job_nor_loses_the_result(cluster
     assert [j["metadata"]["name"] for j in cluster.jobs()] == [job["metadata"]["name"]]
     assert len(cluster.events("restart", "NoDrift")) == 1
     assert len(cluster.events("restart", "AnalysisStarted")) == 1
+
+
+def test_concurrency_cap_holds_back_extra_analysis_jobs(cluster):
+    cluster.kubelet.paused = True
+    with cluster.operator(max_concurrent_jobs=1):
+        cluster.monitor("first")
+        cluster.api.wait_for(lambda: len(cluster.jobs()) == 1)
+        cluster.monitor("second")
+        cluster.wait_status("second", lambda s: s.get("phase"))
+        assert len(cluster.jobs()) == 1  # the cap holds while the first Job runs
+        cluster.kubelet.paused = False
+        cluster.wait_status(
+            "second", lambda s: (s.get("lastRun") or {}).get("outcome") == "Succeeded"
+        )
+    assert len(cluster.jobs()) == 2
+
+
+def test_history_limit_deletes_old_analysis_jobs(cluster):
+    with cluster.operator():
+        cluster.monitor("short-memory", job={"successfulJobsHistoryLimit": 1})
+        first = cluster.wait_status(
+            "short-memory", lambda s: (s.get("lastRun") or {}).get("outcome")
+        )["lastRun"]["job"]
+        cluster.clock.advance(hours=1)
+        cluster.wait_status(
+            "short-memory", lambda s: (s.get("lastRun") or {}).get("job") not in (None, first)
+        )
+        cluster.api.wait_for(
+            lambda: (
+                [j["metadata"]["name"] for j in cluster.jobs()] != []
+                and first not in [j["metadata"]["name"] for j in cluster.jobs()]
+            )
+        )
+    assert len(cluster.jobs()) == 1
+
+
+def test_missed_slots_run_once_not_in_a_burst(cluster):
+    with cluster.operator():
+        cluster.monitor("sleepy")
+        first = cluster.wait_status("sleepy", lambda s: (s.get("lastRun") or {}).get("outcome"))[
+            "lastRun"
+        ]["job"]
+    cluster.clock.advance(hours=10)  # the operator was down for ten slots
+    with cluster.operator():
+        status = cluster.wait_status(
+            "sleepy", lambda s: (s.get("lastRun") or {}).get("job") not in (None, first)
+        )
+        assert status["lastRun"]["slot"] == "2026-11-23T20:00:00Z"
+    assert len(cluster.jobs()) == 2
