@@ -40,17 +40,17 @@ class _Feature:
     name: str
     kind: str
     setting: MethodSetting
-    scores: dict[str, float | None]
-    score: float | None
-    pvalue: float | None  # of the method itself (p-value methods)
-    gate_test: str | None
-    gate_pvalue: float | None
     missing: dict[str, Any]
     missing_pvalue: float
     sides: dict[str, dict[str, Any]]
-    distribution: dict[str, Any] | None
     exact: bool
-    error_bound: dict[str, Any] | None
+    scores: dict[str, float | None] = field(default_factory=dict)
+    score: float | None = None
+    pvalue: float | None = None  # of the method itself (p-value methods)
+    gate_test: str | None = None
+    gate_pvalue: float | None = None
+    distribution: dict[str, Any] | None = None
+    error_bound: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -126,20 +126,13 @@ def _score_numeric(
     setting = settings.method_for(name, "numerical")
     missing, missing_p = _missing_check(ref.missing, ref.rows, cur.missing, cur.rows)
     feature = _Feature(
-        name=name,
-        kind="numerical",
-        setting=setting,
-        scores={},
-        score=None,
-        pvalue=None,
-        gate_test=None,
-        gate_pvalue=None,
-        missing=missing,
-        missing_pvalue=missing_p,
-        sides={"reference": _numeric_side(ref), "current": _numeric_side(cur)},
-        distribution=None,
+        name,
+        "numerical",
+        setting,
+        missing,
+        missing_p,
+        {"reference": _numeric_side(ref), "current": _numeric_side(cur)},
         exact=ref.exact and cur.exact,
-        error_bound=None,
     )
     if ref.nonfinite_count or cur.nonfinite_count:
         feature.findings.append(
@@ -219,20 +212,13 @@ def _score_categorical(
     setting = settings.method_for(name, "categorical")
     missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows)
     feature = _Feature(
-        name=name,
-        kind="categorical",
-        setting=setting,
-        scores={},
-        score=None,
-        pvalue=None,
-        gate_test=None,
-        gate_pvalue=None,
-        missing=missing,
-        missing_pvalue=missing_p,
-        sides={"reference": _categorical_side(ref), "current": _categorical_side(cur)},
-        distribution=None,
+        name,
+        "categorical",
+        setting,
+        missing,
+        missing_p,
+        {"reference": _categorical_side(ref), "current": _categorical_side(cur)},
         exact=ref.exact and cur.exact,
-        error_bound=None,
     )
     for side_name, side in (("reference", ref), ("current", cur)):
         if not side.exact:

@@ -14,14 +14,13 @@ from typing import Any
 
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
+from driftwarden.storage import formats as storage_formats
 
 NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
 CATEGORICAL_METHODS = ("jensenshannon", "psi", "chisquare", "kl", "hellinger", "tvd")
 # For these the score is a p-value and a feature drifts when it falls *below* the threshold.
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 CORRECTIONS = ("bonferroni", "benjamini-hochberg", "none")
-FORMATS = ("parquet", "arrow", "csv", "jsonl")
-_FORMAT_ALIASES = {"feather": "arrow", "ipc": "arrow", "json": "jsonl", "ndjson": "jsonl"}
 
 # Defaults are effect sizes, so they stay quiet on large undrifted data; see
 # docs/statistics.md for how each threshold was chosen.
@@ -140,7 +139,8 @@ class RunConfig:
 # ---------------------------------------------------------------- parsing
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def as_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` as a mapping (None: empty); ConfigError naming ``where`` otherwise."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -148,11 +148,12 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    """Refuse fields a section does not know, listing the ones it does."""
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(unknown)}",
+            f"{where}: unknown field(s) {', '.join(map(str, unknown))}",
             hint=f"allowed: {', '.join(sorted(allowed))}",
         )
 
@@ -202,8 +203,8 @@ def method_setting(method: Any, threshold: Any, *, kind: str | None, where: str)
 
 def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettings:
     """Parse ``spec.detection`` into DetectionSettings, with defaults for what is absent."""
-    section = _mapping(spec, where)
-    _check_keys(
+    section = as_mapping(spec, where)
+    check_keys(
         section,
         {
             "numerical",
@@ -220,8 +221,8 @@ def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettin
     settings: dict[str, Any] = {}
     for kind in ("numerical", "categorical"):
         if kind in section:
-            sub = _mapping(section[kind], f"{where}.{kind}")
-            _check_keys(sub, {"method", "threshold"}, f"{where}.{kind}")
+            sub = as_mapping(section[kind], f"{where}.{kind}")
+            check_keys(sub, {"method", "threshold"}, f"{where}.{kind}")
             default: MethodSetting = getattr(defaults, kind)
             method = sub.get("method", default.method)
             threshold = sub.get("threshold")
@@ -234,8 +235,8 @@ def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettin
         raise ConfigError(f"{where}.overrides: expected a list, got {raw_overrides!r}")
     for i, item in enumerate(raw_overrides):
         item_where = f"{where}.overrides[{i}]"
-        item = _mapping(item, item_where)
-        _check_keys(item, {"feature", "method", "threshold"}, item_where)
+        item = as_mapping(item, item_where)
+        check_keys(item, {"feature", "method", "threshold"}, item_where)
         name = item.get("feature")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{item_where}.feature: a column name is required")
@@ -273,8 +274,8 @@ def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettin
 
 def parse_features(spec: Any, where: str = "spec.features") -> FeatureSelection:
     """Parse ``spec.features`` (include, exclude, categorical, numerical lists)."""
-    section = _mapping(spec, where)
-    _check_keys(section, {"include", "exclude", "categorical", "numerical"}, where)
+    section = as_mapping(spec, where)
+    check_keys(section, {"include", "exclude", "categorical", "numerical"}, where)
     selection = FeatureSelection(
         **{
             key: _names(section.get(key), f"{where}.{key}")
@@ -289,14 +290,14 @@ def parse_features(spec: Any, where: str = "spec.features") -> FeatureSelection:
 
 def parse_profile(spec: Any, where: str = "spec.profile") -> ProfileSettings:
     """Parse ``spec.profile`` (bins, sampleSize, maxCategories, topCategories)."""
-    section = _mapping(spec, where)
+    section = as_mapping(spec, where)
     keys = {
         "bins": (2, 1000),
         "sampleSize": (1000, 10_000_000),
         "maxCategories": (10, 10_000_000),
         "topCategories": (2, 1000),
     }
-    _check_keys(section, set(keys), where)
+    check_keys(section, set(keys), where)
     values: dict[str, int] = {}
     attr = {
         "bins": "bins",
@@ -316,21 +317,17 @@ def parse_profile(spec: Any, where: str = "spec.profile") -> ProfileSettings:
 
 
 def normalize_format(value: Any, where: str) -> str:
-    """Map a format name (and its aliases) to one of FORMATS."""
-    name = str(value).lower()
-    name = _FORMAT_ALIASES.get(name, name)
-    if name not in FORMATS:
-        raise ConfigError(
-            f"{where}: unknown format {value!r}",
-            hint=f"choose one of {', '.join(FORMATS)} (aliases: {', '.join(_FORMAT_ALIASES)})",
-        )
-    return name
+    """Map a format name (and its aliases) to one of FORMATS; the error names ``where``."""
+    try:
+        return storage_formats.normalize_format(value)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error.message}", hint=error.hint) from None
 
 
 def parse_source(spec: Any, where: str) -> SourceConfig:
     """Parse ``spec.reference`` or ``spec.current``."""
-    section = _mapping(spec, where)
-    _check_keys(section, {"path", "format", "partitioning", "timestampColumn", "window"}, where)
+    section = as_mapping(spec, where)
+    check_keys(section, {"path", "format", "partitioning", "timestampColumn", "window"}, where)
     path = section.get("path")
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(
@@ -356,10 +353,10 @@ def parse_source(spec: Any, where: str) -> SourceConfig:
 
 def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
     """Parse ``spec.storage``; credentials are only ever referenced by Secret name."""
-    section = _mapping(spec, where)
-    _check_keys(section, {"endpoint", "region", "anonymous", "secretRef"}, where)
-    secret = _mapping(section.get("secretRef"), f"{where}.secretRef")
-    _check_keys(secret, {"name"}, f"{where}.secretRef")
+    section = as_mapping(spec, where)
+    check_keys(section, {"endpoint", "region", "anonymous", "secretRef"}, where)
+    secret = as_mapping(section.get("secretRef"), f"{where}.secretRef")
+    check_keys(secret, {"name"}, f"{where}.secretRef")
     if "secretRef" in section and (
         not isinstance(secret.get("name"), str) or not secret.get("name")
     ):
@@ -383,14 +380,14 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
 
 def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
     """Parse the analysis-relevant parts of a DriftMonitor spec."""
-    spec = _mapping(spec, "spec")
+    spec = as_mapping(spec, "spec")
     if "reference" not in spec or "current" not in spec:
         missing = [k for k in ("reference", "current") if k not in spec]
         raise ConfigError(
             f"spec: missing {', '.join(missing)}",
             hint="both spec.reference.path and spec.current.path are required",
         )
-    output = _mapping(spec.get("output"), "spec.output").get("path")
+    output = as_mapping(spec.get("output"), "spec.output").get("path")
     return RunConfig(
         reference=parse_source(spec["reference"], "spec.reference"),
         current=parse_source(spec["current"], "spec.current"),

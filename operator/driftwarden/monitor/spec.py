@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from driftwarden.analysis import settings
-from driftwarden.analysis.settings import RunConfig
+from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
 from driftwarden.monitor.schedule import Schedule, parse_cron, parse_interval
@@ -140,23 +140,6 @@ class Monitor:
 # ---------------------------------------------------------------- small readers
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(map(str, unknown))}",
-            hint=f"allowed: {', '.join(sorted(allowed))}",
-        )
-
-
 def _int(value: Any, where: str, low: int, high: int | None = None) -> int:
     if (
         isinstance(value, bool)
@@ -176,7 +159,7 @@ def _string(value: Any, where: str) -> str:
 
 
 def _string_map(value: Any, where: str) -> dict[str, str]:
-    section = _mapping(value, where)
+    section = as_mapping(value, where)
     bad = [k for k, v in section.items() if not isinstance(k, str) or not isinstance(v, str)]
     if bad:
         raise ConfigError(
@@ -206,7 +189,7 @@ def parse_metadata(manifest: Mapping[str, Any]) -> tuple[str, str, str, int]:
             f"apiVersion/kind: expected {API_VERSION} {KIND}, got {api_version} {kind}",
             hint="this is not a DriftMonitor",
         )
-    meta = _mapping(manifest.get("metadata"), "metadata")
+    meta = as_mapping(manifest.get("metadata"), "metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError("metadata.name: a name is required")
@@ -251,8 +234,8 @@ def parse_suspend(spec: Mapping[str, Any]) -> bool:
 
 def parse_output(spec: Mapping[str, Any]) -> str | None:
     """``spec.output.path``: a directory URI for reports, or None."""
-    section = _mapping(spec.get("output"), "spec.output")
-    _check_keys(section, {"path"}, "spec.output")
+    section = as_mapping(spec.get("output"), "spec.output")
+    check_keys(section, {"path"}, "spec.output")
     if section.get("path") is None:
         return None
     return _string(section["path"], "spec.output.path")
@@ -261,8 +244,8 @@ def parse_output(spec: Mapping[str, Any]) -> str | None:
 def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
     """``spec.retraining``; None when no jobTemplate is given (and retraining is not asked for)."""
     where = "spec.retraining"
-    section = _mapping(spec.get("retraining"), where)
-    _check_keys(section, {"enabled", "cooldown", "jobTemplate"}, where)
+    section = as_mapping(spec.get("retraining"), where)
+    check_keys(section, {"enabled", "cooldown", "jobTemplate"}, where)
     enabled = section.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise ConfigError(f"{where}.enabled: expected true or false, got {enabled!r}")
@@ -292,15 +275,15 @@ def parse_job_template(value: Any, where: str) -> dict[str, Any]:
 
     A missing pod ``restartPolicy`` becomes ``Never`` (a Job refuses the Pod default ``Always``).
     """
-    template = copy.deepcopy(dict(_mapping(value, where)))
-    _check_keys(template, {"metadata", "spec"}, where)
-    meta = _mapping(template.get("metadata"), f"{where}.metadata")
-    _check_keys(meta, {"labels", "annotations"}, f"{where}.metadata")
+    template = copy.deepcopy(dict(as_mapping(value, where)))
+    check_keys(template, {"metadata", "spec"}, where)
+    meta = as_mapping(template.get("metadata"), f"{where}.metadata")
+    check_keys(meta, {"labels", "annotations"}, f"{where}.metadata")
     _string_map(meta.get("labels"), f"{where}.metadata.labels")
     _string_map(meta.get("annotations"), f"{where}.metadata.annotations")
-    job_spec = _mapping(template.get("spec"), f"{where}.spec")
-    pod_template = _mapping(job_spec.get("template"), f"{where}.spec.template")
-    pod_spec = _mapping(pod_template.get("spec"), f"{where}.spec.template.spec")
+    job_spec = as_mapping(template.get("spec"), f"{where}.spec")
+    pod_template = as_mapping(job_spec.get("template"), f"{where}.spec.template")
+    pod_spec = as_mapping(pod_template.get("spec"), f"{where}.spec.template.spec")
     containers = pod_spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise ConfigError(
@@ -309,7 +292,7 @@ def parse_job_template(value: Any, where: str) -> dict[str, Any]:
         )
     for i, container in enumerate(containers):
         cwhere = f"{where}.spec.template.spec.containers[{i}]"
-        container = _mapping(container, cwhere)
+        container = as_mapping(container, cwhere)
         if not isinstance(container.get("name"), str) or not container.get("name"):
             raise ConfigError(f"{cwhere}.name: a container name is required")
         if not isinstance(container.get("image"), str) or not container.get("image"):
@@ -330,8 +313,8 @@ def parse_job_template(value: Any, where: str) -> dict[str, Any]:
 def parse_job(spec: Mapping[str, Any]) -> JobSettings:
     """``spec.job``: image override, resources, limits and scheduling of analysis Jobs."""
     where = "spec.job"
-    section = _mapping(spec.get("job"), where)
-    _check_keys(section, _JOB_KEYS, where)
+    section = as_mapping(spec.get("job"), where)
+    check_keys(section, _JOB_KEYS, where)
     defaults = JobSettings()
     values: dict[str, Any] = {}
     if section.get("image") is not None:
@@ -347,10 +330,12 @@ def parse_job(spec: Mapping[str, Any]) -> JobSettings:
         section.get("imagePullSecrets"), f"{where}.imagePullSecrets"
     )
     if section.get("resources") is not None:
-        resources = _mapping(section["resources"], f"{where}.resources")
-        _check_keys(resources, {"requests", "limits", "claims"}, f"{where}.resources")
+        resources = as_mapping(section["resources"], f"{where}.resources")
+        check_keys(resources, {"requests", "limits", "claims"}, f"{where}.resources")
         for part in ("requests", "limits"):
-            for key, quantity in _mapping(resources.get(part), f"{where}.resources.{part}").items():
+            for key, quantity in as_mapping(
+                resources.get(part), f"{where}.resources.{part}"
+            ).items():
                 if isinstance(quantity, bool) or not (
                     isinstance(quantity, int)
                     or (isinstance(quantity, str) and QUANTITY.match(quantity))
@@ -379,7 +364,9 @@ def parse_job(spec: Mapping[str, Any]) -> JobSettings:
     values["node_selector"] = _string_map(section.get("nodeSelector"), f"{where}.nodeSelector")
     values["tolerations"] = _list_of_mappings(section.get("tolerations"), f"{where}.tolerations")
     if section.get("affinity") is not None:
-        values["affinity"] = copy.deepcopy(dict(_mapping(section["affinity"], f"{where}.affinity")))
+        values["affinity"] = copy.deepcopy(
+            dict(as_mapping(section["affinity"], f"{where}.affinity"))
+        )
     if section.get("priorityClassName"):
         values["priority_class_name"] = _string(
             section["priorityClassName"], f"{where}.priorityClassName"
@@ -441,7 +428,7 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         )
         return errors, None
     spec: Mapping[str, Any] = spec_value
-    attempt(lambda: _check_keys(spec, _SPEC_KEYS, "spec"))
+    attempt(lambda: check_keys(spec, _SPEC_KEYS, "spec"))
     schedule = attempt(lambda: parse_schedule(spec))
     suspend = attempt(lambda: parse_suspend(spec))
     for section in _analysis_sections(spec):
