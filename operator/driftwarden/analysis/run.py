@@ -37,8 +37,8 @@ from driftwarden.storage import (
 
 log = logging.getLogger("driftwarden.analysis")
 
-# Progress callback: (phase, rows so far) — phase is "reference" or "current".
-Progress = Callable[[str, int], None]
+# Progress callback: (phase, rows so far, total rows or None) — phase is "reference" or "current".
+Progress = Callable[[str, int, int | None], None]
 
 
 def storage_options(config: RunConfig) -> StorageOptions:
@@ -100,12 +100,14 @@ def _profile(
     edges: dict[str, Any] | None = None,
 ) -> DatasetProfile:
     rows = 0
+    # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
+    total = dataset.count_rows() if progress is not None and dataset.format in ("parquet", "arrow") else None
 
     def on_batch(count: int) -> None:
         nonlocal rows
         rows += count
         if progress is not None:
-            progress(phase, rows)
+            progress(phase, rows, total)
 
     return build_profile(
         dataset.batches(plan.names, dictionary_columns=plan.categorical),
