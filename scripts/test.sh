@@ -24,4 +24,5 @@ python3 -m venv .venv
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy operator/driftwarden
 .venv/bin/python -m pytest -q "$@"

@@ -284,3 +284,13 @@ def test_sort_is_stable_for_ties():
 
 def test_schema_version_constant():
     assert SCHEMA_VERSION == "driftwarden.io/report/v1"
+
+
+def test_a_huge_integer_is_a_report_error_not_an_overflow():
+    doc = json.loads(dump_report(_three()))
+    doc["dataset"]["driftShare"] = 10**400
+    with pytest.raises(ReportError, match=r"\$\.dataset\.driftShare"):
+        load_report(json.dumps(doc))
+    doc["dataset"]["driftShare"] = 0.5
+    doc["features"][0]["score"] = 10**400
+    assert drift_ratio(load_report(json.dumps(doc))["features"][0]) is None

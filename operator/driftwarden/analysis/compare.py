@@ -321,6 +321,7 @@ def compare_profiles(
     results: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
     for feature, p_adj, miss_adj in zip(features, main_p, missing_p, strict=True):
+        assert miss_adj is not None  # every feature has a missing-values p-value
         setting = feature.setting
         distribution_drifted = False
         if feature.score is not None:

@@ -101,7 +101,11 @@ def _profile(
 ) -> DatasetProfile:
     rows = 0
     # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
-    total = dataset.count_rows() if progress is not None and dataset.format in ("parquet", "arrow") else None
+    total = (
+        dataset.count_rows()
+        if progress is not None and dataset.format in ("parquet", "arrow")
+        else None
+    )
 
     def on_batch(count: int) -> None:
         nonlocal rows
@@ -177,7 +181,7 @@ def analyze(
     window_end: datetime | None = None,
     profile_cache: str | None = None,
     progress: Progress | None = None,
-    monitor: dict[str, str] | None = None,
+    monitor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one analysis and return the report document (see docs/report-schema.md).
 

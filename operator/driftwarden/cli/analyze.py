@@ -125,7 +125,7 @@ def _split(value: str | None) -> list[str] | None:
     return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str] | None]:
+def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The spec from --config / --config-env (empty if neither) and the monitor's name."""
     document: Any = {}
     if args.config and args.config_env:
@@ -179,7 +179,7 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
-def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, str] | None]:
+def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
     """Flags over the manifest, validated by the same parser the operator uses."""
     spec, monitor = _load_manifest(args)
     for path, value in (

@@ -56,23 +56,29 @@ def register(
     @kopf.on.resume(*monitors, registry=registry)
     @kopf.on.create(*monitors, registry=registry)
     @kopf.on.update(*monitors, field="spec", registry=registry)
-    async def monitor_changed(namespace: str, name: str, **_: Any) -> None:
+    async def monitor_changed(namespace: str | None, name: str, **_: Any) -> None:
+        assert namespace is not None  # DriftMonitors are namespaced
         await reconciler.reconcile(namespace, name)
 
     @kopf.timer(*monitors, interval=config.tick_seconds, sharp=False, registry=registry)
-    async def monitor_tick(namespace: str, name: str, **_: Any) -> None:
+    async def monitor_tick(namespace: str | None, name: str, **_: Any) -> None:
+        assert namespace is not None  # DriftMonitors are namespaced
         await reconciler.reconcile(namespace, name)
 
     @kopf.on.delete(*monitors, optional=True, registry=registry)
-    def monitor_deleted(namespace: str, name: str, **_: Any) -> None:
+    def monitor_deleted(namespace: str | None, name: str, **_: Any) -> None:
         # Owner references delete the monitor's Jobs; only our metrics remain to drop.
+        assert namespace is not None  # DriftMonitors are namespaced
         reconciler.forget(namespace, name)
 
     @kopf.on.event("batch", "v1", "jobs", labels=MANAGED_JOBS, registry=registry)
-    async def job_event(event: dict[str, Any], body: Any, namespace: str, **_: Any) -> None:
+    async def job_event(
+        event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any
+    ) -> None:
         deleted = event.get("type") == "DELETED"
         reconciler.track_job(body, deleted=deleted)
         monitor = (body.get("metadata", {}).get("labels") or {}).get(LABEL_MONITOR)
         if monitor and not deleted and body.get("status", {}).get("conditions"):
             # A Job reached a condition (Complete/Failed): record its outcome now, not at the next tick.
+            assert namespace is not None  # Jobs are namespaced
             await reconciler.reconcile(namespace, monitor)

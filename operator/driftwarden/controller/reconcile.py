@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -167,7 +167,7 @@ class Reconciler:
             status = invalid_spec_status(
                 int(body["metadata"].get("generation") or 0), previous, error, now
             )
-            events = (
+            events: list[Event] = (
                 []
                 if _ready_message(previous) == str(error)
                 else [Event("Warning", "InvalidSpec", str(error))]
@@ -176,7 +176,7 @@ class Reconciler:
             return
 
         observed = await self._observe(monitor)
-        events: list[Event] = []
+        events = []
         outcome: RunOutcome | None = None
         record = None
         newest = observed.newest
@@ -299,7 +299,10 @@ class Reconciler:
                 event.message, extra={"monitor": f"{namespace}/{name}", "reason": event.reason}
             )
             kopf.event(
-                dict(body), type=event.type, reason=event.reason, message=event.message[:1000]
+                cast(kopf.Body, dict(body)),
+                type=event.type,
+                reason=event.reason,
+                message=event.message[:1000],
             )
 
     async def _clean_history(self, monitor: Monitor, jobs: list[dict[str, Any]]) -> None:

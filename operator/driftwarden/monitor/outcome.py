@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -254,7 +254,10 @@ def _message_line(raw: str) -> str:
 def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 1 followed by 400 zeros
+        return None
     return value if math.isfinite(value) else None
 
 
@@ -296,10 +299,13 @@ def _decode(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
         return None, None
     if not isinstance(data, Mapping) or "v" not in data:
         return None, None
+    parse_summary: Callable[[str], Any] | None
     try:
-        from driftwarden.report.summary import parse_summary
+        from driftwarden.report.summary import parse_summary as checker
     except ImportError:  # the report layer is optional for this module
         parse_summary = None
+    else:
+        parse_summary = checker
     if parse_summary is not None:
         try:
             checked = parse_summary(text)
@@ -363,14 +369,16 @@ def outcome_from_summary(
             message="the analysis wrote a result but its Job failed",
             **common,
         )
-    rows = summary.get("rows") if isinstance(summary.get("rows"), Mapping) else {}
+    raw_rows = summary.get("rows")
+    rows: Mapping[str, Any] = raw_rows if isinstance(raw_rows, Mapping) else {}
     features = _features(summary.get("features"))
     drifted_count = _count(summary.get("driftedFeatures"))
     total = _count(summary.get("totalFeatures"))
     share = _float(summary.get("driftShare"))
     drifted = summary.get("drifted") is True
     report = summary.get("report") if isinstance(summary.get("report"), str) else None
-    raw_errors = summary.get("errors") if isinstance(summary.get("errors"), list) else []
+    listed_errors = summary.get("errors")
+    raw_errors = listed_errors if isinstance(listed_errors, list) else []
     errors = tuple(_bounded(_error_text(e), 256) for e in raw_errors if e)[:20]
     verdict = "drift detected" if drifted else "no drift"
     message = f"{verdict}: {drifted_count if drifted_count is not None else '?'} of {total if total is not None else '?'} features drifted"
@@ -420,8 +428,9 @@ def outcome_from_job(job: Mapping[str, Any], pod: Mapping[str, Any] | None) -> R
     )
     terminated = _terminated(pod) or {}
     exit_code = terminated.get("exitCode") if isinstance(terminated.get("exitCode"), int) else None
-    raw = terminated.get("message") if isinstance(terminated.get("message"), str) else ""
-    times = {
+    raw_message = terminated.get("message")
+    raw: str = raw_message if isinstance(raw_message, str) else ""
+    times: dict[str, Any] = {
         "slot": job_slot(job),
         "start_time": parse_time(status.get("startTime")),
         "completion_time": completion or parse_time(terminated.get("finishedAt")),

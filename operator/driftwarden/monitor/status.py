@@ -306,7 +306,8 @@ def _compute(
     last_run = prev.get("lastRun") if isinstance(prev.get("lastRun"), Mapping) else None
     features = prev.get("features")
     last_success = prev.get("lastSuccessfulRunTime")
-    failures = prev.get("failures") if isinstance(prev.get("failures"), int) else 0
+    recorded_failures = prev.get("failures")
+    failures: int = recorded_failures if isinstance(recorded_failures, int) else 0
     last_retraining = prev.get("lastRetraining")
 
     if outcome is not None and last_run is not None:

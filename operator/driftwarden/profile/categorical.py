@@ -39,12 +39,12 @@ def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
         indices = array.indices
         if array.null_count:
             indices = pc.drop_null(indices)
-        counts = np.bincount(
+        bincounts = np.bincount(
             indices.to_numpy(zero_copy_only=False), minlength=len(array.dictionary)
         )
-        present = np.flatnonzero(counts)
+        present = np.flatnonzero(bincounts)
         dictionary = array.dictionary.take(pa.array(present))
-        labels, totals = _to_labels(dictionary), counts[present].tolist()
+        labels, totals = _to_labels(dictionary), bincounts[present].tolist()
         if len(set(labels)) != len(labels):  # e.g. float dictionary values 1.0 and 1 → "1.0"
             merged: dict[str, int] = {}
             for label, count in zip(labels, totals, strict=True):
@@ -162,6 +162,7 @@ class CategoricalProfile:
 
     def top(self, k: int) -> list[tuple[str, int]]:
         """The ``k`` most frequent values with their (estimated) counts, ties broken by label."""
+        items: Iterable[tuple[str, int]]
         if self.sketch is None:
             items = self.counts.items()
         else:

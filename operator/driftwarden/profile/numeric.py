@@ -171,7 +171,9 @@ class NumericProfile:
                 f"cannot merge profiles with sample sizes {self.sample_size} and {other.sample_size}"
             )
         if (self.edges is None) != (other.edges is None) or (
-            self.edges is not None and not np.array_equal(self.edges, other.edges)
+            self.edges is not None
+            and other.edges is not None
+            and not np.array_equal(self.edges, other.edges)
         ):
             raise ValueError("cannot merge profiles whose histograms use different bin edges")
         merged = NumericProfile(

@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from driftwarden.errors import DriftwardenError
 
@@ -109,15 +109,20 @@ def _fail(path: str, expected: str, value: Any) -> ReportError:
     return ReportError(f"invalid report: {path}: expected {expected}, got {_show(value)}")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> TypeGuard[int | float]:
+    # Integers are always finite; math.isfinite would overflow on huge ones.
+    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
 
 
 def _number(doc: Mapping[str, Any], key: str, path: str, *, null: bool = False) -> None:
     value = doc.get(key)
     if value is None and null:
         return
-    if not _is_number(value) or not math.isfinite(value):
+    if not _is_finite_number(value):
         raise _fail(f"{path}.{key}", "a finite number" + (" or null" if null else ""), value)
 
 
@@ -169,7 +174,7 @@ def _array(doc: Mapping[str, Any], key: str, path: str) -> list:
 def _numbers(doc: Mapping[str, Any], key: str, path: str, length: int | None = None) -> list:
     values = _array(doc, key, path)
     for i, value in enumerate(values):
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_finite_number(value):
             raise _fail(f"{path}.{key}[{i}]", "a finite number", value)
     if length is not None and len(values) != length:
         raise ReportError(
@@ -353,9 +358,13 @@ def drift_ratio(feature: Mapping[str, Any]) -> float | None:
 
 
 def _finite(value: Any) -> float | None:
-    if _is_number(value) and math.isfinite(value):
-        return float(value)
-    return None
+    if not _is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _divide(a: float, b: float) -> float:

@@ -125,7 +125,8 @@ def _fmt_time(value: Any) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    if moment.utcoffset() is not None and moment.utcoffset().total_seconds() == 0:
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() == 0:
         return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     return moment.isoformat(sep=" ")
 
@@ -220,10 +221,10 @@ def _bins(dist: Mapping[str, Any]) -> tuple[list[str], list[float], list[float]]
             names += [f"[{a}, {b})" for a, b in itertools.pairwise(labels)]
             names.append(f"{labels[-1]} and above")
     elif dist.get("type") == "categories":
-        labels = dist.get("labels")
-        if not isinstance(labels, list) or len(labels) != len(ref):
+        categories = dist.get("labels")
+        if not isinstance(categories, list) or len(categories) != len(ref):
             return None
-        names = [_category_label(str(label)) for label in labels]
+        names = [_category_label(str(label)) for label in categories]
     else:
         return None
     return names, _shares(ref), _shares(cur)
@@ -235,6 +236,7 @@ def render_plot(feature: Mapping[str, Any], slug: str) -> str:
     bins = _bins(dist) if isinstance(dist, Mapping) else None
     if bins is None:
         return ""
+    assert isinstance(dist, Mapping)  # _bins ran, so dist is a Mapping
     names, ref, cur = bins
     name = str(feature["name"])
     histogram = dist.get("type") == "histogram"
@@ -463,7 +465,7 @@ def _header(doc: Mapping[str, Any]) -> str:
     )
 
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER: dict[Any, int] = {"error": 0, "warning": 1, "info": 2}
 
 
 def _findings(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from driftwarden.report.document import (
     ReportError,
@@ -190,7 +190,7 @@ def build_summary(
 
     # Greedy prefix: with "truncated" at its largest, every kept feature only shrinks it.
     used = _size(summary)
-    kept = []
+    kept: list[dict[str, Any]] = []
     for feature in features:
         entry = summary_feature(feature)
         cost = _size(entry) + (1 if kept else 0)  # the comma between entries
@@ -236,7 +236,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _is_num(value: Any) -> bool:
+def _is_num(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

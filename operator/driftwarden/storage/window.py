@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +31,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PER_US = {"s": (1_000_000, 1), "ms": (1_000, 1), "us": (1, 1), "ns": (1, 1_000)}
 _ZONE_RE = re.compile(r"\d(?::\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*(?:Z|z|[+-]\d\d(?::?\d\d)?)$")
 _TIME_RE = re.compile(r"[T ]\d\d:\d\d")
+
+
+@overload
+def to_utc(value: datetime) -> datetime: ...
+@overload
+def to_utc(value: None) -> None: ...
+@overload
+def to_utc(value: datetime | None) -> datetime | None: ...
 
 
 def to_utc(value: datetime | None) -> datetime | None:
