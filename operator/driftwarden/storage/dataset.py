@@ -39,9 +39,14 @@ from driftwarden.storage.errors import storage_errors, translate
 from driftwarden.storage.formats import file_format, normalize_format
 from driftwarden.storage.partitions import discover_hive, partition_expression
 from driftwarden.storage.schema import unify, with_dictionaries
-from driftwarden.storage.uri import StorageOptions, redact, resolve_filesystem
+from driftwarden.storage.uri import StorageOptions, is_local, redact, resolve_filesystem
 
 DEFAULT_BATCH_SIZE = 131_072
+# Arrow's defaults (16 batches, 4 files ahead) trade memory for speed; one file and two
+# batches ahead keep peak memory bounded by a row group or two while the profile code,
+# not the reader, is the bottleneck (bench/RESULTS.md).
+BATCH_READAHEAD = 2
+FRAGMENT_READAHEAD = 1
 # Schemas are read per file; on object storage each read is a round trip, so
 # overlap them (Arrow releases the GIL during the I/O).
 _SCHEMA_READERS = 16
@@ -110,7 +115,12 @@ class OpenedDataset:
         expr = self.filter_expression()
         with storage_errors(self.source.uri, self._options, label=self.source.label):
             scanner = dataset.scanner(
-                columns=names, filter=expr, batch_size=batch_size, use_threads=True
+                columns=names,
+                filter=expr,
+                batch_size=batch_size,
+                batch_readahead=BATCH_READAHEAD,
+                fragment_readahead=FRAGMENT_READAHEAD,
+                use_threads=True,
             )
         return self._stream(scanner, dataset, names, dict_names, expr)
 
@@ -213,7 +223,9 @@ class OpenedDataset:
         if key not in self._dict_datasets:
             # The read option lives on the format, so this costs new fragments
             # (one more footer read per file); kept for later calls.
-            fmt = file_format("parquet", dictionary_columns=key)
+            fmt = file_format(
+                "parquet", dictionary_columns=key, pre_buffer=not is_local(self.source.uri)
+            )
             fragments = _make_fragments(fmt, self._filesystem, self.files, self._partition_exprs)
             self._dict_datasets[key] = ds.FileSystemDataset(
                 fragments, with_dictionaries(self.schema, key), fmt, self._filesystem
@@ -327,7 +339,7 @@ def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDatase
 
     hive = discover_hive([f.path for f in files], found.base_dir) if partitioning else None
     exprs = [partition_expression(hive, f.path, found.base_dir) for f in files]
-    arrow_format = file_format(fmt)
+    arrow_format = file_format(fmt, pre_buffer=not is_local(source.uri))
     fragments = _make_fragments(arrow_format, filesystem, files, exprs)
 
     schemas = _physical_schemas(fragments, files, source, options, fmt)
