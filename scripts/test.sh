@@ -21,6 +21,8 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
+# helm 3 and 4, promtool: chart and alert checks (into ./.tools, see the script)
+./scripts/ci-tools.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

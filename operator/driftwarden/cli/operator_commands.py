@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         health_port=args.health_port,
     )
-    run_operator(config, peering=args.peering)
+    run_operator(config, peering=args.peering, priority=args.priority)
     return 0
 
 
@@ -145,6 +145,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         metavar="NAME",
         default=os.environ.get("DRIFTWARDEN_PEERING") or None,
         help="kopf peering object for leader election between replicas (default: standalone)",
+    )
+    run_parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; the highest active replica works (default: random, so exactly one does)",
     )
     run_parser.set_defaults(handler=run)
 

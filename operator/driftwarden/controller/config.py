@@ -22,6 +22,3 @@ class OperatorConfig:
     max_concurrent_jobs: int = 10  # analysis Jobs running at once, over all monitors
     metrics_port: int = 9090
     health_port: int = 8080
-    instance: str = field(
-        default_factory=lambda: os.environ.get("DRIFTWARDEN_INSTANCE", "driftwarden")
-    )

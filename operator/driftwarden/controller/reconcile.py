@@ -48,7 +48,7 @@ from driftwarden.monitor import (
     stuck_reason,
     suspended_status,
 )
-from driftwarden.monitor.job import LABEL_INSTANCE, analysis_selector
+from driftwarden.monitor.job import analysis_selector
 from driftwarden.monitor.outcome import job_slot
 from driftwarden.monitor.retraining import COOLDOWN, START
 from driftwarden.monitor.spec import Monitor
@@ -266,9 +266,7 @@ class Reconciler:
                 },
             )
             return None
-        manifest = analysis_job(
-            monitor, slot, self.config.image, extra_labels={LABEL_INSTANCE: self.config.instance}
-        )
+        manifest = analysis_job(monitor, slot, self.config.image)
         job, created = await self.api.create_job(monitor.namespace, manifest)
         self.track_job(job)
         if created:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
@@ -32,9 +33,16 @@ def build(
 
 
 def run_operator(
-    config: OperatorConfig, *, standalone: bool = True, peering: str | None = None
+    config: OperatorConfig, *, peering: str | None = None, priority: int | None = None
 ) -> None:
-    """Run until stopped (SIGINT/SIGTERM). ``peering`` enables leader election among replicas."""
+    """Run until stopped (SIGINT/SIGTERM).
+
+    ``peering`` names a kopf peering object: replicas sharing it elect one active
+    operator, the one with the highest ``priority``; kopf pauses *all* replicas of
+    equal priority, so without an explicit one each replica draws a random priority.
+    """
+    if peering is not None and priority is None:
+        priority = secrets.randbelow(1_000_000) + 1
     registry, reconciler = build(config)
     start_http_server(config.metrics_port, registry=reconciler.metrics.registry)
     log.info(
@@ -49,8 +57,9 @@ def run_operator(
     asyncio.run(
         kopf.operator(
             registry=registry,
-            standalone=standalone if peering is None else False,
+            standalone=peering is None,
             peering_name=peering,
+            priority=priority or 0,
             clusterwide=not config.namespaces,
             namespaces=list(config.namespaces),
             liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz",
