@@ -110,7 +110,7 @@ def _operator_command(docs, metrics_port: int, health_port: int) -> tuple[list[s
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_operator_requests_are_allowed_by_the_chart_rbac(mode, kube_api):
+def test_operator_requests_are_allowed_by_the_chart_rbac(mode, kube_api, tmp_path):
     values, namespace = MODES[mode]
     docs = render(values)
     kube_api.register_crd(ROOT / "crds" / "driftmonitor.yaml")
@@ -123,11 +123,13 @@ def test_operator_requests_are_allowed_by_the_chart_rbac(mode, kube_api):
 
     metrics_port, health_port = _free_port(), _free_port()
     command, env = _operator_command(docs, metrics_port, health_port)
+    log_path = tmp_path / "operator.log"
     process = subprocess.Popen(
         command,
         env={**os.environ, **env, "KUBECONFIG": str(kube_api.kubeconfig_path)},
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the operator.
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -156,10 +158,11 @@ def test_operator_requests_are_allowed_by_the_chart_rbac(mode, kube_api):
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            output, _ = process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
+            process.wait()
+    output = log_path.read_text()
     assert "Traceback" not in output, output[-4000:]
 
     requests = [r for r in map(_as_rbac, kube_api.requests) if r is not None]

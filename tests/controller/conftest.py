@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import kopf
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -111,11 +112,14 @@ class Cluster:
         """The real operator (kopf + driftwarden's handlers) in this process, with the test clock."""
         config = OperatorConfig(image="driftwarden:test", tick_seconds=0.3, **overrides)
         registry, reconciler = build(config, clock=self.clock)
+        previous_default = kopf.get_default_registry()
         with KopfRunner(["run", "--standalone", "-A"], registry=registry, timeout=60) as runner:
             self.api.wait_for(
                 lambda: any(r.is_watch and r.plural == P for r in self.api.requests), timeout=20
             )
             yield reconciler
+        # KopfRunner makes the given registry kopf's default; later `kopf run` tests must not inherit it.
+        kopf.set_default_registry(previous_default)
         assert runner.exception is None, runner.exception
 
 

@@ -27,7 +27,7 @@ def _get(url: str) -> str | None:
 
 
 @pytest.mark.slow
-def test_run_command_reconciles_and_serves_metrics_and_health(cluster):
+def test_run_command_reconciles_and_serves_metrics_and_health(cluster, tmp_path):
     metrics_port, health_port = _free_port(), _free_port()
     env = {**os.environ, "KUBECONFIG": str(cluster.api.kubeconfig_path)}
     process = subprocess.Popen(
@@ -50,7 +50,8 @@ def test_run_command_reconciles_and_serves_metrics_and_health(cluster):
             "json",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the operator.
+        stdout=(tmp_path / "operator.log").open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -75,5 +76,7 @@ def test_run_command_reconciles_and_serves_metrics_and_health(cluster):
         assert 'driftwarden_last_run_success{monitor="via-cli",namespace="ml"} 1.0' in metrics
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+    output = (tmp_path / "operator.log").read_text()
     assert '"driftwarden operator starting"' in output
+    assert "OperatorSettings(" not in output  # kopf's settings dump is kept out of the logs

@@ -1099,7 +1099,10 @@ class KubeAPIServer:
 
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
-        await response.prepare(request)
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:  # the client went away first (an operator was stopped)
+            return response
         record.status = 200
         self.requests.append(record)
         loop = asyncio.get_running_loop()

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# kopf attaches its whole OperatorSettings to every record (kilobytes a line) and a flag
+# for its own event posting; neither helps a reader.
+_DROPPED = {"settings", "k8s_skip"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +24,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        entry.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k not in _DROPPED}
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -18,6 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from driftwarden.controller.config import GROUP, PLURAL, VERSION
 
+REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
 
 def load_client_config() -> None:
     """In a pod use the service account; elsewhere the kubeconfig (``KUBECONFIG``)."""
@@ -39,7 +41,11 @@ class KubeApi:
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         # _preload_content=False: keep the API's own JSON instead of client model objects.
-        response = await asyncio.to_thread(method, *args, _preload_content=False, **kwargs)
+        # A timeout on every call: a hung connection must fail (kopf retries the handler),
+        # never block the monitor's reconciliation lock forever.
+        response = await asyncio.to_thread(
+            method, *args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs
+        )
         return json.loads(response.data) if response.data else {}
 
     async def create_job(

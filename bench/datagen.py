@@ -1,0 +1,141 @@
+"""Generate the benchmark datasets (see ``spec.py`` for what they hold), streaming.
+
+``python bench/datagen.py --rows N --workdir DIR`` makes sure ``DIR/data/nN`` holds a
+reference and a current dataset of N rows each and prints a JSON description of them.
+
+Data is written one row group of at most ``ROW_GROUP_ROWS`` rows at a time, into a few
+files per dataset, so memory stays around one row group whatever the size. A finished
+size is described by ``manifest.json`` and is reused while the manifest matches
+(generator version, row count, files present with the right row counts). A size is
+written under ``nN.partial`` and renamed when complete, so an interrupted run never
+leaves a half-written size that looks complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from spec import (
+    CATEGORICAL,
+    CATEGORICAL_NAMES,
+    NULL_RATE,
+    NUMERIC,
+    NUMERIC_NAMES,
+    ROW_GROUP_ROWS,
+    SEEDS,
+    NumericFeature,
+    file_plan,
+    manifest,
+)
+
+SCHEMA = pa.schema(
+    [pa.field(n, pa.float64()) for n in NUMERIC_NAMES]
+    + [pa.field(n, pa.string()) for n in CATEGORICAL_NAMES]
+)
+
+
+def _draw(feature: NumericFeature, rng: np.random.Generator, n: int, shifted: bool) -> np.ndarray:
+    a, b = feature.parameters(shifted)
+    if feature.kind == "normal":
+        return rng.normal(a, b, n)
+    if feature.kind == "lognormal":
+        return rng.lognormal(a, b, n)
+    return rng.poisson(a, n).astype(np.float64)
+
+
+def _null_mask(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n) < NULL_RATE
+
+
+def make_batch(rng: np.random.Generator, n: int, shifted: bool) -> pa.RecordBatch:
+    """One batch of ``n`` rows of every feature (plain string columns for categories)."""
+    arrays: list[pa.Array] = []
+    for feature in NUMERIC:
+        values = _draw(feature, rng, n, shifted)
+        mask = _null_mask(rng, n) if feature.nulls else None
+        arrays.append(pa.array(values, pa.float64(), mask=mask))
+    for feature in CATEGORICAL:
+        p = np.asarray(feature.probabilities(shifted))
+        codes = rng.choice(feature.categories, size=n, p=p).astype(np.int32)
+        mask = _null_mask(rng, n) if feature.nulls else None
+        indices = pa.array(codes, pa.int32(), mask=mask)
+        labels = pa.array(feature.labels(), pa.string())
+        arrays.append(pa.DictionaryArray.from_arrays(indices, labels).cast(pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
+def write_dataset(directory: Path, rows: int, seed: int, shifted: bool) -> None:
+    """Write ``rows`` rows into ``directory`` as ``part-NNN.parquet`` files, streaming."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index, file_rows in enumerate(file_plan(rows)):
+        with pq.ParquetWriter(directory / f"part-{index:03d}.parquet", SCHEMA) as writer:
+            left = file_rows
+            while left:
+                n = min(left, ROW_GROUP_ROWS)
+                writer.write_batch(make_batch(rng, n, shifted), row_group_size=n)
+                left -= n
+
+
+def _rows_on_disk(directory: Path) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in sorted(directory.glob("*.parquet")))
+
+
+def _is_complete(root: Path, rows: int) -> bool:
+    try:
+        if json.loads((root / "manifest.json").read_text()) != manifest(rows):
+            return False
+    except (OSError, ValueError):
+        return False
+    return all(_rows_on_disk(root / side) == rows for side in SEEDS)
+
+
+def ensure_data(workdir: Path, rows: int) -> dict[str, Any]:
+    """The datasets of one size under ``workdir/data``, generated unless a complete copy exists."""
+    root = workdir / "data" / f"n{rows}"
+    started = time.perf_counter()
+    generated = not _is_complete(root, rows)
+    if generated:
+        print(f"generating {rows:,} rows x 2 datasets in {root}", file=sys.stderr, flush=True)
+        partial = root.with_name(root.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        for side, seed in SEEDS.items():
+            write_dataset(partial / side, rows, seed, shifted=side == "current")
+        (partial / "manifest.json").write_text(json.dumps(manifest(rows), indent=2))
+        shutil.rmtree(root, ignore_errors=True)
+        partial.rename(root)
+    return {
+        "rows": rows,
+        "reference": str(root / "reference"),
+        "current": str(root / "current"),
+        "files": len(file_plan(rows)),
+        "rowGroupRows": min(ROW_GROUP_ROWS, max(file_plan(rows))),
+        "bytesOnDisk": sum(p.stat().st_size for p in root.glob("*/*.parquet")),
+        "generated": generated,
+        "generationSeconds": round(time.perf_counter() - started, 2) if generated else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (or find) one size and print its description as JSON."""
+    parser = argparse.ArgumentParser(description="Generate the benchmark datasets of one size.")
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    json.dump(ensure_data(args.workdir, args.rows), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

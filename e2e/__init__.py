@@ -1,0 +1,1 @@
+"""End-to-end test on a kind cluster (run.sh) and the checks it shares with the test suite."""
