@@ -385,3 +385,15 @@ def test_status_fields_of_others_are_left_alone():
     assert set(suspended_status(parse_monitor(manifest(suspend=True)), previous, T0)) == set(
         STATUS_FIELDS
     )
+
+
+def test_p_value_methods_rank_by_their_p_value_not_their_statistic():
+    features = [
+        {"name": "weak", "kind": "numerical", "method": "ks", "score": 0.30, "pValue": 0.009,
+         "threshold": 0.01, "drifted": True},
+        {"name": "strong", "kind": "numerical", "method": "ks", "score": 0.05, "pValue": 1e-12,
+         "threshold": 0.01, "drifted": True},
+    ]  # fmt: skip
+    outcome = drifted_outcome(features=features, totalFeatures=2, driftedFeatures=2, driftShare=1.0)
+    status = compute_status(MONITOR, None, outcome, T0)
+    assert [f["name"] for f in status["features"]] == ["strong", "weak"]

@@ -283,3 +283,10 @@ def test_parse_checks_feature_entries():
     summary["features"][1]["score"] = "high"
     with pytest.raises(ReportError, match=r"features\[1\]\.score"):
         parse_summary(json.dumps(summary))
+
+
+def test_summary_carries_the_p_value_of_p_value_methods():
+    doc = report([feature("x", 0.001, threshold=0.05, method="ks"), feature("y", 0.3)])
+    summary = parse_summary(dump_summary(build_summary(doc, None)))
+    by_name = {f["name"]: f for f in summary["features"]}
+    assert by_name["x"]["pValue"] == 0.001 and "pValue" not in by_name["y"]

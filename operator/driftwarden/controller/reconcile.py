@@ -52,6 +52,7 @@ from driftwarden.monitor.job import analysis_selector
 from driftwarden.monitor.outcome import job_slot
 from driftwarden.monitor.retraining import COOLDOWN, START
 from driftwarden.monitor.spec import Monitor
+from driftwarden.monitor.status import READY, get_condition
 
 log = logging.getLogger("driftwarden.controller")
 
@@ -314,7 +315,5 @@ class Reconciler:
 
 
 def _ready_message(status: Mapping[str, Any] | None) -> str | None:
-    for condition in (status or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("message")
-    return None
+    condition = get_condition((status or {}).get("conditions"), READY)
+    return None if condition is None else condition.get("message")

@@ -68,6 +68,7 @@ class FeatureResult:
     score: float | None
     threshold: float | None
     drifted: bool
+    p_value: float | None = None  # of p-value methods, which it judges (score is the statistic)
 
     def to_status(self) -> dict[str, Any]:
         return {
@@ -280,6 +281,7 @@ def _features(value: Any) -> tuple[FeatureResult, ...]:
                 score=_float(item.get("score")),
                 threshold=_float(item.get("threshold")),
                 drifted=item.get("drifted") is True,
+                p_value=_float(item.get("pValue")),
             )
         )
     return tuple(out)

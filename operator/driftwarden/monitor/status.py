@@ -147,11 +147,13 @@ def _condition(
 
 def _severity(feature: FeatureResult) -> float:
     """How far past its threshold a feature is: score/threshold, or threshold/p for p-values."""
-    if feature.score is None or not feature.threshold:
+    if not feature.threshold:
         return 0.0
     if feature.method in P_VALUE_METHODS:
-        return feature.threshold / max(feature.score, 1e-300)
-    return feature.score / feature.threshold
+        # The p-value decides; a summary without one carries the p-value as its score.
+        p_value = feature.p_value if feature.p_value is not None else feature.score
+        return 0.0 if p_value is None else feature.threshold / max(p_value, 1e-300)
+    return 0.0 if feature.score is None else feature.score / feature.threshold
 
 
 def top_features(

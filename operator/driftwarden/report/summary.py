@@ -106,7 +106,7 @@ def _round(value: Any) -> float | int | None:
 
 def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
     """The summary entry for one report feature."""
-    return {
+    entry = {
         "name": shorten(str(feature["name"]), NAME_BYTES, keep_end=True),
         "kind": shorten(str(feature["kind"]), METHOD_BYTES),
         "method": shorten(str(feature["method"]), METHOD_BYTES),
@@ -114,6 +114,11 @@ def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
         "threshold": _round(feature.get("threshold")),
         "drifted": bool(feature.get("drifted")),
     }
+    # p-value methods are judged by their p-value, not their score (the test statistic):
+    # the operator needs it to rank features the way the report does.
+    if feature.get("pValue") is not None:
+        entry["pValue"] = _round(feature["pValue"])
+    return entry
 
 
 def _errors(doc: Mapping[str, Any], limit: int, message_bytes: int) -> list[dict[str, Any]]:
@@ -296,7 +301,7 @@ def parse_summary(text: str | bytes) -> Summary:
         for key in ("name", "kind", "method"):
             if not isinstance(feature.get(key), str):
                 raise _bad(f"{path}.{key}", "a string", feature.get(key))
-        for key in ("score", "threshold"):
+        for key in ("score", "threshold", "pValue"):
             if feature.get(key) is not None and not _is_num(feature.get(key)):
                 raise _bad(f"{path}.{key}", "a number or null", feature.get(key))
         if not isinstance(feature.get("drifted"), bool):
