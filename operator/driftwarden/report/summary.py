@@ -116,8 +116,9 @@ def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
     }
     # p-value methods are judged by their p-value, not their score (the test statistic):
     # the operator needs it to rank features the way the report does.
-    if feature.get("pValue") is not None:
-        entry["pValue"] = _round(feature["pValue"])
+    p_value = _round(feature.get("pValue"))
+    if p_value is not None:
+        entry["pValue"] = p_value
     return entry
 
 
