@@ -223,12 +223,11 @@ def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettin
         if kind in section:
             sub = as_mapping(section[kind], f"{where}.{kind}")
             check_keys(sub, {"method", "threshold"}, f"{where}.{kind}")
-            default: MethodSetting = getattr(defaults, kind)
-            method = sub.get("method", default.method)
-            threshold = sub.get("threshold")
-            if threshold is None and method == default.method:
-                threshold = default.threshold
-            settings[kind] = method_setting(method, threshold, kind=kind, where=f"{where}.{kind}")
+            # Without a threshold, method_setting takes the method's default one.
+            method = sub.get("method", getattr(defaults, kind).method)
+            settings[kind] = method_setting(
+                method, sub.get("threshold"), kind=kind, where=f"{where}.{kind}"
+            )
     overrides: dict[str, MethodSetting] = {}
     raw_overrides = section.get("overrides") or []
     if not isinstance(raw_overrides, list):
