@@ -7,9 +7,11 @@
 #
 # The builder stage installs the project into /opt/venv with
 # scripts/install-image-deps.sh, the same script the test suite runs into a
-# throwaway venv; the final stage is the same Python base plus that venv only:
-# no compiler, no pip, no build cache. It runs as UID/GID 65532, writes nothing
-# outside /tmp and works with a read-only root filesystem.
+# throwaway venv. Every package it installs comes from requirements/image.lock,
+# pinned with the sha256 of its files (scripts/lock-image-deps.sh makes it: run
+# it after changing PYTHON_IMAGE). The final stage is the same Python base plus
+# that venv only: no compiler, no pip, no build cache. It runs as UID/GID 65532,
+# writes nothing outside /tmp and works with a read-only root filesystem.
 #
 # The base image is pinned by version; pin it by digest too in your registry's
 # build (docker buildx imagetools inspect python:3.11.17-slim-trixie) and let
@@ -24,6 +26,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
+COPY requirements/image.lock requirements/
 COPY scripts/install-image-deps.sh scripts/
 RUN bash scripts/install-image-deps.sh /opt/venv /src
 

@@ -125,6 +125,7 @@ def test_build_context_holds_exactly_what_the_build_reads():
     assert {f for f in files if not f.startswith("operator/")} == {
         "pyproject.toml",
         "README.md",
+        "requirements/image.lock",
         "scripts/install-image-deps.sh",
     }
     assert not [f for f in files if "__pycache__" in f or ".egg-info" in f or f.endswith(".pyc")]

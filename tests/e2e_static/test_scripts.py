@@ -19,7 +19,12 @@ from tests.e2e_static.conftest import ROOT, find_tool
 
 SCRIPTS = sorted([*ROOT.glob("scripts/*.sh"), *ROOT.glob("e2e/*.sh"), ROOT / ".ci" / "run"])
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
-OWN_SCRIPTS = ("e2e/run.sh", "e2e/smoke-image.sh", "scripts/install-image-deps.sh")
+OWN_SCRIPTS = (
+    "e2e/run.sh",
+    "e2e/smoke-image.sh",
+    "scripts/install-image-deps.sh",
+    "scripts/lock-image-deps.sh",
+)
 
 
 def _id(path: Path) -> str:
