@@ -9,7 +9,11 @@ test_image_install.py then installs it the way the image build does.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 
@@ -161,3 +165,30 @@ def test_the_install_script_installs_the_lock_with_hashes_and_resolves_nothing()
     own = re.search(r"install[^\n]*driftwarden-\*\.whl", INSTALL_SCRIPT)
     assert own and "--no-deps" in own.group(0)
     assert re.search(r"pip\S*\s+check\b", INSTALL_SCRIPT), "no `pip check` after the install"
+
+
+@pytest.mark.slow
+def test_the_lock_script_reproduces_the_committed_pins(tmp_path):
+    """scripts/lock-image-deps.sh, run on a copy of its inputs, pins what is committed.
+
+    Needs PyPI (uv from it, and the index to resolve against). Compares the pins,
+    not the hashes: an index may add a file to a release later, and that is no drift.
+    """
+    for relative in ("Dockerfile", "pyproject.toml", "requirements/image.lock"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, tmp_path / relative)
+    (tmp_path / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts" / "lock-image-deps.sh", tmp_path / "scripts")
+    result = subprocess.run(
+        ["bash", str(tmp_path / "scripts" / "lock-image-deps.sh")],
+        env={**os.environ, "PYTHON": getattr(sys, "_base_executable", sys.executable)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    regenerated = parse_lock((tmp_path / "requirements" / "image.lock").read_text())
+    assert sorted(str(p.requirement) for p in regenerated) == sorted(
+        str(p.requirement) for p in PINS
+    )
