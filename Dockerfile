@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # driftwarden: one image for the operator (`driftwarden run`, the default command)
 # and for the analysis Jobs it starts (`driftwarden analyze`).
 #
@@ -15,7 +14,9 @@
 #
 # The base image is pinned by version; pin it by digest too in your registry's
 # build (docker buildx imagetools inspect python:3.11.17-slim-trixie) and let
-# Renovate or Dependabot move both.
+# Renovate or Dependabot move both. There is no `# syntax=` line on purpose:
+# BuildKit's built-in frontend builds this file, so no frontend image is pulled
+# by a tag that can move.
 ARG PYTHON_IMAGE=python:3.11.17-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS builder
