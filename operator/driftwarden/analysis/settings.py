@@ -1,7 +1,10 @@
 """What one analysis run is asked to do, parsed from CLI flags or a DriftMonitor spec.
 
 This module is pure (no I/O) so the operator validates a spec with exactly the
-code the analysis Job will run: ``monitor`` imports it for that reason.
+code the analysis Job will run: ``monitor`` imports it for that reason. It
+imports only the standard library and driftwarden's pure modules (durations,
+errors, formats): the operator process must not load pyarrow, numpy or scipy
+(tests/monitor/test_operator_imports.py checks it).
 Field names in specs are camelCase, as in every Kubernetes API.
 """
 
@@ -12,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from driftwarden import formats as data_formats
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
-from driftwarden.storage import formats as storage_formats
 
 NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
 CATEGORICAL_METHODS = ("jensenshannon", "psi", "chisquare", "kl", "hellinger", "tvd")
@@ -318,7 +321,7 @@ def parse_profile(spec: Any, where: str = "spec.profile") -> ProfileSettings:
 def normalize_format(value: Any, where: str) -> str:
     """Map a format name (and its aliases) to one of FORMATS; the error names ``where``."""
     try:
-        return storage_formats.normalize_format(value)
+        return data_formats.normalize_format(value)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error.message}", hint=error.hint) from None
 
