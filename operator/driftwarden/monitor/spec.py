@@ -41,6 +41,8 @@ QUANTITY = re.compile(
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+# As the CRD bounds spec.schedule (it travels to the analysis pod with the spec).
+MAX_SCHEDULE_LENGTH = 256
 DEFAULT_COOLDOWN = timedelta(hours=24)
 DEFAULT_RESOURCES: Mapping[str, Any] = {
     "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -219,7 +221,13 @@ def parse_schedule(spec: Mapping[str, Any]) -> Schedule:
             hint="schedule: '0 * * * *' runs hourly on the hour (UTC); interval: 30m runs every 30 minutes",
         )
     if has_cron:
-        return Schedule(cron=parse_cron(spec["schedule"]))
+        cron = spec["schedule"]
+        if isinstance(cron, str) and len(cron) > MAX_SCHEDULE_LENGTH:
+            raise ConfigError(
+                f"spec.schedule: {len(cron)} characters is too long for a cron expression",
+                hint=f"at most {MAX_SCHEDULE_LENGTH} characters",
+            )
+        return Schedule(cron=parse_cron(cron))
     return Schedule(interval=parse_interval(spec["interval"]))
 
 
@@ -238,7 +246,7 @@ def parse_output(spec: Mapping[str, Any]) -> str | None:
     check_keys(section, {"path"}, "spec.output")
     if section.get("path") is None:
         return None
-    return _string(section["path"], "spec.output.path")
+    return settings.parse_path(section["path"], "spec.output.path")
 
 
 def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
