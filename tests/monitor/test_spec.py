@@ -61,6 +61,28 @@ def test_interval_instead_of_schedule():
         ({"storage": {"secretRef": {}}}, "spec.storage.secretRef.name"),
         ({"storage": {"anonymous": "false"}}, "spec.storage.anonymous"),
         ({"retraining": {"cooldown": "soon"}}, "spec.retraining.cooldown"),
+        # What the analysis cannot run: non-finite numbers, durations past ten years,
+        # control characters and lengths beyond the bounds of the travelling spec.
+        (
+            {"detection": {"numerical": {"method": "psi", "threshold": float("nan")}}},
+            "spec.detection.numerical.threshold: expected a finite number",
+        ),
+        (
+            {"detection": {"categorical": {"threshold": float("inf")}}},
+            "spec.detection.categorical.threshold: expected a finite number",
+        ),
+        ({"detection": {"driftShare": 10**400}}, "spec.detection.driftShare"),
+        ({"schedule": None, "interval": "99999999999w"}, "spec.interval: '99999999999w' is longer"),
+        ({"schedule": None, "interval": 1e309}, "spec.interval"),
+        (
+            {"current": {"path": "s3://x/", "timestampColumn": "ts", "window": "3654d"}},
+            "spec.current.window: '3654d' is longer than ten years",
+        ),
+        ({"schedule": "0 * * * *" + " " * 300}, "spec.schedule: 309 characters is too long"),
+        ({"features": {"exclude": ["id\x1b[2J"]}}, "spec.features.exclude[0]"),
+        ({"features": {"include": [f"c{i}" for i in range(65)]}}, "spec.features.include: 65"),
+        ({"reference": {"path": "s3://" + "x" * 1100}}, "spec.reference.path: 1105 characters"),
+        ({"storage": {"region": "r" * 65}}, "spec.storage.region"),
     ],
 )
 def test_bad_specs_name_the_field(changes, words):

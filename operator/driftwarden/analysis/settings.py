@@ -401,7 +401,12 @@ def parse_source(spec: Any, where: str) -> SourceConfig:
         )
     return SourceConfig(
         path=path,
-        format=normalize_format(section.get("format", "parquet"), f"{where}.format"),
+        format=(
+            normalize_format(section["format"], f"{where}.format")
+            if section.get("format") is not None
+            # Unambiguous extensions decide (data.csv, logs/*.jsonl.gz), else parquet.
+            else data_formats.format_from_extension(path) or "parquet"
+        ),
         partitioning=None if partitioning in ("none", None) else "hive",
         timestamp_column=timestamp_column,
         window=None if window is None else parse_duration(window, field=f"{where}.window"),
