@@ -13,6 +13,7 @@ file. Pure: no I/O, the caller reads the text.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -101,6 +102,23 @@ def load_yaml(text: str, source: str) -> Any:
             hint="give one DriftMonitor (or its spec) per file",
         )
     return documents[0] if documents else None
+
+
+def check_depth(value: Any, where: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a parsed value nested deeper than ``max_depth``, without recursing.
+
+    Objects read from the API server were parsed already (it admits JSON far
+    deeper than Python's recursion limit in fields the CRD leaves open, such as
+    a retraining Job template); checking first keeps every later reader safe.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list | tuple):
+            if depth >= max_depth:
+                raise ConfigError(f"{where}: nested deeper than {max_depth} levels")
+            children = node.values() if isinstance(node, Mapping) else node
+            stack.extend((child, depth + 1) for child in children)
 
 
 def load_json(text: str, source: str) -> Any:

@@ -252,3 +252,18 @@ def test_parse_does_not_share_state_with_the_input():
     assert monitor.retraining is not None
     assert monitor.retraining.job_template["metadata"]["labels"]["team"] == "growth"
     assert RETRAINING["jobTemplate"]["metadata"]["labels"]["team"] == "growth"
+
+
+def test_a_spec_nested_deeper_than_python_recurses_is_refused_not_crashed():
+    # The API server admits JSON thousands of levels deep in fields the CRD leaves
+    # open (a retraining Job template); deepcopy and json.dumps would recurse out.
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    doc = manifest()
+    doc["spec"]["retraining"] = {"jobTemplate": {"spec": {"template": {"metadata": deep}}}}
+    with pytest.raises(ConfigError, match="spec: nested deeper than 64 levels"):
+        parse_monitor(doc)
+    assert validate_manifest(doc) == ["spec: nested deeper than 64 levels"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from driftwarden.analysis import settings
 from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
+from driftwarden.documents import check_depth
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
 from driftwarden.monitor.schedule import Schedule, parse_cron, parse_interval
@@ -426,6 +427,10 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
 
     if not isinstance(manifest, Mapping):
         return [ConfigError(f"manifest: expected a mapping, got {type(manifest).__name__}")], None
+    try:  # before anything recursive (deepcopy, json.dumps) walks it
+        check_depth(manifest.get("spec"), "spec")
+    except ConfigError as error:
+        return [error], None
     meta = attempt(lambda: parse_metadata(manifest))
     spec_value = manifest.get("spec")
     if not isinstance(spec_value, Mapping):
