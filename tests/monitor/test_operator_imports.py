@@ -33,6 +33,8 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
         "import driftwarden.monitor",
         "import driftwarden.analysis.settings",
         "import driftwarden.cli.main",
+        # What the operator imports at run time, reading a finished Job's summary.
+        "import driftwarden.report.summary",
         # `driftwarden run`: the parser it builds and the operator it starts.
         "from driftwarden.cli.main import build_parser, _command\n"
         "args = build_parser(_command(['run'])).parse_args(['run'])\n"
@@ -40,7 +42,16 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
         f"from driftwarden.cli.main import main\nassert main(['validate', {str(EXAMPLE)!r}]) == 0",
         f"from driftwarden.cli.main import main\nassert main(['render', {str(EXAMPLE)!r}]) == 0",
     ],
-    ids=["runner", "monitor", "settings", "cli", "cli-run", "cli-validate", "cli-render"],
+    ids=[
+        "runner",
+        "monitor",
+        "settings",
+        "cli",
+        "summary",
+        "cli-run",
+        "cli-validate",
+        "cli-render",
+    ],
 )
 def test_operator_side_imports_no_data_stack(code):
     result = _python(code)
