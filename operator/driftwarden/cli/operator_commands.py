@@ -11,18 +11,16 @@ from typing import Any
 
 import yaml
 
+from driftwarden.documents import decode, load_yaml_documents
 from driftwarden.errors import ConfigError
 
 
 def _documents(path: str) -> list[dict[str, Any]]:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    documents = load_yaml_documents(decode(data, path), path)
     monitors = [d for d in documents if isinstance(d, dict) and d.get("kind") == "DriftMonitor"]
     if not monitors:
         raise ConfigError(f"{path} holds no DriftMonitor (kind: DriftMonitor)")
@@ -57,16 +55,26 @@ def validate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _slot(text: str) -> datetime:
+    """``--slot`` as an aware UTC time."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--slot {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-23T10:00:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def render(args: argparse.Namespace) -> int:
     """Print the analysis Job the operator would create for the next due slot (YAML)."""
     from driftwarden.monitor import analysis_job, parse_monitor
     from driftwarden.monitor.schedule import slot_at_or_before
 
     now = datetime.now(UTC)
-    if args.slot:
-        now = datetime.fromisoformat(args.slot.replace("Z", "+00:00"))
-        now = now if now.tzinfo else now.replace(tzinfo=UTC)
     try:
+        if args.slot:
+            now = _slot(args.slot)
         manifests = []
         for monitor_doc in _documents(args.file):
             monitor_doc = {
