@@ -31,7 +31,9 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
+from .admission import Refusal
 from .core import STOP, Core, now_rfc3339
+from .faults import DROP, Fault, Faults
 from .resources import ResourceType
 from .selectors import (
     SelectorError,
@@ -40,21 +42,11 @@ from .selectors import (
     parse_label_selector,
 )
 from .validation import ApiError, bad_request
+from .versions import parse_version, version_info
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SERVER_VERSION = {
-    "major": "1",
-    "minor": "33",
-    "gitVersion": "v1.33.0+kubeapi-test-fixture",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2025-01-01T00:00:00Z",
-    "goVersion": "go1.24.0",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 PATCH_TYPES = {
@@ -120,6 +112,10 @@ class RequestRecord:
         return isinstance(self.body, dict) and field in self.body
 
 
+class _Dropped(Exception):
+    """An injected fault closed the connection; nothing is answered."""
+
+
 @dataclass
 class _Route:
     rt: ResourceType
@@ -156,9 +152,13 @@ class KubeAPIServer:
         pod_grace_cap: float = 0.5,
         bookmark_interval: float = 60.0,
         log_bodies: bool = True,
+        server_version: str | None = None,
     ) -> None:
         self.token = token if token is not None else "kubeapi-" + secrets.token_hex(8)
         self.core = Core(history_size=history_size, pod_grace_cap=pod_grace_cap)
+        self.faults = Faults()
+        if server_version is not None:
+            self.core.version = parse_version(server_version)
         self.bookmark_interval = bookmark_interval
         self.log_bodies = log_bodies
         self.requests: list[RequestRecord] = []
@@ -533,6 +533,66 @@ class KubeAPIServer:
                 raise TimeoutError(f"condition not met within {timeout}s: {predicate}")
             time.sleep(interval)
 
+    # -- real-cluster behaviour: version, admission refusals, faults ------------
+
+    @property
+    def server_version(self) -> tuple[int, int]:
+        """(major, minor) served at /version; Job fields and conditions follow it."""
+        return self.core.version
+
+    def set_version(self, version: str) -> None:
+        """Serve another Kubernetes version from now on (``"1.25"``, ``"v1.31.2"``)."""
+        parsed = parse_version(version)
+
+        def run() -> None:
+            self.core.version = parsed
+
+        self._call(run)
+
+    def refuse(
+        self,
+        namespace: str | None,
+        plural: str,
+        *,
+        status: int = 403,
+        reason: str | None = None,
+        message: str | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+        verbs: str | tuple[str, ...] = "create",
+        group: str | None = None,
+        count: int | None = None,
+        causes: list[Mapping[str, str]] | None = None,
+    ) -> Refusal:
+        """Refuse writes of ``plural`` in ``namespace`` (None: every namespace) as admission does.
+
+        ``message`` may use ``{name}``, ``{resource}`` and ``{namespace}``; ``match(obj)``
+        narrows the rule to some objects; ``count`` limits how often it fires. The answer is
+        a ``Status`` with this code, reason and message. Returns the rule (``.remove()``,
+        ``.hits``). Applies to the Python API and to pods the Job controller creates too.
+        """
+        return self.core.admission.refuse(
+            namespace, plural, group=group, verbs=verbs, status=status, reason=reason,
+            message=message, match=match, count=count, causes=causes,
+        )  # fmt: skip
+
+    def inject(
+        self,
+        status: int | str,
+        *,
+        method: str | None = None,
+        plural: str | None = None,
+        namespace: str | None = None,
+        path: str | None = None,
+        count: int | None = 1,
+        retry_after: int = 1,
+        message: str | None = None,
+    ) -> Fault:
+        """Answer matching HTTP requests with ``status`` (429 with Retry-After, 500, 503, ...)
+        or ``"drop"`` (close the connection, no response), ``count`` times (None: until
+        ``.remove()``). ``path`` is a regex searched in the request path."""
+        return self.faults.inject(status, method=method, plural=plural, namespace=namespace,
+                                  path=path, count=count, retry_after=retry_after, message=message)  # fmt: skip
+
     # -- stand-ins for the kubelet and the Job controller ----------------------
 
     def set_pod_log(self, namespace: str, name: str, text: str) -> None:
@@ -689,6 +749,10 @@ class KubeAPIServer:
         )
         try:
             response = await self._dispatch(request, record)
+        except _Dropped:
+            record.status = -1  # no response: the connection was closed
+            self.requests.append(record)
+            return web.Response(status=500)
         except ApiError as e:
             response = web.json_response(e.status(), status=e.code, headers=e.headers or None)
         except Exception as e:  # a bug in the fixture: report it loudly, as a 500
@@ -715,9 +779,11 @@ class KubeAPIServer:
             return web.Response(text="ok")
         self._auth(request)
         segs = [s for s in path.split("/") if s]
+        if not (len(segs) >= 3 and segs[0] in ("api", "apis")):
+            self._inject_fault(request, None, None)
         if request.method == "GET":
             if segs == ["version"]:
-                return web.json_response(SERVER_VERSION)
+                return web.json_response(version_info(self.core.version))
             if segs == ["api"]:
                 return web.json_response(
                     {"kind": "APIVersions", "versions": ["v1"],
@@ -744,7 +810,20 @@ class KubeAPIServer:
         record.group, record.version = group, version
         record.namespace, record.plural = route.namespace, route.rt.plural
         record.name, record.subresource = route.name, route.subresource
+        self._inject_fault(request, route.rt.plural, route.namespace)
         return await self._resource_request(request, route, record)
+
+    def _inject_fault(
+        self, request: web.Request, plural: str | None, namespace: str | None
+    ) -> None:
+        fault = self.faults.take(request.method, request.path, plural, namespace)
+        if fault is None:
+            return
+        if fault.status == DROP:
+            if request.transport is not None:
+                request.transport.abort()
+            raise _Dropped()
+        raise fault.error()
 
     def _group_list(self) -> dict[str, Any]:
         by_group: dict[str, list[str]] = {}
