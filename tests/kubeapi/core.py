@@ -23,6 +23,7 @@ from typing import Any
 
 from . import schema as openapi
 from .admission import Admission
+from .clock import Clock
 from .patching import (
     PatchError,
     json_equal,
@@ -112,6 +113,10 @@ class Core:
         self.pod_logs: dict[tuple[str, str], str] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.admission = Admission()
+        self.clock = Clock()
+        # In-server controllers beyond the built-in ones (Job controller, kubelet, pod GC, TTL):
+        # each has sync(), run after writes, and tick(), run periodically for time-based work.
+        self.controllers: list[Any] = []
         self.version = parse_version(DEFAULT_VERSION)
         self._reconcile_pending = False
         self._reconciling = False
@@ -383,7 +388,7 @@ class Core:
                     meta["name"] = candidate
                     break
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_rfc3339()
+        meta["creationTimestamp"] = self.clock.rfc3339()
         if rt.has_generation:
             meta["generation"] = 1
         if rt.custom and rt.has_status:
@@ -749,7 +754,7 @@ class Core:
                 "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta["uid"]},
             }
         if not new_meta.get("deletionTimestamp"):
-            new_meta["deletionTimestamp"] = now_rfc3339(grace)
+            new_meta["deletionTimestamp"] = self.clock.rfc3339(grace)
             new_meta["deletionGracePeriodSeconds"] = grace
         if json_equal(new, old):
             return 200, self._present(rt, old)
@@ -1004,6 +1009,8 @@ class Core:
                 self._system_update(
                     rt, current, lambda o, a=alive: o["metadata"].__setitem__("ownerReferences", a)
                 )
+        for controller in self.controllers:
+            controller.sync()
         return self._rv != start_rv
 
     def _owner_exists(

@@ -34,6 +34,10 @@ from aiohttp import web
 from .admission import Refusal
 from .core import STOP, Core, now_rfc3339
 from .faults import DROP, Fault, Faults
+from .gc import DEFAULT_TERMINATED_POD_GC_THRESHOLD, PodGC, TTLAfterFinished
+from .jobcontroller import JobController
+from .kubelet import Behaviour, Kubelet, Outcome
+from .kubelet import termination_message as kubelet_termination_message
 from .resources import ResourceType
 from .selectors import (
     SelectorError,
@@ -142,6 +146,9 @@ class KubeAPIServer:
       http(method, path, body=None, content_type=..., params=None) -> (status, body, headers)
       compact(), wait_for(predicate, timeout=10)
       set_pod_log(namespace, name, text), start_job(...), complete_job(...)
+      refuse(namespace, plural, ...), inject(status, ...), server_version, set_version(v)
+      advance_clock(seconds), gc_pod(namespace, name)
+      job_controller, kubelet, pod_gc, ttl_controller (the in-server controllers)
     """
 
     def __init__(
@@ -153,6 +160,10 @@ class KubeAPIServer:
         bookmark_interval: float = 60.0,
         log_bodies: bool = True,
         server_version: str | None = None,
+        job_controller: bool = False,
+        kubelet: bool | Behaviour = False,
+        terminated_pod_gc_threshold: int = DEFAULT_TERMINATED_POD_GC_THRESHOLD,
+        tick_interval: float = 0.1,
     ) -> None:
         self.token = token if token is not None else "kubeapi-" + secrets.token_hex(8)
         self.core = Core(history_size=history_size, pod_grace_cap=pod_grace_cap)
@@ -170,6 +181,22 @@ class KubeAPIServer:
         self._runner: web.AppRunner | None = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
+        # The in-server controllers a real cluster runs beside the API server.
+        self.tick_interval = tick_interval
+        self.job_controller = JobController(self.core, enabled=job_controller)
+        self.kubelet = Kubelet(self, enabled=bool(kubelet))
+        if callable(kubelet):
+            self.kubelet.behave(kubelet)
+        self.pod_gc = PodGC(self.core, terminated_pod_gc_threshold)
+        self.ttl_controller = TTLAfterFinished(self.core)
+        self.core.controllers = [
+            self.job_controller,
+            self.kubelet,
+            self.pod_gc,
+            self.ttl_controller,
+        ]
+        for controller in self.core.controllers:
+            controller.errors = self.errors
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -215,6 +242,20 @@ class KubeAPIServer:
         server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        """Time-based controller work (deadlines, TTL, retries), every ``tick_interval``."""
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            self._tick()
+
+    def _tick(self) -> None:
+        for controller in self.core.controllers:
+            try:
+                controller.tick()
+            except Exception:  # a fixture bug: report it, keep ticking
+                self.errors.append(traceback.format_exc())
 
     def stop(self) -> None:
         if self._thread is None or self._loop is None:
@@ -227,6 +268,10 @@ class KubeAPIServer:
         self._thread = None
 
     async def _shutdown(self) -> None:
+        self.kubelet.stop()
+        ticker = getattr(self, "_ticker", None)
+        if ticker is not None:
+            ticker.cancel()
         self.core.close_watches()
         await asyncio.sleep(0.05)
         if self._runner is not None:
@@ -593,6 +638,22 @@ class KubeAPIServer:
         return self.faults.inject(status, method=method, plural=plural, namespace=namespace,
                                   path=path, count=count, retry_after=retry_after, message=message)  # fmt: skip
 
+    # -- controllers: clock, pod GC ----------------------------------------------
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the cluster's clock forward (deadlines, TTL, backoff) and let controllers act."""
+
+        def run() -> None:
+            self.core.clock.advance(seconds)
+            self._tick()
+
+        self._call(run)
+
+    def gc_pod(self, namespace: str, name: str) -> None:
+        """Garbage-collect one pod as Pod GC does past its threshold (forced delete;
+        finalizers still hold it)."""
+        self._call(self.pod_gc.gc_pod, namespace, name)
+
     # -- stand-ins for the kubelet and the Job controller ----------------------
 
     def set_pod_log(self, namespace: str, name: str, text: str) -> None:
@@ -600,6 +661,13 @@ class KubeAPIServer:
             self.core.pod_logs[(namespace, name)] = text
 
         self._call(run)
+
+    def _manual_jobs_only(self) -> None:
+        if self.job_controller.enabled:
+            raise RuntimeError(
+                "start_job/complete_job stand in for a Job controller; this server runs its own "
+                "(job_controller=True): let it run the Job, choose the outcome with server.kubelet.behave()"
+            )
 
     def _job_pod(self, namespace: str, job: dict[str, Any], phase: str) -> dict[str, Any]:
         pods_rt = self._type("", "v1", "pods")
@@ -635,6 +703,7 @@ class KubeAPIServer:
 
     def start_job(self, namespace: str, name: str) -> dict[str, Any]:
         """What the Job controller and kubelet do first: one Running pod, status.active=1."""
+        self._manual_jobs_only()
 
         def run() -> dict[str, Any]:
             jobs_rt = self._type("batch", "v1", "jobs")
@@ -661,14 +730,19 @@ class KubeAPIServer:
         reason: str | None = None,
     ) -> dict[str, Any]:
         """Finish a Job the way its controller would: a terminated pod (with the container's
-        termination message, cut to 4096 bytes like the kubelet does) and the Job's final status."""
+        termination message, its last 4096 bytes as the kubelet keeps) and the Job's final status."""
+        self._manual_jobs_only()
 
         def run() -> dict[str, Any]:
             jobs_rt = self._type("batch", "v1", "jobs")
             job = self.core.get(jobs_rt, namespace, name)
             pod = self._job_pod(namespace, job, "Succeeded" if succeeded else "Failed")
             code = exit_code if exit_code is not None else (0 if succeeded else 1)
-            message = termination_message.encode()[:4096].decode(errors="ignore")
+            container = job["spec"]["template"]["spec"]["containers"][0]
+            message = kubelet_termination_message(
+                container, Outcome(exit_code=code, termination_message=termination_message,
+                                   logs=self.core.pod_logs.get((namespace, pod["metadata"]["name"]), ""))
+            )  # fmt: skip
             self._set_pod_status(pod, "Succeeded" if succeeded else "Failed", code, message, reason)
             now = now_rfc3339()
             status = dict(job.get("status") or {})

@@ -47,3 +47,24 @@ def test_set_version_changes_what_is_served() -> None:
         assert server.server_version == (1, 27)
         with pytest.raises(ValueError, match="server_version='latest'"):
             server.set_version("latest")
+
+
+def _run_to_end(server: KubeAPIServer, name: str, exit_code: int) -> dict:
+    from .kubelet import Outcome
+    from .manifests import job, wait_condition
+
+    server.kubelet.behave(lambda run: Outcome(exit_code=exit_code))
+    server.create(job(name, backoffLimit=0))
+    return wait_condition(server, name, "Complete" if exit_code == 0 else "Failed")
+
+
+@pytest.mark.parametrize(("version", "targets"), [("1.30", False), ("1.31", True)])
+def test_job_conditions_follow_the_version(version: str, targets: bool) -> None:
+    with KubeAPIServer(server_version=version, job_controller=True, kubelet=True) as server:
+        done = _run_to_end(server, "ok", 0)
+        failed = _run_to_end(server, "bad", 1)
+        assert server.errors == []
+    types = {c["type"] for c in done["status"]["conditions"]}
+    assert types == ({"SuccessCriteriaMet", "Complete"} if targets else {"Complete"})
+    types = {c["type"] for c in failed["status"]["conditions"]}
+    assert types == ({"FailureTarget", "Failed"} if targets else {"Failed"})
