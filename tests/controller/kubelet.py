@@ -58,7 +58,6 @@ class Kubelet:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.kubelet.enabled = False
         self.server.kubelet.stop()
 
     def _env(self, namespace: str, container: dict[str, Any]) -> dict[str, str]:

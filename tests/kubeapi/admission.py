@@ -4,8 +4,8 @@
   LimitRange, RBAC-denied or webhook-denied requests: per namespace, resource and verb,
   answered with the ``Status`` object a real server sends (kind Status, status Failure,
   reason, code, message, details).
-- Priority admission: a pod naming an unknown PriorityClass is forbidden, a known one
-  sets ``spec.priority``.
+- Priority admission (mutating, so before the name is generated): a pod naming an unknown
+  PriorityClass is forbidden, a known one sets ``spec.priority``.
 - Pod Security Admission ``enforce`` from the namespace's label (``pss.py`` holds the checks).
 
 Pod creation by the Job controller stand-in goes through the same chain, so a refused pod
@@ -118,12 +118,16 @@ class Admission:
         with self._lock:
             self.refusals = [r for r in self.refusals if r.id != rule.id]
 
+    def mutate(self, core: Core, verb: str, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Mutating admission (before the name is generated): Priority for pods."""
+        if rt.storage == "/pods" and verb == "create":
+            admit_priority(core, obj)
+
     def review(
         self, core: Core, verb: str, rt: ResourceType, namespace: str | None, obj: dict[str, Any]
     ) -> None:
-        """Raise the ApiError of the first admission check that refuses ``obj`` (may mutate it)."""
+        """Validating admission: raise the ApiError of the first check that refuses ``obj``."""
         if rt.storage == "/pods" and verb == "create":
-            admit_priority(core, obj)
             pss.enforce(core, obj)
         with self._lock:
             rules = list(self.refusals)

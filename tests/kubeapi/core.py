@@ -380,6 +380,11 @@ class Core:
             raise ApiError(500, "resourceVersion should not be set on objects to be created")
         for key in (*SYSTEM_META, "selfLink", "managedFields"):
             meta.pop(key, None)
+        # Mutating admission runs in the handler, before the store generates a name, so its
+        # refusals name the generateName prefix (pods "job-" is forbidden: ...).
+        if rt.admit_create is not None:
+            rt.admit_create(self, obj)
+        self.admission.mutate(self, "create", rt, obj)
         if not meta.get("name") and meta.get("generateName"):
             prefix = str(meta["generateName"])[:58]
             for _ in range(8):
@@ -393,8 +398,6 @@ class Core:
             meta["generation"] = 1
         if rt.custom and rt.has_status:
             obj.pop("status", None)
-        if rt.admit_create is not None:
-            rt.admit_create(self, obj)
         causes = validate_object_meta(
             meta, namespaced=rt.namespaced, name_errors=rt.name_errors, creating=True
         )
@@ -408,7 +411,8 @@ class Core:
                 rt.group, rt.kind, meta.get("name") or meta.get("generateName", ""), causes
             )
         normalize_meta(obj)
-        # Validating admission (quota, Pod Security, test refusals) runs after validation.
+        # Validating admission (quota, Pod Security, test refusals) runs after validation, on
+        # the object with its generated name.
         self.admission.review(self, "create", rt, meta.get("namespace"), obj)
         if self.find_stored(rt.storage, meta.get("namespace", ""), meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])

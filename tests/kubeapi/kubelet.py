@@ -130,6 +130,7 @@ class Kubelet:
         self.behaviour: Behaviour = succeed
         self.reschedule_interval = 1.0
         self.errors: list[str] = []
+        self.stopped = False  # the server is stopping: behaviours still running write nothing
         self._runs: dict[str, PodRun] = {}  # pod uid -> run
         self._retry_at: dict[str, float] = {}  # unschedulable pod uid -> next attempt
 
@@ -140,7 +141,7 @@ class Kubelet:
     # -- controller protocol (loop thread) ----------------------------------------
 
     def sync(self) -> None:
-        if not self.enabled:
+        if not self.enabled or self.stopped:
             return
         core = self.server.core
         now = core.clock.time()
@@ -174,6 +175,8 @@ class Kubelet:
     tick = sync
 
     def stop(self) -> None:
+        """The node goes away with the server: running behaviours are cancelled."""
+        self.stopped = True
         for run in list(self._runs.values()):
             run.cancelled.set()
 
@@ -194,7 +197,8 @@ class Kubelet:
             run.start()
             self._write(run, outcome=result)
         except Exception:  # a bug in a behaviour or the fixture: surfaced through server.errors
-            self.errors.append(traceback.format_exc())
+            if not self.stopped:  # a write racing the server's shutdown is no bug
+                self.errors.append(traceback.format_exc())
 
     def _write(
         self,
@@ -204,6 +208,9 @@ class Kubelet:
         outcome: Outcome | None = None,
         unschedulable: str | None = None,
     ) -> None:
+        if self.stopped:
+            return
+
         def apply() -> None:
             core = self.server.core
             uid = run.pod["metadata"]["uid"]

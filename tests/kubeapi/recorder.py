@@ -1,8 +1,10 @@
 """Events posted by the in-server controllers, as client-go's EventRecorder posts them.
 
-Legacy core/v1 Events named ``<object>.<hex>``, with ``source.component``; a repeat of the
-same reason and message on the same object bumps ``count`` and ``lastTimestamp`` (the
-recorder's event correlator) instead of adding an Event.
+Legacy core/v1 Events named ``<object>.<hex>``, with ``source.component``. The recorder's
+EventCorrelator (client-go tools/record/events_cache.go) is modelled: a repeat of the same
+reason and message on the same object bumps ``count`` and ``lastTimestamp``; from the 10th
+distinct message with the same object, type and reason within 10 minutes, one Event
+``(combined from similar events): <latest message>`` is updated instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from .clock import parse_time
 from .validation import ApiError
+
+AGGREGATE_MAX = 10  # defaultAggregateMaxEvents
+AGGREGATE_WINDOW = 600.0  # defaultAggregateIntervalInSeconds
+COMBINED = "(combined from similar events): "
 
 if TYPE_CHECKING:
     from .core import Core
@@ -24,16 +31,23 @@ def record_event(
     meta = obj["metadata"]
     namespace = meta.get("namespace") or "default"
     now = core.clock.rfc3339()
-    for stored in core.objects.get("/events", {}).values():
-        inv = stored.get("involvedObject") or {}
-        if (
-            inv.get("uid") == meta["uid"]
-            and stored.get("reason") == reason
-            and stored.get("message") == message
-        ):
-            core._system_update(core.storage_types["/events"], stored, lambda e: e.update(
-                count=int(e.get("count") or 1) + 1, lastTimestamp=now))  # fmt: skip
-            return
+    similar = [
+        e
+        for e in core.objects.get("/events", {}).values()
+        if (e.get("involvedObject") or {}).get("uid") == meta["uid"]
+        and e.get("reason") == reason
+        and e.get("type") == event_type
+        and core.clock.time() - (parse_time(e.get("firstTimestamp")) or 0) < AGGREGATE_WINDOW
+    ]
+    combined = [e for e in similar if str(e.get("message", "")).startswith(COMBINED)]
+    same = [e for e in similar if e.get("message") == message]
+    if not same and len(similar) - len(combined) >= AGGREGATE_MAX:
+        message = COMBINED + message
+        same = combined
+    if same:
+        core._system_update(core.storage_types["/events"], same[0], lambda e: e.update(
+            count=int(e.get("count") or 1) + 1, lastTimestamp=now, message=message))  # fmt: skip
+        return
     body = {
         "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}", "namespace": namespace},
         "involvedObject": {

@@ -3,6 +3,7 @@ Warning FailedCreate Event with the API server's message, retried until the caus
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,24 +39,46 @@ def test_pod_quota_refusal_shows_as_failed_create_until_lifted(kube_cluster: Kub
     wait_condition(kube_cluster, "quota", "Complete")
 
 
+# Mutating admission (ServiceAccount, Priority) runs before the pod's name is generated, so
+# it names the generateName prefix; validating admission (Pod Security, quota) the full name.
 @pytest.mark.parametrize(
-    ("setup", "pod", "words"),
+    ("setup", "pod", "named", "words"),
     [
-        (None, {"priorityClassName": "batch-low"}, "is forbidden: no PriorityClass with name batch-low was found"),
-        (None, {"serviceAccountName": "analysis"},
+        (None, {"priorityClassName": "batch-low"}, 'pods "refused-" ',
+         "is forbidden: no PriorityClass with name batch-low was found"),
+        (None, {"serviceAccountName": "analysis"}, 'pods "refused-" ',
          'is forbidden: error looking up service account default/analysis: serviceaccount "analysis" not found'),
-        ({"pod-security.kubernetes.io/enforce": "restricted"}, {},
+        ({"pod-security.kubernetes.io/enforce": "restricted"}, {}, r'pods "refused-[a-z0-9]{5}" ',
          'is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false'),
     ],
 )  # fmt: skip
 def test_admission_refusing_the_pod_shows_as_failed_create(
-    kube_cluster: KubeAPIServer, setup: dict[str, str] | None, pod: dict[str, Any], words: str
+    kube_cluster: KubeAPIServer,
+    setup: dict[str, str] | None,
+    pod: dict[str, Any],
+    named: str,
+    words: str,
 ) -> None:
     if setup:
         kube_cluster.patch("", "v1", "namespaces", "default", {"metadata": {"labels": setup}})
     kube_cluster.create(job("refused", pod=pod))  # the Job itself is valid and accepted
     event = failed_create(kube_cluster, "refused")
-    assert (
-        event["message"].startswith('Error creating: pods "refused-') and words in event["message"]
-    )
+    assert re.match("Error creating: " + named, event["message"]) and words in event["message"]
     assert job_pods(kube_cluster, "refused") == []
+
+
+def test_repeated_failures_are_counted_then_combined_like_the_event_correlator(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    kube_cluster.job_controller.create_retry_cap = 0.25  # retry quickly: many distinct pod names
+    rule = kube_cluster.refuse(
+        "default", "pods", message='{resource} "{name}" is forbidden: exceeded quota: pods'
+    )
+    kube_cluster.create(job("noisy"))
+    kube_cluster.wait_for(lambda: rule.hits >= 14, timeout=20)
+    events = kube_cluster.wait_for(lambda: [
+        e for e in kube_cluster.events("default", involved_name="noisy", reason="FailedCreate")
+        if e["message"].startswith("(combined from similar events): Error creating: ")
+    ])  # fmt: skip
+    assert len(events) == 1 and events[0]["count"] >= 1
+    assert len(kube_cluster.events("default", involved_name="noisy", reason="FailedCreate")) == 11
