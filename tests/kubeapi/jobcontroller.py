@@ -67,7 +67,8 @@ def controller_uid(obj: dict[str, Any]) -> str | None:
 def _terminated_codes(pod: dict[str, Any]) -> list[tuple[str, int]]:
     status = pod.get("status") or {}
     out = []
-    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+    # Regular containers first, then init containers, as getMatchingContainerFromList is called.
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
         term = (cs.get("state") or {}).get("terminated")
         if term is not None and term.get("exitCode", 0) != 0:
             out.append((cs["name"], int(term["exitCode"])))
@@ -87,12 +88,18 @@ def match_pod_failure_policy(job: dict[str, Any], pod: dict[str, Any]) -> tuple[
             for name, code in _terminated_codes(pod):
                 if on_codes.get("containerName") and on_codes["containerName"] != name:
                     continue
-                hit = code in wanted if on_codes.get("operator") == "In" else code not in wanted
+                operator = on_codes.get("operator")
+                hit = (
+                    code in wanted
+                    if operator == "In"
+                    else operator == "NotIn" and code not in wanted
+                )
                 if hit:
                     return action, (
                         f"Container {name} for pod {where} failed with exit code {code} "
                         f"matching {action} rule at index {i}"
                     )
+            continue  # a rule has onExitCodes or onPodConditions, never both
         for pattern in rule.get("onPodConditions") or []:
             for cond in (pod.get("status") or {}).get("conditions") or []:
                 if cond.get("type") == pattern.get("type") and cond.get("status") == pattern.get(

@@ -46,7 +46,7 @@ from .selectors import (
     parse_label_selector,
 )
 from .validation import ApiError, bad_request
-from .versions import parse_version, version_info
+from .versions import TARGET_CONDITIONS_SINCE, parse_version, version_info
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -750,31 +750,23 @@ class KubeAPIServer:
             status.update(
                 {"active": 0, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}}
             )
+            # The conditions the Job controller of this version sets (versions.py).
+            targets = self.core.version >= TARGET_CONDITIONS_SINCE
             if succeeded:
-                status.update({
-                    "succeeded": 1, "completionTime": now,
-                    "conditions": [
-                        {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
-                })  # fmt: skip
+                message = "Reached expected number of succeeded pods"
+                final = ("SuccessCriteriaMet", "Complete")
+                status.update({"succeeded": 1, "completionTime": now})
+                why = "CompletionsReached" if targets else ""
             else:
+                message = "Job has reached the specified backoff limit"
+                final = ("FailureTarget", "Failed")
+                status["failed"] = int(status.get("failed") or 0) + 1
                 why = reason or "BackoffLimitExceeded"
-                status.update({
-                    "failed": int(status.get("failed") or 0) + 1,
-                    "conditions": [
-                        {"type": "FailureTarget", "status": "True", "reason": why,
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Failed", "status": "True", "reason": why,
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
-                })  # fmt: skip
+            status["conditions"] = [
+                {"type": ctype, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+                 **({"reason": why, "message": message} if why else {})}
+                for ctype in (final if targets else final[1:])
+            ]  # fmt: skip
             return self.core.patch(
                 jobs_rt, namespace, name, "merge", {"status": status}, subresource="status"
             )
