@@ -161,9 +161,9 @@ class JobController:
         pods = list(self.core.objects.get("/pods", {}).values())
         by_owner: dict[str, list[dict[str, Any]]] = {}
         for pod in pods:
-            uid = controller_uid(pod)
-            if uid:
-                by_owner.setdefault(uid, []).append(pod)
+            # A pod orphaned by a Job deleted with propagationPolicy Orphan has no controller;
+            # the orphan worker removes its finalizer, like those of pods whose Job is gone.
+            by_owner.setdefault(controller_uid(pod) or "", []).append(pod)
         for job in list(self.core.objects.get("batch/jobs", {}).values()):
             try:
                 self._sync_job(jobs_rt, job, by_owner.get(job["metadata"]["uid"], []))

@@ -130,6 +130,21 @@ def test_pods_of_a_deleted_job_lose_the_tracking_finalizer(kube_cluster: KubeAPI
     )
 
 
+def test_pods_orphaned_by_a_job_deletion_lose_the_tracking_finalizer(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    kube_cluster.kubelet.behave(keep_running)
+    kube_cluster.create(job("left"))
+    wait_status(kube_cluster, "left", "ready", 1)  # running, not yet counted: the finalizer holds
+    kube_cluster.delete("batch", "v1", "jobs", "left", "default")  # batch/v1 default: Orphan
+    (pod,) = kube_cluster.wait_for(
+        lambda: [
+            p for p in job_pods(kube_cluster, "left") if "ownerReferences" not in p["metadata"]
+        ]
+    )
+    assert "finalizers" not in pod["metadata"]
+
+
 def test_run_is_a_pod_handle(kube_cluster: KubeAPIServer) -> None:
     seen: list[tuple[str, str, str]] = []
 
