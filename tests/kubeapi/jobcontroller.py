@@ -239,7 +239,7 @@ class JobController:
         suspended = bool(spec.get("suspend"))
         start = parse_time(status.get("startTime"))
         completions = spec.get("completions")
-        parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+        parallelism = int(spec.get("parallelism", 1) or 0)
         version = core.version
         target_conditions = version >= TARGET_CONDITIONS_SINCE
 
