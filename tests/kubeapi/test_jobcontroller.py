@@ -106,6 +106,8 @@ def test_active_deadline_fails_the_job_and_deletes_its_pods(kube_cluster: KubeAP
     assert condition(failed, "Failed")["message"] == "Job was active longer than specified deadline"
     assert failed["status"]["failed"] == 1 and "active" not in failed["status"]
     kube_cluster.wait_for(lambda: not job_pods(kube_cluster, "slow"))
+    (deleted,) = kube_cluster.events("default", involved_name="slow", reason="SuccessfulDelete")
+    assert deleted["message"].startswith("Deleted pod: slow-")
 
 
 def test_suspended_job_creates_no_pods_until_resumed(kube_cluster: KubeAPIServer) -> None:
