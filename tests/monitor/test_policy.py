@@ -12,6 +12,7 @@ from driftwarden.monitor.job import analysis_job, retraining_job
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.policy import (
     BASELINE,
+    NEVER,
     POD_SECURITY_CONTROLS,
     PRIVILEGED,
     RESTRICTED,
@@ -237,8 +238,7 @@ def test_pod_security_control(rule, lowest, bad, good):
     assert rules(check_pod_template(broken, policy(lowest))) == {rule}
     assert check_pod_template(broken, policy(looser)) == []
     (violation,) = found
-    assert f"driftwarden.io/pod-security={looser}" in violation.message
-    assert "kubectl annotate namespace ml" in violation.message
+    assert f"kubectl annotate namespace ml driftwarden.io/pod-security={looser}" in violation.remedy
 
 
 def test_init_and_ephemeral_containers_are_checked_like_containers():
@@ -256,8 +256,8 @@ def test_images_come_from_the_operator_or_the_allowlist():
     (violation,) = check_pod_template(pod, policy())
     assert violation.rule == "image"
     assert violation.path == "spec.template.spec.containers[0].image"
-    assert "jobPolicy.allowedImages" in violation.message
-    assert "'evil.example.com/miner:*'" in violation.message
+    assert "jobPolicy.allowedImages" in violation.remedy
+    assert "'evil.example.com/miner:*'" in violation.remedy
     assert check_pod_template(pod, policy(allowed_images=("evil.example.com/miner:*",))) == []
     assert image_allowed(IMAGE, policy())
     assert not image_allowed("ghcr.io/driftwarden/driftwarden:0.2.0", policy())
@@ -275,7 +275,7 @@ def test_service_accounts_other_than_default_need_the_namespace_annotation(key):
     pod["spec"][key] = "deployer"
     (violation,) = check_pod_template(pod, policy())
     assert violation.rule == "serviceAccount"
-    assert "driftwarden.io/allowed-service-accounts=deployer" in violation.message
+    assert "driftwarden.io/allowed-service-accounts=deployer" in violation.remedy
     assert check_pod_template(pod, policy(allowed_service_accounts=frozenset({"deployer"}))) == []
     assert check_pod_template(pod, policy(allowed_service_accounts=frozenset({"*"}))) == []
     pod["spec"][key] = "default"
@@ -287,12 +287,12 @@ def test_priority_classes_from_the_allowlist_and_never_system_ones():
     pod["spec"]["priorityClassName"] = "batch-low"
     (violation,) = check_pod_template(pod, policy())
     assert violation.rule == "priorityClass"
-    assert "jobPolicy.allowedPriorityClasses" in violation.message
+    assert "jobPolicy.allowedPriorityClasses" in violation.remedy
     assert check_pod_template(pod, policy(allowed_priority_classes=("batch-low",))) == []
     pod["spec"]["priorityClassName"] = "system-node-critical"
     listed = policy(PRIVILEGED, allowed_priority_classes=("system-node-critical",))
     (violation,) = check_pod_template(pod, listed)
-    assert "never allowed" in violation.message
+    assert violation.remedy == NEVER
 
 
 @pytest.mark.parametrize(
@@ -435,7 +435,14 @@ def test_the_hostile_monitor_gets_neither_job_even_from_a_privileged_namespace()
             "tolerations",
         }
     message = describe(found)
-    assert message.startswith("spec.template.spec.hostNetwork: ") and "more" in message
+    # What no admin can allow comes first: the author must change it in any case.
+    assert message.startswith("spec.template.spec.priorityClassName: priority class")
+    assert "; and " in message and "more. To allow (some are never allowed" in message
+    assert message.endswith(
+        "kubectl annotate namespace ml driftwarden.io/pod-security=privileged --overwrite"
+    )
+    privileged = check_job(retraining, policy(PRIVILEGED))
+    assert "To allow (some are never allowed for DriftMonitor Jobs): " in describe(privileged)
 
 
 def test_the_analysis_job_passes_restricted_with_nothing_allowed():

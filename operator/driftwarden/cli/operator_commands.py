@@ -88,6 +88,11 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(items: list[str]) -> tuple[str, ...]:
+    """Repeated and comma-separated flag values, in order, without blanks."""
+    return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the operator."""
     from driftwarden.controller.config import OperatorConfig
@@ -100,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent_jobs=args.max_concurrent_jobs,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
+        allowed_images=_split(args.allowed_images),
+        allowed_priority_classes=_split(args.allowed_priority_classes),
     )
     run_operator(config, peering=args.peering, priority=args.priority)
     return 0
@@ -139,6 +146,21 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--max-concurrent-jobs",
         type=int,
         default=int(os.environ.get("DRIFTWARDEN_MAX_CONCURRENT_JOBS", 10)),
+    )
+    run_parser.add_argument(
+        "--allowed-images",
+        action="append",
+        default=[os.environ.get("DRIFTWARDEN_ALLOWED_IMAGES", "")],
+        metavar="PATTERN",
+        help="images monitors' Jobs may use besides --image: glob patterns, repeat or "
+        "comma-separate, e.g. 'registry.example.com/ml/*' (default: none)",
+    )
+    run_parser.add_argument(
+        "--allowed-priority-classes",
+        action="append",
+        default=[os.environ.get("DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES", "")],
+        metavar="NAME",
+        help="priority classes monitors' Jobs may use; system- classes never (default: none)",
     )
     run_parser.add_argument(
         "--peering",

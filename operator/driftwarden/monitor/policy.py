@@ -38,7 +38,10 @@ import copy
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from driftwarden.monitor.status import FAILED, READY, set_condition
 
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
@@ -113,19 +116,25 @@ FORBIDDEN_TOLERATIONS = frozenset(
     }
 )
 CONTAINER_KINDS = ("initContainers", "containers", "ephemeralContainers")
-CHART_IMAGES = "the chart value jobPolicy.allowedImages (driftwarden run --allowed-images)"
-CHART_PRIORITIES = (
-    "the chart value jobPolicy.allowedPriorityClasses (driftwarden run --allowed-priority-classes)"
-)
+CHART_IMAGES = "the chart value jobPolicy.allowedImages (--allowed-images)"
+CHART_PRIORITIES = "the chart value jobPolicy.allowedPriorityClasses (--allowed-priority-classes)"
+
+
+NEVER = "never allowed for DriftMonitor Jobs"
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One thing a Job may not do: ``path`` of the field, ``rule`` (camelCase) and a message for people."""
+    """One thing a Job may not do.
+
+    ``path`` of the field, ``rule`` (camelCase), ``message`` (what and why) and
+    ``remedy``: how an admin allows it, or :data:`NEVER`.
+    """
 
     path: str
     rule: str
     message: str
+    remedy: str = NEVER
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -198,10 +207,7 @@ def _security_contexts(
 
 
 def _raise_to(level: str, namespace: str) -> str:
-    return (
-        f"a cluster admin can allow it for namespace {namespace}: "
-        f"kubectl annotate namespace {namespace} {POD_SECURITY_ANNOTATION}={level} --overwrite"
-    )
+    return f"kubectl annotate namespace {namespace} {POD_SECURITY_ANNOTATION}={level} --overwrite"
 
 
 # ---------------------------------------------------------------- Pod Security Standards controls
@@ -226,7 +232,7 @@ def _check_host_namespaces(
 ) -> Iterator[Finding]:
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(key) is True:
-            yield f"{where}.{key}", f"{key}: true shares the node's namespace"
+            yield f"{where}.{key}", "sharing the node's namespace is not allowed"
 
 
 def _check_privileged(
@@ -287,7 +293,7 @@ def _check_apparmor(
         ):
             yield (
                 f"{where.rsplit('.spec', 1)[0]}.metadata.annotations[{key}]",
-                f"AppArmor profile {value!r} is not allowed (use runtime/default or localhost/<profile>)",
+                f"AppArmor profile {value!r} is not allowed (runtime/default or localhost/*)",
             )
     for path, context in _security_contexts(spec, where):
         kind = _map(context.get("appArmorProfile")).get("type")
@@ -460,8 +466,8 @@ def _pod_security(
                 Violation(
                     path,
                     rule,
-                    f"{message} (Pod Security Standard {policy.level!r}, control {rule}); "
-                    + _raise_to(looser, policy.namespace),
+                    f"{message} (Pod Security Standard {policy.level}: {rule})",
+                    _raise_to(looser, policy.namespace),
                 )
             )
     return out
@@ -485,9 +491,8 @@ def _check_images(spec: Mapping[str, Any], where: str, policy: Policy) -> Iterat
             yield Violation(
                 f"{path}.image",
                 "image",
-                f"image {image!r} is not allowed (allowed: {allowed}); "
-                f"an operator admin can allow it by adding a pattern such as "
-                f"{_suggest_pattern(image)!r} to {CHART_IMAGES}",
+                f"image {image!r} is not allowed (allowed: {allowed})",
+                f"add a pattern such as {_suggest_pattern(image)!r} to {CHART_IMAGES}",
             )
 
 
@@ -513,11 +518,9 @@ def _check_service_account(
         yield Violation(
             f"{where}.{key}",
             "serviceAccount",
-            f"service account {name!r} is not allowed for DriftMonitor Jobs in namespace "
-            f"{policy.namespace} (only {DEFAULT_SERVICE_ACCOUNT!r} and the names in the namespace's "
-            f"{SERVICE_ACCOUNTS_ANNOTATION} annotation); a cluster admin can allow it: kubectl annotate "
-            f"namespace {policy.namespace} {SERVICE_ACCOUNTS_ANNOTATION}={name} --overwrite "
-            "(comma-separate several names)",
+            f"service account {name!r} is not allowed in namespace {policy.namespace}",
+            f"kubectl annotate namespace {policy.namespace} "
+            f"{SERVICE_ACCOUNTS_ANNOTATION}={name} --overwrite (a comma list of names)",
         )
 
 
@@ -531,16 +534,15 @@ def _check_priority_class(
         yield Violation(
             f"{where}.priorityClassName",
             "priorityClass",
-            f"priority class {name!r} is reserved for the cluster's own components and is never "
-            "allowed for DriftMonitor Jobs",
+            f"priority class {name!r} is reserved for the cluster's own components",
         )
     elif name not in policy.allowed_priority_classes:
         allowed = ", ".join(policy.allowed_priority_classes) or "none"
         yield Violation(
             f"{where}.priorityClassName",
             "priorityClass",
-            f"priority class {name!r} is not allowed (allowed: {allowed}); an operator admin can "
-            f"allow it by adding it to {CHART_PRIORITIES}",
+            f"priority class {name!r} is not allowed (allowed: {allowed})",
+            f"add it to {CHART_PRIORITIES}",
         )
 
 
@@ -549,8 +551,7 @@ def _check_scheduling(spec: Mapping[str, Any], where: str) -> Iterator[Violation
         yield Violation(
             f"{where}.nodeName",
             "nodeName",
-            "nodeName bypasses the scheduler and its taints and is never allowed; "
-            "use nodeSelector or affinity",
+            "nodeName bypasses the scheduler and its taints; use nodeSelector or affinity",
         )
     for i, toleration in enumerate(_list(spec.get("tolerations"))):
         toleration = _map(toleration)
@@ -560,14 +561,13 @@ def _check_scheduling(spec: Mapping[str, Any], where: str) -> Iterator[Violation
                 f"{where}.tolerations[{i}]",
                 "tolerations",
                 "a toleration without a key tolerates every taint (control-plane and cordoned "
-                "nodes included) and is never allowed; name the taint's key",
+                "nodes included); name the taint's key",
             )
         elif key in FORBIDDEN_TOLERATIONS:
             yield Violation(
                 f"{where}.tolerations[{i}].key",
                 "tolerations",
-                f"tolerating {key!r} would place the pod on control-plane or cordoned nodes "
-                "and is never allowed",
+                f"tolerating {key!r} would place the pod on control-plane or cordoned nodes",
             )
 
 
@@ -580,8 +580,7 @@ def _check_template_metadata(
         yield Violation(
             f"{where}.{key}",
             "namespace" if key == "namespace" else "templateMetadata",
-            f"a pod template may set only labels and annotations; {key} "
-            f"({metadata[key]!r}) is not allowed"
+            f"a pod template may set only labels and annotations, not {key} ({metadata[key]!r})"
             + (f": Jobs run in the monitor's namespace {namespace}" if key == "namespace" else ""),
         )
 
@@ -626,8 +625,8 @@ def check_job(job: Mapping[str, Any], policy: Policy) -> list[Violation]:
                 Violation(
                     f"spec.{key}",
                     "podSelector",
-                    "a Job's own pod selector is never allowed: the Job would adopt (and may "
-                    "delete) every pod it matches; leave it to Kubernetes",
+                    "a Job would adopt (and may delete) every pod its own selector matches; "
+                    "leave the selector to Kubernetes",
                 )
             )
     out.extend(check_pod_template(_map(spec.get("template")), policy, "spec.template"))
@@ -666,10 +665,60 @@ def with_restricted_defaults(job: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def describe(violations: Iterable[Violation], limit: int = 5) -> str:
-    """One message for a condition or an Event: the first ``limit`` violations, then a count."""
-    items = list(violations)
-    text = "; ".join(str(v) for v in items[:limit])
-    if len(items) > limit:
-        text += f"; and {len(items) - limit} more"
-    return text
+def describe(
+    violations: Iterable[Violation], limit: int = 4, prefix: str = "", max_chars: int = 1000
+) -> str:
+    """One message for a condition or an Event: the first ``limit`` violations, then how to allow them.
+
+    ``prefix`` goes before each field path (say, where the template sits in the
+    monitor's spec). Each distinct remedy is said once, after the violations. The
+    result has at most ``max_chars`` characters, so a condition and an Event (both
+    bounded by the API) hold the same text.
+    """
+    # What no admin can allow first: the author has to change those whatever happens.
+    items = sorted(violations, key=lambda v: v.remedy != NEVER)
+    out = ""
+    # Fewer violations rather than a cut remedy: what to do matters more than a long list.
+    for count in range(min(limit, len(items)), 0, -1):
+        out = _describe(items, count, prefix)
+        if len(out) <= max_chars:
+            return out
+    return out if len(out) <= max_chars else out[: max_chars - 1] + "…"
+
+
+def _describe(items: list[Violation], count: int, prefix: str) -> str:
+    shown = items[:count]
+    text = "; ".join(f"{prefix}{v}" for v in shown)
+    if len(items) > count:
+        text += f"; and {len(items) - count} more"
+    remedies = list(dict.fromkeys(v.remedy for v in shown))
+    allowed = [r for r in remedies if r != NEVER]
+    never = f" (some are {NEVER})" if NEVER in remedies else ""
+    return f"{text}. To allow{never}: {'; '.join(allowed)}" if allowed else f"{text} ({NEVER})"
+
+
+# ---------------------------------------------------------------- status
+
+
+POLICY_VIOLATION = "PolicyViolation"
+
+
+def blocked_status(
+    status: Mapping[str, Any], blocked: Mapping[str, str], now: datetime, generation: int
+) -> dict[str, Any]:
+    """``status`` with a False ``PolicyViolation`` condition for each refused Job.
+
+    ``blocked`` maps a condition type to its message: ``Ready`` when the analysis
+    Job was refused (the phase becomes ``Failed``: no run can start), and
+    ``RetrainingTriggered`` when a retraining Job was (the analysis goes on).
+    """
+    out = dict(status)
+    conditions = out.get("conditions")
+    for kind, message in blocked.items():
+        conditions = set_condition(
+            conditions, kind, "False", POLICY_VIOLATION, message, now, generation
+        )
+        if kind == READY:
+            out["phase"] = FAILED
+    out["conditions"] = conditions
+    return out
