@@ -105,8 +105,15 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent_jobs=args.max_concurrent_jobs,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
-        allowed_images=_split(args.allowed_images),
-        allowed_priority_classes=_split(args.allowed_priority_classes),
+        allowed_images=_split(
+            [os.environ.get("DRIFTWARDEN_ALLOWED_IMAGES", ""), *args.allowed_images]
+        ),
+        allowed_priority_classes=_split(
+            [
+                os.environ.get("DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES", ""),
+                *args.allowed_priority_classes,
+            ]
+        ),
     )
     run_operator(config, peering=args.peering, priority=args.priority)
     return 0
@@ -150,17 +157,19 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     run_parser.add_argument(
         "--allowed-images",
         action="append",
-        default=[os.environ.get("DRIFTWARDEN_ALLOWED_IMAGES", "")],
+        default=[],
         metavar="PATTERN",
         help="images monitors' Jobs may use besides --image: glob patterns, repeat or "
-        "comma-separate, e.g. 'registry.example.com/ml/*' (default: none)",
+        "comma-separate, e.g. 'registry.example.com/ml/*'; added to $DRIFTWARDEN_ALLOWED_IMAGES "
+        "(default: none)",
     )
     run_parser.add_argument(
         "--allowed-priority-classes",
         action="append",
-        default=[os.environ.get("DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES", "")],
+        default=[],
         metavar="NAME",
-        help="priority classes monitors' Jobs may use; system- classes never (default: none)",
+        help="priority classes monitors' Jobs may use; system- classes never; added to "
+        "$DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES (default: none)",
     )
     run_parser.add_argument(
         "--peering",
