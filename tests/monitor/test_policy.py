@@ -22,6 +22,7 @@ from driftwarden.monitor.policy import (
     describe,
     image_allowed,
     namespace_level,
+    namespace_secrets,
     namespace_service_accounts,
     with_restricted_defaults,
 )
@@ -282,6 +283,36 @@ def test_service_accounts_other_than_default_need_the_namespace_annotation(key):
     assert check_pod_template(pod, policy()) == []
 
 
+@pytest.mark.parametrize(
+    ("where", "reference"),
+    [
+        ("containers[0].envFrom", [{"secretRef": {"name": "db-admin"}}]),
+        (
+            "containers[0].env",
+            [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db-admin", "key": "p"}}}],
+        ),
+        ("volumes", [{"name": "s", "secret": {"secretName": "db-admin"}}]),
+        (
+            "volumes",
+            [{"name": "s", "projected": {"sources": [{"secret": {"name": "db-admin"}}]}}],
+        ),
+    ],
+)
+def test_secrets_reach_pods_only_when_the_namespace_allows_them(where, reference):
+    pod = compliant_pod()
+    _set(pod, f"spec.{where}", reference)
+    (violation,) = check_pod_template(pod, policy(PRIVILEGED))
+    assert violation.rule == "secrets"
+    assert violation.path.startswith(f"spec.template.spec.{where}")
+    assert "driftwarden.io/allowed-secrets=db-admin" in violation.remedy
+    assert check_pod_template(pod, policy(allowed_secrets=frozenset({"db-admin"}))) == []
+    assert check_pod_template(pod, policy(allowed_secrets=frozenset({"*"}))) == []
+    # Pull secrets are the kubelet's: the containers never see them.
+    pod = compliant_pod()
+    pod["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+    assert check_pod_template(pod, policy()) == []
+
+
 def test_priority_classes_from_the_allowlist_and_never_system_ones():
     pod = compliant_pod()
     pod["spec"]["priorityClassName"] = "batch-low"
@@ -352,6 +383,9 @@ def test_namespace_annotations_give_the_level_and_the_service_accounts():
         {"driftwarden.io/allowed-service-accounts": "trainer, drift-reader,,"}
     ) == {"trainer", "drift-reader"}
     assert namespace_service_accounts({}) == frozenset()
+    assert namespace_secrets({"driftwarden.io/allowed-secrets": "s3-credentials"}) == {
+        "s3-credentials"
+    }
     with pytest.raises(ValueError):
         Policy(namespace="ml", level="none")
 
@@ -377,6 +411,7 @@ HOSTILE_TEMPLATE: dict[str, Any] = {
                         "name": "x",
                         "image": "evil.example.com/root:latest",
                         "securityContext": {"privileged": True},
+                        "envFrom": [{"secretRef": {"name": "db-admin"}}],
                         "volumeMounts": [{"name": "host", "mountPath": "/host"}],
                     }
                 ],
@@ -419,7 +454,8 @@ def test_the_hostile_monitor_gets_neither_job_even_from_a_privileged_namespace()
         "tolerations",
         "runAsNonRoot",
     }
-    assert rules(check_job(analysis, policy())) == {
+    storage = frozenset({"s3-credentials"})  # the controller always allows it for analysis
+    assert rules(check_job(analysis, policy(allowed_secrets=storage))) == {
         "appArmor",
         "image",
         "serviceAccount",
@@ -428,12 +464,13 @@ def test_the_hostile_monitor_gets_neither_job_even_from_a_privileged_namespace()
     }
     # A namespace opted out to privileged still never gets these.
     for job in (retraining, analysis):
-        assert rules(check_job(job, policy(PRIVILEGED))) == {
+        assert rules(check_job(job, policy(PRIVILEGED))) - {"secrets"} == {
             "image",
             "serviceAccount",
             "priorityClass",
             "tolerations",
         }
+    assert rules(check_job(retraining, policy(PRIVILEGED))) >= {"secrets"}
     message = describe(found)
     # What no admin can allow comes first: the author must change it in any case.
     assert message.startswith("spec.template.spec.priorityClassName: priority class")
@@ -445,10 +482,12 @@ def test_the_hostile_monitor_gets_neither_job_even_from_a_privileged_namespace()
     assert "To allow (some are never allowed for DriftMonitor Jobs): " in describe(privileged)
 
 
-def test_the_analysis_job_passes_restricted_with_nothing_allowed():
+def test_the_analysis_job_passes_restricted_with_only_its_storage_secret_allowed():
     monitor = parse_monitor(manifest())
     job = analysis_job(monitor, SLOT, IMAGE)
-    assert check_job(job, Policy(namespace="ml", operator_image=IMAGE)) == []
+    storage = frozenset({"s3-credentials"})
+    assert check_job(job, Policy("ml", operator_image=IMAGE, allowed_secrets=storage)) == []
+    assert rules(check_job(job, Policy("ml", operator_image=IMAGE))) == {"secrets"}
     pod = job["spec"]["template"]["spec"]
     assert pod["enableServiceLinks"] is False
     assert pod["automountServiceAccountToken"] is False
@@ -466,13 +505,22 @@ def test_every_example_passes_restricted(doc):
     """At level restricted, with only what each example's comments ask an admin to allow."""
     monitor = parse_monitor({**doc, "metadata": {**doc["metadata"], "uid": "u"}})
     accounts = frozenset(filter(None, [monitor.job.service_account_name]))
+    # The analysis Job's storage Secret is always allowed (the controller adds it).
+    storage = frozenset(filter(None, [monitor.run.storage.secret_name]))
     analysis = analysis_job(monitor, SLOT, IMAGE)
-    assert check_job(analysis, policy(allowed_service_accounts=accounts)) == []
+    assert (
+        check_job(analysis, policy(allowed_service_accounts=accounts, allowed_secrets=storage))
+        == []
+    )
     if monitor.retraining is not None:
         job = retraining_job(monitor, _outcome(f"{monitor.name}-1"), SLOT)
-        images = tuple(c["image"] for c in job["spec"]["template"]["spec"]["containers"])
+        pod = job["spec"]["template"]["spec"]
+        images = tuple(c["image"] for c in pod["containers"])
+        secrets = frozenset(
+            s["secretRef"]["name"] for c in pod["containers"] for s in c.get("envFrom") or []
+        )
         # Checked as written, without the defaults the operator fills in.
-        assert check_job(job, policy(allowed_images=images)) == []
+        assert check_job(job, policy(allowed_images=images, allowed_secrets=secrets)) == []
 
 
 def test_restricted_defaults_fill_only_the_fields_with_one_safe_value():

@@ -23,6 +23,7 @@ from driftwarden.monitor.policy import (
     Violation,
     check_job,
     namespace_level,
+    namespace_secrets,
     namespace_service_accounts,
     with_restricted_defaults,
 )
@@ -30,8 +31,13 @@ from driftwarden.monitor.policy import (
 log = logging.getLogger("driftwarden.controller")
 
 
-async def namespace_policy(api: KubeApi, config: OperatorConfig, namespace: str) -> Policy:
-    """The policy for Jobs in ``namespace``: the operator's allowlists and the Namespace's annotations."""
+async def namespace_policy(
+    api: KubeApi, config: OperatorConfig, namespace: str, secrets: tuple[str, ...] = ()
+) -> Policy:
+    """The policy for Jobs in ``namespace``: the operator's allowlists and the Namespace's annotations.
+
+    ``secrets`` are allowed besides the annotated ones (the analysis Job's storage Secret).
+    """
     try:
         found = await api.get_namespace(namespace)
     except ApiException as error:
@@ -50,19 +56,26 @@ async def namespace_policy(api: KubeApi, config: OperatorConfig, namespace: str)
         allowed_images=config.allowed_images,
         allowed_priority_classes=config.allowed_priority_classes,
         allowed_service_accounts=namespace_service_accounts(annotations),
+        allowed_secrets=namespace_secrets(annotations) | frozenset(secrets),
     )
 
 
 async def admit(
-    api: KubeApi, config: OperatorConfig, job: Mapping[str, Any], *, fill_defaults: bool = False
+    api: KubeApi,
+    config: OperatorConfig,
+    job: Mapping[str, Any],
+    *,
+    fill_defaults: bool = False,
+    secrets: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], list[Violation]]:
     """``(the Job to create, its violations)``: create it only when the list is empty.
 
     ``fill_defaults`` (retraining templates): at level restricted, fill in the
     fields that have one safe value (:func:`with_restricted_defaults`) first.
+    ``secrets``: Secrets allowed for this Job whatever the Namespace says.
     """
     namespace = str((job.get("metadata") or {}).get("namespace") or "")
-    policy = await namespace_policy(api, config, namespace)
+    policy = await namespace_policy(api, config, namespace, secrets)
     manifest = dict(job)
     if fill_defaults and policy.level == RESTRICTED:
         manifest = with_restricted_defaults(manifest)

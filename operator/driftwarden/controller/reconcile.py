@@ -282,8 +282,13 @@ class Reconciler:
                 },
             )
             return None
+        # The storage Secret reaches only the operator's own analysis code: always allowed.
+        storage_secret = monitor.run.storage.secret_name
         manifest, violations = await admit(
-            self.api, self.config, analysis_job(monitor, slot, self.config.image)
+            self.api,
+            self.config,
+            analysis_job(monitor, slot, self.config.image),
+            secrets=(storage_secret,) if storage_secret else (),
         )
         if violations:
             message = "the Job policy refused the analysis Job (from spec.job): " + describe(

@@ -19,6 +19,10 @@ admins, not monitor authors) can set:
 ``driftwarden.io/allowed-service-accounts``
     comma-separated ServiceAccount names (or ``*``) pods may run as besides
     ``default``.
+``driftwarden.io/allowed-secrets``
+    comma-separated Secret names (or ``*``) whose data pods may read through
+    ``env``, ``envFrom`` or volumes. The analysis Job's ``spec.storage.secretRef``
+    is always allowed: its container runs the operator's code only.
 
 Images must match the operator's own image or a pattern of ``--allowed-images``,
 priority classes must be listed in ``--allowed-priority-classes``. Some things
@@ -50,6 +54,7 @@ LEVELS = (PRIVILEGED, BASELINE, RESTRICTED)  # most to least permissive
 
 POD_SECURITY_ANNOTATION = "driftwarden.io/pod-security"
 SERVICE_ACCOUNTS_ANNOTATION = "driftwarden.io/allowed-service-accounts"
+SECRETS_ANNOTATION = "driftwarden.io/allowed-secrets"
 DEFAULT_SERVICE_ACCOUNT = "default"
 
 # Pod Security Standards, baseline: capabilities a container may add (the runtime's defaults).
@@ -148,6 +153,8 @@ class Policy:
     always allowed. ``allowed_images``: glob patterns (``*`` matches ``/`` too,
     so end a registry pattern with ``/``). ``allowed_service_accounts``: names
     besides ``default``, ``*`` for any. ``allowed_priority_classes``: names.
+    ``allowed_secrets``: Secrets the pods may read (env, envFrom, volumes), ``*``
+    for any.
     """
 
     namespace: str
@@ -156,6 +163,7 @@ class Policy:
     allowed_images: tuple[str, ...] = ()
     allowed_priority_classes: tuple[str, ...] = ()
     allowed_service_accounts: frozenset[str] = field(default_factory=frozenset)
+    allowed_secrets: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -174,10 +182,19 @@ def namespace_level(annotations: Mapping[str, str] | None) -> str:
     return value if value in LEVELS else RESTRICTED
 
 
+def _annotated_names(annotations: Mapping[str, str] | None, key: str) -> frozenset[str]:
+    value = str((annotations or {}).get(key) or "")
+    return frozenset(n.strip() for n in value.split(",") if n.strip())
+
+
 def namespace_service_accounts(annotations: Mapping[str, str] | None) -> frozenset[str]:
     """The names in a Namespace's ``driftwarden.io/allowed-service-accounts`` annotation."""
-    value = str((annotations or {}).get(SERVICE_ACCOUNTS_ANNOTATION) or "")
-    return frozenset(n.strip() for n in value.split(",") if n.strip())
+    return _annotated_names(annotations, SERVICE_ACCOUNTS_ANNOTATION)
+
+
+def namespace_secrets(annotations: Mapping[str, str] | None) -> frozenset[str]:
+    """The names in a Namespace's ``driftwarden.io/allowed-secrets`` annotation."""
+    return _annotated_names(annotations, SECRETS_ANNOTATION)
 
 
 # ---------------------------------------------------------------- small readers
@@ -524,6 +541,49 @@ def _check_service_account(
         )
 
 
+def _secret_references(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, Any]]:
+    """(path, Secret name) of every Secret whose data reaches the pod's containers.
+
+    imagePullSecrets are not listed: the kubelet uses them, the containers never see them.
+    """
+    for path, container in _containers(spec, where):
+        for i, source in enumerate(_list(container.get("envFrom"))):
+            ref = _map(_map(source).get("secretRef"))
+            if ref:
+                yield f"{path}.envFrom[{i}].secretRef.name", ref.get("name")
+        for i, variable in enumerate(_list(container.get("env"))):
+            ref = _map(_map(_map(variable).get("valueFrom")).get("secretKeyRef"))
+            if ref:
+                yield f"{path}.env[{i}].valueFrom.secretKeyRef.name", ref.get("name")
+    for i, volume in enumerate(_list(spec.get("volumes"))):
+        volume = _map(volume)
+        if "secret" in volume:
+            yield (
+                f"{where}.volumes[{i}].secret.secretName",
+                _map(volume["secret"]).get("secretName"),
+            )
+        for j, source in enumerate(_list(_map(volume.get("projected")).get("sources"))):
+            if "secret" in _map(source):
+                yield (
+                    f"{where}.volumes[{i}].projected.sources[{j}].secret.name",
+                    _map(_map(source)["secret"]).get("name"),
+                )
+
+
+def _check_secrets(spec: Mapping[str, Any], where: str, policy: Policy) -> Iterator[Violation]:
+    if "*" in policy.allowed_secrets:
+        return
+    for path, name in _secret_references(spec, where):
+        if name not in policy.allowed_secrets:
+            yield Violation(
+                path,
+                "secrets",
+                f"reading Secret {name!r} is not allowed in namespace {policy.namespace}",
+                f"kubectl annotate namespace {policy.namespace} {SECRETS_ANNOTATION}={name} "
+                "--overwrite (a comma list of names)",
+            )
+
+
 def _check_priority_class(
     spec: Mapping[str, Any], where: str, policy: Policy
 ) -> Iterator[Violation]:
@@ -601,6 +661,7 @@ def check_pod_template(
         *_pod_security(spec, annotations, spec_where, policy),
         *_check_images(spec, spec_where, policy),
         *_check_service_account(spec, spec_where, policy),
+        *_check_secrets(spec, spec_where, policy),
         *_check_priority_class(spec, spec_where, policy),
         *_check_scheduling(spec, spec_where),
     ]
