@@ -48,9 +48,9 @@ def test_hostile_analysis_settings_create_no_job_and_say_why_once(cluster):
     assert status["phase"] == "Failed"
     message = ready["message"]
     for field in (
-        "spec.template.spec.priorityClassName",
-        "spec.template.spec.containers[0].image",
-        "container.apparmor.security.beta.kubernetes.io/analyze",
+        "spec.job.priorityClassName: ",
+        "spec.job.image: ",
+        "spec.job.podAnnotations[container.apparmor.security.beta.kubernetes.io/analyze]: ",
     ):
         assert field in message, message
     assert "more. To allow (some are never allowed for DriftMonitor Jobs): " in message

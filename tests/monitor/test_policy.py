@@ -21,6 +21,7 @@ from driftwarden.monitor.policy import (
     check_pod_template,
     describe,
     image_allowed,
+    in_analysis_spec,
     namespace_level,
     namespace_secrets,
     namespace_service_accounts,
@@ -480,6 +481,20 @@ def test_the_hostile_monitor_gets_neither_job_even_from_a_privileged_namespace()
     )
     privileged = check_job(retraining, policy(PRIVILEGED))
     assert "To allow (some are never allowed for DriftMonitor Jobs): " in describe(privileged)
+
+
+def test_analysis_violations_name_the_spec_job_field_the_author_wrote():
+    doc = manifest(job=HOSTILE_JOB)
+    analysis = analysis_job(parse_monitor(doc), SLOT, IMAGE)
+    storage = frozenset({"s3-credentials"})
+    paths = {v.path for v in in_analysis_spec(check_job(analysis, policy(allowed_secrets=storage)))}
+    assert paths == {
+        "spec.job.image",
+        "spec.job.serviceAccountName",
+        "spec.job.priorityClassName",
+        "spec.job.tolerations[0].key",
+        "spec.job.podAnnotations[container.apparmor.security.beta.kubernetes.io/analyze]",
+    }
 
 
 def test_the_analysis_job_passes_restricted_with_only_its_storage_secret_allowed():

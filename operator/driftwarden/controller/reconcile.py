@@ -51,7 +51,12 @@ from driftwarden.monitor import (
 )
 from driftwarden.monitor.job import analysis_selector
 from driftwarden.monitor.outcome import job_slot
-from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status, describe
+from driftwarden.monitor.policy import (
+    POLICY_VIOLATION,
+    blocked_status,
+    describe,
+    in_analysis_spec,
+)
 from driftwarden.monitor.retraining import COOLDOWN, START
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, get_condition
@@ -291,8 +296,8 @@ class Reconciler:
             secrets=(storage_secret,) if storage_secret else (),
         )
         if violations:
-            message = "the Job policy refused the analysis Job (from spec.job): " + describe(
-                violations, max_chars=900
+            message = "the Job policy refused the analysis Job: " + describe(
+                in_analysis_spec(violations), max_chars=900
             )
             blocked[READY] = message
             if _ready_message(previous) != message:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -723,6 +723,31 @@ def with_restricted_defaults(job: Mapping[str, Any]) -> dict[str, Any]:
             capabilities = context.setdefault("capabilities", {})
             if isinstance(capabilities, dict) and not capabilities.get("drop"):
                 capabilities["drop"] = ["ALL"]
+    return out
+
+
+# Where the analysis Job's fields come from in the monitor's spec (monitor/job.py builds it).
+_ANALYSIS_FIELDS = (
+    ("spec.template.spec.containers[0].image", "spec.job.image"),
+    ("spec.template.spec.serviceAccountName", "spec.job.serviceAccountName"),
+    ("spec.template.spec.priorityClassName", "spec.job.priorityClassName"),
+    ("spec.template.spec.tolerations", "spec.job.tolerations"),
+    ("spec.template.spec.nodeSelector", "spec.job.nodeSelector"),
+    ("spec.template.spec.affinity", "spec.job.affinity"),
+    ("spec.template.metadata.annotations", "spec.job.podAnnotations"),
+)
+
+
+def in_analysis_spec(violations: Iterable[Violation]) -> list[Violation]:
+    """The analysis Job's violations named by the ``spec.job`` field the author wrote."""
+    out = []
+    for violation in violations:
+        path = violation.path
+        for built, written in _ANALYSIS_FIELDS:
+            if path == built or path.startswith((built + ".", built + "[")):
+                path = written + path[len(built) :]
+                break
+        out.append(replace(violation, path=path))
     return out
 
 
