@@ -373,6 +373,11 @@ def test_jobs_run_in_the_monitors_namespace_and_keep_their_own_selector():
         "spec.manualSelector",
         "spec.selector",
     ]
+    elsewhere = copy.deepcopy(job)
+    elsewhere["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
+    assert rules(check_job(elsewhere, policy(PRIVILEGED))) == {"managedBy"}
+    elsewhere["spec"]["managedBy"] = "kubernetes.io/job-controller"
+    assert check_job(elsewhere, policy()) == []
 
 
 def test_namespace_annotations_give_the_level_and_the_service_accounts():

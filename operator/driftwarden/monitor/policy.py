@@ -28,8 +28,9 @@ Images must match the operator's own image or a pattern of ``--allowed-images``,
 priority classes must be listed in ``--allowed-priority-classes``. Some things
 are never allowed, whatever the level: ``system-`` priority classes, tolerations
 of control-plane or cordoned nodes (or of every taint), ``nodeName`` (it skips the
-scheduler and its taints), a namespace other than the monitor's, and Job pod
-selectors (a Job adopts every pod its selector matches).
+scheduler and its taints), a namespace other than the monitor's, Job pod
+selectors (a Job adopts every pod its selector matches) and Jobs handed to
+another controller (``spec.managedBy``).
 
 Each control of the Pod Security Standards is one ``_check_*`` function over the
 pod spec and its annotations, checked at ``baseline`` and/or ``restricted`` as the
@@ -120,6 +121,7 @@ FORBIDDEN_TOLERATIONS = frozenset(
         "node.kubernetes.io/unschedulable",
     }
 )
+JOB_CONTROLLER = "kubernetes.io/job-controller"  # the only spec.managedBy a Job may name
 CONTAINER_KINDS = ("initContainers", "containers", "ephemeralContainers")
 CHART_IMAGES = "the chart value jobPolicy.allowedImages (--allowed-images)"
 CHART_PRIORITIES = "the chart value jobPolicy.allowedPriorityClasses (--allowed-priority-classes)"
@@ -690,6 +692,15 @@ def check_job(job: Mapping[str, Any], policy: Policy) -> list[Violation]:
                     "leave the selector to Kubernetes",
                 )
             )
+    if spec.get("managedBy") not in (None, JOB_CONTROLLER):
+        out.append(
+            Violation(
+                "spec.managedBy",
+                "managedBy",
+                f"a Job handed to another controller ({spec['managedBy']!r}) escapes this "
+                "policy and the namespace's own controls; leave it to Kubernetes' Job controller",
+            )
+        )
     out.extend(check_pod_template(_map(spec.get("template")), policy, "spec.template"))
     return out
 
