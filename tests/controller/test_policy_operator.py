@@ -6,8 +6,12 @@ one of issue 7: written by someone who may only create DriftMonitors in the name
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from driftwarden.controller.admission import namespace_policy
+from driftwarden.controller.config import OperatorConfig
+from driftwarden.controller.kube import KubeApi
 from tests.controller.conftest import NAMESPACE
 from tests.monitor.test_policy import HOSTILE_JOB, HOSTILE_TEMPLATE
 
@@ -164,3 +168,37 @@ def test_restricted_retraining_gets_the_safe_defaults_filled_in(cluster):
     }
     # The monitor's spec is never written: the defaults live in the Job only.
     assert "seccompProfile" not in str(cluster.get("trainer")["spec"])
+
+
+def test_the_policy_comes_from_the_namespace_and_a_missing_one_gives_restricted(
+    kube_api, kube_client
+):
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": "team",
+                "annotations": {
+                    "driftwarden.io/pod-security": "baseline",
+                    "driftwarden.io/allowed-service-accounts": "trainer",
+                    "driftwarden.io/allowed-secrets": "s3-credentials",
+                },
+            },
+        }
+    )
+    config = OperatorConfig(
+        image="op:1", allowed_images=("r/*",), allowed_priority_classes=("low",)
+    )
+    api = KubeApi(kube_client)
+    team = asyncio.run(namespace_policy(api, config, "team", ("storage",)))
+    assert (team.level, team.operator_image, team.allowed_images) == ("baseline", "op:1", ("r/*",))
+    assert team.allowed_service_accounts == {"trainer"}
+    assert team.allowed_secrets == {"s3-credentials", "storage"}
+    assert team.allowed_priority_classes == ("low",)
+    gone = asyncio.run(namespace_policy(api, config, "gone"))
+    assert (gone.level, gone.allowed_service_accounts, gone.allowed_secrets) == (
+        "restricted",
+        frozenset(),
+        frozenset(),
+    )
