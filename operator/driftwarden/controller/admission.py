@@ -22,11 +22,14 @@ from driftwarden.monitor.policy import (
     Policy,
     Violation,
     check_job,
+    describe,
+    in_analysis_spec,
     namespace_level,
     namespace_secrets,
     namespace_service_accounts,
     with_restricted_defaults,
 )
+from driftwarden.monitor.spec import Monitor
 
 log = logging.getLogger("driftwarden.controller")
 
@@ -80,3 +83,37 @@ async def admit(
     if fill_defaults and policy.level == RESTRICTED:
         manifest = with_restricted_defaults(manifest)
     return manifest, check_job(manifest, policy)
+
+
+# Conditions are capped at 1024 characters: keep the whole message (and its remedies) under.
+MAX_MESSAGE = 900
+
+
+async def admit_analysis(
+    api: KubeApi, config: OperatorConfig, monitor: Monitor, job: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """``(the analysis Job to create, None)``, or ``(…, why it is refused)`` for Ready=False.
+
+    The monitor's storage Secret is allowed whatever the Namespace says: it reaches
+    only the operator's own analysis code.
+    """
+    secret = monitor.run.storage.secret_name
+    manifest, violations = await admit(api, config, job, secrets=(secret,) if secret else ())
+    if not violations:
+        return manifest, None
+    return manifest, "the Job policy refused the analysis Job: " + describe(
+        in_analysis_spec(violations), max_chars=MAX_MESSAGE
+    )
+
+
+async def admit_retraining(
+    api: KubeApi, config: OperatorConfig, run: str, job: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """``(the retraining Job to create, None)``, or ``(…, why it is refused)``; ``run`` triggered it."""
+    manifest, violations = await admit(api, config, job, fill_defaults=True)
+    if not violations:
+        return manifest, None
+    return manifest, (
+        f"run {run} found drift; the Job policy refused its retraining Job: "
+        + describe(violations, prefix="spec.retraining.jobTemplate.", max_chars=MAX_MESSAGE)
+    )

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import kopf
 
-from driftwarden.controller.admission import admit
+from driftwarden.controller.admission import admit_analysis, admit_retraining
 from driftwarden.controller.config import OperatorConfig
 from driftwarden.controller.kube import KubeApi
 from driftwarden.controller.metrics import Metrics
@@ -51,12 +51,7 @@ from driftwarden.monitor import (
 )
 from driftwarden.monitor.job import analysis_selector
 from driftwarden.monitor.outcome import job_slot
-from driftwarden.monitor.policy import (
-    POLICY_VIOLATION,
-    blocked_status,
-    describe,
-    in_analysis_spec,
-)
+from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
 from driftwarden.monitor.retraining import COOLDOWN, START
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, get_condition
@@ -240,16 +235,12 @@ class Reconciler:
             events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:
             return None
-        manifest, violations = await admit(
-            self.api, self.config, retraining_job(monitor, outcome, now), fill_defaults=True
+        manifest, refusal = await admit_retraining(
+            self.api, self.config, outcome.job, retraining_job(monitor, outcome, now)
         )
-        if violations:
-            message = (
-                f"run {outcome.job} found drift; the Job policy refused its retraining Job: "
-                + describe(violations, prefix="spec.retraining.jobTemplate.", max_chars=900)
-            )
-            blocked[RETRAINING_TRIGGERED] = message
-            events.append(Event("Warning", POLICY_VIOLATION, message))
+        if refusal:  # the run is recorded as usual; the next drifted run tries again
+            blocked[RETRAINING_TRIGGERED] = refusal
+            events.append(Event("Warning", POLICY_VIOLATION, refusal))
             return None
         job, created = await self.api.create_job(monitor.namespace, manifest)
         if created:
@@ -287,21 +278,13 @@ class Reconciler:
                 },
             )
             return None
-        # The storage Secret reaches only the operator's own analysis code: always allowed.
-        storage_secret = monitor.run.storage.secret_name
-        manifest, violations = await admit(
-            self.api,
-            self.config,
-            analysis_job(monitor, slot, self.config.image),
-            secrets=(storage_secret,) if storage_secret else (),
+        manifest, refusal = await admit_analysis(
+            self.api, self.config, monitor, analysis_job(monitor, slot, self.config.image)
         )
-        if violations:
-            message = "the Job policy refused the analysis Job: " + describe(
-                in_analysis_spec(violations), max_chars=900
-            )
-            blocked[READY] = message
-            if _ready_message(previous) != message:
-                events.append(Event("Warning", POLICY_VIOLATION, message))
+        if refusal:
+            blocked[READY] = refusal
+            if _ready_message(previous) != refusal:  # one Event per distinct problem
+                events.append(Event("Warning", POLICY_VIOLATION, refusal))
             return None
         job, created = await self.api.create_job(monitor.namespace, manifest)
         self.track_job(job)
