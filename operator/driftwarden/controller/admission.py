@@ -85,8 +85,9 @@ async def admit(
     return manifest, check_job(manifest, policy)
 
 
-# Conditions are capped at 1024 characters: keep the whole message (and its remedies) under.
-MAX_MESSAGE = 900
+# Conditions hold 1024 characters and the Events 1000: the whole message (remedies included)
+# stays under both, prefix and run name (63) included.
+MAX_MESSAGE = 850
 
 
 async def admit_analysis(
