@@ -7,11 +7,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from driftwarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftwarden.controller.config import OperatorConfig
 
 
 def _documents(path: str) -> list[dict[str, Any]]:
@@ -93,12 +96,11 @@ def _split(items: list[str]) -> tuple[str, ...]:
     return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the operator."""
+def operator_config(args: argparse.Namespace) -> OperatorConfig:
+    """The operator's settings from ``driftwarden run``'s flags (and environment variables)."""
     from driftwarden.controller.config import OperatorConfig
-    from driftwarden.controller.runner import run_operator
 
-    config = OperatorConfig(
+    return OperatorConfig(
         image=args.image,
         namespaces=tuple(n for item in args.namespace for n in item.split(",") if n),
         tick_seconds=args.tick,
@@ -115,7 +117,13 @@ def run(args: argparse.Namespace) -> int:
             ]
         ),
     )
-    run_operator(config, peering=args.peering, priority=args.priority)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the operator."""
+    from driftwarden.controller.runner import run_operator
+
+    run_operator(operator_config(args), peering=args.peering, priority=args.priority)
     return 0
 
 
