@@ -576,3 +576,10 @@ def test_restricted_defaults_fill_only_the_fields_with_one_safe_value():
         "runAsNonRoot",
         "seccomp",
     }
+
+
+@pytest.mark.parametrize("capability", ["CAP_SYS_ADMIN", "sys_admin", "CAP_CHOWN"])
+def test_capabilities_are_compared_literally_so_other_spellings_are_refused(capability):
+    pod = compliant_pod()
+    pod["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] = [capability]
+    assert rules(check_pod_template(pod, policy(BASELINE))) == {"capabilities"}

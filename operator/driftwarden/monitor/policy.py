@@ -34,7 +34,10 @@ another controller (``spec.managedBy``).
 
 Each control of the Pod Security Standards is one ``_check_*`` function over the
 pod spec and its annotations, checked at ``baseline`` and/or ``restricted`` as the
-standard lists it (the controls as of Kubernetes 1.30, with the AppArmor field).
+standard lists it (kubernetes.io/docs/concepts/security/pod-security-standards as of
+Kubernetes 1.31: the AppArmor fields, the keepalive sysctls, container_engine_t). Where
+the standard and a runtime differ in spelling (CAP_-prefixed or lower-case capabilities)
+the check compares literally, as Pod Security Admission does, and so refuses.
 """
 
 from __future__ import annotations
