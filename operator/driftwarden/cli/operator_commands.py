@@ -7,12 +7,15 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from driftwarden.documents import decode, load_yaml_documents
 from driftwarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftwarden.controller.config import OperatorConfig
 
 
 def _documents(path: str) -> list[dict[str, Any]]:
@@ -96,20 +99,39 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the operator."""
-    from driftwarden.controller.config import OperatorConfig
-    from driftwarden.controller.runner import run_operator
+def _split(items: list[str]) -> tuple[str, ...]:
+    """Repeated and comma-separated flag values, in order, without blanks."""
+    return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
 
-    config = OperatorConfig(
+
+def operator_config(args: argparse.Namespace) -> OperatorConfig:
+    """The operator's settings from ``driftwarden run``'s flags (and environment variables)."""
+    from driftwarden.controller.config import OperatorConfig
+
+    return OperatorConfig(
         image=args.image,
         namespaces=tuple(n for item in args.namespace for n in item.split(",") if n),
         tick_seconds=args.tick,
         max_concurrent_jobs=args.max_concurrent_jobs,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
+        allowed_images=_split(
+            [os.environ.get("DRIFTWARDEN_ALLOWED_IMAGES", ""), *args.allowed_images]
+        ),
+        allowed_priority_classes=_split(
+            [
+                os.environ.get("DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES", ""),
+                *args.allowed_priority_classes,
+            ]
+        ),
     )
-    run_operator(config, peering=args.peering, priority=args.priority)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the operator."""
+    from driftwarden.controller.runner import run_operator
+
+    run_operator(operator_config(args), peering=args.peering, priority=args.priority)
     return 0
 
 
@@ -147,6 +169,23 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--max-concurrent-jobs",
         type=int,
         default=int(os.environ.get("DRIFTWARDEN_MAX_CONCURRENT_JOBS", 10)),
+    )
+    run_parser.add_argument(
+        "--allowed-images",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="images monitors' Jobs may use besides --image: glob patterns, repeat or "
+        "comma-separate, e.g. 'registry.example.com/ml/*'; added to $DRIFTWARDEN_ALLOWED_IMAGES "
+        "(default: none)",
+    )
+    run_parser.add_argument(
+        "--allowed-priority-classes",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="priority classes monitors' Jobs may use; system- classes never; added to "
+        "$DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES (default: none)",
     )
     run_parser.add_argument(
         "--peering",

@@ -206,6 +206,8 @@ def analysis_job(
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
+        # No service-link variables: the analysis talks to no in-cluster Service by env var.
+        "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS,
