@@ -1,10 +1,12 @@
-"""Every spec the CRD admits can run: its DRIFTWARDEN_MONITOR value stays under Linux's limit.
+"""Every spec the CRD admits can run: its analysis config fits the pod's environment.
 
-The analysis spec reaches the pod in one environment variable, and Linux refuses
-an exec whose single variable exceeds 128 KiB (MAX_ARG_STRLEN, 32 pages). The
-largest spec is built from the CRD schema itself (every list at maxItems, every
-string at maxLength with the costliest characters its pattern admits), so raising
-a bound without checking the budget breaks this test.
+The analysis spec reaches the pod in environment variables, and Linux refuses an
+exec whose single variable exceeds 128 KiB (MAX_ARG_STRLEN, 32 pages) or whose
+variables and arguments together exceed ARG_MAX (a quarter of the 8 MiB stack
+limit: 2 MiB). So the config travels in chunks (driftwarden.envchunks), and the CRD
+bounds the whole. The largest spec is built from the CRD schema itself (every list
+at maxItems, every string at maxLength with the costliest characters its pattern
+admits), so raising a bound without checking the budget breaks this test.
 """
 
 from __future__ import annotations
@@ -15,24 +17,35 @@ import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from driftwarden.analysis import settings
+from driftwarden.cli.analyze import build_config
+from driftwarden.cli.main import build_parser
+from driftwarden.envchunks import join_env
 from driftwarden.errors import ConfigError
-from driftwarden.monitor.job import monitor_config
-from driftwarden.monitor.spec import parse_monitor
+from driftwarden.monitor.job import CONFIG_ENV, analysis_job, monitor_config, run_output
+from driftwarden.monitor.spec import Monitor, parse_monitor
 
 from .crdschema import load_crd, open_api_schema
 from .helpers import CRD_PATH
 
-BUDGET = 120 * 1024  # bytes; MAX_ARG_STRLEN is 128 KiB including "DRIFTWARDEN_MONITOR=" and NUL
+# Bytes. One variable: MAX_ARG_STRLEN is 128 KiB including "NAME=" and the NUL.
+VARIABLE_BUDGET = 120 * 1024
+# The whole config: well under ARG_MAX (2 MiB for every variable and argument
+# together, the storage Secret's among them) and etcd's ~1.5 MiB per object.
+CONFIG_BUDGET = 768 * 1024
+# The analysis Job without spec.job's pass-through fields (affinity, tolerations ...).
+JOB_BUDGET = 1024 * 1024
 # Sections that do not travel to the analysis pod (monitor_config leaves them out).
 NOT_TRAVELLING = {"retraining", "job"}
 # Characters from costliest to cheapest in compact JSON (ensure_ascii=False):
 # a control character becomes \u0001 (6 bytes), an astral one 4 UTF-8 bytes, a quote 2.
 FILLS = ("\x01", "\U0001f600", '"', "a", "9")
+SLOT = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 SCHEMA = open_api_schema(load_crd())
 SPEC_SCHEMA = SCHEMA["properties"]["spec"]
 
@@ -140,14 +153,52 @@ def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-def test_the_largest_admissible_spec_travels_well_under_the_limit():
+def largest_monitor() -> Monitor:
+    """The largest admissible monitor, parsed, with the costliest schedule put back."""
     manifest = largest_manifest()
     monitor = parse_monitor(runnable(manifest))  # the parser accepts it too
-    monitor = dataclasses.replace(monitor, spec=manifest["spec"])  # with the costliest schedule
-    size = len(("DRIFTWARDEN_MONITOR=" + monitor_config(monitor)).encode())
-    assert size < BUDGET, f"{size} bytes"
-    # The generator did build a large spec, not an empty one.
-    assert size > BUDGET // 2
+    return dataclasses.replace(monitor, spec=manifest["spec"])
+
+
+def container_env(job: Mapping[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_the_largest_admissible_spec_fits_the_budget_in_chunks_under_the_variable_limit():
+    monitor = largest_monitor()
+    size = len(monitor_config(monitor).encode())
+    assert size < CONFIG_BUDGET, f"{size} bytes"
+    assert size > CONFIG_BUDGET * 0.9  # the generator did build a large spec, not an empty one
+    job = analysis_job(monitor, SLOT, "ghcr.io/driftwarden/driftwarden:1.0.0")
+    env = container_env(job)
+    assert int(env[CONFIG_ENV + "_CHUNKS"]) == 7
+    for name, value in env.items():  # as execve counts them: NAME=value and a NUL
+        assert len(f"{name}={value}".encode()) + 1 < VARIABLE_BUDGET, name
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    strings = [f"{k}={v}" for k, v in env.items()] + args
+    assert sum(len(s.encode()) + 1 for s in strings) < CONFIG_BUDGET + 8 * 1024
+    assert len(json.dumps(job, ensure_ascii=False).encode()) < JOB_BUDGET
+
+
+def test_the_largest_admissible_spec_round_trips_through_the_jobs_env_exactly(monkeypatch):
+    monitor = parse_monitor(runnable(largest_manifest()))
+    job = analysis_job(monitor, SLOT, "ghcr.io/driftwarden/driftwarden:1.0.0")
+    env = container_env(job)
+    assert join_env(CONFIG_ENV, env) == monitor_config(monitor)
+    # ... and `driftwarden analyze --config-env` reads it into the run the operator validated.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = build_parser("analyze").parse_args(
+        job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    config, identity = build_config(args)
+    # The run the operator validated, writing under its output path, the Secret named only in envFrom.
+    assert config == dataclasses.replace(
+        monitor.run,
+        output=run_output(monitor, job["metadata"]["name"]),
+        storage=dataclasses.replace(monitor.run.storage, secret_name=None),
+    )
+    assert identity == {"name": monitor.name, "namespace": monitor.namespace}
 
 
 def test_the_crd_and_the_parser_hold_the_same_bounds():
@@ -164,7 +215,7 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert source["path"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert source["timestampColumn"]["maxLength"] == settings.MAX_COLUMN_NAME_LENGTH
     assert SPEC_SCHEMA["properties"]["output"]["properties"]["path"]["maxLength"] == (
-        settings.MAX_PATH_LENGTH
+        settings.MAX_OUTPUT_PATH_LENGTH
     )
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
@@ -178,6 +229,7 @@ OVER_THE_BOUND = [
         lambda s: s["detection"]["overrides"].append({"feature": "one_more", "method": "psi"}),
     ),
     ("reference.path", lambda s: s["reference"].update(path="s3://b/" + "x" * 1024)),
+    ("output.path", lambda s: s["output"].update(path="s3://b/" + "x" * 890)),
     ("features.exclude[0]", lambda s: s["features"]["exclude"].__setitem__(0, "c" * 129)),
     ("current.timestampColumn", lambda s: s["current"].update(timestampColumn="t\x1b[31m")),
 ]
@@ -204,4 +256,4 @@ def test_unbounded_sections_stay_out_of_the_travelling_spec():
     manifest["spec"]["job"] = {"affinity": {"nodeAffinity": {"x": "y" * 200_000}}}
     monitor = parse_monitor(manifest)
     assert '"job"' not in monitor_config(monitor)
-    assert len(monitor_config(monitor).encode()) < BUDGET
+    assert len(monitor_config(monitor).encode()) < CONFIG_BUDGET

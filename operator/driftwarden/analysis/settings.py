@@ -39,15 +39,20 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "tvd": 0.1,
     "chisquare": 0.05,
 }
-# Bounds of what travels to the analysis pod. The spec reaches it in one environment
-# variable (DRIFTWARDEN_MONITOR), and Linux caps one at 128 KiB (MAX_ARG_STRLEN), so
-# the CRD and this parser bound every string and list of it; with these numbers the
-# largest admissible spec encodes to about 100 KiB (tests/monitor/test_crd_bounds.py
-# builds it from the CRD). The CRD holds the same numbers.
+# Bounds of what travels to the analysis pod. The spec reaches it in environment
+# variables (DRIFTWARDEN_MONITOR and its chunks, each under Linux's 128 KiB per
+# variable; driftwarden.envchunks), all of them within the exec's 2 MiB ARG_MAX and
+# the Job within etcd's ~1.5 MiB per object, so the CRD and this parser bound every
+# string and list of it: with these numbers the largest admissible spec encodes to
+# about 735 KiB, under a 768 KiB budget (tests/monitor/test_crd_bounds.py builds it
+# from the CRD). The CRD holds the same numbers.
 MAX_PATH_LENGTH = 1024  # a URI; S3 and GCS keys are at most 1,024 bytes
+# spec.output.path leaves room for the /<monitor>/<run> (63 characters each) that
+# the analysis Job appends, so the path the Job is given is within MAX_PATH_LENGTH.
+MAX_OUTPUT_PATH_LENGTH = MAX_PATH_LENGTH - 128
 MAX_COLUMN_NAME_LENGTH = 128
-MAX_FEATURE_LIST = {"include": 64, "exclude": 32, "categorical": 16, "numerical": 16}
-MAX_OVERRIDES = 32
+MAX_FEATURE_LIST = {"include": 512, "exclude": 256, "categorical": 256, "numerical": 128}
+MAX_OVERRIDES = 256
 MAX_REGION_LENGTH = 64
 # Control characters in a path or column name are refused: never meant, and each
 # one grows to six bytes (\u0001) in the JSON that travels.
@@ -206,10 +211,10 @@ def bounded_text(value: Any, where: str, max_length: int, what: str) -> str:
     return value
 
 
-def parse_path(value: Any, where: str) -> str:
+def parse_path(value: Any, where: str, max_length: int = MAX_PATH_LENGTH) -> str:
     """A data or output location (path or URI), bounded as the CRD bounds it."""
     what = "a path or URI (s3://…, gs://…, file://…, /local/dir)"
-    return bounded_text(value, where, MAX_PATH_LENGTH, what).strip()
+    return bounded_text(value, where, max_length, what).strip()
 
 
 def _column(value: Any, where: str) -> str:

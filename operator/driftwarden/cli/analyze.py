@@ -18,6 +18,7 @@ from driftwarden.analysis.settings import RunConfig, parse_run_config
 from driftwarden.cli.progress import ProgressLine
 from driftwarden.documents import decode, load_json, load_yaml
 from driftwarden.durations import format_duration
+from driftwarden.envchunks import join_env
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (
     build_error_summary,
@@ -76,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="a DriftMonitor manifest (or just its spec) in YAML"
     )
     config.add_argument(
-        "--config-env", metavar="VAR", help="environment variable holding a DriftMonitor as JSON"
+        "--config-env",
+        metavar="VAR",
+        help="environment variable holding a DriftMonitor as JSON "
+        "(split over VAR, VAR_1, ... when VAR_CHUNKS is set)",
     )
     config.add_argument("--numerical-method", metavar="M")
     config.add_argument("--numerical-threshold", type=_finite_float, metavar="X")
@@ -143,7 +147,8 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
             raise ConfigError(f"cannot read {source}: {error.strerror or error}") from error
         document = load_yaml(decode(data, source), source)
     elif args.config_env:
-        raw = os.environ.get(args.config_env)
+        # The operator spreads a long spec over <VAR>, <VAR>_1, ... (driftwarden.envchunks).
+        raw = join_env(args.config_env, os.environ)
         if not raw:
             raise ConfigError(f"--config-env {args.config_env}: the variable is not set or empty")
         document = load_json(raw, f"--config-env {args.config_env}")

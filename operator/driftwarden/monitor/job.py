@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from driftwarden.envchunks import chunked_env
 from driftwarden.monitor.outcome import (
     ANALYSIS_CONTAINER,
     FAILED,
@@ -111,12 +112,14 @@ def analysis_selector(monitor: Monitor) -> str:
 
 
 def monitor_config(monitor: Monitor) -> str:
-    """The value of DRIFTWARDEN_MONITOR: compact JSON of the monitor, as the Job reads it.
+    """The analysis config: compact JSON of the monitor, as the Job reads it.
 
     ``spec.retraining`` and ``spec.job`` are left out (the analysis uses neither;
     a Job template, tolerations and affinity are unbounded Kubernetes objects, and
-    this value must stay under Linux's 128 KiB per variable), and so is ``spec.storage.secretRef``: the pod gets
-    the credentials through ``envFrom``, the only place the Secret is named.
+    this value is bounded by the CRD to fit the pod's environment), and so is
+    ``spec.storage.secretRef``: the pod gets the credentials through ``envFrom``,
+    the only place the Secret is named. Non-ASCII stays UTF-8 (``ensure_ascii=False``):
+    4 bytes at most per character, where ``\\uXXXX`` escapes would take 12.
     """
     spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k not in ("retraining", "job")}
     if isinstance(spec.get("storage"), dict):
@@ -128,6 +131,15 @@ def monitor_config(monitor: Monitor) -> str:
         "spec": spec,
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def monitor_config_env(monitor: Monitor) -> list[dict[str, str]]:
+    """The env entries carrying :func:`monitor_config`: DRIFTWARDEN_MONITOR_CHUNKS and the chunks.
+
+    Each chunk is at most 112 KiB, under Linux's 128 KiB per variable
+    (``driftwarden.envchunks``); ``driftwarden analyze --config-env`` joins them.
+    """
+    return [{"name": k, "value": v} for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor))]
 
 
 def run_output(monitor: Monitor, run: str) -> str | None:
@@ -179,7 +191,7 @@ def analysis_job(
         "image": settings.image or image,
         "args": args,
         "env": [
-            {"name": CONFIG_ENV, "value": monitor_config(monitor)},
+            *monitor_config_env(monitor),
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},

@@ -247,7 +247,8 @@ def parse_output(spec: Mapping[str, Any]) -> str | None:
     check_keys(section, {"path"}, "spec.output")
     if section.get("path") is None:
         return None
-    return settings.parse_path(section["path"], "spec.output.path")
+    # Shorter than other paths: the Job appends /<monitor>/<run> (settings.MAX_OUTPUT_PATH_LENGTH).
+    return settings.parse_path(section["path"], "spec.output.path", settings.MAX_OUTPUT_PATH_LENGTH)
 
 
 def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
