@@ -7,9 +7,10 @@ Pure: profiles in, report-ready dictionaries out. The rules, decided once here:
 * distances are gated by significance (``detection.significance``): they only drift when
   the matching test (KS for numbers, chi-square for categories) also rejects "same
   distribution" after correction — tiny samples whose noise looks like a big effect stay quiet;
-* missing values (nulls and NaN) are compared separately with Cohen's h between the missing
-  rates, gated by a two-proportion z-test: a feature whose null rate jumps drifts even when
-  its values look the same;
+* missing values (nulls, NaN, and for numbers ±inf too) are compared separately with
+  Cohen's h between the missing rates, gated by a two-proportion z-test: a feature whose
+  null rate jumps, or whose values turn into +inf, drifts even when its finite values
+  look the same;
 * a side with no usable value cannot be compared by distribution; the missing-rate check
   then decides alone and a finding says why.
 """
@@ -124,7 +125,7 @@ def _score_numeric(
     name: str, ref: NumericProfile, cur: NumericProfile, settings: AnalysisSettings, bins: int
 ) -> _Feature:
     setting = settings.method_for(name, "numerical")
-    missing, missing_p = _missing_check(ref.missing, ref.rows, cur.missing, cur.rows)
+    missing, missing_p = _missing_check(ref.unusable, ref.rows, cur.unusable, cur.rows)
     feature = _Feature(
         name,
         "numerical",
@@ -141,9 +142,21 @@ def _score_numeric(
                 "NonFinite",
                 name,
                 f"{name}: NaN or ±inf values (reference {ref.nan} NaN, {ref.pos_inf + ref.neg_inf} inf; "
-                f"current {cur.nan} NaN, {cur.pos_inf + cur.neg_inf} inf); NaN counts as missing, ±inf goes to the outer bins",
+                f"current {cur.nan} NaN, {cur.pos_inf + cur.neg_inf} inf); NaN and ±inf count as missing values; ±inf also goes to the outer histogram bins",
             )
         )
+    for label, profile in (("reference", ref), ("current", cur)):
+        if profile.rounded:
+            feature.findings.append(
+                _finding(
+                    "info",
+                    "IntegerPrecision",
+                    name,
+                    f"{name}: {profile.rounded:,} {label} values are 64-bit integers beyond ±2^53, "
+                    "rounded to the nearest float64 (relative error ≤ 1.1e-16); if it is an "
+                    "identifier, exclude it from the features",
+                )
+            )
     if ref.finite == 0 or cur.finite == 0:
         side = "reference" if ref.finite == 0 else "current"
         feature.findings.append(

@@ -38,6 +38,9 @@ def _decode(text: str | None, dtype: str) -> np.ndarray | None:
 
 def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
     if isinstance(profile, NumericProfile):
+        # The sample is stored sorted (keys permuted alike): KS and Wasserstein need it
+        # sorted, and a loaded reference then skips the sort on every later run.
+        order = np.argsort(profile.sample, kind="stable")
         return {
             "kind": "numerical",
             "sampleSize": profile.sample_size,
@@ -47,12 +50,13 @@ def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
             "posInf": profile.pos_inf,
             "negInf": profile.neg_inf,
             "finite": profile.finite,
+            "rounded": profile.rounded,
             "min": profile.minimum if profile.finite else None,
             "max": profile.maximum if profile.finite else None,
             "mean": profile.mean,
             "m2": profile.m2,
-            "sample": _encode(profile.sample, "<f8"),
-            "keys": _encode(profile.keys, "<f8") if keep_keys else None,
+            "sample": _encode(profile.sample[order], "<f8"),
+            "keys": _encode(profile.keys[order], "<f8") if keep_keys else None,
             "edges": _encode(profile.edges, "<f8"),
             "binCounts": _encode(profile.bin_counts, "<i8"),
         }
@@ -69,10 +73,32 @@ def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
     }
 
 
+def _check_numeric_arrays(
+    sample: np.ndarray | None,
+    keys: np.ndarray | None,
+    edges: np.ndarray | None,
+    bin_counts: np.ndarray | None,
+    sample_size: int,
+) -> None:
+    """Raise ValueError when a numerical column's arrays cannot belong together."""
+    size = 0 if sample is None else sample.size
+    if size > sample_size:
+        raise ValueError(f"a sample of {size} values exceeds the sample size {sample_size}")
+    if keys is not None and keys.size != size:
+        raise ValueError(f"{keys.size} sampling keys for {size} sampled values")
+    if (edges is None) != (bin_counts is None) or (
+        edges is not None and bin_counts is not None and bin_counts.size != edges.size + 1
+    ):
+        raise ValueError("histogram counts do not match the bin edges")
+
+
 def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
     if data["kind"] == "numerical":
         sample = _decode(data["sample"], "<f8")
         keys = _decode(data.get("keys"), "<f8")
+        edges = _decode(data.get("edges"), "<f8")
+        bin_counts = _decode(data.get("binCounts"), "<i8")
+        _check_numeric_arrays(sample, keys, edges, bin_counts, int(data["sampleSize"]))
         return NumericProfile(
             sample_size=int(data["sampleSize"]),
             rows=int(data["rows"]),
@@ -81,6 +107,7 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
             pos_inf=int(data["posInf"]),
             neg_inf=int(data["negInf"]),
             finite=int(data["finite"]),
+            rounded=int(data.get("rounded", 0)),
             minimum=float("inf") if data["min"] is None else float(data["min"]),
             maximum=float("-inf") if data["max"] is None else float(data["max"]),
             mean=float(data["mean"]),
@@ -89,8 +116,8 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
             # Without keys a profile can still be compared; merging it again keeps its
             # sample as if every key were 0, i.e. whole.
             keys=keys if keys is not None else np.zeros(0 if sample is None else sample.size),
-            edges=_decode(data.get("edges"), "<f8"),
-            bin_counts=_decode(data.get("binCounts"), "<i8"),
+            edges=edges,
+            bin_counts=bin_counts,
         )
     if data["kind"] == "categorical":
         profile = CategoricalProfile(
@@ -131,7 +158,10 @@ def loads_profile(data: bytes, *, source: str = "profile") -> DatasetProfile:
     """Read a profile written by :func:`dumps_profile`; ProfileError names ``source`` if it can't."""
     try:
         document = json.loads(gzip.decompress(data))
-    except (OSError, EOFError, ValueError) as error:
+    # Any failure to decode is damage (zlib.error for a corrupt deflate stream is not an
+    # OSError; a truncated multi-byte sequence is a UnicodeDecodeError, …): the caller
+    # recomputes, so nothing here may escape as an internal error.
+    except Exception as error:
         raise ProfileError(
             f"{source} is not a readable driftwarden profile ({error})",
             hint="delete it; it will be recomputed from the reference data",
@@ -153,7 +183,7 @@ def loads_profile(data: bytes, *, source: str = "profile") -> DatasetProfile:
         return DatasetProfile(
             options, columns, int(document["rows"]), dict(document.get("metadata") or {})
         )
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except Exception as error:
         raise ProfileError(
             f"{source} is damaged ({error!r})", hint="delete it to recompute"
         ) from error
