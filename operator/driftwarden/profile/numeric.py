@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from driftwarden.stats import is_sorted
+
 _EMPTY = np.empty(0, dtype=np.float64)
 # Every integer of at most this magnitude is exactly a float64.
 _EXACT_INTEGERS = 2**53
@@ -270,11 +272,6 @@ class NumericProfile:
             self._sorted = sample if is_sorted(sample) else np.sort(sample)
             self._sorted_of = sample
         return self._sorted
-
-
-def is_sorted(values: NDArray[np.float64]) -> bool:
-    """True when ``values`` is in ascending order."""
-    return bool(np.all(values[1:] >= values[:-1]))
 
 
 def _beyond_exact(integers: pa.Array) -> int:
