@@ -104,3 +104,48 @@ def test_inconsistent_arrays_are_a_profile_error():
     x.edges = np.array([0.0, 1.0, 2.0, 3.0])
     with pytest.raises(ProfileError, match="damaged"):
         loads_profile(dumps_profile(profile))
+
+
+def test_samples_load_as_views_of_the_file_without_copies():
+    data = dumps_profile(_dataset_profile(), keep_keys=False)
+    x = loads_profile(data).columns["x"]
+    assert not x.sample.flags.owndata and not x.sample.flags.writeable
+    assert x.sorted_sample is x.sample  # stored sorted: nothing to sort again
+
+
+def test_version_1_files_are_still_read():
+    import base64
+    import json
+
+    sample = np.array([3.0, 1.0, 2.0])
+    document = {
+        "format": "driftwarden-profile",
+        "version": 1,
+        "options": {"sampleSize": 10, "maxCategories": 5, "seed": 0},
+        "rows": 3,
+        "metadata": {},
+        "columns": {
+            "x": {
+                "kind": "numerical",
+                "sampleSize": 10,
+                "rows": 3,
+                "nulls": 0,
+                "nan": 0,
+                "posInf": 0,
+                "negInf": 0,
+                "finite": 3,
+                "min": 1.0,
+                "max": 3.0,
+                "mean": 2.0,
+                "m2": 2.0,
+                "sample": base64.b64encode(sample.tobytes()).decode(),
+                "keys": None,
+                "edges": None,
+                "binCounts": None,
+            }
+        },
+    }
+    profile = loads_profile(gzip.compress(json.dumps(document).encode()))
+    x = profile.columns["x"]
+    assert x.sample.tolist() == [3.0, 1.0, 2.0] and x.sorted_sample.tolist() == [1.0, 2.0, 3.0]
+    assert x.rounded == 0 and x.mean == 2.0

@@ -222,3 +222,11 @@ def test_benjamini_hochberg_equals_scipy_with_ties_and_ones():
         rtol=0,
         atol=1e-12,
     )
+
+
+def test_ks_and_wasserstein_from_one_merge_equal_scipy():
+    a, b = np.sort(RNG.normal(size=4000)), np.sort(RNG.normal(0.2, 1.3, size=3000))
+    ks, w = stats.ks_and_wasserstein_sorted(a, b, 2.0)
+    theirs = sps.ks_2samp(a, b)
+    assert (ks.statistic, ks.pvalue) == pytest.approx((theirs.statistic, theirs.pvalue), abs=1e-9)
+    assert w == pytest.approx(sps.wasserstein_distance(a, b) / 2.0, abs=1e-9)

@@ -173,12 +173,12 @@ def _score_numeric(
     # Sorted once per profile (a cached reference is stored sorted): KS and Wasserstein
     # then merge the two samples in linear time.
     ref_sorted, cur_sorted = ref.sorted_sample, cur.sorted_sample
-    ks = stats.ks_test_sorted(ref_sorted, cur_sorted)
     scale = wasserstein_scale(ref, cur)
+    ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)
     feature.scores = {
         **_histogram_scores(p, q),
         "ks": ks.statistic,
-        "wasserstein": stats.wasserstein_sorted(ref_sorted, cur_sorted, scale),
+        "wasserstein": wasserstein,
         "chisquare": None,
     }
     if ref.std == 0:

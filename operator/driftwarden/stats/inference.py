@@ -80,9 +80,22 @@ def ks_test_sorted(reference: ArrayLike, current: ArrayLike) -> TestResult:
     """
     a = _sorted_input(reference, "KS test")
     b = _sorted_input(current, "KS test")
+    return _ks_from(_ecdfs(a, b), a.size, b.size)
+
+
+def ks_and_wasserstein_sorted(
+    reference: ArrayLike, current: ArrayLike, scale: float
+) -> tuple[TestResult, float]:
+    """:func:`ks_test_sorted` and :func:`wasserstein_sorted` from one merge of the samples."""
+    _check_scale(scale)
+    a = _sorted_input(reference, "KS test")
+    b = _sorted_input(current, "KS test")
     ecdfs = _ecdfs(a, b)
+    return _ks_from(ecdfs, a.size, b.size), _wasserstein_from(ecdfs) / scale
+
+
+def _ks_from(ecdfs: _Ecdfs, n1: int, n2: int) -> TestResult:
     d = float(np.max(np.abs(ecdfs.difference[ecdfs.group_end])))
-    n1, n2 = a.size, b.size
     p: float | None = None
     if max(n1, n2) <= KS_EXACT_MAX:
         d, p = two_sample_exact_sf(n1, n2, d)
@@ -90,6 +103,19 @@ def ks_test_sorted(reference: ArrayLike, current: ArrayLike) -> TestResult:
         m, n = sorted([float(n1), float(n2)], reverse=True)
         p = kolmogorov_sf(int(np.round(m * n / (m + n))), d)
     return TestResult(d, float(np.clip(p, 0.0, 1.0)))
+
+
+def _wasserstein_from(ecdfs: _Ecdfs) -> float:
+    # Between tied values the step is 0, so the partial counts inside a run of ties
+    # contribute nothing and need no correction. einsum, not np.dot: dot hands off to
+    # BLAS, whose threads fight Arrow's on small machines.
+    steps = np.diff(ecdfs.merged)
+    return float(np.einsum("i,i->", np.abs(ecdfs.difference[:-1]), steps))
+
+
+def _check_scale(scale: float) -> None:
+    if not scale > 0 or not math.isfinite(scale):
+        raise ValueError(f"scale must be positive and finite, got {scale}")
 
 
 def wasserstein(reference: ArrayLike, current: ArrayLike, scale: float) -> float:
@@ -108,13 +134,9 @@ def wasserstein(reference: ArrayLike, current: ArrayLike, scale: float) -> float
 def wasserstein_sorted(reference: ArrayLike, current: ArrayLike, scale: float) -> float:
     """:func:`wasserstein` on samples already in ascending order, in linear time:
     ∫|F_a − F_b| dx over the merged values (scipy's ``wasserstein_distance``)."""
-    if not scale > 0 or not math.isfinite(scale):
-        raise ValueError(f"scale must be positive and finite, got {scale}")
+    _check_scale(scale)
     ecdfs = _ecdfs(_sorted_input(reference, "Wasserstein"), _sorted_input(current, "Wasserstein"))
-    # Between tied values the step is 0, so the partial counts inside a run of ties
-    # contribute nothing and need no correction.
-    steps = np.diff(ecdfs.merged)
-    return float(np.dot(np.abs(ecdfs.difference[:-1]), steps)) / scale
+    return _wasserstein_from(ecdfs) / scale
 
 
 def chi_square_test(reference_counts: ArrayLike, current_counts: ArrayLike) -> TestResult:
