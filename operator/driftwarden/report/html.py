@@ -29,7 +29,10 @@ from driftwarden.report.document import (
     validate_jsonable,
 )
 
-MAX_PLOTS = 200
+# Plots are the heavy part of the page (~7 KB each): every drifted feature gets one up
+# to MAX_PLOTS, and at least the TOP_PLOTS most drifted do; the table lists them all.
+MAX_PLOTS = 50
+TOP_PLOTS = 20
 REFERENCE_COLOUR = "#4c78a8"
 CURRENT_COLOUR = "#f58518"
 DASH = "—"
@@ -785,19 +788,30 @@ $plots
 )
 
 
-def render_html(doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS) -> str:
+def plotted_count(features: Sequence[Mapping[str, Any]], max_plots: int, top: int) -> int:
+    """How many of the features (most drifted first) get a plot: the drifted ones, at most
+    ``max_plots``, and never fewer than ``top`` (or all, when there are fewer)."""
+    drifted = sum(1 for f in features if f.get("drifted"))
+    return min(len(features), max(min(drifted, max_plots), top))
+
+
+def render_html(
+    doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS, top_plots: int = TOP_PLOTS
+) -> str:
     """The report as one self-contained HTML page (validated first; raises ReportError if invalid).
 
-    Plots are drawn for the ``max_plots`` most drifted features; the page says
-    so when there are more. Each plot is an ``<svg class="dist-plot">`` with id
-    ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details
-    section has id ``details-<slug>``.
+    Plots are drawn for the drifted features (at most ``max_plots``) and at least the
+    ``top_plots`` most drifted ones; the page says so when it leaves features out, and
+    the feature table lists every feature. The page's size and the time to build it
+    grow linearly with the features. Each plot is an ``<svg class="dist-plot">`` with
+    id ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details section
+    has id ``details-<slug>``.
     """
     doc = to_jsonable(doc)
     validate_jsonable(doc)
     features = sort_features(doc["features"])
     slugs = feature_slugs([f["name"] for f in features])
-    plotted = features[:max_plots]
+    plotted = features[: plotted_count(features, max_plots, top_plots)]
     anchors = {f["name"]: f"details-{slugs[i]}" for i, f in enumerate(plotted)}
 
     if not features:
@@ -808,7 +822,8 @@ def render_html(doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS) -> str:
             intro = (
                 f'<p class="hint" id="plots-limited">Distributions are shown for the '
                 f"{len(plotted):,} most drifted of {len(features):,} features; the table "
-                "above lists them all, and the JSON report holds every distribution.</p>"
+                "above lists them all (select a column header to sort it), and the JSON "
+                "report holds every distribution.</p>"
             )
         sections = "".join(_feature_section(f, slugs[i]) for i, f in enumerate(plotted))
         plots = (
