@@ -13,6 +13,14 @@ Pure: profiles in, report-ready dictionaries out. The rules, decided once here:
   look the same;
 * a side with no usable value cannot be compared by distribution; the missing-rate check
   then decides alone and a finding says why.
+* one sample-size policy for every test (KS, chi-square, the missing-rate z-test): a test
+  sees at most ``profile.sampleSize`` observations per side. KS runs on the profiles'
+  uniform samples; chi-square and the z-test run on the exact counts scaled down to that
+  many observations (the proportions stay exact). So a p-value means the same for both
+  kinds at any data size, and 10^7 rows do not make a 0.5-point move "significant"
+  while the same move in a number would not be;
+* the report carries each p-value twice: ``rawPValue`` from the test, ``pValue`` after
+  the correction across features, which is what decides.
 """
 
 from __future__ import annotations
@@ -110,11 +118,17 @@ def _histogram_scores(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     }
 
 
+def test_scale(total: float, sample_size: int) -> float:
+    """The factor that brings ``total`` observations down to at most ``sample_size``."""
+    return 1.0 if total <= sample_size else sample_size / total
+
+
 def _missing_check(
-    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int
+    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int, sample_size: int
 ) -> tuple[dict[str, Any], float]:
     ref_rate, cur_rate = ref_missing / ref_rows, cur_missing / cur_rows
-    test = stats.two_proportion_test(ref_missing, ref_rows, cur_missing, cur_rows)
+    a, b = test_scale(ref_rows, sample_size), test_scale(cur_rows, sample_size)
+    test = stats.two_proportion_test(ref_missing * a, ref_rows * a, cur_missing * b, cur_rows * b)
     return (
         {"reference": ref_rate, "current": cur_rate, "score": stats.cohens_h(ref_rate, cur_rate)},
         test.pvalue,
@@ -122,10 +136,15 @@ def _missing_check(
 
 
 def _score_numeric(
-    name: str, ref: NumericProfile, cur: NumericProfile, settings: AnalysisSettings, bins: int
+    name: str,
+    ref: NumericProfile,
+    cur: NumericProfile,
+    settings: AnalysisSettings,
+    bins: int,
+    sample_size: int,
 ) -> _Feature:
     setting = settings.method_for(name, "numerical")
-    missing, missing_p = _missing_check(ref.unusable, ref.rows, cur.unusable, cur.rows)
+    missing, missing_p = _missing_check(ref.unusable, ref.rows, cur.unusable, cur.rows, sample_size)
     feature = _Feature(
         name,
         "numerical",
@@ -227,9 +246,10 @@ def _score_categorical(
     cur: CategoricalProfile,
     settings: AnalysisSettings,
     top: int,
+    sample_size: int,
 ) -> _Feature:
     setting = settings.method_for(name, "categorical")
-    missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows)
+    missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows, sample_size)
     feature = _Feature(
         name,
         "categorical",
@@ -268,7 +288,10 @@ def _score_categorical(
     p, q = np.asarray(p_counts), np.asarray(q_counts)
     keep = (p + q) > 0
     keep[: len(labels)] = True  # reference categories always show, even when absent now
-    chi = stats.chi_square_test(p[keep], q[keep])
+    # The sample-size policy (module docstring): at most sampleSize observations a side.
+    chi = stats.chi_square_test(
+        p[keep] * test_scale(p.sum(), sample_size), q[keep] * test_scale(q.sum(), sample_size)
+    )
     feature.scores = {
         **_histogram_scores(p[keep], q[keep]),
         "chisquare": chi.statistic,
@@ -317,29 +340,33 @@ def compare_profiles(
     ``reference.columns[name].quantile_edges(settings.profile.bins)``.
     """
     detection = settings.detection
+    # The sample-size policy's n: the profiles' own sample size (they were built with it).
+    sample_size = reference.options.sample_size
     features: list[_Feature] = []
     for name, ref in reference.columns.items():
         cur = current.columns[name]
         if ref.rows == 0 or cur.rows == 0:
             raise ValueError(f"{name}: a profile without rows cannot be compared")
         if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
-            features.append(_score_numeric(name, ref, cur, settings, settings.profile.bins))
+            features.append(
+                _score_numeric(name, ref, cur, settings, settings.profile.bins, sample_size)
+            )
         elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
             features.append(
-                _score_categorical(name, ref, cur, settings, settings.profile.top_categories)
+                _score_categorical(
+                    name, ref, cur, settings, settings.profile.top_categories, sample_size
+                )
             )
         else:
             raise ValueError(f"{name}: reference and current profiles are of different kinds")
 
-    main_p = _corrected(
-        [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features],
-        detection.correction,
-    )
+    raw_p = [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features]
+    main_p = _corrected(raw_p, detection.correction)
     missing_p = _corrected([f.missing_pvalue for f in features], detection.correction)
     alpha = detection.significance
     results: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
-    for feature, p_adj, miss_adj in zip(features, main_p, missing_p, strict=True):
+    for feature, p_raw, p_adj, miss_adj in zip(features, raw_p, main_p, missing_p, strict=True):
         assert miss_adj is not None  # every feature has a missing-values p-value
         setting = feature.setting
         distribution_drifted = False
@@ -373,6 +400,7 @@ def compare_profiles(
                 "method": "missing" if no_distribution else setting.method,
                 "score": feature.missing["score"] if no_distribution else feature.score,
                 "pValue": p_adj if setting.is_p_value and not no_distribution else None,
+                "rawPValue": p_raw if setting.is_p_value and not no_distribution else None,
                 "threshold": (detection.missing_threshold or 0.0)
                 if no_distribution
                 else setting.threshold,
@@ -380,11 +408,17 @@ def compare_profiles(
                 "reason": reason,
                 "significance": None
                 if feature.gate_test is None
-                else {"test": feature.gate_test, "pValue": p_adj, "alpha": alpha},
+                else {
+                    "test": feature.gate_test,
+                    "pValue": p_adj,
+                    "rawPValue": p_raw,
+                    "alpha": alpha,
+                },
                 "missing": {
                     **feature.missing,
                     "threshold": detection.missing_threshold,
                     "pValue": miss_adj,
+                    "rawPValue": feature.missing_pvalue,
                     "drifted": missing_drifted,
                 },
                 "scores": feature.scores,

@@ -226,16 +226,17 @@ def _validate_feature(feature: Any, path: str) -> None:
     _number(feature, "score", path, null=True)
     _number(feature, "pValue", path, null=True)
     _number(feature, "threshold", path)
+    _number(feature, "rawPValue", path, null=True)
     _boolean(feature, "drifted", path)
     # Informative fields: optional, but well-formed when present.
     _one_of(feature, "reason", path, (*REASONS, None))
     significance = _object(feature, "significance", path, null=True)
     if significance is not None:
-        _number(significance, "pValue", f"{path}.significance", null=True)
-        _number(significance, "alpha", f"{path}.significance", null=True)
+        for key in ("pValue", "rawPValue", "alpha"):
+            _number(significance, key, f"{path}.significance", null=True)
     missing = _object(feature, "missing", path, null=True)
     if missing is not None:
-        for key in ("reference", "current", "score", "threshold"):
+        for key in ("reference", "current", "score", "threshold", "pValue", "rawPValue"):
             _number(missing, key, f"{path}.missing", null=True)
     scores = _object(feature, "scores", path, null=True)
     if scores is not None:
@@ -426,6 +427,7 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
         "method",
         "score",
         "pValue",
+        "rawPValue",
         "threshold",
         "drifted",
         "reason",
@@ -438,8 +440,8 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
         "exact",
         "errorBound",
     ),
-    "significance": ("test", "pValue", "alpha"),
-    "missing": ("reference", "current", "score", "threshold", "drifted"),
+    "significance": ("test", "pValue", "rawPValue", "alpha"),
+    "missing": ("reference", "current", "score", "threshold", "pValue", "rawPValue", "drifted"),
     "scores": (
         "psi",
         "ks",

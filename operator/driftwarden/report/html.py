@@ -379,6 +379,14 @@ def _p_value(feature: Mapping[str, Any]) -> tuple[Any, str]:
     return None, ""
 
 
+def _raw_p_text(holder: Mapping[str, Any]) -> str:
+    """', raw 0.0012' when the uncorrected p-value is known and differs from the corrected one."""
+    raw, corrected = holder.get("rawPValue"), holder.get("pValue")
+    if not _finite(raw) or raw == corrected:
+        return ""
+    return f" (corrected; raw {fmt_num(raw, 3)})"
+
+
 def _missing_text(feature: Mapping[str, Any]) -> tuple[str, Any]:
     missing = feature.get("missing")
     if not isinstance(missing, Mapping):
@@ -590,10 +598,15 @@ def _feature_section(feature: Mapping[str, Any], slug: str) -> str:
     meta = [_e(feature["kind"])]
     score = f"{_e(feature['method'])} {fmt_num(feature.get('score'))} ({_threshold_text(feature)})"
     meta.append(score)
+    if _finite(feature.get("pValue")):
+        meta.append(f"p = {fmt_num(feature['pValue'], 3)}{_raw_p_text(feature)}")
     sig = feature.get("significance")
     if isinstance(sig, Mapping) and _finite(sig.get("pValue")):
         alpha = f" (alpha {fmt_num(sig['alpha'])})" if _finite(sig.get("alpha")) else ""
-        meta.append(f"{_e(sig.get('test') or 'test')} p = {fmt_num(sig['pValue'], 3)}{alpha}")
+        meta.append(
+            f"{_e(sig.get('test') or 'test')} p = {fmt_num(sig['pValue'], 3)}"
+            f"{_raw_p_text(sig)}{alpha}"
+        )
     missing = feature.get("missing")
     if isinstance(missing, Mapping):
         flag = " — drifted" if missing.get("drifted") else ""

@@ -157,9 +157,12 @@ def chi_square_test(reference_counts: ArrayLike, current_counts: ArrayLike) -> T
 
 
 def two_proportion_test(
-    reference_hits: int, reference_total: int, current_hits: int, current_total: int
+    reference_hits: float, reference_total: float, current_hits: float, current_total: float
 ) -> TestResult:
-    """Two-sided z-test that two proportions are equal (pooled variance)."""
+    """Two-sided z-test that two proportions are equal (pooled variance).
+
+    Counts may be fractional: the analysis scales them to its sample-size policy.
+    """
     if reference_total <= 0 or current_total <= 0:
         raise ValueError("both totals must be positive")
     p1, p2 = reference_hits / reference_total, current_hits / current_total
