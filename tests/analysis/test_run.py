@@ -298,3 +298,22 @@ def test_values_turning_non_finite_drift_by_default(tmp_path, share, value):
     assert features["x"]["missing"]["current"] == pytest.approx(share)
     assert not features["y"]["drifted"]
     assert report["dataset"]["driftedFeatures"] == 1
+
+
+def test_control_characters_in_column_names_reach_no_message_raw(tmp_path):
+    from driftwarden.report import render_html
+
+    evil = "evil\x1b[31m\nname\x07"
+    n = 300
+    report = _run(
+        tmp_path,
+        {evil: RNG.random(n), "ok": RNG.random(n)},
+        {evil: pa.nulls(n, pa.float64()), "ok": RNG.random(n)},
+    )
+    validate_report(report)
+    assert {f["name"] for f in report["features"]} == {evil, "ok"}  # names stay exact
+    messages = [f["message"] for f in report["findings"]]
+    assert any("evil\\x1b[31m\\x0aname\\x07" in m for m in messages)
+    assert not any(ch in m for m in messages for ch in "\x1b\n\x07")
+    page = render_html(report)
+    assert "\x1b" not in page and "\x07" not in page

@@ -36,6 +36,7 @@ from driftwarden import stats
 from driftwarden.analysis.settings import AnalysisSettings, MethodSetting
 from driftwarden.profile import OTHER, UNSEEN, CategoricalProfile, DatasetProfile, NumericProfile
 from driftwarden.report import sort_features
+from driftwarden.report.text import finding
 
 CONFIDENCE = 0.99
 # The Wasserstein bound is an expected error; three times it is what we state and test.
@@ -61,10 +62,6 @@ class _Feature:
     distribution: dict[str, Any] | None = None
     error_bound: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _finding(severity: str, code: str, feature: str | None, message: str) -> dict[str, Any]:
-    return {"severity": severity, "code": code, "feature": feature, "message": message}
 
 
 def wasserstein_scale(reference: NumericProfile, current: NumericProfile) -> float:
@@ -156,7 +153,7 @@ def _score_numeric(
     )
     if ref.nonfinite_count or cur.nonfinite_count:
         feature.findings.append(
-            _finding(
+            finding(
                 "warning",
                 "NonFinite",
                 name,
@@ -167,7 +164,7 @@ def _score_numeric(
     for label, profile in (("reference", ref), ("current", cur)):
         if profile.rounded:
             feature.findings.append(
-                _finding(
+                finding(
                     "info",
                     "IntegerPrecision",
                     name,
@@ -179,7 +176,7 @@ def _score_numeric(
     if ref.finite == 0 or cur.finite == 0:
         side = "reference" if ref.finite == 0 else "current"
         feature.findings.append(
-            _finding(
+            finding(
                 "error" if side == "current" else "warning",
                 "AllNull",
                 name,
@@ -202,7 +199,7 @@ def _score_numeric(
     }
     if ref.std == 0:
         feature.findings.append(
-            _finding(
+            finding(
                 "info",
                 "Constant",
                 name,
@@ -262,7 +259,7 @@ def _score_categorical(
     for side_name, side in (("reference", ref), ("current", cur)):
         if not side.exact:
             feature.findings.append(
-                _finding(
+                finding(
                     "warning",
                     "HighCardinality",
                     name,
@@ -273,7 +270,7 @@ def _score_categorical(
     if ref.present == 0 or cur.present == 0:
         side_name = "reference" if ref.present == 0 else "current"
         feature.findings.append(
-            _finding(
+            finding(
                 "error" if side_name == "current" else "warning",
                 "AllNull",
                 name,
@@ -313,7 +310,7 @@ def _score_categorical(
     }
     if unseen:
         feature.findings.append(
-            _finding(
+            finding(
                 "info",
                 "UnseenCategories",
                 name,

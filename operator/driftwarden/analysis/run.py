@@ -25,6 +25,7 @@ from driftwarden.profile import (
     loads_profile,
 )
 from driftwarden.report.document import SCHEMA_VERSION
+from driftwarden.report.text import finding
 from driftwarden.storage import (
     DatasetSource,
     OpenedDataset,
@@ -178,7 +179,7 @@ def _check_columns(profile: DatasetProfile, plan: FeaturePlan, source: str) -> N
 
 
 def _warning(code: str, message: str) -> dict[str, Any]:
-    return {"severity": "warning", "code": code, "feature": None, "message": message}
+    return finding("warning", code, None, message)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -28,6 +28,7 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.text import printable
 
 # Plots are the heavy part of the page (~7 KB each): every drifted feature gets one up
 # to MAX_PLOTS, and at least the TOP_PLOTS most drifted do; the table lists them all.
@@ -41,7 +42,7 @@ DASH = "—"
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    return escape(printable(str(value)), quote=True)
 
 
 def _finite(value: Any) -> bool:
