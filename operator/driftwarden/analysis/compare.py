@@ -115,7 +115,7 @@ def _histogram_scores(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     }
 
 
-def test_scale(total: float, sample_size: int) -> float:
+def observation_scale(total: float, sample_size: int) -> float:
     """The factor that brings ``total`` observations down to at most ``sample_size``."""
     return 1.0 if total <= sample_size else sample_size / total
 
@@ -124,7 +124,7 @@ def _missing_check(
     ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int, sample_size: int
 ) -> tuple[dict[str, Any], float]:
     ref_rate, cur_rate = ref_missing / ref_rows, cur_missing / cur_rows
-    a, b = test_scale(ref_rows, sample_size), test_scale(cur_rows, sample_size)
+    a, b = observation_scale(ref_rows, sample_size), observation_scale(cur_rows, sample_size)
     test = stats.two_proportion_test(ref_missing * a, ref_rows * a, cur_missing * b, cur_rows * b)
     return (
         {"reference": ref_rate, "current": cur_rate, "score": stats.cohens_h(ref_rate, cur_rate)},
@@ -287,7 +287,8 @@ def _score_categorical(
     keep[: len(labels)] = True  # reference categories always show, even when absent now
     # The sample-size policy (module docstring): at most sampleSize observations a side.
     chi = stats.chi_square_test(
-        p[keep] * test_scale(p.sum(), sample_size), q[keep] * test_scale(q.sum(), sample_size)
+        p[keep] * observation_scale(p.sum(), sample_size),
+        q[keep] * observation_scale(q.sum(), sample_size),
     )
     feature.scores = {
         **_histogram_scores(p[keep], q[keep]),
