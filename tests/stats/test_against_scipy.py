@@ -230,3 +230,18 @@ def test_ks_and_wasserstein_from_one_merge_equal_scipy():
     theirs = sps.ks_2samp(a, b)
     assert (ks.statistic, ks.pvalue) == pytest.approx((theirs.statistic, theirs.pvalue), abs=1e-9)
     assert w == pytest.approx(sps.wasserstein_distance(a, b) / 2.0, abs=1e-9)
+
+
+def test_distribution_functions_equal_scipy_special():
+    from scipy import special
+
+    from driftwarden.stats.distributions import chi2_sf, normal_sf, smirnov
+
+    for z in np.linspace(-38, 38, 761):
+        assert normal_sf(z) == pytest.approx(special.ndtr(-z), abs=1e-15, rel=1e-12)
+    for df in (1, 2, 3, 9, 49, 100, 1000):
+        for x in np.concatenate([np.linspace(0, 3 * df + 30, 200), np.geomspace(1e-6, 1e4, 60)]):
+            assert chi2_sf(df, x) == pytest.approx(special.chdtrc(df, x), abs=1e-12)
+    for n in (1, 2, 5, 40, 140, 1000, 16_384, 100_000):
+        for x in np.concatenate([np.linspace(0, 1, 101), np.geomspace(1e-5, 0.5, 60)]):
+            assert smirnov(n, x) == pytest.approx(special.smirnov(n, x), abs=1e-9)

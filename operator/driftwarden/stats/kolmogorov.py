@@ -1,4 +1,4 @@
-"""Distributions of Kolmogorov–Smirnov statistics, on numpy and scipy.special alone.
+"""Distributions of Kolmogorov–Smirnov statistics, on numpy alone.
 
 ``scipy.stats`` takes about a second to import (most of it building docstrings), which
 is most of a small analysis run; the KS p-value needs only the two functions here.
@@ -13,7 +13,7 @@ They follow the published algorithms scipy implements, chosen by the same rules,
   asymptotic two-sample test evaluates at n = round(mn / (m + n)): Simard & L'Ecuyer
   (2011, J. Stat. Softw. 39(11)) — Ruben–Gambino at the ends, Durbin's matrix
   (Marsaglia–Tsang–Wang 2003), Pomeranz (1974), Pelz–Good (1976) and Miller's
-  approximation ``2·smirnov(n, x)``.
+  approximation ``2·smirnov(n, x)`` (:mod:`driftwarden.stats.distributions`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
+
+from driftwarden.stats.distributions import smirnov
 
 _SCALE_EXP = 128
 _BIG = math.ldexp(1.0, _SCALE_EXP)
@@ -142,18 +143,18 @@ def kolmogorov_sf(n: int, x: float) -> float:
     if t >= n - 1:  # Ruben–Gambino at the upper end
         return _clip(2 * (1.0 - x) ** n)
     if x >= 0.5:  # exact there
-        return _clip(2 * special.smirnov(n, x))
+        return _clip(2 * smirnov(n, x))
     nx2 = t * x
     if n <= 140:
         if nx2 <= 0.754693:
             return _clip(1.0 - _durbin_cdf(n, x))
         if nx2 <= 4:
             return _clip(1.0 - _pomeranz_cdf(n, x))
-        return _clip(2 * special.smirnov(n, x))
+        return _clip(2 * smirnov(n, x))
     if nx2 >= 370.0:
         return 0.0
     if nx2 >= 2.2:
-        return _clip(2 * special.smirnov(n, x))
+        return _clip(2 * smirnov(n, x))
     if n <= 100000 and n * x**1.5 <= 1.4:
         return _clip(1.0 - _durbin_cdf(n, x))
     return _clip(1.0 - _pelz_good_cdf(n, x))
