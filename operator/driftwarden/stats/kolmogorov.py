@@ -90,34 +90,33 @@ def _outside_band(n1: int, n2: int, g: int, h: int) -> float:
     P(x, y), the share of paths to (x, y) that touched the boundary, is 1 on and
     outside the band and (x·P(x−1, y) + y·P(x, y−1)) / (x + y) inside it. Cells on
     one anti-diagonal x + y = s depend only on the previous one, so each diagonal's
-    band is one vectorised step.
+    band is one vectorised step, done in place in one array indexed by x.
     """
     m, n = max(n1, n2), min(n1, n2)
     mg, ng = m // g, n // g
     width = mg + ng
-    # prev[i] is P on the previous diagonal at x = prev_lo + i; outside it, 1.
-    prev_lo, prev = 0, np.zeros(1)
+    # values[x + 1] is P at x on the current diagonal, 1 outside the band; values[0]
+    # pads x = −1 (its weight x is 0).
+    values = np.ones(m + 2)
+    values[1] = 0.0  # (0, 0): every path starts inside
+    xs_all = np.arange(m + 1, dtype=np.float64)
+    prev_lo = prev_hi = 0
     for s in range(1, m + n + 1):
         # Inside: |ng·x − mg·(s − x)| < h  ⇔  mg·s − h < width·x < mg·s + h.
         lo = max(s - n, 0, (mg * s - h) // width + 1)
         hi = min(s, m, (mg * s + h - 1) // width)
         if hi < lo:
             return 1.0  # every path crosses this diagonal outside the band
-        xs = np.arange(lo, hi + 1, dtype=np.float64)
-        ys = s - xs
-        left = _shifted(prev, prev_lo, lo - 1, hi - lo + 1)  # P(x − 1, y)
-        below = _shifted(prev, prev_lo, lo, hi - lo + 1)  # P(x, y − 1)
-        prev_lo, prev = lo, (left * xs + below * ys) / (xs + ys)
-    return float(prev[m - prev_lo])
-
-
-def _shifted(values: np.ndarray, start: int, first: int, count: int) -> np.ndarray:
-    """``count`` values from index ``first`` of a vector that begins at ``start``; 1 outside it."""
-    out = np.ones(count)
-    a, b = max(first, start), min(first + count, start + values.size)
-    if a < b:
-        out[a - first : b - first] = values[a - start : b - start]
-    return out
+        xs = xs_all[lo : hi + 1]
+        # P(x − 1, y)·x + P(x, y − 1)·y over x + y = s, from the previous diagonal.
+        new = (values[lo : hi + 1] * xs + values[lo + 1 : hi + 2] * (s - xs)) / s
+        if prev_lo < lo:  # cells that left the band are outside now
+            values[prev_lo + 1 : lo + 1] = 1.0
+        if prev_hi > hi:
+            values[hi + 2 : prev_hi + 2] = 1.0
+        values[lo + 1 : hi + 2] = new
+        prev_lo, prev_hi = lo, hi
+    return float(values[m + 1])
 
 
 # ------------------------------------------------------------------ one sample, two-sided
