@@ -241,3 +241,79 @@ def test_jsonl_is_read(tmp_path):
     )
     report = analyze(config)
     assert report["reference"]["rows"] == 300 and not report["dataset"]["drifted"]
+
+
+def test_a_corrupt_deflate_stream_in_the_cache_is_recomputed_and_replaced(tmp_path):
+    first = _run(tmp_path, _columns(1000), _columns(1000))
+    (cached,) = (tmp_path / "cache").iterdir()
+    good = cached.read_bytes()
+    # Keep the gzip header, scramble the deflate stream: zlib.error, not an OSError.
+    damaged = good[:10] + bytes(b ^ 0x5A for b in good[10:40]) + good[40:]
+    cached.write_bytes(damaged)
+    config = parse_run_config(
+        {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
+    )
+    report = analyze(config, profile_cache=str(tmp_path / "cache"))
+    assert ("ProfileCacheInvalid", None) in _codes(report)
+    assert not report["reference"]["profileCached"]
+    assert report["features"] == first["features"]
+    again = analyze(config, profile_cache=str(tmp_path / "cache"))
+    assert again["reference"]["profileCached"]  # the damaged file was replaced
+
+
+@pytest.mark.parametrize("dtype", [pa.int64(), pa.uint64()])
+def test_64_bit_integers_beyond_2_to_the_53_are_profiled_not_a_crash(tmp_path, dtype):
+    n = 2000
+    base = 2**62 if dtype == pa.int64() else 2**63 + 2**62
+    ids = pa.array([base + int(i) * 7919 for i in RNG.integers(0, 10**9, n)], type=dtype)
+    epochs = pa.array(
+        [1_700_000_000_000_000_000 + int(i) for i in RNG.integers(0, 10**12, n)], type=pa.int64()
+    )
+    report = _run(
+        tmp_path,
+        {"id": ids, "epoch_ns": epochs, "age": RNG.normal(40, 10, n)},
+        {"id": ids, "epoch_ns": epochs, "age": RNG.normal(40, 10, n)},
+    )
+    validate_report(report)
+    features = {f["name"]: f for f in report["features"]}
+    assert not features["id"]["drifted"] and not features["epoch_ns"]["drifted"]
+    assert features["id"]["reference"]["min"] == pytest.approx(float(min(ids.to_pylist())))
+    codes = _codes(report)
+    assert {("IntegerPrecision", "id"), ("IntegerPrecision", "epoch_ns")} <= codes
+    assert ("IntegerPrecision", "age") not in codes
+
+
+@pytest.mark.parametrize("share", [0.01, 0.1, 0.3, 0.6, 1.0])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_values_turning_non_finite_drift_by_default(tmp_path, share, value):
+    n = 5000
+    reference = {"x": RNG.normal(0, 1, n), "y": RNG.normal(0, 1, n)}
+    x = RNG.normal(0, 1, n)
+    x[: int(share * n)] = value
+    report = _run(tmp_path, reference, {"x": x, "y": RNG.normal(0, 1, n)})
+    validate_report(report)
+    features = {f["name"]: f for f in report["features"]}
+    assert features["x"]["drifted"], features["x"]
+    assert "missing" in features["x"]["reason"]
+    assert features["x"]["missing"]["current"] == pytest.approx(share)
+    assert not features["y"]["drifted"]
+    assert report["dataset"]["driftedFeatures"] == 1
+
+
+def test_control_characters_in_column_names_reach_no_message_raw(tmp_path):
+    from driftwarden.report import render_html
+
+    evil = "evil\x1b[31m\nname\x07"
+    n = 300
+    report = _run(
+        tmp_path,
+        {evil: RNG.random(n), "ok": RNG.random(n)},
+        {evil: pa.nulls(n, pa.float64()), "ok": RNG.random(n)},
+    )
+    validate_report(report)
+    assert {f["name"] for f in report["features"]} == {evil, "ok"}  # names stay exact
+    messages = [f["message"] for f in report["findings"]]
+    assert any("evil\\x1b[31m\\x0aname\\x07" in m for m in messages)
+    assert not any(ch in m for m in messages for ch in "\x1b\n\x07")
+    page = render_html(report)
+    assert "\x1b" not in page and "\x07" not in page

@@ -155,3 +155,21 @@ def test_merge_refuses_different_edges_or_sample_sizes():
         _profile([1.0], edges=[0.0]).merge(_profile([1.0], edges=[0.5]))
     with pytest.raises(ValueError, match="sample sizes"):
         _profile([1.0], 10).merge(_profile([1.0], 20))
+
+
+@pytest.mark.parametrize("dtype", [pa.int64(), pa.uint64()])
+def test_64_bit_integers_beyond_2_to_the_53_are_rounded_and_counted(dtype):
+    big = [2**53 + 1, 2**62 + 12345, 7, None] + (
+        [2**64 - 1] if dtype == pa.uint64() else [-(2**63)]
+    )
+    profile = NumericProfile(10)
+    profile.update(pa.array(big, type=dtype), column_rng(0, "id"))
+    assert profile.rounded == 3 and profile.finite == 4 and profile.nulls == 1
+    assert profile.maximum == float(max(v for v in big if v is not None))
+    assert profile.merge(profile).rounded == 6
+
+
+def test_small_64_bit_integers_are_exact_and_not_counted():
+    profile = NumericProfile(10)
+    profile.update(pa.array([2**53, -(2**53), 1], type=pa.int64()), column_rng(0, "n"))
+    assert profile.rounded == 0 and profile.maximum == 2**53

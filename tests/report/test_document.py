@@ -294,3 +294,20 @@ def test_a_huge_integer_is_a_report_error_not_an_overflow():
     doc["dataset"]["driftShare"] = 0.5
     doc["features"][0]["score"] = 10**400
     assert drift_ratio(load_report(json.dumps(doc))["features"][0]) is None
+
+
+def test_each_feature_is_one_line_and_the_text_parses_to_the_same_document():
+    doc = example_report(300)
+    text = dump_report(doc)
+    compact = dump_report(doc, indent=None)
+    assert json.loads(text) == json.loads(compact)
+    lines = text.splitlines()
+    feature_lines = [line for line in lines if line.startswith('  {"name":')]
+    assert len(feature_lines) == 300
+    assert all(json.loads(line.rstrip(","))["name"] for line in feature_lines)
+    assert len(text) < 1.05 * len(compact)
+
+
+def test_a_report_without_features_is_still_indented():
+    doc = example_report(0)
+    assert json.loads(dump_report(doc))["features"] == []

@@ -9,6 +9,7 @@ from driftwarden.report.document import ReportError, sort_features
 from driftwarden.report.example import example_report
 from driftwarden.report.html import (
     MAX_PLOTS,
+    TOP_PLOTS,
     compact_labels,
     feature_slugs,
     fmt_compact,
@@ -208,18 +209,19 @@ def test_zero_features():
 
 def test_two_thousand_features_plot_only_the_most_drifted_and_say_so():
     doc = example_report(2000)
+    assert sum(f["drifted"] for f in doc["features"]) > MAX_PLOTS == 50
     page = render_html(doc)
     dom = parse_html(page)
     plots = _plots(dom)
-    assert len(plots) == MAX_PLOTS == 200
+    assert len(plots) == MAX_PLOTS
     ranked = sort_features(doc["features"])
-    assert list(plots) == [f"feature-{s}" for s in feature_slugs([f["name"] for f in ranked])[:200]]
+    assert list(plots) == [f"feature-{s}" for s in feature_slugs([f["name"] for f in ranked])[:50]]
     note = next(p for p in dom.find_all("p") if p.attrs.get("id") == "plots-limited")
-    assert "200 most drifted of 2,000 features" in note.all_text()
+    assert "50 most drifted of 2,000 features" in note.all_text()
     rows = dom.find_all("table", "features")[0].find_all("tbody")[0].find_all("tr")
     assert len(rows) == 2000
     linked = sum(1 for r in rows if r.find_all("a"))
-    assert linked == 200
+    assert linked == 50
     ids = [n.attrs["id"] for n in dom.iter() if "id" in n.attrs]
     assert len(ids) == len(set(ids))
 
@@ -298,3 +300,25 @@ def test_compact_labels():
     assert fmt_compact(-0.0) == "0"
     assert compact_labels([1.001, 1.002, 1.003]) == ["1.001", "1.002", "1.003"]
     assert compact_labels([10000.0, 10010.0]) == ["10k", "10.01k"]
+
+
+@pytest.mark.parametrize("drifted,plotted", [(0, TOP_PLOTS), (7, TOP_PLOTS), (40, 40), (900, 50)])
+def test_drifted_features_get_plots_and_at_least_the_top_ones_do(drifted, plotted):
+    features = [
+        feature(f"f{i:04d}", 0.5 if i < drifted else 0.01 * (i % 7), drifted=i < drifted)
+        for i in range(1000)
+    ]
+    for f in features:
+        f["distribution"] = histogram([0.0], [0.5, 0.5], [0.4, 0.6])
+    dom = parse_html(render_html(report(features)))
+    assert len(_plots(dom)) == plotted
+    rows = dom.find_all("table", "features")[0].find_all("tbody")[0].find_all("tr")
+    assert len(rows) == 1000
+
+
+def test_page_size_grows_linearly_with_the_features():
+    small = len(render_html(example_report(250)))
+    large = len(render_html(example_report(1000)))
+    # the same share drifts in both, so the plots are capped in both and rows dominate
+    assert large < 3 * small
+    assert large < 1_500_000

@@ -148,3 +148,100 @@ def test_bad_inputs_raise_value_error(call):
 def test_dkw_bound_shrinks_with_sample_size():
     assert stats.dkw_bound(32768) == pytest.approx(np.sqrt(np.log(200) / 65536))
     assert stats.dkw_bound(100) > stats.dkw_bound(10000)
+
+
+def _ks_cases():
+    """Sizes and shapes that reach every branch of ks_2samp's p-value: exact with equal
+    and unequal sizes, ties, the asymptotic path with small and large effective n."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for n, m in [(1, 1), (1, 7), (3, 3), (10, 10), (37, 23), (200, 200), (640, 480)]:
+        for shift in (0.0, 0.3, 2.0):
+            cases.append((rng.normal(size=n), rng.normal(shift, 1, size=m)))
+    for n, m in [(10_000, 9_999), (10_000, 3_000), (4_000, 4_000)]:
+        cases.append((rng.normal(size=n), rng.normal(0.05, 1, size=m)))
+    ties = (np.round(rng.normal(size=700), 1), np.round(rng.normal(0.1, 1, size=900), 1))
+    cases.append(ties)
+    for n, m, shift in [
+        (32_768, 32_768, 0.0),
+        (32_768, 32_768, 0.02),
+        (32_768, 20_000, 0.05),
+        (32_768, 15, 0.0),  # effective n = 15: Durbin / Pomeranz / Miller region
+        (32_768, 140, 0.3),
+        (32_768, 60, 0.8),
+        (20_000, 12_000, 0.5),
+    ]:
+        cases.append((rng.normal(size=n), rng.normal(shift, 1, size=m)))
+    return cases
+
+
+@pytest.mark.parametrize("a,b", _ks_cases())
+def test_ks_exact_and_asymptotic_paths_equal_scipy(a, b):
+    theirs = sps.ks_2samp(a, b)
+    for ours in (stats.ks_test(a, b), stats.ks_test_sorted(np.sort(a), np.sort(b))):
+        assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-12)
+        assert ours.pvalue == pytest.approx(theirs.pvalue, abs=1e-9)
+
+
+def test_kolmogorov_distribution_equals_scipy_kstwo_everywhere():
+    from driftwarden.stats.kolmogorov import kolmogorov_sf
+
+    xs = np.concatenate([np.linspace(0, 1, 121), np.geomspace(1e-5, 0.5, 80)])
+    for n in [1, 2, 5, 40, 140, 141, 1_000, 16_384, 150_000]:
+        theirs = sps.kstwo.sf(xs, n)
+        ours = [kolmogorov_sf(n, float(x)) for x in xs]
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-9), n
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (5, 9), (3000, 2000), (32_768, 32_768)])
+def test_wasserstein_sorted_equals_scipy_with_ties(n, m):
+    a = np.round(RNG.normal(size=n), 1)
+    b = np.round(RNG.exponential(size=m), 1)
+    expected = sps.wasserstein_distance(a, b)
+    assert stats.wasserstein_sorted(np.sort(a), np.sort(b), 1.0) == pytest.approx(
+        expected, abs=1e-9
+    )
+    assert stats.wasserstein(a, b, 1.0) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("size", [2, 3, 12, 60])
+def test_chi_square_p_values_equal_chi2_contingency_across_sizes(size):
+    p, q = _counts(size)
+    q[0] *= 3  # a real difference: small p-values must agree too
+    ours = stats.chi_square_test(p, q)
+    theirs = sps.chi2_contingency(np.vstack([p, q]), correction=False)
+    assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, abs=1e-9)
+
+
+def test_benjamini_hochberg_equals_scipy_with_ties_and_ones():
+    p = np.concatenate([RNG.uniform(0, 1, 40), [0.01, 0.01, 1.0, 0.0]])
+    assert np.allclose(
+        stats.adjust_pvalues(p, "benjamini-hochberg"),
+        sps.false_discovery_control(p),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_ks_and_wasserstein_from_one_merge_equal_scipy():
+    a, b = np.sort(RNG.normal(size=4000)), np.sort(RNG.normal(0.2, 1.3, size=3000))
+    ks, w = stats.ks_and_wasserstein_sorted(a, b, 2.0)
+    theirs = sps.ks_2samp(a, b)
+    assert (ks.statistic, ks.pvalue) == pytest.approx((theirs.statistic, theirs.pvalue), abs=1e-9)
+    assert w == pytest.approx(sps.wasserstein_distance(a, b) / 2.0, abs=1e-9)
+
+
+def test_distribution_functions_equal_scipy_special():
+    from scipy import special
+
+    from driftwarden.stats.distributions import chi2_sf, normal_sf, smirnov
+
+    for z in np.linspace(-38, 38, 761):
+        assert normal_sf(z) == pytest.approx(special.ndtr(-z), abs=1e-15, rel=1e-12)
+    for df in (1, 2, 3, 9, 49, 100, 1000):
+        for x in np.concatenate([np.linspace(0, 3 * df + 30, 200), np.geomspace(1e-6, 1e4, 60)]):
+            assert chi2_sf(df, x) == pytest.approx(special.chdtrc(df, x), abs=1e-12)
+    for n in (1, 2, 5, 40, 140, 1000, 16_384, 100_000):
+        for x in np.concatenate([np.linspace(0, 1, 101), np.geomspace(1e-5, 0.5, 60)]):
+            assert smirnov(n, x) == pytest.approx(special.smirnov(n, x), abs=1e-9)

@@ -310,3 +310,34 @@ def test_hive_default_partition_is_null(tmp_path):
         {"region": "eu"},
         {"region": None},
     ]
+
+
+def test_a_directory_symlink_loop_reads_each_file_once(tmp_path):
+    data = tmp_path / "data"
+    write(hourly_table(7), data / "day=1" / "a.parquet", "parquet")
+    os.symlink(data, data / "day=1" / "loop")  # points back at an ancestor
+    opened = open_dataset(DatasetSource(str(data)), OPTS)
+    assert [f.path for f in opened.files] == [str(data / "day=1" / "a.parquet")]
+    assert opened.count_rows() == 7
+    assert len(rows(opened.batches(["x"]))) == 7
+
+
+def test_two_links_into_a_loop_list_in_linear_time_and_keep_the_real_path(tmp_path):
+    # Following links blindly, two of them make the listing exponential in the depth.
+    data = tmp_path / "data"
+    write(hourly_table(7), data / "day=1" / "a.parquet", "parquet")
+    os.symlink(data, data / "day=1" / "loop")
+    os.symlink(data / "day=1", data / "alias")  # sorts before day=1: still not kept
+    opened = open_dataset(DatasetSource(str(data)), OPTS)
+    assert [f.path for f in opened.files] == [str(data / "day=1" / "a.parquet")]
+    assert opened.count_rows() == 7
+
+
+def test_distinct_files_behind_symlinks_are_all_read(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    write(hourly_table(3), elsewhere / "b.parquet", "parquet")
+    data = tmp_path / "data"
+    write(hourly_table(4), data / "a.parquet", "parquet")
+    os.symlink(elsewhere / "b.parquet", data / "b.parquet")
+    opened = open_dataset(DatasetSource(str(data)), OPTS)
+    assert opened.count_rows() == 7

@@ -7,11 +7,20 @@ Pure: profiles in, report-ready dictionaries out. The rules, decided once here:
 * distances are gated by significance (``detection.significance``): they only drift when
   the matching test (KS for numbers, chi-square for categories) also rejects "same
   distribution" after correction — tiny samples whose noise looks like a big effect stay quiet;
-* missing values (nulls and NaN) are compared separately with Cohen's h between the missing
-  rates, gated by a two-proportion z-test: a feature whose null rate jumps drifts even when
-  its values look the same;
+* missing values (nulls, NaN, and for numbers ±inf too) are compared separately with
+  Cohen's h between the missing rates, gated by a two-proportion z-test: a feature whose
+  null rate jumps, or whose values turn into +inf, drifts even when its finite values
+  look the same;
 * a side with no usable value cannot be compared by distribution; the missing-rate check
   then decides alone and a finding says why.
+* one sample-size policy for every test (KS, chi-square, the missing-rate z-test): a test
+  sees at most ``profile.sampleSize`` observations per side. KS runs on the profiles'
+  uniform samples; chi-square and the z-test run on the exact counts scaled down to that
+  many observations (the proportions stay exact). So a p-value means the same for both
+  kinds at any data size, and 10^7 rows do not make a 0.5-point move "significant"
+  while the same move in a number would not be;
+* the report carries each p-value twice: ``rawPValue`` from the test, ``pValue`` after
+  the correction across features, which is what decides.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from driftwarden import stats
 from driftwarden.analysis.settings import AnalysisSettings, MethodSetting
 from driftwarden.profile import OTHER, UNSEEN, CategoricalProfile, DatasetProfile, NumericProfile
 from driftwarden.report import sort_features
+from driftwarden.report.text import finding
 
 CONFIDENCE = 0.99
 # The Wasserstein bound is an expected error; three times it is what we state and test.
@@ -52,10 +62,6 @@ class _Feature:
     distribution: dict[str, Any] | None = None
     error_bound: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _finding(severity: str, code: str, feature: str | None, message: str) -> dict[str, Any]:
-    return {"severity": severity, "code": code, "feature": feature, "message": message}
 
 
 def wasserstein_scale(reference: NumericProfile, current: NumericProfile) -> float:
@@ -109,11 +115,17 @@ def _histogram_scores(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     }
 
 
+def observation_scale(total: float, sample_size: int) -> float:
+    """The factor that brings ``total`` observations down to at most ``sample_size``."""
+    return 1.0 if total <= sample_size else sample_size / total
+
+
 def _missing_check(
-    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int
+    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int, sample_size: int
 ) -> tuple[dict[str, Any], float]:
     ref_rate, cur_rate = ref_missing / ref_rows, cur_missing / cur_rows
-    test = stats.two_proportion_test(ref_missing, ref_rows, cur_missing, cur_rows)
+    a, b = observation_scale(ref_rows, sample_size), observation_scale(cur_rows, sample_size)
+    test = stats.two_proportion_test(ref_missing * a, ref_rows * a, cur_missing * b, cur_rows * b)
     return (
         {"reference": ref_rate, "current": cur_rate, "score": stats.cohens_h(ref_rate, cur_rate)},
         test.pvalue,
@@ -121,10 +133,15 @@ def _missing_check(
 
 
 def _score_numeric(
-    name: str, ref: NumericProfile, cur: NumericProfile, settings: AnalysisSettings, bins: int
+    name: str,
+    ref: NumericProfile,
+    cur: NumericProfile,
+    settings: AnalysisSettings,
+    bins: int,
+    sample_size: int,
 ) -> _Feature:
     setting = settings.method_for(name, "numerical")
-    missing, missing_p = _missing_check(ref.missing, ref.rows, cur.missing, cur.rows)
+    missing, missing_p = _missing_check(ref.unusable, ref.rows, cur.unusable, cur.rows, sample_size)
     feature = _Feature(
         name,
         "numerical",
@@ -136,18 +153,30 @@ def _score_numeric(
     )
     if ref.nonfinite_count or cur.nonfinite_count:
         feature.findings.append(
-            _finding(
+            finding(
                 "warning",
                 "NonFinite",
                 name,
                 f"{name}: NaN or ±inf values (reference {ref.nan} NaN, {ref.pos_inf + ref.neg_inf} inf; "
-                f"current {cur.nan} NaN, {cur.pos_inf + cur.neg_inf} inf); NaN counts as missing, ±inf goes to the outer bins",
+                f"current {cur.nan} NaN, {cur.pos_inf + cur.neg_inf} inf); NaN and ±inf count as missing values; ±inf also goes to the outer histogram bins",
             )
         )
+    for label, profile in (("reference", ref), ("current", cur)):
+        if profile.rounded:
+            feature.findings.append(
+                finding(
+                    "info",
+                    "IntegerPrecision",
+                    name,
+                    f"{name}: {profile.rounded:,} {label} values are 64-bit integers beyond ±2^53, "
+                    "rounded to the nearest float64 (relative error ≤ 1.1e-16); if it is an "
+                    "identifier, exclude it from the features",
+                )
+            )
     if ref.finite == 0 or cur.finite == 0:
         side = "reference" if ref.finite == 0 else "current"
         feature.findings.append(
-            _finding(
+            finding(
                 "error" if side == "current" else "warning",
                 "AllNull",
                 name,
@@ -157,17 +186,20 @@ def _score_numeric(
         return feature
     edges = ref.quantile_edges(bins)
     p, q = ref.bin_masses(edges), cur.bin_masses(edges)
-    ks = stats.ks_test(ref.sample, cur.sample)
+    # Sorted once per profile (a cached reference is stored sorted): KS and Wasserstein
+    # then merge the two samples in linear time.
+    ref_sorted, cur_sorted = ref.sorted_sample, cur.sorted_sample
     scale = wasserstein_scale(ref, cur)
+    ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)
     feature.scores = {
         **_histogram_scores(p, q),
         "ks": ks.statistic,
-        "wasserstein": stats.wasserstein(ref.sample, cur.sample, scale),
+        "wasserstein": wasserstein,
         "chisquare": None,
     }
     if ref.std == 0:
         feature.findings.append(
-            _finding(
+            finding(
                 "info",
                 "Constant",
                 name,
@@ -193,7 +225,10 @@ def _score_numeric(
                 if not side.exact
             ),
             "wasserstein": WASSERSTEIN_BOUND_FACTOR
-            * sum(stats.wasserstein_sampling_error(side.sample, side.finite) for side in (ref, cur))
+            * sum(
+                stats.wasserstein_sampling_error(side.sorted_sample, side.finite)
+                for side in (ref, cur)
+            )
             / scale,
             "confidence": CONFIDENCE,
             "note": f"computed on uniform samples of {min(ref.sample.size, cur.sample.size):,}+ values per side; "
@@ -208,9 +243,10 @@ def _score_categorical(
     cur: CategoricalProfile,
     settings: AnalysisSettings,
     top: int,
+    sample_size: int,
 ) -> _Feature:
     setting = settings.method_for(name, "categorical")
-    missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows)
+    missing, missing_p = _missing_check(ref.nulls, ref.rows, cur.nulls, cur.rows, sample_size)
     feature = _Feature(
         name,
         "categorical",
@@ -223,7 +259,7 @@ def _score_categorical(
     for side_name, side in (("reference", ref), ("current", cur)):
         if not side.exact:
             feature.findings.append(
-                _finding(
+                finding(
                     "warning",
                     "HighCardinality",
                     name,
@@ -234,7 +270,7 @@ def _score_categorical(
     if ref.present == 0 or cur.present == 0:
         side_name = "reference" if ref.present == 0 else "current"
         feature.findings.append(
-            _finding(
+            finding(
                 "error" if side_name == "current" else "warning",
                 "AllNull",
                 name,
@@ -249,7 +285,11 @@ def _score_categorical(
     p, q = np.asarray(p_counts), np.asarray(q_counts)
     keep = (p + q) > 0
     keep[: len(labels)] = True  # reference categories always show, even when absent now
-    chi = stats.chi_square_test(p[keep], q[keep])
+    # The sample-size policy (module docstring): at most sampleSize observations a side.
+    chi = stats.chi_square_test(
+        p[keep] * observation_scale(p.sum(), sample_size),
+        q[keep] * observation_scale(q.sum(), sample_size),
+    )
     feature.scores = {
         **_histogram_scores(p[keep], q[keep]),
         "chisquare": chi.statistic,
@@ -271,7 +311,7 @@ def _score_categorical(
     }
     if unseen:
         feature.findings.append(
-            _finding(
+            finding(
                 "info",
                 "UnseenCategories",
                 name,
@@ -298,29 +338,33 @@ def compare_profiles(
     ``reference.columns[name].quantile_edges(settings.profile.bins)``.
     """
     detection = settings.detection
+    # The sample-size policy's n: the profiles' own sample size (they were built with it).
+    sample_size = reference.options.sample_size
     features: list[_Feature] = []
     for name, ref in reference.columns.items():
         cur = current.columns[name]
         if ref.rows == 0 or cur.rows == 0:
             raise ValueError(f"{name}: a profile without rows cannot be compared")
         if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
-            features.append(_score_numeric(name, ref, cur, settings, settings.profile.bins))
+            features.append(
+                _score_numeric(name, ref, cur, settings, settings.profile.bins, sample_size)
+            )
         elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
             features.append(
-                _score_categorical(name, ref, cur, settings, settings.profile.top_categories)
+                _score_categorical(
+                    name, ref, cur, settings, settings.profile.top_categories, sample_size
+                )
             )
         else:
             raise ValueError(f"{name}: reference and current profiles are of different kinds")
 
-    main_p = _corrected(
-        [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features],
-        detection.correction,
-    )
+    raw_p = [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features]
+    main_p = _corrected(raw_p, detection.correction)
     missing_p = _corrected([f.missing_pvalue for f in features], detection.correction)
     alpha = detection.significance
     results: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
-    for feature, p_adj, miss_adj in zip(features, main_p, missing_p, strict=True):
+    for feature, p_raw, p_adj, miss_adj in zip(features, raw_p, main_p, missing_p, strict=True):
         assert miss_adj is not None  # every feature has a missing-values p-value
         setting = feature.setting
         distribution_drifted = False
@@ -354,6 +398,7 @@ def compare_profiles(
                 "method": "missing" if no_distribution else setting.method,
                 "score": feature.missing["score"] if no_distribution else feature.score,
                 "pValue": p_adj if setting.is_p_value and not no_distribution else None,
+                "rawPValue": p_raw if setting.is_p_value and not no_distribution else None,
                 "threshold": (detection.missing_threshold or 0.0)
                 if no_distribution
                 else setting.threshold,
@@ -361,11 +406,17 @@ def compare_profiles(
                 "reason": reason,
                 "significance": None
                 if feature.gate_test is None
-                else {"test": feature.gate_test, "pValue": p_adj, "alpha": alpha},
+                else {
+                    "test": feature.gate_test,
+                    "pValue": p_adj,
+                    "rawPValue": p_raw,
+                    "alpha": alpha,
+                },
                 "missing": {
                     **feature.missing,
                     "threshold": detection.missing_threshold,
                     "pValue": miss_adj,
+                    "rawPValue": feature.missing_pvalue,
                     "drifted": missing_drifted,
                 },
                 "scores": feature.scores,

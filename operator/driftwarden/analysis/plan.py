@@ -17,6 +17,7 @@ import pyarrow as pa
 from driftwarden.analysis.settings import FeatureSelection
 from driftwarden.errors import ConfigError, SchemaError
 from driftwarden.profile import ColumnPlan
+from driftwarden.report.text import finding
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,6 @@ def _forced_kind(name: str, data_type: pa.DataType, selection: FeatureSelection)
     return natural_kind(data_type)
 
 
-def _finding(severity: str, code: str, feature: str | None, message: str) -> dict[str, Any]:
-    return {"severity": severity, "code": code, "feature": feature, "message": message}
-
-
 def plan_features(
     reference: pa.Schema,
     current: pa.Schema,
@@ -107,7 +104,7 @@ def plan_features(
     for name in candidates:
         if name not in ref_types:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     "MissingInReference",
                     name,
@@ -117,7 +114,7 @@ def plan_features(
             continue
         if name not in cur_types:
             findings.append(
-                _finding(
+                finding(
                     "error",
                     "MissingInCurrent",
                     name,
@@ -129,7 +126,7 @@ def plan_features(
         cur_kind = _forced_kind(name, cur_types[name], selection)
         if ref_kind is None:
             findings.append(
-                _finding(
+                finding(
                     "info",
                     "Unsupported",
                     name,
@@ -139,7 +136,7 @@ def plan_features(
             continue
         if cur_kind != ref_kind:
             findings.append(
-                _finding(
+                finding(
                     "error",
                     "TypeChanged",
                     name,
@@ -149,7 +146,7 @@ def plan_features(
             continue
         if ref_types[name] != cur_types[name]:
             findings.append(
-                _finding(
+                finding(
                     "info",
                     "TypeWidened",
                     name,
@@ -164,7 +161,7 @@ def plan_features(
     if not selection.include:
         for name in new_columns:
             findings.append(
-                _finding(
+                finding(
                     "info",
                     "NewColumn",
                     name,

@@ -21,9 +21,11 @@ from driftwarden.profile import (
     ProfileOptions,
     build_profile,
     dumps_profile,
+    kind_of,
     loads_profile,
 )
 from driftwarden.report.document import SCHEMA_VERSION
+from driftwarden.report.text import finding
 from driftwarden.storage import (
     DatasetSource,
     OpenedDataset,
@@ -147,6 +149,7 @@ def load_or_build_reference(
         if data is not None:
             try:
                 profile = loads_profile(data, source=redact(uri))
+                _check_columns(profile, plan, redact(uri))
                 log.info("reference profile loaded from cache", extra={"cache": redact(uri)})
                 return profile, True
             except ProfileError as error:
@@ -167,8 +170,16 @@ def load_or_build_reference(
     return profile, False
 
 
+def _check_columns(profile: DatasetProfile, plan: FeaturePlan, source: str) -> None:
+    """A cached profile must hold exactly the planned columns with their kinds."""
+    found = {name: kind_of(column) for name, column in profile.columns.items()}
+    wanted = {column.name: column.kind for column in plan.columns}
+    if found != wanted:
+        raise ProfileError(f"{source} holds other columns than this run compares")
+
+
 def _warning(code: str, message: str) -> dict[str, Any]:
-    return {"severity": "warning", "code": code, "feature": None, "message": message}
+    return finding("warning", code, None, message)
 
 
 def _iso(value: datetime | None) -> str | None:

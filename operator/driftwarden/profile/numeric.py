@@ -3,6 +3,11 @@
 What is kept, and why:
 
 * counts of rows, nulls, NaN and ±inf, exact;
+* 64-bit integers are converted to float64 *unsafely*: beyond ±2^53 a float64 no longer
+  holds every integer, so such values (snowflake ids, hashes, nanosecond epochs) are
+  rounded to the nearest float64 (relative error ≤ 2^-53, far below any drift
+  statistic's resolution). ``rounded`` counts them, and the comparison says so in a
+  finding, instead of the safe cast aborting the whole run;
 * min, max, mean and the sum of squared deviations (Chan et al.'s pairwise update,
   so merging shards loses no precision), exact over the finite values;
 * a uniform random sample of the finite values of at most ``sample_size`` values,
@@ -30,7 +35,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from driftwarden.stats import is_sorted
+
 _EMPTY = np.empty(0, dtype=np.float64)
+# Every integer of at most this magnitude is exactly a float64.
+_EXACT_INTEGERS = 2**53
 
 
 @dataclass
@@ -44,6 +53,7 @@ class NumericProfile:
     pos_inf: int = 0
     neg_inf: int = 0
     finite: int = 0
+    rounded: int = 0  # 64-bit integers beyond ±2^53, rounded to the nearest float64
     minimum: float = float("inf")
     maximum: float = float("-inf")
     mean: float = 0.0
@@ -52,6 +62,9 @@ class NumericProfile:
     keys: NDArray[np.float64] = field(default_factory=lambda: _EMPTY.copy())
     edges: NDArray[np.float64] | None = None
     bin_counts: NDArray[np.int64] | None = None
+    # ``sorted_sample``'s cache, valid while ``_sorted_of`` is the current ``sample`` array.
+    _sorted: NDArray[np.float64] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    _sorted_of: NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------ derived values
 
@@ -59,6 +72,15 @@ class NumericProfile:
     def missing(self) -> int:
         """Rows without a usable value: nulls and NaN."""
         return self.nulls + self.nan
+
+    @property
+    def unusable(self) -> int:
+        """Rows without a finite value: nulls, NaN and ±inf.
+
+        What the missing-value check counts: a value that turns into infinity (a
+        division by zero upstream) is as broken as a null, and must drift like one.
+        """
+        return self.rows - self.finite
 
     @property
     def nonfinite_count(self) -> int:
@@ -100,8 +122,12 @@ class NumericProfile:
         if array.null_count:
             self.nulls += array.null_count
             array = pc.drop_null(array)
+        if pa.types.is_int64(array.type) or pa.types.is_uint64(array.type):
+            self.rounded += _beyond_exact(array)
         if not pa.types.is_float64(array.type):
-            array = pc.cast(array, pa.float64())
+            # Unsafe on purpose: the safe cast raises on integers beyond ±2^53 (see the
+            # module docstring); they are counted above.
+            array = pc.cast(array, pa.float64(), safe=False)
         values = array.to_numpy(zero_copy_only=False)
         if values.size == 0:
             return
@@ -190,6 +216,7 @@ class NumericProfile:
             mean=self.mean,
             m2=self.m2,
             finite=self.finite,
+            rounded=self.rounded + other.rounded,
             edges=self.edges,
             bin_counts=None
             if self.bin_counts is None or other.bin_counts is None
@@ -238,7 +265,28 @@ class NumericProfile:
 
     @property
     def sorted_sample(self) -> NDArray[np.float64]:
-        return np.sort(self.sample)
+        """The sample in ascending order, sorted once (a cached profile stores it sorted,
+        so then only an O(n) check runs)."""
+        if self._sorted_of is not self.sample:
+            sample = self.sample
+            self._sorted = sample if is_sorted(sample) else np.sort(sample)
+            self._sorted_of = sample
+        return self._sorted
+
+
+def _beyond_exact(integers: pa.Array) -> int:
+    """How many 64-bit integers lie beyond ±2^53, where float64 no longer holds them all.
+
+    Counted on the integers themselves: after the cast 2^53 + 1 reads as 2^53.
+    """
+    low, high = pc.min_max(integers).values()
+    if (high.as_py() or 0) <= _EXACT_INTEGERS and (low.as_py() or 0) >= -_EXACT_INTEGERS:
+        return 0  # the common case costs one min/max pass
+    bound = pa.scalar(_EXACT_INTEGERS, integers.type)
+    outside = pc.greater(integers, bound)
+    if pa.types.is_int64(integers.type):
+        outside = pc.or_(outside, pc.less(integers, pa.scalar(-_EXACT_INTEGERS, integers.type)))
+    return int(pc.sum(outside).as_py() or 0)
 
 
 def _histogram(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:

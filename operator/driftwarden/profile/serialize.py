@@ -1,8 +1,16 @@
-"""Profiles as small, versioned files, so a reference is scanned once and then read back.
+"""Profiles as versioned files, so a reference is scanned once and then read back.
 
-The format is gzip-compressed JSON with numeric arrays as base64 little-endian bytes:
-no pickle (a cached file from object storage must never be able to run code), readable
-with any JSON tool after ``gunzip``, and ``format``/``version`` checked on load.
+No pickle: a cached file from object storage must never be able to run code. Version 2
+(written) is built to load in milliseconds per feature::
+
+    b"DWPROF2\n" | header length (u64 LE) | gzip(JSON header) | zero padding to 8 | payload
+
+The JSON header holds every number and label; numeric arrays (samples, stored sorted,
+bin edges and counts) are raw little-endian bytes in the payload, referenced by
+``{"at": byte offset, "n": count}`` and read back with ``np.frombuffer`` (no copy,
+no base64, no inflating 256 KiB of incompressible doubles per feature). The header
+records the payload's size and CRC-32, so any damaged byte is detected. Version 1
+(gzip-compressed JSON with base64 arrays) is still read.
 """
 
 from __future__ import annotations
@@ -10,6 +18,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import struct
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import datasketches
@@ -21,23 +32,62 @@ from driftwarden.profile.dataset import ColumnProfile, DatasetProfile, ProfileOp
 from driftwarden.profile.numeric import NumericProfile
 
 FORMAT = "driftwarden-profile"
-VERSION = 1
+VERSION = 2
+_MAGIC = b"DWPROF2\n"
+_LENGTH = struct.Struct("<Q")
+
+# Stores an array and returns what the JSON header holds in its place; and back.
+Put = Callable[[np.ndarray | None, str], Any]
+Get = Callable[[Any, str], np.ndarray | None]
 
 
-def _encode(array: np.ndarray | None, dtype: str) -> str | None:
+class _Payload:
+    """The binary payload being written: arrays appended 8-byte aligned."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def put(self, array: np.ndarray | None, dtype: str) -> dict[str, int] | None:
+        if array is None:
+            return None
+        data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+        ref = {"at": self.size, "n": len(data) // np.dtype(dtype).itemsize}
+        self.parts.append(data)
+        self.size += len(data)  # every dtype here is 8 bytes wide: stays aligned
+        return ref
+
+
+def _getter(payload: memoryview) -> Get:
+    def get(ref: Any, dtype: str) -> np.ndarray | None:
+        if ref is None:
+            return None
+        at, n = int(ref["at"]), int(ref["n"])
+        if at < 0 or n < 0 or at + n * np.dtype(dtype).itemsize > len(payload):
+            raise ValueError(f"array at {at} of {n} values lies outside the payload")
+        # A read-only view of the file's bytes: loading copies nothing.
+        return np.frombuffer(payload, dtype=dtype, count=n, offset=at)
+
+    return get
+
+
+def _put_base64(array: np.ndarray | None, dtype: str) -> str | None:
     if array is None:
         return None
     return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
 
 
-def _decode(text: str | None, dtype: str) -> np.ndarray | None:
+def _get_base64(text: Any, dtype: str) -> np.ndarray | None:
     if text is None:
         return None
     return np.frombuffer(base64.b64decode(text), dtype=dtype).copy()
 
 
-def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
+def _column_to_dict(profile: ColumnProfile, keep_keys: bool, put: Put) -> dict[str, Any]:
     if isinstance(profile, NumericProfile):
+        # The sample is stored sorted (keys permuted alike): KS and Wasserstein need it
+        # sorted, and a loaded reference then skips the sort on every later run.
+        order = np.argsort(profile.sample, kind="stable")
         return {
             "kind": "numerical",
             "sampleSize": profile.sample_size,
@@ -47,14 +97,15 @@ def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
             "posInf": profile.pos_inf,
             "negInf": profile.neg_inf,
             "finite": profile.finite,
+            "rounded": profile.rounded,
             "min": profile.minimum if profile.finite else None,
             "max": profile.maximum if profile.finite else None,
             "mean": profile.mean,
             "m2": profile.m2,
-            "sample": _encode(profile.sample, "<f8"),
-            "keys": _encode(profile.keys, "<f8") if keep_keys else None,
-            "edges": _encode(profile.edges, "<f8"),
-            "binCounts": _encode(profile.bin_counts, "<i8"),
+            "sample": put(profile.sample[order], "<f8"),
+            "keys": put(profile.keys[order], "<f8") if keep_keys else None,
+            "edges": put(profile.edges, "<f8"),
+            "binCounts": put(profile.bin_counts, "<i8"),
         }
     return {
         "kind": "categorical",
@@ -69,10 +120,33 @@ def _column_to_dict(profile: ColumnProfile, keep_keys: bool) -> dict[str, Any]:
     }
 
 
-def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
+def _check_numeric_arrays(
+    sample: np.ndarray | None,
+    keys: np.ndarray | None,
+    edges: np.ndarray | None,
+    bin_counts: np.ndarray | None,
+    sample_size: int,
+) -> None:
+    """Raise ValueError when a numerical column's arrays cannot belong together."""
+    size = 0 if sample is None else sample.size
+    if size > sample_size:
+        raise ValueError(f"a sample of {size} values exceeds the sample size {sample_size}")
+    if keys is not None and keys.size != size:
+        raise ValueError(f"{keys.size} sampling keys for {size} sampled values")
+    if (edges is None) != (bin_counts is None) or (
+        edges is not None and bin_counts is not None and bin_counts.size != edges.size + 1
+    ):
+        raise ValueError("histogram counts do not match the bin edges")
+
+
+def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
     if data["kind"] == "numerical":
-        sample = _decode(data["sample"], "<f8")
-        keys = _decode(data.get("keys"), "<f8")
+        sample = get(data["sample"], "<f8")
+        keys = get(data.get("keys"), "<f8")
+        edges = get(data.get("edges"), "<f8")
+        counts = get(data.get("binCounts"), "<i8")
+        bin_counts = None if counts is None else counts.copy()  # small, and updated in place
+        _check_numeric_arrays(sample, keys, edges, bin_counts, int(data["sampleSize"]))
         return NumericProfile(
             sample_size=int(data["sampleSize"]),
             rows=int(data["rows"]),
@@ -81,6 +155,7 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
             pos_inf=int(data["posInf"]),
             neg_inf=int(data["negInf"]),
             finite=int(data["finite"]),
+            rounded=int(data.get("rounded", 0)),
             minimum=float("inf") if data["min"] is None else float(data["min"]),
             maximum=float("-inf") if data["max"] is None else float(data["max"]),
             mean=float(data["mean"]),
@@ -89,8 +164,8 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
             # Without keys a profile can still be compared; merging it again keeps its
             # sample as if every key were 0, i.e. whole.
             keys=keys if keys is not None else np.zeros(0 if sample is None else sample.size),
-            edges=_decode(data.get("edges"), "<f8"),
-            bin_counts=_decode(data.get("binCounts"), "<i8"),
+            edges=edges,
+            bin_counts=bin_counts,
         )
     if data["kind"] == "categorical":
         profile = CategoricalProfile(
@@ -108,6 +183,7 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
 def dumps_profile(profile: DatasetProfile, *, keep_keys: bool = True) -> bytes:
     """Serialise a profile. ``keep_keys=False`` drops the sampling keys (half the size);
     such a profile still compares, but no longer merges as a uniform sample."""
+    payload = _Payload()
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -119,28 +195,58 @@ def dumps_profile(profile: DatasetProfile, *, keep_keys: bool = True) -> bytes:
         "rows": profile.rows,
         "metadata": profile.metadata,
         "columns": {
-            name: _column_to_dict(column, keep_keys) for name, column in profile.columns.items()
+            name: _column_to_dict(column, keep_keys, payload.put)
+            for name, column in profile.columns.items()
         },
     }
-    return gzip.compress(
+    body = b"".join(payload.parts)
+    document["payload"] = {"size": len(body), "crc32": zlib.crc32(body)}
+    header = gzip.compress(
         json.dumps(document, separators=(",", ":")).encode(), compresslevel=5, mtime=0
     )
+    padding = b"\0" * (-(len(_MAGIC) + _LENGTH.size + len(header)) % 8)
+    return b"".join((_MAGIC, _LENGTH.pack(len(header)), header, padding, body))
+
+
+def _unreadable(source: str, error: Exception) -> ProfileError:
+    return ProfileError(
+        f"{source} is not a readable driftwarden profile ({error})",
+        hint="delete it; it will be recomputed from the reference data",
+    )
+
+
+def _read_document(data: bytes) -> tuple[Any, Get]:
+    """The JSON document of a profile file and how to read its arrays."""
+    if not data.startswith(_MAGIC):  # version 1: one gzip-compressed JSON document
+        return json.loads(gzip.decompress(data)), _get_base64
+    start = len(_MAGIC) + _LENGTH.size
+    (length,) = _LENGTH.unpack_from(data, len(_MAGIC))
+    document = json.loads(gzip.decompress(data[start : start + length]))
+    body_start = start + length + (-(start + length) % 8)
+    body = memoryview(data)[body_start:]
+    expected = document.get("payload") if isinstance(document, dict) else None
+    if not isinstance(expected, dict):
+        raise ValueError("no payload description in the header")
+    if len(body) != expected.get("size") or zlib.crc32(body) != expected.get("crc32"):
+        raise ValueError(f"the payload of {len(body)} bytes does not match its checksum")
+    return document, _getter(body)
 
 
 def loads_profile(data: bytes, *, source: str = "profile") -> DatasetProfile:
     """Read a profile written by :func:`dumps_profile`; ProfileError names ``source`` if it can't."""
     try:
-        document = json.loads(gzip.decompress(data))
-    except (OSError, EOFError, ValueError) as error:
-        raise ProfileError(
-            f"{source} is not a readable driftwarden profile ({error})",
-            hint="delete it; it will be recomputed from the reference data",
-        ) from error
+        document, get = _read_document(data)
+    # Any failure to decode is damage (zlib.error for a corrupt deflate stream is not an
+    # OSError; a truncated multi-byte sequence is a UnicodeDecodeError, …): the caller
+    # recomputes, so nothing here may escape as an internal error.
+    except Exception as error:
+        raise _unreadable(source, error) from error
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ProfileError(f"{source} is not a driftwarden profile", hint="delete it to recompute")
-    if document.get("version") != VERSION:
+    version = document.get("version")
+    if version not in (1, VERSION) or (version == 1) != (get is _get_base64):
         raise ProfileError(
-            f"{source} has profile version {document.get('version')!r}; this driftwarden reads version {VERSION}",
+            f"{source} has profile version {version!r}; this driftwarden reads versions 1 and {VERSION}",
             hint="delete it to recompute",
         )
     try:
@@ -149,11 +255,13 @@ def loads_profile(data: bytes, *, source: str = "profile") -> DatasetProfile:
             max_categories=int(document["options"]["maxCategories"]),
             seed=int(document["options"]["seed"]),
         )
-        columns = {name: _column_from_dict(column) for name, column in document["columns"].items()}
+        columns = {
+            name: _column_from_dict(column, get) for name, column in document["columns"].items()
+        }
         return DatasetProfile(
             options, columns, int(document["rows"]), dict(document.get("metadata") or {})
         )
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except Exception as error:
         raise ProfileError(
             f"{source} is damaged ({error!r})", hint="delete it to recompute"
         ) from error

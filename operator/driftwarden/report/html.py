@@ -28,8 +28,12 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.text import printable
 
-MAX_PLOTS = 200
+# Plots are the heavy part of the page (~7 KB each): every drifted feature gets one up
+# to MAX_PLOTS, and at least the TOP_PLOTS most drifted do; the table lists them all.
+MAX_PLOTS = 50
+TOP_PLOTS = 20
 REFERENCE_COLOUR = "#4c78a8"
 CURRENT_COLOUR = "#f58518"
 DASH = "—"
@@ -38,7 +42,7 @@ DASH = "—"
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    return escape(printable(str(value)), quote=True)
 
 
 def _finite(value: Any) -> bool:
@@ -376,6 +380,14 @@ def _p_value(feature: Mapping[str, Any]) -> tuple[Any, str]:
     return None, ""
 
 
+def _raw_p_text(holder: Mapping[str, Any]) -> str:
+    """', raw 0.0012' when the uncorrected p-value is known and differs from the corrected one."""
+    raw, corrected = holder.get("rawPValue"), holder.get("pValue")
+    if not _finite(raw) or raw == corrected:
+        return ""
+    return f" (corrected; raw {fmt_num(raw, 3)})"
+
+
 def _missing_text(feature: Mapping[str, Any]) -> tuple[str, Any]:
     missing = feature.get("missing")
     if not isinstance(missing, Mapping):
@@ -587,10 +599,15 @@ def _feature_section(feature: Mapping[str, Any], slug: str) -> str:
     meta = [_e(feature["kind"])]
     score = f"{_e(feature['method'])} {fmt_num(feature.get('score'))} ({_threshold_text(feature)})"
     meta.append(score)
+    if _finite(feature.get("pValue")):
+        meta.append(f"p = {fmt_num(feature['pValue'], 3)}{_raw_p_text(feature)}")
     sig = feature.get("significance")
     if isinstance(sig, Mapping) and _finite(sig.get("pValue")):
         alpha = f" (alpha {fmt_num(sig['alpha'])})" if _finite(sig.get("alpha")) else ""
-        meta.append(f"{_e(sig.get('test') or 'test')} p = {fmt_num(sig['pValue'], 3)}{alpha}")
+        meta.append(
+            f"{_e(sig.get('test') or 'test')} p = {fmt_num(sig['pValue'], 3)}"
+            f"{_raw_p_text(sig)}{alpha}"
+        )
     missing = feature.get("missing")
     if isinstance(missing, Mapping):
         flag = " — drifted" if missing.get("drifted") else ""
@@ -785,19 +802,30 @@ $plots
 )
 
 
-def render_html(doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS) -> str:
+def plotted_count(features: Sequence[Mapping[str, Any]], max_plots: int, top: int) -> int:
+    """How many of the features (most drifted first) get a plot: the drifted ones, at most
+    ``max_plots``, and never fewer than ``top`` (or all, when there are fewer)."""
+    drifted = sum(1 for f in features if f.get("drifted"))
+    return min(len(features), max(min(drifted, max_plots), top))
+
+
+def render_html(
+    doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS, top_plots: int = TOP_PLOTS
+) -> str:
     """The report as one self-contained HTML page (validated first; raises ReportError if invalid).
 
-    Plots are drawn for the ``max_plots`` most drifted features; the page says
-    so when there are more. Each plot is an ``<svg class="dist-plot">`` with id
-    ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details
-    section has id ``details-<slug>``.
+    Plots are drawn for the drifted features (at most ``max_plots``) and at least the
+    ``top_plots`` most drifted ones; the page says so when it leaves features out, and
+    the feature table lists every feature. The page's size and the time to build it
+    grow linearly with the features. Each plot is an ``<svg class="dist-plot">`` with
+    id ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details section
+    has id ``details-<slug>``.
     """
     doc = to_jsonable(doc)
     validate_jsonable(doc)
     features = sort_features(doc["features"])
     slugs = feature_slugs([f["name"] for f in features])
-    plotted = features[:max_plots]
+    plotted = features[: plotted_count(features, max_plots, top_plots)]
     anchors = {f["name"]: f"details-{slugs[i]}" for i, f in enumerate(plotted)}
 
     if not features:
@@ -808,7 +836,8 @@ def render_html(doc: Mapping[str, Any], *, max_plots: int = MAX_PLOTS) -> str:
             intro = (
                 f'<p class="hint" id="plots-limited">Distributions are shown for the '
                 f"{len(plotted):,} most drifted of {len(features):,} features; the table "
-                "above lists them all, and the JSON report holds every distribution.</p>"
+                "above lists them all (select a column header to sort it), and the JSON "
+                "report holds every distribution.</p>"
             )
         sections = "".join(_feature_section(f, slugs[i]) for i, f in enumerate(plotted))
         plots = (

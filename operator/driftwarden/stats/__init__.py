@@ -12,10 +12,14 @@ from driftwarden.stats.inference import (
     chi_square_test,
     cohens_h,
     dkw_bound,
+    is_sorted,
+    ks_and_wasserstein_sorted,
     ks_test,
+    ks_test_sorted,
     two_proportion_test,
     wasserstein,
     wasserstein_sampling_error,
+    wasserstein_sorted,
 )
 from driftwarden.stats.results import TestResult
 from driftwarden.stats.verdict import DatasetVerdict, dataset_verdict
@@ -29,12 +33,16 @@ __all__ = [
     "dataset_verdict",
     "dkw_bound",
     "hellinger",
+    "is_sorted",
     "jensenshannon",
     "kl_divergence",
+    "ks_and_wasserstein_sorted",
     "ks_test",
+    "ks_test_sorted",
     "psi",
     "total_variation",
     "two_proportion_test",
     "wasserstein",
     "wasserstein_sampling_error",
+    "wasserstein_sorted",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
 
 def adjust_pvalues(pvalues: ArrayLike, method: str) -> NDArray[np.float64]:
@@ -22,5 +21,16 @@ def adjust_pvalues(pvalues: ArrayLike, method: str) -> NDArray[np.float64]:
     if method == "bonferroni":
         return np.minimum(p * p.size, 1.0)
     if method == "benjamini-hochberg":
-        return np.asarray(sps.false_discovery_control(p, method="bh"), dtype=np.float64)
+        return _benjamini_hochberg(p)
     raise ValueError(f"unknown correction {method!r}: use bonferroni, benjamini-hochberg or none")
+
+
+def _benjamini_hochberg(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """p_(i) · m / i over the ascending p-values, made monotone from the largest down
+    and capped at 1 (scipy's ``false_discovery_control(method="bh")``)."""
+    order = np.argsort(p)
+    ranked = p[order] * (p.size / np.arange(1, p.size + 1))
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    adjusted = np.empty_like(ranked)
+    adjusted[order] = np.minimum(ranked, 1.0)
+    return adjusted

@@ -7,6 +7,8 @@ Rules (the same on every filesystem, so a local test means what S3 means):
   ``_`` at any level below it are skipped (``_SUCCESS``, ``_temporary/``,
   ``.crc``), and when some files carry the format's extension only those are
   kept (so a ``README`` next to the parquet files is not read);
+* on local disks directory symlinks are followed, but every real directory is
+  entered and every real file read once (a link back to an ancestor is no loop);
 * a glob (``*``, ``?``, ``[...]`` within a path segment, ``**`` across
   segments) is matched against the files under its literal prefix; a pattern
   that matches a directory takes the files below it.
@@ -17,6 +19,8 @@ leave them behind as markers.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +30,8 @@ import pyarrow.fs as pafs
 from driftwarden.errors import ConfigError, DataNotFoundError
 from driftwarden.storage.formats import has_extension
 from driftwarden.storage.uri import is_local, redact, split_scheme
+
+log = logging.getLogger("driftwarden.storage")
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -116,8 +122,50 @@ def _why_missing(filesystem: pafs.FileSystem, path: str, uri: str) -> str:
 
 
 def _list_recursive(filesystem: pafs.FileSystem, base: str) -> list[pafs.FileInfo]:
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return filesystem.get_file_info(_local_files(base))
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     return [i for i in filesystem.get_file_info(selector) if i.type == pafs.FileType.File]
+
+
+def _local_files(base: str) -> list[str]:
+    """Every file below a local directory, each real file once, symlink loops cut.
+
+    Arrow's recursive listing follows directory symlinks blindly: a link back to an
+    ancestor lists the same files at every depth until the path is too long (rows read
+    dozens of times), and two such links make the listing exponential. Here each real
+    directory is entered once (real directories before links to them, so hive
+    partition names stay in the paths) and each real file is kept once, by the
+    shortest path that does not go through a symlink when there is one.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    found: dict[tuple[int, int], tuple[tuple[bool, int, str], str]] = {}
+    skipped = 0
+    for root, dirs, files in os.walk(base, followlinks=True):
+        real = os.stat(root)
+        if (real.st_dev, real.st_ino) in seen_dirs:
+            dirs[:] = []
+            skipped += 1
+            continue
+        seen_dirs.add((real.st_dev, real.st_ino))
+        dirs.sort(key=lambda d: (os.path.islink(os.path.join(root, d)), d))
+        linked_dir = root != base and os.path.realpath(root) != os.path.abspath(root)
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # a dangling link: nothing to read
+                continue
+            rank = (linked_dir or os.path.islink(path), len(path), path)
+            key = (st.st_dev, st.st_ino)
+            if key in found:
+                skipped += 1
+                if rank >= found[key][0]:
+                    continue
+            found[key] = (rank, path)
+    if skipped:
+        log.warning("skipped %d paths that reach data already listed through symlinks", skipped)
+    return sorted(path for _, path in found.values())
 
 
 def _keep(infos: list[pafs.FileInfo], base: str, fmt: str) -> list[pafs.FileInfo]:

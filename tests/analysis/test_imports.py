@@ -1,0 +1,80 @@
+"""The analysis path stays cheap to start: no scipy at all (``scipy.stats`` is about a
+second of imports, ``scipy.special`` half a second)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+RNG = np.random.default_rng(40)
+
+
+def _write(path, shift=0.0, n=3000):
+    x = RNG.normal(shift, 1, n)
+    x[:5] = np.inf
+    pq.write_table(
+        pa.table(
+            {
+                "x": x,
+                "n": RNG.integers(0, 2**62, n),
+                "c": RNG.choice(["a", "b", "c"], n),
+                "c2": RNG.choice(["u", "v"], n),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+# Runs the command as ``python -m driftwarden.cli.main`` would, and writes the names of
+# the modules loaded by then to a file when the interpreter exits.
+_PROBE = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+runpy.run_module("driftwarden.cli.main", run_name="__main__")
+"""
+
+
+def _imported_modules(tmp_path, *args: str) -> set[str]:
+    listing = tmp_path / "modules.txt"
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(listing), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DRIFTWARDEN_PROFILE_CACHE": ""},
+        timeout=120,
+    )
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    return set(listing.read_text().split())
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [
+        (),
+        ("--numerical-method", "ks", "--categorical-method", "chisquare"),
+        ("--numerical-method", "psi", "--categorical-method", "psi"),
+    ],
+)
+def test_analyze_never_imports_scipy(tmp_path, methods):
+    modules = _imported_modules(
+        tmp_path,
+        "analyze",
+        "--reference",
+        str(_write(tmp_path / "ref.parquet")),
+        "--current",
+        str(_write(tmp_path / "cur.parquet", shift=0.5)),
+        "--output",
+        str(tmp_path / "out"),
+        "--profile-cache",
+        str(tmp_path / "cache"),
+        *methods,
+    )
+    assert "driftwarden.analysis.compare" in modules  # the analysis really ran
+    assert "numpy" in modules and "pyarrow" in modules
+    assert not {m for m in modules if m == "scipy" or m.startswith("scipy.")}
