@@ -275,7 +275,10 @@ def test_job_settings_reach_the_pod():
     assert pod["spec"]["affinity"] == {"nodeAffinity": {}}
     assert pod["spec"]["priorityClassName"] == "low"
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-    assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+    assert pod["metadata"]["annotations"] == {
+        "sidecar.istio.io/inject": "false",
+        "driftwarden.io/slot": "2024-05-01T10:00:00Z",
+    }
 
 
 def test_manifest_does_not_alias_monitor_state():
