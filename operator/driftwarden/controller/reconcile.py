@@ -221,6 +221,7 @@ class Reconciler:
         # Sent only to API servers that keep it (1.26+); read from /version at startup.
         self.pod_failure_policy = True
         self._locks: dict[str, asyncio.Lock] = {}
+        self.passes = 0  # reconciliations finished (tests wait for ticks with it)
         # Jobs this process created that the watch has not delivered yet (monitor uid →
         # name → Job): counted against the cap and seen by the next pass meanwhile.
         self._created: dict[str, dict[str, dict[str, Any]]] = {}
@@ -278,6 +279,7 @@ class Reconciler:
                     self._written.pop(uid, None)
             try:
                 await self._reconcile(dict(body), view)
+                self.passes += 1
             except ApiException as error:
                 if error.status != 409:
                     raise
