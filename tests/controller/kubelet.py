@@ -19,10 +19,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.kubeapi.kubelet import Outcome, PodRun
+from tests.kubeapi.kubelet import Outcome, PodRun, Unschedulable
+
+Override = Callable[[PodRun], "Outcome | Unschedulable | None"]
 
 ENTRYPOINTS = {"driftwarden": [sys.executable, "-m", "driftwarden.cli.main"]}
 TIMEOUT = 300  # seconds a container may run before the runner kills it
@@ -32,7 +35,9 @@ class Kubelet:
     """Runs every pod of the cluster as a process; ``paused`` keeps new pods Pending.
 
     ``ran`` lists the Jobs whose pod finished (in order), ``results[job]`` is the last
-    ``(exit code, stdout, stderr)`` of that Job's pod.
+    ``(exit code, stdout, stderr)`` of that Job's pod. ``override(fn)`` decides some pods'
+    fate instead of running them: ``fn(run)`` returns an ``Outcome`` (say
+    ``Outcome.oom_killed()``), ``Unschedulable(...)``, or None to run the process.
     """
 
     def __init__(self, server: Any, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
@@ -41,6 +46,11 @@ class Kubelet:
         self.extra_env = extra_env or {}
         self.ran: list[str] = []
         self.results: dict[str, tuple[int, str, str]] = {}
+        self.overrides: list[Override] = []
+
+    def override(self, fn: Override) -> None:
+        """Let ``fn`` decide the outcome of the pods it returns one for (first match wins)."""
+        self.overrides.append(fn)
 
     @property
     def paused(self) -> bool:
@@ -83,8 +93,12 @@ class Kubelet:
             return ENTRYPOINTS.get(command[0], command[:1]) + command[1:] + args
         return ENTRYPOINTS["driftwarden"] + args
 
-    def run(self, pod: PodRun) -> Outcome:
+    def run(self, pod: PodRun) -> Outcome | Unschedulable:
         """The kubelet behaviour: start the container, wait for it (or the pod's deletion)."""
+        for fn in list(self.overrides):
+            decided = fn(pod)
+            if decided is not None:
+                return decided
         pod.start()
         container = pod.container
         fd, name = tempfile.mkstemp(

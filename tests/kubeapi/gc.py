@@ -124,7 +124,7 @@ class TTLAfterFinished:
         if not self.enabled:
             return
         now = self.core.clock.time()
-        rt = self.core.storage_types.get("batch/jobs")
+        rt = self.core.storage_types["batch/jobs"]
         for job in list(self.core.objects.get("batch/jobs", {}).values()):
             meta, spec = job["metadata"], job.get("spec") or {}
             ttl = spec.get("ttlSecondsAfterFinished")

@@ -161,9 +161,9 @@ class JobController:
         pods = list(self.core.objects.get("/pods", {}).values())
         by_owner: dict[str, list[dict[str, Any]]] = {}
         for pod in pods:
-            uid = controller_uid(pod)
-            if uid:
-                by_owner.setdefault(uid, []).append(pod)
+            # A pod orphaned by a Job deleted with propagationPolicy Orphan has no controller;
+            # the orphan worker removes its finalizer, like those of pods whose Job is gone.
+            by_owner.setdefault(controller_uid(pod) or "", []).append(pod)
         for job in list(self.core.objects.get("batch/jobs", {}).values()):
             try:
                 self._sync_job(jobs_rt, job, by_owner.get(job["metadata"]["uid"], []))
@@ -239,7 +239,7 @@ class JobController:
         suspended = bool(spec.get("suspend"))
         start = parse_time(status.get("startTime"))
         completions = spec.get("completions")
-        parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+        parallelism = int(spec.get("parallelism", 1) or 0)
         version = core.version
         target_conditions = version >= TARGET_CONDITIONS_SINCE
 
@@ -264,7 +264,7 @@ class JobController:
         )
         if failure is not None:
             reason, message = failure
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             if target_conditions or (
                 reason == "PodFailurePolicy" and version >= FAILURE_TARGET_FOR_POLICY_SINCE
             ):
@@ -276,7 +276,7 @@ class JobController:
                 record_event(core, job, "Warning", reason, message, COMPONENT)
             active = []
         elif done:
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             message = "Reached expected number of succeeded pods"
             if target_conditions:
                 _set_condition(conditions, _condition("SuccessCriteriaMet", "True", "CompletionsReached", message, now))  # fmt: skip
@@ -289,7 +289,7 @@ class JobController:
                 record_event(core, job, "Normal", "Completed", "Job completed", COMPONENT)
             active = []
         elif suspended:
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             active = []
             if not any(c["type"] == "Suspended" and c["status"] == "True" for c in conditions):
                 _set_condition(
@@ -368,11 +368,15 @@ class JobController:
             self.core._system_update(rt, fresh, lambda p: p["metadata"].__setitem__(
                 "finalizers", [f for f in p["metadata"].get("finalizers") or [] if f != JOB_TRACKING_FINALIZER]))  # fmt: skip
 
-    def _delete_pods(self, pods: list[dict[str, Any]]) -> None:
+    def _delete_pods(self, job: dict[str, Any], pods: list[dict[str, Any]]) -> None:
         rt = self.core.storage_types["/pods"]
         for pod in pods:
             if not pod["metadata"].get("deletionTimestamp"):
                 self.core._system_delete(rt, pod)
+                name = pod["metadata"]["name"]
+                record_event(
+                    self.core, job, "Normal", "SuccessfulDelete", f"Deleted pod: {name}", COMPONENT
+                )
 
     def _create_pods(
         self, job: dict[str, Any], n: int, memory: _JobMemory, now_s: float

@@ -3,6 +3,10 @@
 Each new pod is handed to a *behaviour*, ``behaviour(run: PodRun) -> Outcome | Unschedulable``,
 called in a thread of its own:
 
+- ``Waiting(reason, message)``: the pod is bound but its container cannot start (say
+  ``ImagePullBackOff``): Pending with a ``waiting`` container state, asked again later. A
+  Secret or ConfigMap the container's env needs that is missing gives
+  ``CreateContainerConfigError`` before the behaviour is called, as the kubelet does.
 - ``Unschedulable(message)``: the pod stays Pending with ``PodScheduled=False``, reason
   ``Unschedulable`` and the scheduler's message (``0/3 nodes are available: ...``); the
   scheduler tries again every ``reschedule_interval`` seconds, as its unschedulable queue does.
@@ -65,6 +69,16 @@ class Unschedulable:
 
 
 @dataclass
+class Waiting:
+    """The pod is bound but its container cannot start: it stays Pending with a waiting
+    container (ImagePullBackOff, ErrImagePull, CreateContainerConfigError, ...); the kubelet
+    asks the behaviour again every ``reschedule_interval`` seconds."""
+
+    reason: str = "ImagePullBackOff"
+    message: str = ""
+
+
+@dataclass
 class PodRun:
     """One pod handed to a behaviour."""
 
@@ -88,11 +102,12 @@ class PodRun:
     def start(self) -> None:
         """Bind the pod to the node and mark it Running (idempotent)."""
         if self.started_at is None:
+            self.kubelet._write(self, waiting=Waiting("ContainerCreating"))
             self.started_at = self.kubelet.server.core.clock.rfc3339()
             self.kubelet._write(self, running=True)
 
 
-Behaviour = Callable[[PodRun], "Outcome | Unschedulable"]
+Behaviour = Callable[[PodRun], "Outcome | Unschedulable | Waiting"]
 
 
 def succeed(run: PodRun) -> Outcome:
@@ -132,7 +147,8 @@ class Kubelet:
         self.errors: list[str] = []
         self.stopped = False  # the server is stopping: behaviours still running write nothing
         self._runs: dict[str, PodRun] = {}  # pod uid -> run
-        self._retry_at: dict[str, float] = {}  # unschedulable pod uid -> next attempt
+        self._retry_at: dict[str, float] = {}  # unschedulable/waiting pod uid -> next attempt
+        self._waiting: set[str] = set()  # bound pods whose container could not start yet
 
     def behave(self, behaviour: Behaviour) -> None:
         """Use ``behaviour`` for the pods created from now on."""
@@ -155,7 +171,9 @@ class Kubelet:
                 if run is not None:
                     run.cancelled.set()
                 continue
-            if run is not None or self.paused or pod["spec"].get("nodeName"):
+            if run is not None or self.paused:
+                continue
+            if pod["spec"].get("nodeName") and uid not in self._waiting:
                 continue
             if (pod.get("status") or {}).get("phase") != "Pending":
                 continue
@@ -171,6 +189,7 @@ class Kubelet:
         for uid in list(self._retry_at):
             if uid not in live:
                 del self._retry_at[uid]
+        self._waiting &= live
 
     tick = sync
 
@@ -186,13 +205,18 @@ class Kubelet:
         import traceback
 
         try:
-            result = behaviour(run)
+            problem = self.server._call(config_error, self.server.core, run.pod)
+            result = Waiting("CreateContainerConfigError", problem) if problem else behaviour(run)
             if isinstance(result, Unschedulable):
                 self._write(run, unschedulable=result.message)
                 return
+            if isinstance(result, Waiting):
+                self._write(run, waiting=result, retry=True)
+                return
             if not isinstance(result, Outcome):
                 raise TypeError(
-                    f"a kubelet behaviour returned {result!r}; return Outcome(...) or Unschedulable(...)"
+                    f"a kubelet behaviour returned {result!r}; return Outcome(...), "
+                    "Unschedulable(...) or Waiting(...)"
                 )
             run.start()
             self._write(run, outcome=result)
@@ -207,6 +231,8 @@ class Kubelet:
         running: bool = False,
         outcome: Outcome | None = None,
         unschedulable: str | None = None,
+        waiting: Waiting | None = None,
+        retry: bool = False,
     ) -> None:
         if self.stopped:
             return
@@ -227,12 +253,80 @@ class Kubelet:
                 core._system_update(rt, pod, lambda p: p["status"].update(
                     conditions=_merge_conditions(p["status"].get("conditions") or [], [cond])))  # fmt: skip
                 return
+            if waiting is not None:
+                if retry:
+                    self._runs.pop(uid, None)
+                    self._waiting.add(uid)
+                    self._retry_at[uid] = core.clock.time() + self.reschedule_interval
+                core._system_update(rt, pod, lambda p: _set_waiting(p, waiting, now))
+                return
             self._retry_at.pop(uid, None)
+            self._waiting.discard(uid)
             if outcome is not None and outcome.logs:
                 core.pod_logs[(run.namespace, run.name)] = outcome.logs
             core._system_update(rt, pod, lambda p: _set_status(p, run, now, outcome))
 
         self.server._call(apply)
+
+
+def config_error(core: Any, pod: dict[str, Any]) -> str | None:
+    """Why the kubelet cannot build a container's config (CreateContainerConfigError): a
+    Secret or ConfigMap the env refers to is missing (unless ``optional``), or lacks the key."""
+    namespace = pod["metadata"]["namespace"]
+    kinds = {"secret": ("/secrets", "Secret"), "configMap": ("/configmaps", "ConfigMap")}
+    for c in pod["spec"].get("containers") or []:
+        refs: list[tuple[str, dict[str, Any], str | None]] = []
+        for source in c.get("envFrom") or []:
+            for kind in kinds:
+                if source.get(kind + "Ref"):
+                    refs.append((kind, source[kind + "Ref"], None))
+        for item in c.get("env") or []:
+            for kind in kinds:
+                ref = (item.get("valueFrom") or {}).get(kind + "KeyRef")
+                if ref:
+                    refs.append((kind, ref, ref.get("key")))
+        for kind, ref, key in refs:
+            if ref.get("optional"):
+                continue
+            storage, title = kinds[kind]
+            found = core.find_stored(storage, namespace, ref.get("name", ""))
+            if found is None:
+                return f'{title.lower()} "{ref.get("name", "")}" not found'
+            if key is not None and key not in (found.get("data") or {}):
+                return f"couldn't find key {key} in {title} {namespace}/{ref.get('name', '')}"
+    return None
+
+
+def _set_waiting(pod: dict[str, Any], waiting: Waiting, now: str) -> None:
+    """Bound, Pending, every container waiting with ``waiting``'s reason and message."""
+    spec, status = pod["spec"], pod.setdefault("status", {})
+    spec["nodeName"] = NODE_NAME
+    status.update({"phase": "Pending", "hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.1"}],
+                   "startTime": status.get("startTime") or now})  # fmt: skip
+    names = [c["name"] for c in spec["containers"]]
+    state: dict[str, Any] = {"reason": waiting.reason}
+    if waiting.message:
+        state["message"] = waiting.message
+    status["containerStatuses"] = [
+        {"name": c["name"], "image": c["image"], "imageID": "", "ready": False, "started": False,
+         "restartCount": 0, "state": {"waiting": dict(state)}}
+        for c in spec["containers"]
+    ]  # fmt: skip
+    unready = {
+        "reason": "ContainersNotReady",
+        "message": f"containers with unready status: [{' '.join(names)}]",
+    }
+    conds = [
+        {"type": "PodReadyToStartContainers", "status": "False"},
+        {"type": "Initialized", "status": "True"},
+        {"type": "Ready", "status": "False", **unready},
+        {"type": "ContainersReady", "status": "False", **unready},
+        {"type": "PodScheduled", "status": "True"},
+    ]
+    status["conditions"] = _merge_conditions(
+        status.get("conditions") or [],
+        [{**c, "lastProbeTime": None, "lastTransitionTime": now} for c in conds],
+    )
 
 
 def _copy(obj: dict[str, Any]) -> dict[str, Any]:

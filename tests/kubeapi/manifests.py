@@ -28,7 +28,7 @@ def condition(obj: dict[str, Any], ctype: str) -> dict[str, Any] | None:
 
 
 def wait_condition(server: KubeAPIServer, name: str, ctype: str, namespace: str = "default",
-                   timeout: float = 10) -> dict[str, Any]:  # fmt: skip
+                   timeout: float = 30) -> dict[str, Any]:  # fmt: skip
     """Wait until Job ``name`` has condition ``ctype`` True; return the Job."""
 
     def check() -> dict[str, Any] | None:
@@ -43,7 +43,7 @@ def job_pods(server: KubeAPIServer, name: str, namespace: str = "default") -> li
 
 
 def wait_status(server: KubeAPIServer, name: str, key: str, value: Any, namespace: str = "default",
-                timeout: float = 10) -> dict[str, Any]:  # fmt: skip
+                timeout: float = 30) -> dict[str, Any]:  # fmt: skip
     """Wait until Job ``name`` has ``status[key] == value``; return the Job."""
 
     def check() -> dict[str, Any] | None:

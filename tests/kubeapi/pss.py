@@ -53,19 +53,19 @@ def _names(kind: str, names: list[str]) -> str:
     return f"{kind}{'s' if len(names) > 1 else ''} {quoted}"
 
 
-def baseline_violations(pod: dict[str, Any]) -> list[str]:
-    """Baseline level: each entry is ``check (detail)`` as PSA words it."""
+def baseline_violations(pod: dict[str, Any]) -> dict[str, str]:
+    """Baseline level: check ID -> ``check (detail)`` as PSA words it."""
     spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
     psc = _sc(spec)
     containers = _containers(spec)
-    out: list[str] = []
+    out: dict[str, str] = {}
     host = [f"{k}=true" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
     if host:
-        out.append(f"host namespaces ({', '.join(host)})")
+        out["hostNamespaces"] = f"host namespaces ({', '.join(host)})"
     priv = [c["name"] for c in containers if _sc(c).get("privileged")]
     if priv:
-        out.append(
+        out["privileged"] = (
             f"privileged ({_names('container', priv)} must not set securityContext.privileged=true)"
         )
     added: dict[str, list[str]] = {}
@@ -79,12 +79,12 @@ def baseline_violations(pod: dict[str, Any]) -> list[str]:
             "in securityContext.capabilities.add"
             for n, caps in added.items()
         ]
-        out.append(f"non-default capabilities ({'; '.join(parts)})")
+        out["capabilities"] = f"non-default capabilities ({'; '.join(parts)})"
     host_paths = [
         v["name"] for v in spec.get("volumes") or [] if isinstance(v, dict) and "hostPath" in v
     ]
     if host_paths:
-        out.append(f"hostPath volumes ({_names('volume', host_paths)})")
+        out["hostPathVolumes"] = f"hostPath volumes ({_names('volume', host_paths)})"
     ports = [
         f'container "{c["name"]}" uses hostPort {p["hostPort"]}'
         for c in containers
@@ -92,7 +92,7 @@ def baseline_violations(pod: dict[str, Any]) -> list[str]:
         if isinstance(p, dict) and p.get("hostPort")
     ]
     if ports:
-        out.append(f"hostPort ({', '.join(ports)})")
+        out["hostPorts"] = f"hostPort ({', '.join(ports)})"
     apparmor = [
         f'{k}="{v}"'
         for k, v in (meta.get("annotations") or {}).items()
@@ -104,7 +104,7 @@ def baseline_violations(pod: dict[str, Any]) -> list[str]:
     if any((sc.get("appArmorProfile") or {}).get("type") == "Unconfined" for sc in profiles):
         apparmor.append('securityContext.appArmorProfile.type="Unconfined"')
     if apparmor:
-        out.append(
+        out["appArmorProfile"] = (
             f"forbidden AppArmor profile{'s' if len(apparmor) > 1 else ''} ({', '.join(apparmor)})"
         )
     selinux = [sc.get("seLinuxOptions") or {} for sc in profiles]
@@ -122,24 +122,25 @@ def baseline_violations(pod: dict[str, Any]) -> list[str]:
         )
         for o in selinux
     ):
-        out.append("seLinuxOptions (forbidden securityContext.seLinuxOptions)")
+        out["seLinuxOptions"] = "seLinuxOptions (forbidden securityContext.seLinuxOptions)"
     proc = [c["name"] for c in containers if _sc(c).get("procMount") not in (None, "Default")]
     if proc:
-        out.append(
+        out["procMount"] = (
             f'procMount ({_names("container", proc)} must not set securityContext.procMount to "Unmasked")'
         )
     if any((sc.get("seccompProfile") or {}).get("type") == "Unconfined" for sc in profiles):
-        out.append(
+        out["seccompProfile"] = (
             'seccompProfile (pod or container must not set securityContext.seccompProfile.type to "Unconfined")'
         )
     sysctls = [s.get("name") for s in psc.get("sysctls") or [] if s.get("name") not in SAFE_SYSCTLS]
     if sysctls:
-        out.append(f"forbidden sysctls ({', '.join(sysctls)})")
+        out["sysctls"] = f"forbidden sysctls ({', '.join(sysctls)})"
     return out
 
 
-def restricted_violations(pod: dict[str, Any]) -> list[str]:
-    """Restricted level (includes baseline)."""
+def restricted_violations(pod: dict[str, Any]) -> dict[str, str]:
+    """Restricted level: baseline's checks, where capabilities and seccompProfile are the
+    restricted ones (PSA overrides those check IDs at this level)."""
     spec = pod.get("spec") or {}
     psc = _sc(spec)
     containers = _containers(spec)
@@ -154,12 +155,12 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
                 if k not in RESTRICTED_VOLUME_TYPES
             ]
     if bad_volumes:
-        out.append(f"restricted volume types ({', '.join(bad_volumes)})")
+        out["restrictedVolumes"] = f"restricted volume types ({', '.join(bad_volumes)})"
     escalation = [
         c["name"] for c in containers if _sc(c).get("allowPrivilegeEscalation") is not False
     ]
     if escalation:
-        out.append(
+        out["allowPrivilegeEscalation"] = (
             f"allowPrivilegeEscalation != false ({_names('container', escalation)} must set "
             "securityContext.allowPrivilegeEscalation=false)"
         )
@@ -187,14 +188,16 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
         if adds
     ]
     if parts:
-        out.append(f"unrestricted capabilities ({'; '.join(parts)})")
+        out["capabilities"] = f"unrestricted capabilities ({'; '.join(parts)})"
     pod_nonroot = psc.get("runAsNonRoot")
     nonroot = [c["name"] for c in containers if _sc(c).get("runAsNonRoot", pod_nonroot) is not True]
     if pod_nonroot is False or nonroot:
         who = "pod or " + _names("container", nonroot) if nonroot else "pod"
-        out.append(f"runAsNonRoot != true ({who} must set securityContext.runAsNonRoot=true)")
+        out["runAsNonRoot"] = (
+            f"runAsNonRoot != true ({who} must set securityContext.runAsNonRoot=true)"
+        )
     if psc.get("runAsUser") == 0 or any(_sc(c).get("runAsUser") == 0 for c in containers):
-        out.append("runAsUser=0 (pod or container must not set runAsUser=0)")
+        out["runAsUser"] = "runAsUser=0 (pod or container must not set runAsUser=0)"
     pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
     unset = [
         c["name"]
@@ -203,20 +206,19 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
         not in ("RuntimeDefault", "Localhost")
     ]
     if unset:
-        out.append(
+        out["seccompProfile"] = (
             f"seccompProfile (pod or {_names('container', unset)} must set securityContext.seccompProfile.type "
             'to "RuntimeDefault" or "Localhost")'
         )
-    # Baseline's Unconfined check and this one overlap; keep the restricted wording only once.
-    return list(dict.fromkeys(out))
+    return out
 
 
 def violations(level: str, pod: dict[str, Any]) -> list[str]:
-    if level == "restricted":
-        return restricted_violations(pod)
-    if level == "baseline":
-        return baseline_violations(pod)
-    return []
+    """The level's failed checks in check-ID order, as PSA evaluates and aggregates them."""
+    found = {"restricted": restricted_violations, "baseline": baseline_violations}.get(
+        level, lambda _pod: {}
+    )(pod)
+    return [found[key] for key in sorted(found)]  # check IDs sort bytewise, as in Go
 
 
 def enforce(core: Core, pod: dict[str, Any]) -> None:

@@ -106,6 +106,8 @@ def test_active_deadline_fails_the_job_and_deletes_its_pods(kube_cluster: KubeAP
     assert condition(failed, "Failed")["message"] == "Job was active longer than specified deadline"
     assert failed["status"]["failed"] == 1 and "active" not in failed["status"]
     kube_cluster.wait_for(lambda: not job_pods(kube_cluster, "slow"))
+    (deleted,) = kube_cluster.events("default", involved_name="slow", reason="SuccessfulDelete")
+    assert deleted["message"].startswith("Deleted pod: slow-")
 
 
 def test_suspended_job_creates_no_pods_until_resumed(kube_cluster: KubeAPIServer) -> None:
@@ -128,6 +130,21 @@ def test_pods_of_a_deleted_job_lose_the_tracking_finalizer(kube_cluster: KubeAPI
     kube_cluster.wait_for(
         lambda: kube_cluster.find("", "v1", "pods", pod["metadata"]["name"], "default") is None
     )
+
+
+def test_pods_orphaned_by_a_job_deletion_lose_the_tracking_finalizer(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    kube_cluster.kubelet.behave(keep_running)
+    kube_cluster.create(job("left"))
+    wait_status(kube_cluster, "left", "ready", 1)  # running, not yet counted: the finalizer holds
+    kube_cluster.delete("batch", "v1", "jobs", "left", "default")  # batch/v1 default: Orphan
+    (pod,) = kube_cluster.wait_for(
+        lambda: [
+            p for p in job_pods(kube_cluster, "left") if "ownerReferences" not in p["metadata"]
+        ]
+    )
+    assert "finalizers" not in pod["metadata"]
 
 
 def test_run_is_a_pod_handle(kube_cluster: KubeAPIServer) -> None:

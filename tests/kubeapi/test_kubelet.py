@@ -9,6 +9,8 @@ from .kubelet import (
     MAX_TERMINATION_MESSAGE_LENGTH,
     Outcome,
     Unschedulable,
+    Waiting,
+    config_error,
     keep_running,
     termination_message,
 )
@@ -135,3 +137,59 @@ def test_fallback_message_reaches_the_pod_status(kube_cluster: KubeAPIServer) ->
     )
     wait_condition(kube_cluster, "crash", "Failed")
     assert terminated(kube_cluster, "crash")["message"] == "Traceback ...\nValueError: boom\n"
+
+
+def test_container_that_cannot_start_keeps_the_pod_pending_with_a_waiting_reason(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    message = 'Back-off pulling image "registry.example/missing:1"'
+    kube_cluster.kubelet.behave(lambda run: Waiting("ImagePullBackOff", message))
+    kube_cluster.create(job("pull"))
+    (pod,) = kube_cluster.wait_for(lambda: [
+        p for p in job_pods(kube_cluster, "pull") if p["status"].get("containerStatuses")])  # fmt: skip
+    assert pod["status"]["phase"] == "Pending" and pod["spec"]["nodeName"]
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting == {"reason": "ImagePullBackOff", "message": message}
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "ContainersNotReady"
+    assert wait_status(kube_cluster, "pull", "active", 1)["status"]["ready"] == 0
+    kube_cluster.kubelet.behave(lambda run: Outcome())  # the image appears: the kubelet retries
+    wait_condition(kube_cluster, "pull", "Complete")
+
+
+def test_missing_secret_is_a_create_container_config_error_until_it_exists(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    container = {"envFrom": [{"secretRef": {"name": "s3-credentials"}}]}
+    kube_cluster.create(job("creds", container=container))
+
+    def waiting() -> dict[str, Any] | None:
+        for p in job_pods(kube_cluster, "creds"):
+            for cs in p["status"].get("containerStatuses") or []:
+                state = cs["state"].get("waiting") or {}
+                if state.get("reason") == "CreateContainerConfigError":
+                    return state
+        return None
+
+    state = kube_cluster.wait_for(waiting)
+    assert state["message"] == 'secret "s3-credentials" not found'
+    kube_cluster.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-credentials"},
+                         "stringData": {"AWS_ACCESS_KEY_ID": "x"}})  # fmt: skip
+    wait_condition(kube_cluster, "creds", "Complete")
+
+
+def test_config_error_names_a_missing_key() -> None:
+    from .core import Core
+
+    core = Core()
+    cm_rt = core.find_type("", "v1", "configmaps")
+    assert cm_rt is not None
+    core.create(cm_rt, "default", {"metadata": {"name": "settings"}, "data": {"a": "1"}})
+    env = [{"name": "B", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "b"}}}]
+    pod = {
+        "metadata": {"namespace": "default"},
+        "spec": {"containers": [{"name": "main", "env": env}]},
+    }
+    assert config_error(core, pod) == "couldn't find key b in ConfigMap default/settings"
+    env[0]["valueFrom"]["configMapKeyRef"]["optional"] = True  # type: ignore[index]
+    assert config_error(core, pod) is None

@@ -14,7 +14,7 @@ from .server import KubeAPIServer
 
 def failed_create(server: KubeAPIServer, name: str, namespace: str = "default") -> dict[str, Any]:
     (event,) = server.wait_for(
-        lambda: server.events(namespace, involved_name=name, reason="FailedCreate"), timeout=10
+        lambda: server.events(namespace, involved_name=name, reason="FailedCreate"), timeout=30
     )
     return event
 
@@ -75,7 +75,7 @@ def test_repeated_failures_are_counted_then_combined_like_the_event_correlator(
         "default", "pods", message='{resource} "{name}" is forbidden: exceeded quota: pods'
     )
     kube_cluster.create(job("noisy"))
-    kube_cluster.wait_for(lambda: rule.hits >= 14, timeout=20)
+    kube_cluster.wait_for(lambda: rule.hits >= 14, timeout=30)
     events = kube_cluster.wait_for(lambda: [
         e for e in kube_cluster.events("default", involved_name="noisy", reason="FailedCreate")
         if e["message"].startswith("(combined from similar events): Error creating: ")
