@@ -14,7 +14,7 @@ name has a new uid and never sees, adopts or counts the Jobs of the old one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,16 +128,3 @@ class ClusterView:
     def monitor(self, uid: str) -> Mapping[str, Any] | None:
         found = _values(self.monitors, uid)
         return found[0] if found else None
-
-
-def pods_of_job(pods: Iterable[Mapping[str, Any]], job_name: str) -> list[Mapping[str, Any]]:
-    """The pods a Job created (the Job controller labels them ``job-name``)."""
-    out = []
-    for pod in pods:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
-        if (
-            labels.get("batch.kubernetes.io/job-name") == job_name
-            or labels.get("job-name") == job_name
-        ):
-            out.append(pod)
-    return out

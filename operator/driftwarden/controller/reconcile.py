@@ -36,7 +36,7 @@ from typing import Any, cast
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from driftwarden.controller.cache import ClusterView, monitor_uid, pods_of_job, slim_job
+from driftwarden.controller.cache import ClusterView, monitor_uid, slim_job
 from driftwarden.controller.config import OperatorConfig
 from driftwarden.controller.kube import KubeApi, Refusal, refusal
 from driftwarden.controller.metrics import Metrics
@@ -61,9 +61,6 @@ from driftwarden.monitor import (
 )
 from driftwarden.monitor.backoff import may_attempt, record_failure
 from driftwarden.monitor.job import (
-    ANNOTATION_DRIFT_SHARE,
-    ANNOTATION_TRIGGERED_AT,
-    ANNOTATION_TRIGGERED_BY,
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
     LABEL_COMPONENT,
@@ -71,23 +68,26 @@ from driftwarden.monitor.job import (
 )
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
-    job_slot,
-    job_state,
     newest_pod,
     outcome_from_pods,
     pod_problem,
     result_lost,
 )
-from driftwarden.monitor.retraining import COOLDOWN, START, RetrainingRecord
+from driftwarden.monitor.retraining import (
+    COOLDOWN,
+    REJECTED,
+    START,
+    RetrainingRecord,
+    newest_retraining_job,
+    retraining_trouble,
+    unrecorded_retraining,
+)
+from driftwarden.monitor.runs import Run, group_runs, is_settled, pods_of_job
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, Problem, get_condition
 from driftwarden.monitor.times import parse_time
 
 log = logging.getLogger("driftwarden.controller")
-
-RETRAINING_REJECTED = "RetrainingRejected"
-RETRAINING_FAILED = "RetrainingFailed"
-RETRAINING_NOT_STARTING = "RetrainingNotStarting"
 
 
 @dataclass
@@ -97,20 +97,6 @@ class Event:
     type: str  # Normal | Warning
     reason: str
     message: str
-
-
-@dataclass
-class Run:
-    """One analysis run as the cluster shows it: its Job (None once deleted) and its pods."""
-
-    name: str
-    job: dict[str, Any] | None
-    slot: datetime | None
-    pods: list[dict[str, Any]] = field(default_factory=list)
-
-    def order(self) -> tuple[datetime, str]:
-        created = str(((self.job or {}).get("metadata") or {}).get("creationTimestamp") or "")
-        return self.slot or datetime.min.replace(tzinfo=UTC), created
 
 
 @dataclass
@@ -135,11 +121,6 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 def _component(obj: Mapping[str, Any]) -> str | None:
     return (_meta(obj).get("labels") or {}).get(LABEL_COMPONENT)
-
-
-def _job_name_of_pod(pod: Mapping[str, Any]) -> str:
-    labels = _meta(pod).get("labels") or {}
-    return str(labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or "")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -176,32 +157,6 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
             )
         ]
     return [Event("Normal", "NoDrift", f"{counts}; dataset below its drift share")]
-
-
-def group_runs(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[str, Run]:
-    """Analysis runs by Job name, from the Jobs and the pods (a pod outlives a deleted Job)."""
-    runs: dict[str, Run] = {}
-    for job in jobs:
-        if _component(job) == COMPONENT_ANALYSIS:
-            runs[_name(job)] = Run(_name(job), job, job_slot(job))
-    for pod in pods:
-        job_name = _job_name_of_pod(pod)
-        if _component(pod) != COMPONENT_ANALYSIS or not job_name:
-            continue
-        run = runs.setdefault(job_name, Run(job_name, None, job_slot(pod)))
-        run.pods.append(pod)
-    return runs
-
-
-def is_settled(name: str, slot: datetime | None, status: Mapping[str, Any]) -> bool:
-    """True when a run's outcome is in ``status`` (or a later one is): its finalizers may go."""
-    last = status.get("lastRun") if isinstance(status.get("lastRun"), Mapping) else {}
-    if not last:
-        return False
-    if last.get("job") == name:
-        return True
-    recorded = parse_time(last.get("slot"))
-    return slot is not None and recorded is not None and slot < recorded
 
 
 class Reconciler:
@@ -474,7 +429,7 @@ class Reconciler:
             refused = refusal(error)
             self.metrics.job_create_failures.labels(COMPONENT_RETRAINING, refused.reason).inc()
             work.retraining_problem = (
-                RETRAINING_REJECTED,
+                REJECTED,
                 f"the API server refused retraining Job {_name(manifest)} for run {outcome.job} "
                 f"({refused.code} {refused.reason}): {refused.message}",
             )
@@ -490,70 +445,26 @@ class Reconciler:
         work: Pass,
     ) -> None:
         """Record a retraining Job the cluster holds but the status does not name yet, and
-        report trouble of the recorded one (refused pods, unschedulable, failed)."""
-        retraining = [j for j in jobs if _component(j) == COMPONENT_RETRAINING]
-        if not retraining:
-            return
-        newest = max(
-            retraining,
-            key=lambda j: (
-                str((_meta(j).get("annotations") or {}).get(ANNOTATION_TRIGGERED_AT) or ""),
-                str(_meta(j).get("creationTimestamp") or ""),
-            ),
+        report trouble of the newest one (pods refused or unschedulable, the Job failed)."""
+        newest = newest_retraining_job(jobs)
+        last = previous.get("lastRetraining")
+        record = unrecorded_retraining(
+            newest, last if isinstance(last, Mapping) else None, self.clock()
         )
-        recorded = (
-            previous.get("lastRetraining")
-            if isinstance(previous.get("lastRetraining"), Mapping)
-            else {}
-        )
-        annotations = _meta(newest).get("annotations") or {}
-        run = str(annotations.get(ANNOTATION_TRIGGERED_BY) or "")
-        if _name(newest) != (recorded or {}).get("job") and run != (recorded or {}).get("run"):
-            share = annotations.get(ANNOTATION_DRIFT_SHARE) or "?"
-            message = f"run {run} found drift (share {share})"
-            work.record = RetrainingRecord(
-                job=_name(newest),
-                time=parse_time(annotations.get(ANNOTATION_TRIGGERED_AT))
-                or parse_time(_meta(newest).get("creationTimestamp"))
-                or self.clock(),
-                reason=START,
-                message=message,
-                run=run,
-            )
+        if record is not None:
+            work.record = record
             work.events.append(
                 Event(
                     "Normal",
                     "RetrainingStarted",
-                    f"retraining Job {_name(newest)} created (the API server accepted it): {message}",
+                    f"retraining Job {record.job} created (the API server accepted it): "
+                    f"{record.message}",
                 )
             )
             ns, name = monitor.namespace, monitor.name
             work.after_write.append(lambda: self.metrics.retraining.labels(ns, name).inc())
-        if work.retraining_problem is not None:
-            return
-        state = job_state(newest)
-        job_pods = pods_of_job(pods, _name(newest))
-        if state == "Failed":
-            failed: Mapping[str, Any] = next(
-                (
-                    c
-                    for c in (newest.get("status") or {}).get("conditions") or []
-                    if c.get("type") == "Failed"
-                ),
-                {},
-            )
-            work.retraining_problem = (
-                RETRAINING_FAILED,
-                f"retraining Job {_name(newest)} failed: {failed.get('reason') or 'Failed'}"
-                f" {failed.get('message') or ''}".rstrip(),
-            )
-        elif state is None:
-            trouble = pod_problem(newest_pod(job_pods))
-            if trouble is not None:
-                work.retraining_problem = (
-                    RETRAINING_NOT_STARTING,
-                    f"retraining Job {_name(newest)} cannot start: {trouble[1]}",
-                )
+        if work.retraining_problem is None and newest is not None:
+            work.retraining_problem = retraining_trouble(newest, pods_of_job(pods, _name(newest)))
 
     async def _maybe_start(
         self,
