@@ -63,7 +63,6 @@ from driftwarden.monitor.backoff import may_attempt, record_failure
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
-    LABEL_COMPONENT,
     RESULT_FINALIZER,
 )
 from driftwarden.monitor.outcome import (
@@ -82,7 +81,15 @@ from driftwarden.monitor.retraining import (
     retraining_trouble,
     unrecorded_retraining,
 )
-from driftwarden.monitor.runs import Run, group_runs, is_settled, pods_of_job
+from driftwarden.monitor.runs import (
+    Run,
+    component_of,
+    group_runs,
+    is_settled,
+    metadata_of,
+    name_of,
+    pods_of_job,
+)
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, Problem, get_condition
 from driftwarden.monitor.times import parse_time
@@ -109,18 +116,6 @@ class Pass:
     record: RetrainingRecord | None = None
     retraining_problem: Problem | None = None
     job_creation: dict[str, Any] | None = None
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("name") or "")
-
-
-def _component(obj: Mapping[str, Any]) -> str | None:
-    return (_meta(obj).get("labels") or {}).get(LABEL_COMPONENT)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -198,17 +193,17 @@ class Reconciler:
         seen = view.unfinished()
         pending = set()
         for uid, jobs in self._created.items():
-            watched = {_name(j) for j in view.jobs_of(uid)}
+            watched = {name_of(j) for j in view.jobs_of(uid)}
             pending |= {
-                (str(_meta(job).get("namespace") or ""), name)
+                (str(metadata_of(job).get("namespace") or ""), name)
                 for name, job in jobs.items()
-                if name not in watched and _component(job) == COMPONENT_ANALYSIS
+                if name not in watched and component_of(job) == COMPONENT_ANALYSIS
             }
         return len(seen | pending) + self._in_flight
 
     def _jobs(self, uid: str, view: ClusterView) -> list[dict[str, Any]]:
         """The monitor's Jobs: the watched ones, plus its creates the watch has not shown yet."""
-        watched = {_name(j): j for j in view.jobs_of(uid)}
+        watched = {name_of(j): j for j in view.jobs_of(uid)}
         created = self._created.get(uid)
         if created:
             for name in [n for n in created if n in watched]:
@@ -221,14 +216,14 @@ class Reconciler:
 
     async def reconcile(self, body: Mapping[str, Any], view: ClusterView) -> None:
         """Bring one monitor's Jobs and status up to date, from the body kopf handed over."""
-        uid = str(_meta(body).get("uid") or "")
+        uid = str(metadata_of(body).get("uid") or "")
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
-            if _meta(body).get("deletionTimestamp"):
+            if metadata_of(body).get("deletionTimestamp"):
                 return
             written = self._written.get(uid)
             if written is not None:
-                if written[0] == _meta(body).get("resourceVersion"):
+                if written[0] == metadata_of(body).get("resourceVersion"):
                     body = written[1]  # our own write is newer than what the handler holds
                 else:
                     self._written.pop(uid, None)
@@ -251,11 +246,11 @@ class Reconciler:
 
     async def release_orphan(self, obj: Mapping[str, Any], kind: str, view: ClusterView) -> bool:
         """Remove the result finalizer from a Job or pod whose monitor is gone; True if it did."""
-        if RESULT_FINALIZER not in (_meta(obj).get("finalizers") or []):
+        if RESULT_FINALIZER not in (metadata_of(obj).get("finalizers") or []):
             return False
         uid = monitor_uid(obj)
         owner = view.monitor(uid) if uid else None
-        if owner is not None and not _meta(owner).get("deletionTimestamp"):
+        if owner is not None and not metadata_of(owner).get("deletionTimestamp"):
             return False
         await self._unfinalize(kind, obj)
         return True
@@ -290,7 +285,7 @@ class Reconciler:
             if newest
             and newest.job
             and not is_finished(newest.job)
-            and not _meta(newest.job).get("deletionTimestamp")
+            and not metadata_of(newest.job).get("deletionTimestamp")
             else None
         )
         candidate = self._finished_outcome(newest, previous, runs, now)
@@ -363,7 +358,7 @@ class Reconciler:
         if newest.job is not None:
             if is_finished(newest.job):
                 return outcome_from_job(newest.job, pick_pod(newest.pods))
-            if not _meta(newest.job).get("deletionTimestamp"):
+            if not metadata_of(newest.job).get("deletionTimestamp"):
                 return None
             # Deleted before it finished (by hand): what its pods say, else lost.
             return outcome_from_pods(newest.name, newest.slot, newest.pods) or result_lost(
@@ -378,8 +373,8 @@ class Reconciler:
         Asked only once the Job has had no pod for a tick, and then at most once a tick:
         a request for a problem, not a poll.
         """
-        namespace, name = str(_meta(job).get("namespace") or ""), _name(job)
-        created = parse_time(_meta(job).get("creationTimestamp"))
+        namespace, name = str(metadata_of(job).get("namespace") or ""), name_of(job)
+        created = parse_time(metadata_of(job).get("creationTimestamp"))
         tick = timedelta(seconds=self.config.tick_seconds)
         now = datetime.now(
             UTC
@@ -430,7 +425,7 @@ class Reconciler:
             self.metrics.job_create_failures.labels(COMPONENT_RETRAINING, refused.reason).inc()
             work.retraining_problem = (
                 REJECTED,
-                f"the API server refused retraining Job {_name(manifest)} for run {outcome.job} "
+                f"the API server refused retraining Job {name_of(manifest)} for run {outcome.job} "
                 f"({refused.code} {refused.reason}): {refused.message}",
             )
             return
@@ -464,7 +459,7 @@ class Reconciler:
             ns, name = monitor.namespace, monitor.name
             work.after_write.append(lambda: self.metrics.retraining.labels(ns, name).inc())
         if work.retraining_problem is None and newest is not None:
-            work.retraining_problem = retraining_trouble(newest, pods_of_job(pods, _name(newest)))
+            work.retraining_problem = retraining_trouble(newest, pods_of_job(pods, name_of(newest)))
 
     async def _maybe_start(
         self,
@@ -515,7 +510,7 @@ class Reconciler:
                 Event(
                     "Normal",
                     "AnalysisStarted",
-                    f"analysis Job {_name(job)} created for slot {slot.isoformat()}",
+                    f"analysis Job {name_of(job)} created for slot {slot.isoformat()}",
                 )
             )
         return job
@@ -537,7 +532,7 @@ class Reconciler:
         )
         work.job_creation = record_failure(
             before,
-            job=_name(manifest),
+            job=name_of(manifest),
             code=refused.code,
             reason=refused.reason,
             message=refused.message,
@@ -550,13 +545,13 @@ class Reconciler:
                 Event(
                     "Warning",
                     "JobRejected",
-                    f"the API server refused analysis Job {_name(manifest)} "
+                    f"the API server refused analysis Job {name_of(manifest)} "
                     f"({refused.code} {refused.reason}): {refused.message}",
                 )
             )
 
     def _remember(self, uid: str, job: Mapping[str, Any]) -> None:
-        self._created.setdefault(uid, {})[_name(job)] = slim_job(job)
+        self._created.setdefault(uid, {})[name_of(job)] = slim_job(job)
 
     async def _apply(
         self,
@@ -597,11 +592,13 @@ class Reconciler:
             if not is_settled(run.name, run.slot, status):
                 continue
             for kind, obj in [("jobs", run.job), *(("pods", p) for p in run.pods)]:
-                if obj is not None and RESULT_FINALIZER in (_meta(obj).get("finalizers") or []):
+                if obj is not None and RESULT_FINALIZER in (
+                    metadata_of(obj).get("finalizers") or []
+                ):
                     await self._unfinalize(kind, obj)
 
     async def _unfinalize(self, kind: str, obj: Mapping[str, Any]) -> None:
-        namespace, name = str(_meta(obj).get("namespace")), _name(obj)
+        namespace, name = str(metadata_of(obj).get("namespace")), name_of(obj)
         await self._send_once(
             "unfinalize-" + kind,
             obj,
@@ -622,8 +619,8 @@ class Reconciler:
 
     @staticmethod
     def _key(action: str, obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
-        meta = _meta(obj)
-        return (action, str(meta.get("namespace")), _name(obj), str(meta.get("resourceVersion")))
+        meta = metadata_of(obj)
+        return (action, str(meta.get("namespace")), name_of(obj), str(meta.get("resourceVersion")))
 
     def _once(self, action: str, obj: Mapping[str, Any]) -> bool:
         """True the first time ``action`` is asked for this version of ``obj``."""
@@ -641,9 +638,9 @@ class Reconciler:
             *jobs_to_delete(monitor, jobs, COMPONENT_RETRAINING),
         ]
         for job in jobs:
-            if _name(job) in doomed and not _meta(job).get("deletionTimestamp"):
+            if name_of(job) in doomed and not metadata_of(job).get("deletionTimestamp"):
                 await self._send_once(
-                    "delete", job, partial(self.api.delete_job, monitor.namespace, _name(job))
+                    "delete", job, partial(self.api.delete_job, monitor.namespace, name_of(job))
                 )
 
     def _observe_schedule(self, monitor: Monitor, now: datetime) -> None:

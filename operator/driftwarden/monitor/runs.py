@@ -17,20 +17,23 @@ from driftwarden.monitor.outcome import job_slot
 from driftwarden.monitor.times import parse_time
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``metadata`` of an API object, empty when absent."""
     return obj.get("metadata") or {}
 
 
-def _name(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("name") or "")
+def name_of(obj: Mapping[str, Any]) -> str:
+    """``metadata.name`` of an API object ("" when absent)."""
+    return str(metadata_of(obj).get("name") or "")
 
 
-def _component(obj: Mapping[str, Any]) -> str | None:
-    return (_meta(obj).get("labels") or {}).get(LABEL_COMPONENT)
+def component_of(obj: Mapping[str, Any]) -> str | None:
+    """The ``app.kubernetes.io/component`` label: analysis or retraining."""
+    return (metadata_of(obj).get("labels") or {}).get(LABEL_COMPONENT)
 
 
 def _job_name_of_pod(pod: Mapping[str, Any]) -> str:
-    labels = _meta(pod).get("labels") or {}
+    labels = metadata_of(pod).get("labels") or {}
     return str(labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or "")
 
 
@@ -57,11 +60,11 @@ def group_runs(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[s
     """Analysis runs by Job name, from the Jobs and the pods (a pod outlives a deleted Job)."""
     runs: dict[str, Run] = {}
     for job in jobs:
-        if _component(job) == COMPONENT_ANALYSIS:
-            runs[_name(job)] = Run(_name(job), job, job_slot(job))
+        if component_of(job) == COMPONENT_ANALYSIS:
+            runs[name_of(job)] = Run(name_of(job), job, job_slot(job))
     for pod in pods:
         job_name = _job_name_of_pod(pod)
-        if _component(pod) != COMPONENT_ANALYSIS or not job_name:
+        if component_of(pod) != COMPONENT_ANALYSIS or not job_name:
             continue
         run = runs.setdefault(job_name, Run(job_name, None, job_slot(pod)))
         run.pods.append(pod)
