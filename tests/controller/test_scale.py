@@ -118,3 +118,27 @@ def test_cap_counts_jobs_started_before_a_restart(cluster):
         assert len(cluster.jobs()) == 1  # "after" waits: the cap counts the Job from before
         cluster.kubelet.paused = False
         cluster.wait_status("after", lambda s: (s.get("lastRun") or {}).get("outcome"), timeout=60)
+
+
+def test_watches_recover_from_dropped_connections_and_410_gone(cluster):
+    cluster.kubelet.paused = True
+    with cluster.operator():
+        cluster.monitor("resilient")
+        cluster.wait_status("resilient", lambda s: (s.get("currentRun") or {}).get("job"))
+        # The API server drops the next Job watch connections, forgets the history (the
+        # watch resumes into 410 Gone and kopf lists again) and ends every open watch.
+        fault = cluster.api.inject("drop", method="GET", path=r"^/apis/batch/v1/jobs$", count=2)
+        cluster.api.compact()
+        cluster.api._call(cluster.api.core.close_watches)  # the fixture has no public switch
+        cluster.api.wait_for(lambda: fault.hits == 2, timeout=30)
+        cluster.kubelet.paused = False
+        status = cluster.wait_status(
+            "resilient", lambda s: (s.get("lastRun") or {}).get("outcome"), timeout=60
+        )
+    assert status["lastRun"]["outcome"] == "Succeeded"
+    relists = [
+        r
+        for r in cluster.api.requests
+        if r.plural == "jobs" and r.method == "GET" and not r.is_watch and not r.name
+    ]
+    assert len(relists) >= 2  # the first list, and the one after 410 Gone
