@@ -97,6 +97,15 @@ class KubeApi:
             if error.status != 404:
                 raise
 
+    async def get_namespace(self, name: str) -> dict[str, Any] | None:
+        """The Namespace object (its annotations carry the Job policy); None when it is gone."""
+        try:
+            return await self._call(self.core.read_namespace, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
     async def patch_monitor_status(
         self,
         namespace: str,

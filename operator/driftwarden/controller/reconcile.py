@@ -36,6 +36,7 @@ from typing import Any, cast
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from driftwarden.controller.admission import admit_analysis, admit_retraining
 from driftwarden.controller.cache import ClusterView, monitor_uid, slim_job
 from driftwarden.controller.config import OperatorConfig
 from driftwarden.controller.kube import KubeApi, Refusal, refusal
@@ -72,6 +73,7 @@ from driftwarden.monitor.outcome import (
     pod_problem,
     result_lost,
 )
+from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
 from driftwarden.monitor.retraining import (
     COOLDOWN,
     REJECTED,
@@ -116,6 +118,7 @@ class Pass:
     record: RetrainingRecord | None = None
     retraining_problem: Problem | None = None
     job_creation: dict[str, Any] | None = None
+    blocked: dict[str, str] = field(default_factory=dict)  # condition → why the Job policy refused
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -318,6 +321,7 @@ class Reconciler:
         )
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
+        status = blocked_status(status, work.blocked, now, monitor.generation)
         if problem and _ready_message(previous) != _ready_message(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
         if work.retraining_problem and _condition_message(
@@ -415,7 +419,13 @@ class Reconciler:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:
             return
-        manifest = retraining_job(monitor, outcome, now)
+        manifest, violation = await admit_retraining(
+            self.api, self.config, outcome.job, retraining_job(monitor, outcome, now)
+        )
+        if violation:  # the run is recorded as usual; the next drifted run tries again
+            work.blocked[RETRAINING_TRIGGERED] = violation
+            work.events.append(Event("Warning", POLICY_VIOLATION, violation))
+            return
         try:
             job, _ = await self.api.create_job(monitor.namespace, manifest)
         except ApiException as error:
@@ -478,19 +488,25 @@ class Reconciler:
             return None
         if not may_attempt(work.job_creation, monitor.generation, now):
             return None  # a refused create waits out its backoff (status.jobCreation)
-        if self.active_jobs(view) >= self.config.max_concurrent_jobs:
-            log.info(
-                "analysis slot due but the concurrency cap is reached; waiting",
-                extra={
-                    "monitor": f"{monitor.namespace}/{monitor.name}",
-                    "cap": self.config.max_concurrent_jobs,
-                },
-            )
+        if self._capped(monitor, view):
             return None
-        manifest = analysis_job(
-            monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+        manifest, violation = await admit_analysis(
+            self.api,
+            self.config,
+            monitor,
+            analysis_job(
+                monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+            ),
         )
-        # Reserved before the await: another monitor's pass cannot take the same place.
+        if violation:
+            work.blocked[READY] = violation
+            if _ready_message(previous) != violation:  # one Event per distinct problem
+                work.events.append(Event("Warning", POLICY_VIOLATION, violation))
+            return None
+        # Checked again after the await above, and reserved before the create is awaited:
+        # no other pass can take the same place.
+        if self._capped(monitor, view):
+            return None
         self._in_flight += 1
         try:
             job, created = await self.api.create_job(monitor.namespace, manifest)
@@ -514,6 +530,19 @@ class Reconciler:
                 )
             )
         return job
+
+    def _capped(self, monitor: Monitor, view: ClusterView) -> bool:
+        """True when --max-concurrent-jobs analysis Jobs are unfinished or being created."""
+        if self.active_jobs(view) < self.config.max_concurrent_jobs:
+            return False
+        log.info(
+            "analysis slot due but the concurrency cap is reached; waiting",
+            extra={
+                "monitor": f"{monitor.namespace}/{monitor.name}",
+                "cap": self.config.max_concurrent_jobs,
+            },
+        )
+        return True
 
     def _refused(
         self,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from driftwarden.envchunks import chunked_env
 from driftwarden.monitor.outcome import (
     ANALYSIS_CONTAINER,
     FAILED,
@@ -117,13 +118,16 @@ def analysis_selector(monitor: Monitor) -> str:
 
 
 def monitor_config(monitor: Monitor) -> str:
-    """The value of DRIFTWARDEN_MONITOR: compact JSON of the monitor, as the Job reads it.
+    """The analysis config: compact JSON of the monitor, as the Job reads it.
 
-    ``spec.retraining`` is left out (the analysis does not use it and a Job
-    template can be large), and so is ``spec.storage.secretRef``: the pod gets
-    the credentials through ``envFrom``, the only place the Secret is named.
+    ``spec.retraining`` and ``spec.job`` are left out (the analysis uses neither;
+    a Job template, tolerations and affinity are unbounded Kubernetes objects, and
+    this value is bounded by the CRD to fit the pod's environment), and so is
+    ``spec.storage.secretRef``: the pod gets the credentials through ``envFrom``,
+    the only place the Secret is named. Non-ASCII stays UTF-8 (``ensure_ascii=False``):
+    4 bytes at most per character, where ``\\uXXXX`` escapes would take 12.
     """
-    spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k != "retraining"}
+    spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k not in ("retraining", "job")}
     if isinstance(spec.get("storage"), dict):
         spec["storage"].pop("secretRef", None)
     document = {
@@ -133,6 +137,15 @@ def monitor_config(monitor: Monitor) -> str:
         "spec": spec,
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def monitor_config_env(monitor: Monitor) -> list[dict[str, str]]:
+    """The env entries carrying :func:`monitor_config`: DRIFTWARDEN_MONITOR_CHUNKS and the chunks.
+
+    Each chunk is at most 112 KiB, under Linux's 128 KiB per variable
+    (``driftwarden.envchunks``); ``driftwarden analyze --config-env`` joins them.
+    """
+    return [{"name": k, "value": v} for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor))]
 
 
 def run_output(monitor: Monitor, run: str) -> str | None:
@@ -191,7 +204,7 @@ def analysis_job(
         "image": settings.image or image,
         "args": args,
         "env": [
-            {"name": CONFIG_ENV, "value": monitor_config(monitor)},
+            *monitor_config_env(monitor),
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},
@@ -218,7 +231,7 @@ def analysis_job(
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
-        # No service-link variables: the analysis talks to object storage, not to Services.
+        # No service-link variables: the analysis talks to no in-cluster Service by env var.
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
