@@ -354,6 +354,11 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
     pod_meta = pod_template.setdefault("metadata", {}) or {}
     pod_template["metadata"] = pod_meta
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **ours}
+    if RESULT_FINALIZER in (pod_meta.get("finalizers") or []):
+        # The operator releases it only for analysis runs: a retraining pod would stay forever.
+        pod_meta["finalizers"] = [f for f in pod_meta["finalizers"] if f != RESULT_FINALIZER]
+        if not pod_meta["finalizers"]:
+            del pod_meta["finalizers"]
     pod_spec = pod_template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", "Never")
     env = {
