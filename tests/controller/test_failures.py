@@ -39,6 +39,8 @@ def _retraining_template():
             "template": {
                 "spec": {
                     "restartPolicy": "Never",
+                    # Restricted Pod Security (the Job policy's default) needs a non-root user.
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
                     "containers": [
                         {"name": "train", "image": "trainer:1", "command": ["sh", "-c", "true"]}
                     ],
@@ -136,7 +138,7 @@ def test_refused_retraining_never_blocks_recording_runs(cluster):
             job["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "retraining"
         ),
     )
-    with cluster.operator() as reconciler:
+    with cluster.operator(allowed_images=("trainer:*",)) as reconciler:
         cluster.monitor(
             "blocked", current="shifted", retraining={"jobTemplate": _retraining_template()}
         )
@@ -163,7 +165,7 @@ def test_refused_retraining_never_blocks_recording_runs(cluster):
 
 def test_retraining_is_recorded_even_when_the_status_write_after_its_create_failed(cluster):
     cluster.kubelet.paused = True
-    with cluster.operator() as reconciler:
+    with cluster.operator(allowed_images=("trainer:*",)) as reconciler:
         cluster.monitor(
             "flaky", current="shifted", retraining={"jobTemplate": _retraining_template()}
         )
@@ -192,7 +194,7 @@ def test_failing_retraining_job_is_reported(cluster):
         return cluster.kubelet.run(run)
 
     cluster.api.kubelet.behave(behaviour)
-    with cluster.operator():
+    with cluster.operator(allowed_images=("trainer:*",)):
         cluster.monitor(
             "stuck-train", current="shifted", retraining={"jobTemplate": _retraining_template()}
         )
