@@ -9,12 +9,12 @@ from tests.chart.rbac import Authorizer, Request
 
 # What the operator and kopf call in each namespace they serve (see templates/rbac.yaml).
 NAMESPACED = {
-    ("driftwarden.io", "driftmonitors"): {"get", "list", "watch", "patch"},
+    ("driftwarden.io", "driftmonitors"): {"list", "watch", "patch"},
     ("driftwarden.io", "driftmonitors/status"): {"get", "patch", "update"},
     ("driftwarden.io", "driftmonitors/finalizers"): {"update"},
-    ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
-    ("", "pods"): {"get", "list", "watch"},
-    ("", "events"): {"create", "patch"},
+    ("batch", "jobs"): {"get", "list", "watch", "create", "delete", "patch"},
+    ("", "pods"): {"get", "list", "watch", "patch"},
+    ("", "events"): {"create", "patch", "list"},
 }
 CRDS = {("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"}}
 NAMESPACES = {("", "namespaces"): {"list", "watch"}}

@@ -105,9 +105,12 @@ def test_drifted_run_starts_retraining_once_and_respects_cooldown(cluster):
 
         cluster.clock.advance(hours=25)  # cooldown over
         cluster.api.wait_for(lambda: len(cluster.jobs("retraining")) == 2, timeout=45)
-        assert (
-            'driftwarden_retraining_jobs_started_total{monitor="churn",namespace="ml"} 2.0'
-            in _metrics(reconciler)
+        # The counter follows the status write that records the Job: wait for it, don't sample.
+        cluster.api.wait_for(
+            lambda: (
+                'driftwarden_retraining_jobs_started_total{monitor="churn",namespace="ml"} 2.0'
+                in _metrics(reconciler)
+            )
         )
     assert len(cluster.jobs()) == 3  # one analysis Job per slot, never a duplicate
 

@@ -275,7 +275,10 @@ def test_job_settings_reach_the_pod():
     assert pod["spec"]["affinity"] == {"nodeAffinity": {}}
     assert pod["spec"]["priorityClassName"] == "low"
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-    assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+    assert pod["metadata"]["annotations"] == {
+        "sidecar.istio.io/inject": "false",
+        "driftwarden.io/slot": "2024-05-01T10:00:00Z",
+    }
 
 
 def test_manifest_does_not_alias_monitor_state():
@@ -433,3 +436,44 @@ def test_the_analyze_command_reads_the_job_it_is_given(monkeypatch):
     assert args.summary_file == "/dev/termination-log"
     assert args.window_end == "2024-05-01T10:00:00Z"
     assert args.profile_cache == "s3://logs/churn/drift-reports/churn/profile-cache"
+
+
+def test_analysis_job_holds_its_result_and_names_its_monitors_uid():
+    job = analysis_job(parse_monitor(manifest()), SLOT, IMAGE)
+    template = job["spec"]["template"]
+    assert (
+        job["metadata"]["finalizers"]
+        == template["metadata"]["finalizers"]
+        == ["driftwarden.io/result"]
+    )
+    assert job["metadata"]["labels"]["driftwarden.io/monitor-uid"] == UID
+    assert template["metadata"]["labels"]["driftwarden.io/monitor-uid"] == UID
+    assert template["metadata"]["annotations"]["driftwarden.io/slot"] == "2024-05-01T10:00:00Z"
+    assert template["spec"]["enableServiceLinks"] is False
+
+
+def test_pod_failure_policy_can_be_left_out_for_old_servers():
+    monitor = parse_monitor(manifest())
+    assert "podFailurePolicy" in analysis_job(monitor, SLOT, IMAGE)["spec"]
+    assert (
+        "podFailurePolicy"
+        not in analysis_job(monitor, SLOT, IMAGE, pod_failure_policy=False)["spec"]
+    )
+
+
+def test_retraining_jobs_beyond_the_history_limits_are_deleted():
+    doc = with_retraining()
+    doc["spec"]["job"] = {"successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1}
+    monitor = parse_monitor(doc)
+    jobs = []
+    for hour in range(10, 14):
+        job = finished_job(f"churn-retrain-{hour}", slot=f"2024-05-01T{hour}:00:00Z")
+        job["metadata"]["labels"]["app.kubernetes.io/component"] = "retraining"
+        job["metadata"]["creationTimestamp"] = f"2024-05-01T{hour}:00:01Z"
+        jobs.append(job)
+    assert jobs_to_delete(monitor, jobs) == []  # analysis history is separate
+    assert jobs_to_delete(monitor, jobs, "retraining") == [
+        "churn-retrain-10",
+        "churn-retrain-11",
+        "churn-retrain-12",
+    ]

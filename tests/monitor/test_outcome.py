@@ -7,9 +7,13 @@ from driftwarden.monitor.outcome import (
     MAX_MESSAGE,
     is_finished,
     job_state,
+    newest_pod,
     outcome_from_job,
+    outcome_from_pods,
     outcome_from_summary,
     pick_pod,
+    pod_problem,
+    result_lost,
     stuck_reason,
 )
 
@@ -282,3 +286,82 @@ def test_error_summary_written_by_the_report_layer_round_trips():
     )
     assert outcome.reason == "StorageUnavailable"
     assert outcome.message == "access denied to s3://logs/ with the given credentials"
+
+
+def test_deeply_nested_termination_message_is_an_invalid_summary_not_a_crash():
+    for text in ("[" * 4096, '{"v": 1, "x": ' + "[" * 2000 + "]" * 2000 + "}"):
+        outcome = outcome_from_job(finished_job(), pod(text))
+        assert (outcome.outcome, outcome.reason) == ("Failed", "InvalidSummary")
+    assert "nests deeper than" in outcome.message
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    text = json.dumps(summary(report="s3://b/[[[[{{{{" * 40))
+    assert outcome_from_job(finished_job(), pod(text)).succeeded
+
+
+def test_oom_killed_analysis_is_out_of_memory_with_what_to_change():
+    killed = pod(None, exit_code=137)
+    killed["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] = "OOMKilled"
+    outcome = outcome_from_job(finished_job(state="Failed", reason="BackoffLimitExceeded"), killed)
+    assert (outcome.outcome, outcome.reason) == ("Failed", "OutOfMemory")
+    assert "spec.job.resources.limits.memory" in outcome.message
+
+
+def _pending(name: str, created: str, **status) -> dict:
+    return {"metadata": {"name": name, "creationTimestamp": created}, "status": status}
+
+
+def test_pod_problem_is_read_from_the_newest_pod():
+    old_failed = _pending(
+        "old",
+        "2024-05-01T10:00:02Z",
+        phase="Pending",
+        containerStatuses=[
+            {
+                "name": "analyze",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "x"}},
+            }
+        ],
+    )
+    unschedulable = _pending(
+        "new",
+        "2024-05-01T10:05:00Z",
+        phase="Pending",
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient memory.",
+            }
+        ],
+    )
+    newest = newest_pod([unschedulable, old_failed])
+    assert newest is unschedulable
+    reason, message = pod_problem(newest)
+    assert reason == "Unschedulable" and "Insufficient memory" in message
+    assert pod_problem(old_failed)[0] == "JobNotStarting"
+    assert pod_problem(pod(summary())) is None  # a finished pod has no problem to report
+
+
+def test_outcome_from_pods_when_the_job_is_gone():
+    slot = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    done = pod(summary())
+    outcome = outcome_from_pods("churn-202405011000-abcdef12", slot, [pod("boom", 1), done])
+    assert outcome.succeeded and outcome.slot == slot and outcome.drifted_features == 2
+    failed = outcome_from_pods(
+        "churn-x",
+        slot,
+        [pod('{"v": 1, "error": {"reason": "DataNotFound", "message": "no files"}}', 3)],
+    )
+    assert (failed.outcome, failed.reason) == ("Failed", "DataNotFound")
+    running = _pending("p", "2024-05-01T10:00:02Z", phase="Running")
+    assert outcome_from_pods("churn-x", slot, [running]) is None
+
+
+def test_result_lost_is_a_failure_naming_the_run():
+    slot = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    lost = result_lost("churn-x", slot, slot)
+    assert (lost.outcome, lost.reason, lost.slot) == ("Failed", "ResultLost", slot)
+    assert "churn-x" in lost.message

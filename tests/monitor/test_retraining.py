@@ -2,7 +2,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from driftwarden.monitor.outcome import RunOutcome
-from driftwarden.monitor.retraining import decide_retraining, retraining_record
+from driftwarden.monitor.retraining import (
+    decide_retraining,
+    newest_retraining_job,
+    retraining_record,
+    retraining_trouble,
+    unrecorded_retraining,
+)
 from driftwarden.monitor.spec import parse_monitor
 
 from .helpers import BASE, manifest, with_retraining
@@ -84,3 +90,61 @@ def test_record_of_a_started_job():
 
 def test_monitor_without_retraining_section():
     assert parse_monitor(manifest(retraining=None)).retraining is None
+
+
+def _retraining_job(name, run, at, conditions=None):
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/component": "retraining"},
+            "annotations": {
+                "driftwarden.io/triggered-by-run": run,
+                "driftwarden.io/triggered-at": at,
+                "driftwarden.io/drift-share": "0.5",
+            },
+        },
+        "status": {"conditions": conditions or []},
+    }
+
+
+def test_a_retraining_job_the_status_does_not_name_is_recorded_from_the_cluster():
+    now = datetime(2024, 5, 2, tzinfo=UTC)
+    old = _retraining_job("churn-retrain-a", "run-a", "2024-05-01T10:00:00Z")
+    new = _retraining_job("churn-retrain-b", "run-b", "2024-05-01T12:00:00Z")
+    assert newest_retraining_job([new, old]) is new
+    record = unrecorded_retraining(new, {"job": "churn-retrain-a", "run": "run-a"}, now)
+    assert (record.job, record.run) == ("churn-retrain-b", "run-b")
+    assert record.time == datetime(2024, 5, 1, 12, tzinfo=UTC) and "0.5" in record.message
+    assert unrecorded_retraining(new, record.to_status(), now) is None
+    assert unrecorded_retraining(None, None, now) is None
+
+
+def test_retraining_trouble_reports_a_failed_job_or_a_pod_that_cannot_run():
+    failed = _retraining_job(
+        "churn-retrain-b",
+        "run-b",
+        "2024-05-01T12:00:00Z",
+        [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}],
+    )
+    assert retraining_trouble(failed, []) == (
+        "RetrainingFailed",
+        "retraining Job churn-retrain-b failed: BackoffLimitExceeded",
+    )
+    running = _retraining_job("churn-retrain-c", "run-c", "2024-05-01T13:00:00Z")
+    pending = {
+        "metadata": {"creationTimestamp": "2024-05-01T13:00:01Z"},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "taint",
+                }
+            ],
+        },
+    }
+    reason, message = retraining_trouble(running, [pending])
+    assert reason == "RetrainingNotStarting" and "taint" in message
+    assert retraining_trouble(running, []) is None

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from driftwarden.errors import ConfigError
+from driftwarden.monitor.backoff import record_failure
 from driftwarden.monitor.outcome import FeatureResult, outcome_from_job
 from driftwarden.monitor.retraining import decide_retraining, retraining_record
 from driftwarden.monitor.spec import parse_monitor
@@ -397,3 +398,61 @@ def test_p_value_methods_rank_by_their_p_value_not_their_statistic():
     outcome = drifted_outcome(features=features, totalFeatures=2, driftedFeatures=2, driftShare=1.0)
     status = compute_status(MONITOR, None, outcome, T0)
     assert [f["name"] for f in status["features"]] == ["strong", "weak"]
+
+
+def test_refused_create_is_ready_false_job_rejected_until_a_create_succeeds():
+    record = record_failure(
+        None,
+        job="churn-202405011000-abcdef12",
+        code=403,
+        reason="Forbidden",
+        message="exceeded quota: team-quota",
+        generation=MONITOR.generation,
+        now=T0,
+    )
+    refused = compute_status(MONITOR, None, None, T0, job_creation=record)
+    ready = cond(refused, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "JobRejected")
+    assert "403 Forbidden" in ready["message"] and "exceeded quota" in ready["message"]
+    assert refused["phase"] == "Failed" and refused["jobCreation"] == record
+    started = compute_status(MONITOR, refused, None, T0, running_job())
+    assert (
+        started["jobCreation"] is None and cond(started, "Ready")["reason"] == "FirstRunInProgress"
+    )
+
+
+def test_pod_problem_reason_reaches_ready():
+    status = compute_status(
+        MONITOR,
+        None,
+        None,
+        T0,
+        running_job(),
+        current_problem=("Unschedulable", "0/3 nodes are available"),
+    )
+    ready = cond(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Unschedulable")
+
+
+def test_retraining_problem_sets_retraining_triggered_false_and_clears_when_it_starts():
+    monitor = parse_monitor(with_retraining())
+    outcome = drifted_outcome()
+    rejected = compute_status(
+        monitor, None, outcome, T0, retraining_problem=("RetrainingRejected", "forbidden")
+    )
+    trig = cond(rejected, "RetrainingTriggered")
+    assert (trig["status"], trig["reason"], trig["message"]) == (
+        "False",
+        "RetrainingRejected",
+        "forbidden",
+    )
+    assert rejected["lastRun"]["job"] == outcome.job  # the run is recorded all the same
+    decision = decide_retraining(monitor, outcome, None, T0)
+    record = retraining_record({"metadata": {"name": "churn-retrain-1"}}, outcome, decision, T0)
+    started = compute_status(monitor, None, outcome, T0, retraining=record)
+    stuck = compute_status(
+        monitor, started, None, T0, retraining_problem=("RetrainingNotStarting", "taint")
+    )
+    assert cond(stuck, "RetrainingTriggered")["reason"] == "RetrainingNotStarting"
+    going = compute_status(monitor, stuck, None, T0)
+    assert cond(going, "RetrainingTriggered")["status"] == "True"

@@ -2,6 +2,19 @@
 
 Registered into an explicit registry by :func:`register`, so the operator's
 settings (timer interval, namespaces) are known when the decorators run.
+
+What is watched, and at what cost:
+
+* DriftMonitors: one watch. Only ``on.event`` and a timer are registered — no
+  create/update/resume handlers — so kopf keeps no ``last-handled-configuration``
+  copy of the spec in an annotation (a large spec would overflow the 256 KiB
+  annotation budget) and no progress annotations; its only mark is its finalizer,
+  which stops the timer cleanly on deletion.
+* Jobs and pods: one watch each, filtered on the server by
+  ``app.kubernetes.io/managed-by=driftwarden`` (``settings.watching.label_selectors``),
+  feeding kopf indexes (:mod:`~driftwarden.controller.cache`). kopf fills every index
+  from its initial list before any handler runs, so the concurrency cap is right
+  from the first reconciliation after a restart.
 """
 
 from __future__ import annotations
@@ -11,17 +24,24 @@ from typing import Any
 
 import kopf
 
+from driftwarden.controller.cache import ACTIVE, ClusterView, monitor_uid, slim_job, slim_pod
 from driftwarden.controller.config import GROUP, PLURAL, VERSION, OperatorConfig
 from driftwarden.controller.reconcile import Reconciler
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
-    LABEL_MONITOR,
 )
+from driftwarden.monitor.outcome import is_finished
+
+log = logging.getLogger("driftwarden.controller")
 
 PREFIX = "driftwarden.io"
-MANAGED_JOBS = {LABEL_MANAGED_BY: "driftwarden", LABEL_COMPONENT: COMPONENT_ANALYSIS}
+MANAGED = {LABEL_MANAGED_BY: "driftwarden"}
+MANAGED_SELECTOR = f"{LABEL_MANAGED_BY}=driftwarden"
+ANALYSIS = {**MANAGED, LABEL_COMPONENT: COMPONENT_ANALYSIS}
+JOBS = ("batch", "v1", "jobs")
+PODS = ("", "v1", "pods")
 
 
 def configure_settings(settings: kopf.OperatorSettings) -> None:
@@ -36,6 +56,9 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.posting.enabled = True
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
+    # Server-side filtering: the API server sends only driftwarden's own Jobs and pods.
+    settings.watching.label_selectors[JOBS] = MANAGED_SELECTOR
+    settings.watching.label_selectors[PODS] = MANAGED_SELECTOR
 
 
 def register(
@@ -50,35 +73,79 @@ def register(
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
-    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings)
+        version = await reconciler.api.server_version()
+        # podFailurePolicy is beta (on by default) from 1.26; 1.25 drops it silently.
+        reconciler.pod_failure_policy = version is None or version >= (1, 26)
+        log.info(
+            "API server version read",
+            extra={"version": version, "podFailurePolicy": reconciler.pod_failure_policy},
+        )
 
-    @kopf.on.resume(*monitors, registry=registry)
-    @kopf.on.create(*monitors, registry=registry)
-    @kopf.on.update(*monitors, field="spec", registry=registry)
-    async def monitor_changed(namespace: str | None, name: str, **_: Any) -> None:
-        assert namespace is not None  # DriftMonitors are namespaced
-        await reconciler.reconcile(namespace, name)
+    # ------------------------------------------------------------ indexes (watch-fed caches)
+    # kopf passes each index to every handler as a keyword argument named by its id.
+
+    @kopf.index(*JOBS, labels=MANAGED, registry=registry, id="driftwarden_jobs")
+    def driftwarden_jobs(body: kopf.Body, **_: Any) -> dict[str, Any]:
+        uid = monitor_uid(body)
+        return {uid: slim_job(body)} if uid else {}
+
+    @kopf.index(*JOBS, labels=ANALYSIS, registry=registry, id="unfinished_analysis_jobs")
+    def unfinished_analysis_jobs(body: kopf.Body, **_: Any) -> dict[str, Any]:
+        if is_finished(body):
+            return {}  # an empty mapping drops the Job's entry (None would keep the old one)
+        return {ACTIVE: (body.metadata.namespace, body.metadata.name)}
+
+    @kopf.index(*PODS, labels=MANAGED, registry=registry, id="driftwarden_pods")
+    def driftwarden_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
+        uid = monitor_uid(body)
+        return {uid: slim_pod(body)} if uid else {}
+
+    @kopf.index(*monitors, registry=registry, id="monitors_by_uid")
+    def monitors_by_uid(body: kopf.Body, **_: Any) -> dict[str, Any]:
+        return {body.metadata.uid: body}
+
+    # ------------------------------------------------------------ monitors
+
+    @kopf.on.event(*monitors, registry=registry)
+    async def monitor_event(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) -> None:
+        view = ClusterView.from_kwargs(kwargs)
+        if event.get("type") == "DELETED":
+            uid = str(body.metadata.uid)
+            reconciler.forget(str(body.metadata.namespace), str(body.metadata.name), uid)
+            # The Jobs go with their owner (garbage collection); their results are not needed.
+            for job in view.jobs_of(uid):
+                await reconciler.release_orphan(job, "jobs", view)
+            for pod in view.pods_of(uid):
+                await reconciler.release_orphan(pod, "pods", view)
+            return
+        await reconciler.reconcile(body, view)
 
     @kopf.timer(*monitors, interval=config.tick_seconds, sharp=False, registry=registry)
-    async def monitor_tick(namespace: str | None, name: str, **_: Any) -> None:
-        assert namespace is not None  # DriftMonitors are namespaced
-        await reconciler.reconcile(namespace, name)
+    async def monitor_tick(body: kopf.Body, **kwargs: Any) -> None:
+        await reconciler.reconcile(body, ClusterView.from_kwargs(kwargs))
 
-    @kopf.on.delete(*monitors, optional=True, registry=registry)
-    def monitor_deleted(namespace: str | None, name: str, **_: Any) -> None:
-        # Owner references delete the monitor's Jobs; only our metrics remain to drop.
-        assert namespace is not None  # DriftMonitors are namespaced
-        reconciler.forget(namespace, name)
+    # ------------------------------------------------------------ Jobs and pods of monitors
 
-    @kopf.on.event("batch", "v1", "jobs", labels=MANAGED_JOBS, registry=registry)
-    async def job_event(
-        event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any
-    ) -> None:
-        deleted = event.get("type") == "DELETED"
-        reconciler.track_job(body, deleted=deleted)
-        monitor = (body.get("metadata", {}).get("labels") or {}).get(LABEL_MONITOR)
-        if monitor and not deleted and body.get("status", {}).get("conditions"):
-            # A Job reached a condition (Complete/Failed): record its outcome now, not at the next tick.
-            assert namespace is not None  # Jobs are namespaced
-            await reconciler.reconcile(namespace, monitor)
+    async def owned_changed(event: kopf.RawEvent, body: kopf.Body, kind: str, kwargs: Any) -> None:
+        view = ClusterView.from_kwargs(kwargs)
+        if event.get("type") == "DELETED":
+            return
+        if await reconciler.release_orphan(body, kind, view):
+            return
+        uid = monitor_uid(body)
+        owner = view.monitor(uid) if uid else None
+        # The initial listing is covered by each monitor's own first event.
+        if owner is not None and event.get("type") is not None:
+            # A Job or pod of this monitor changed (finished, failed, stuck): act now, not
+            # at the next tick, so a finished run is recorded within seconds.
+            await reconciler.reconcile(owner, view)
+
+    @kopf.on.event(*JOBS, labels=MANAGED, registry=registry)
+    async def job_event(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) -> None:
+        await owned_changed(event, body, "jobs", kwargs)
+
+    @kopf.on.event(*PODS, labels=MANAGED, registry=registry)
+    async def pod_event(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) -> None:
+        await owned_changed(event, body, "pods", kwargs)

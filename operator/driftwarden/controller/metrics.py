@@ -104,6 +104,13 @@ class Metrics:
         self.jobs_started = Counter(
             f"{PREFIX}_analysis_jobs_started", "Analysis Jobs created", _MONITOR, registry=r
         )
+        self.job_create_failures = Counter(
+            f"{PREFIX}_job_create_failures",
+            "Job creates the API server refused (admission, quota, invalid template), by the "
+            "Status reason (Forbidden, Invalid …)",
+            ["component", "reason"],
+            registry=r,
+        )
         self.phase = Gauge(
             f"{PREFIX}_monitor_phase",
             "1 for the monitor's current phase",

@@ -1,15 +1,25 @@
 """One reconciliation of one DriftMonitor: observe, decide (pure ``monitor`` functions), act.
 
-Every trigger — the monitor's timer, a change of its spec, a Job of it finishing —
-ends here, under a per-monitor lock, starting from a fresh read of the monitor. What
-has been done is read back from the cluster each time (the Jobs that exist, the status
-written), never remembered in memory, so a restarted operator picks up exactly where
-the last one stopped:
+Every trigger — the monitor's timer, a change of it, a Job or pod of it changing —
+ends here, under a per-monitor lock. What the cluster holds is read from kopf's
+watch-fed indexes (:mod:`~driftwarden.controller.cache`), never listed per tick, and
+the monitor is the body kopf hands the handler, never fetched: a tick on which
+nothing changed makes no API request at all. What has been done is read back from
+the cluster each time, so a restarted operator picks up exactly where the last one
+stopped:
 
 * analysis Job names are deterministic per slot, so creating one that exists is a no-op;
-* a finished Job is recorded once: ``is_new_outcome`` compares it with ``status.lastRun``;
-* a retraining Job's name is deterministic per run, and ``status.lastRetraining.run``
-  stops a second one for the same run.
+* a finished run is recorded once: ``is_new_outcome`` compares it with ``status.lastRun``;
+* analysis Jobs and their pods carry the ``driftwarden.io/result`` finalizer until
+  their run is in the status, so TTLs and pod GC cannot lose a result; a run named in
+  ``status.currentRun`` whose Job and pods vanished anyway ends as ``ResultLost``
+  (never re-run);
+* retraining Jobs are recorded from the cluster: one that exists but is not named in
+  ``status.lastRetraining`` is recorded (Event, counter) on the next pass, so a failed
+  status write loses nothing;
+* the status is written with the body's resourceVersion as a precondition, and
+  Events and counters follow only a successful write: a decision taken on a stale
+  copy is dropped (409) and taken again from the fresh one the watch delivers.
 """
 
 from __future__ import annotations
@@ -19,14 +29,17 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from driftwarden.controller.admission import admit_analysis, admit_retraining
+from driftwarden.controller.cache import ClusterView, monitor_uid, slim_job
 from driftwarden.controller.config import OperatorConfig
-from driftwarden.controller.kube import KubeApi
+from driftwarden.controller.kube import KubeApi, Refusal, refusal
 from driftwarden.controller.metrics import Metrics
 from driftwarden.errors import ConfigError
 from driftwarden.monitor import (
@@ -45,20 +58,45 @@ from driftwarden.monitor import (
     parse_monitor,
     pick_pod,
     retraining_job,
-    retraining_record,
-    stuck_reason,
     suspended_status,
 )
-from driftwarden.monitor.job import analysis_selector
-from driftwarden.monitor.outcome import job_slot
+from driftwarden.monitor.backoff import may_attempt, record_failure
+from driftwarden.monitor.job import (
+    COMPONENT_ANALYSIS,
+    COMPONENT_RETRAINING,
+    RESULT_FINALIZER,
+)
+from driftwarden.monitor.outcome import (
+    POD_CREATION_FAILED,
+    newest_pod,
+    outcome_from_pods,
+    pod_problem,
+    result_lost,
+)
 from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
-from driftwarden.monitor.retraining import COOLDOWN, START
+from driftwarden.monitor.retraining import (
+    COOLDOWN,
+    REJECTED,
+    START,
+    RetrainingRecord,
+    newest_retraining_job,
+    retraining_trouble,
+    unrecorded_retraining,
+)
+from driftwarden.monitor.runs import (
+    Run,
+    component_of,
+    group_runs,
+    is_settled,
+    metadata_of,
+    name_of,
+    pods_of_job,
+)
 from driftwarden.monitor.spec import Monitor
-from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, get_condition
+from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, Problem, get_condition
+from driftwarden.monitor.times import parse_time
 
 log = logging.getLogger("driftwarden.controller")
-
-MonitorKey = tuple[str, str]
 
 
 @dataclass
@@ -71,29 +109,30 @@ class Event:
 
 
 @dataclass
-class Observation:
-    """What the cluster holds for one monitor at the start of a reconciliation."""
+class Pass:
+    """What one reconciliation found and decided, gathered for the status write."""
 
-    jobs: list[dict[str, Any]]
-    newest: dict[str, Any] | None = None
-    running: dict[str, Any] | None = None
-    pods: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _newest_job(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    def order(job: Mapping[str, Any]) -> tuple[datetime, str]:
-        slot = job_slot(job) or datetime.min.replace(tzinfo=UTC)
-        return slot, str((job.get("metadata") or {}).get("creationTimestamp") or "")
-
-    return max(jobs, key=order) if jobs else None
+    events: list[Event] = field(default_factory=list)
+    after_write: list[Callable[[], None]] = field(default_factory=list)
+    outcome: RunOutcome | None = None
+    record: RetrainingRecord | None = None
+    retraining_problem: Problem | None = None
+    job_creation: dict[str, Any] | None = None
+    blocked: dict[str, str] = field(default_factory=dict)  # condition → why the Job policy refused
 
 
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _ready_message(status: Mapping[str, Any] | None) -> str | None:
+    condition = get_condition((status or {}).get("conditions"), READY)
+    return None if condition is None else condition.get("message")
+
+
+def _condition_message(status: Mapping[str, Any] | None, kind: str) -> str | None:
+    condition = get_condition((status or {}).get("conditions"), kind)
+    return None if condition is None else condition.get("message")
 
 
 def outcome_events(outcome: RunOutcome) -> list[Event]:
@@ -132,94 +171,240 @@ class Reconciler:
         self.metrics = metrics
         self.config = config
         self.clock = clock
-        self._locks: dict[MonitorKey, asyncio.Lock] = {}
-        # Analysis Jobs not yet finished, over all monitors, for max_concurrent_jobs.
-        self.active_jobs: set[MonitorKey] = set()
+        # Sent only to API servers that keep it (1.26+); read from /version at startup.
+        self.pod_failure_policy = True
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.passes = 0  # reconciliations finished (tests wait for ticks with it)
+        # Jobs this process created that the watch has not delivered yet (monitor uid →
+        # name → Job): counted against the cap and seen by the next pass meanwhile.
+        self._created: dict[str, dict[str, dict[str, Any]]] = {}
+        # Creates sent but not answered yet, counted against the cap before the await.
+        self._in_flight = 0
+        # When each Job without pods was last asked for its FailedCreate Events.
+        self._events_checked: dict[tuple[str, str], datetime] = {}
+        # Finalizer removals and deletes already sent, by (kind, namespace, name, resourceVersion):
+        # until the watch shows the change, the next pass must not send them again.
+        self._sent: set[tuple[str, str, str, str]] = set()
+        # (resourceVersion a status write started from, the body it produced): a handler
+        # still holding the older body reconciles from the newer one instead.
+        self._written: dict[str, tuple[str, Mapping[str, Any]]] = {}
 
-    def track_job(self, job: Mapping[str, Any], deleted: bool = False) -> None:
-        """Keep ``active_jobs`` current from the Job watch."""
-        key = ((job.get("metadata") or {}).get("namespace") or "", _name(job))
-        if deleted or is_finished(job):
-            self.active_jobs.discard(key)
-        else:
-            self.active_jobs.add(key)
+    # ---------------------------------------------------------------- concurrency cap
 
-    async def reconcile(self, namespace: str, name: str) -> None:
-        """Bring one monitor's Jobs and status up to date."""
-        lock = self._locks.setdefault((namespace, name), asyncio.Lock())
+    def active_jobs(self, view: ClusterView) -> int:
+        """Unfinished analysis Jobs (watch) + ones created but not yet watched + creates in flight."""
+        seen = view.unfinished()
+        pending = set()
+        for uid, jobs in self._created.items():
+            watched = {name_of(j) for j in view.jobs_of(uid)}
+            pending |= {
+                (str(metadata_of(job).get("namespace") or ""), name)
+                for name, job in jobs.items()
+                if name not in watched and component_of(job) == COMPONENT_ANALYSIS
+            }
+        return len(seen | pending) + self._in_flight
+
+    def _jobs(self, uid: str, view: ClusterView) -> list[dict[str, Any]]:
+        """The monitor's Jobs: the watched ones, plus its creates the watch has not shown yet."""
+        watched = {name_of(j): j for j in view.jobs_of(uid)}
+        created = self._created.get(uid)
+        if created:
+            for name in [n for n in created if n in watched]:
+                del created[name]  # the watch has it now and stays authoritative
+            if not created:
+                self._created.pop(uid, None)
+        return [*watched.values(), *(created or {}).values()]
+
+    # ---------------------------------------------------------------- entry points
+
+    async def reconcile(self, body: Mapping[str, Any], view: ClusterView) -> None:
+        """Bring one monitor's Jobs and status up to date, from the body kopf handed over."""
+        uid = str(metadata_of(body).get("uid") or "")
+        lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
-            body = await self.api.get_monitor(namespace, name)
-            if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+            if metadata_of(body).get("deletionTimestamp"):
                 return
-            await self._reconcile(body)
+            written = self._written.get(uid)
+            if written is not None:
+                if written[0] == metadata_of(body).get("resourceVersion"):
+                    body = written[1]  # our own write is newer than what the handler holds
+                else:
+                    self._written.pop(uid, None)
+            try:
+                await self._reconcile(dict(body), view)
+                self.passes += 1
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                # The monitor changed under us: the watch delivers the new version, which
+                # triggers another pass. Nothing was announced for the dropped decision.
+                log.debug("status write conflicted; the next event reconciles again")
 
-    def forget(self, namespace: str, name: str) -> None:
+    def forget(self, namespace: str, name: str, uid: str) -> None:
         """Drop what is kept for a deleted monitor."""
-        self._locks.pop((namespace, name), None)
+        self._locks.pop(uid, None)
+        self._created.pop(uid, None)
+        self._written.pop(uid, None)
         self.metrics.forget(namespace, name)
+
+    async def release_orphan(self, obj: Mapping[str, Any], kind: str, view: ClusterView) -> bool:
+        """Remove the result finalizer from a Job or pod whose monitor is gone; True if it did."""
+        if RESULT_FINALIZER not in (metadata_of(obj).get("finalizers") or []):
+            return False
+        uid = monitor_uid(obj)
+        owner = view.monitor(uid) if uid else None
+        if owner is not None and not metadata_of(owner).get("deletionTimestamp"):
+            return False
+        await self._unfinalize(kind, obj)
+        return True
 
     # ---------------------------------------------------------------- the steps
 
-    async def _reconcile(self, body: dict[str, Any]) -> None:
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    async def _reconcile(self, body: dict[str, Any], view: ClusterView) -> None:
+        meta = body["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], str(meta.get("uid") or "")
         previous: dict[str, Any] = dict(body.get("status") or {})
         now = self.clock()
         try:
             monitor = parse_monitor(body)
         except ConfigError as error:
-            status = invalid_spec_status(
-                int(body["metadata"].get("generation") or 0), previous, error, now
-            )
+            status = invalid_spec_status(int(meta.get("generation") or 0), previous, error, now)
             events: list[Event] = (
                 []
                 if _ready_message(previous) == str(error)
                 else [Event("Warning", "InvalidSpec", str(error))]
             )
-            await self._apply(body, previous, status, events)
+            await self._apply(body, previous, status, Pass(events=events))
             return
 
-        observed = await self._observe(monitor)
-        events = []
-        blocked: dict[str, str] = {}  # condition type -> why the Job policy refused a Job
-        outcome: RunOutcome | None = None
-        record = None
-        newest = observed.newest
-        if newest is not None and is_finished(newest):
-            candidate = outcome_from_job(newest, pick_pod(observed.pods))
-            if is_new_outcome(previous, candidate):
-                outcome = candidate
-                record = await self._maybe_retrain(monitor, outcome, previous, now, events, blocked)
-                self.metrics.observe_outcome(namespace, name, outcome)
-                events[:0] = outcome_events(outcome)
+        jobs = self._jobs(uid, view)
+        pods = view.pods_of(uid)
+        runs = group_runs(jobs, pods)
+        work = Pass(job_creation=previous.get("jobCreation"))
 
-        running = observed.running
-        problem = stuck_reason(pick_pod(observed.pods)) if running is not None else None
+        newest = max(runs.values(), key=Run.order) if runs else None
+        running = (
+            newest.job
+            if newest
+            and newest.job
+            and not is_finished(newest.job)
+            and not metadata_of(newest.job).get("deletionTimestamp")
+            else None
+        )
+        candidate = self._finished_outcome(newest, previous, runs, now)
+        if candidate is not None and is_new_outcome(previous, candidate):
+            work.outcome = candidate
+            await self._maybe_retrain(monitor, candidate, previous, now, work)
+            outcome = candidate
+            work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
+            work.events[:0] = outcome_events(candidate)
+        self._record_retraining(monitor, jobs, pods, previous, work)
+
+        problem: Problem | None = None
+        if running is not None and newest is not None:
+            problem = pod_problem(newest_pod(newest.pods))
+            if problem is None and not newest.pods:
+                problem = await self._failed_create(running, now)
         if running is None and not monitor.suspend:
-            running = await self._maybe_start(monitor, previous, observed, now, events, blocked)
+            running = await self._maybe_start(monitor, previous, runs, now, view, work)
 
         status = compute_status(
-            monitor, previous, outcome, now, running, record, current_problem=problem
+            monitor,
+            previous,
+            work.outcome,
+            now,
+            running,
+            work.record,
+            current_problem=problem,
+            job_creation=work.job_creation,
+            retraining_problem=work.retraining_problem,
         )
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
-        status = blocked_status(status, blocked, now, monitor.generation)
+        status = blocked_status(status, work.blocked, now, monitor.generation)
         if problem and _ready_message(previous) != _ready_message(status):
-            events.append(Event("Warning", "AnalysisStuck", problem))
-        await self._apply(body, previous, status, events)
-        await self._clean_history(monitor, observed.jobs)
+            work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
+        if work.retraining_problem and _condition_message(
+            previous, RETRAINING_TRIGGERED
+        ) != _condition_message(status, RETRAINING_TRIGGERED):
+            work.events.append(
+                Event("Warning", work.retraining_problem[0], work.retraining_problem[1])
+            )
+        written = await self._apply(body, previous, status, work)
+        await self._release_settled(runs, written)
+        await self._clean_history(monitor, jobs)
         self._observe_schedule(monitor, now)
 
-    async def _observe(self, monitor: Monitor) -> Observation:
-        jobs = await self.api.list_jobs(monitor.namespace, analysis_selector(monitor))
-        newest = _newest_job(jobs)
-        observation = Observation(jobs=jobs, newest=newest)
-        if newest is not None:
-            if not is_finished(newest):
-                observation.running = newest
-            observation.pods = await self.api.list_pods(
-                monitor.namespace, f"job-name={_name(newest)}"
+    def _finished_outcome(
+        self,
+        newest: Run | None,
+        previous: Mapping[str, Any],
+        runs: Mapping[str, Run],
+        now: datetime,
+    ) -> RunOutcome | None:
+        """The outcome of the newest run if it finished, from its Job or (Job gone) its pods.
+
+        The run in flight per ``status.currentRun`` that left nothing behind is lost.
+        """
+        current = (
+            previous.get("currentRun") if isinstance(previous.get("currentRun"), Mapping) else None
+        )
+        last = previous.get("lastRun") if isinstance(previous.get("lastRun"), Mapping) else {}
+        if (
+            current
+            and current.get("job")
+            and current.get("job") not in runs
+            and current.get("job") != (last or {}).get("job")
+        ):
+            return result_lost(str(current["job"]), parse_time(current.get("slot")), now)
+        if newest is None:
+            return None
+        if newest.job is not None:
+            if is_finished(newest.job):
+                return outcome_from_job(newest.job, pick_pod(newest.pods))
+            if not metadata_of(newest.job).get("deletionTimestamp"):
+                return None
+            # Deleted before it finished (by hand): what its pods say, else lost.
+            return outcome_from_pods(newest.name, newest.slot, newest.pods) or result_lost(
+                newest.name, newest.slot, now
             )
-        return observation
+        return outcome_from_pods(newest.name, newest.slot, newest.pods)
+
+    async def _failed_create(self, job: Mapping[str, Any], now: datetime) -> Problem | None:
+        """Why a Job has no pod, from the Job controller's FailedCreate Events (quota, service
+        account, priority class, Pod Security admission …).
+
+        Asked only once the Job has had no pod for a tick, and then at most once a tick:
+        a request for a problem, not a poll.
+        """
+        namespace, name = str(metadata_of(job).get("namespace") or ""), name_of(job)
+        created = parse_time(metadata_of(job).get("creationTimestamp"))
+        tick = timedelta(seconds=self.config.tick_seconds)
+        now = datetime.now(
+            UTC
+        )  # compared with server timestamps: wall time, not the schedule clock
+        if created is None or now - created < tick:
+            return None
+        last = self._events_checked.get((namespace, name))
+        if last is not None and now - last < tick:
+            return None
+        self._events_checked[(namespace, name)] = now
+        if len(self._events_checked) > 10_000:  # bounded: forget the oldest half
+            for key in sorted(self._events_checked, key=self._events_checked.__getitem__)[:5_000]:
+                del self._events_checked[key]
+        try:
+            events = await self.api.job_events(namespace, name)
+        except ApiException as error:
+            log.warning("cannot read the Job's Events", extra={"job": name, "code": error.status})
+            return None
+        failed = [e for e in events if e.get("reason") == "FailedCreate"]
+        if not failed:
+            return None
+        newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+        return (
+            POD_CREATION_FAILED,
+            f"the Job controller cannot create its pod: {newest.get('message')}",
+        )
 
     async def _maybe_retrain(
         self,
@@ -227,91 +412,198 @@ class Reconciler:
         outcome: RunOutcome,
         previous: Mapping[str, Any],
         now: datetime,
-        events: list[Event],
-        blocked: dict[str, str],
-    ) -> Any:
+        work: Pass,
+    ) -> None:
         decision = decide_retraining(monitor, outcome, previous.get("lastRetraining"), now)
         if decision.reason == COOLDOWN:
-            events.append(Event("Normal", "RetrainingSkipped", decision.message))
+            work.events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:
-            return None
-        manifest, refusal = await admit_retraining(
+            return
+        manifest, violation = await admit_retraining(
             self.api, self.config, outcome.job, retraining_job(monitor, outcome, now)
         )
-        if refusal:  # the run is recorded as usual; the next drifted run tries again
-            blocked[RETRAINING_TRIGGERED] = refusal
-            events.append(Event("Warning", POLICY_VIOLATION, refusal))
-            return None
-        job, created = await self.api.create_job(monitor.namespace, manifest)
-        if created:
-            self.metrics.retraining.labels(monitor.namespace, monitor.name).inc()
-            events.append(
+        if violation:  # the run is recorded as usual; the next drifted run tries again
+            work.blocked[RETRAINING_TRIGGERED] = violation
+            work.events.append(Event("Warning", POLICY_VIOLATION, violation))
+            return
+        try:
+            job, _ = await self.api.create_job(monitor.namespace, manifest)
+        except ApiException as error:
+            if error.status is None or error.status >= 500 or error.status == 429:
+                raise  # the API server is in trouble: kopf retries the handler
+            refused = refusal(error)
+            self.metrics.job_create_failures.labels(COMPONENT_RETRAINING, refused.reason).inc()
+            work.retraining_problem = (
+                REJECTED,
+                f"the API server refused retraining Job {name_of(manifest)} for run {outcome.job} "
+                f"({refused.code} {refused.reason}): {refused.message}",
+            )
+            return
+        self._remember(monitor.uid, job)
+
+    def _record_retraining(
+        self,
+        monitor: Monitor,
+        jobs: list[dict[str, Any]],
+        pods: list[dict[str, Any]],
+        previous: Mapping[str, Any],
+        work: Pass,
+    ) -> None:
+        """Record a retraining Job the cluster holds but the status does not name yet, and
+        report trouble of the newest one (pods refused or unschedulable, the Job failed)."""
+        newest = newest_retraining_job(jobs)
+        last = previous.get("lastRetraining")
+        record = unrecorded_retraining(
+            newest, last if isinstance(last, Mapping) else None, self.clock()
+        )
+        if record is not None:
+            work.record = record
+            work.events.append(
                 Event(
                     "Normal",
                     "RetrainingStarted",
-                    f"retraining Job {_name(job)} started: {decision.message}",
+                    f"retraining Job {record.job} created (the API server accepted it): "
+                    f"{record.message}",
                 )
             )
-        return retraining_record(job, outcome, decision, now)
+            ns, name = monitor.namespace, monitor.name
+            work.after_write.append(lambda: self.metrics.retraining.labels(ns, name).inc())
+        if work.retraining_problem is None and newest is not None:
+            work.retraining_problem = retraining_trouble(newest, pods_of_job(pods, name_of(newest)))
 
     async def _maybe_start(
         self,
         monitor: Monitor,
         previous: Mapping[str, Any],
-        observed: Observation,
+        runs: Mapping[str, Run],
         now: datetime,
-        events: list[Event],
-        blocked: dict[str, str],
+        view: ClusterView,
+        work: Pass,
     ) -> dict[str, Any] | None:
         started = [
-            s for s in (last_slot(previous), *(job_slot(j) for j in observed.jobs)) if s is not None
+            s for s in (last_slot(previous), *(r.slot for r in runs.values())) if s is not None
         ]
         slot = latest_due_slot(monitor.schedule, now, max(started) if started else None)
         if slot is None:
             return None
-        if len(self.active_jobs) >= self.config.max_concurrent_jobs:
-            log.info(
-                "analysis slot due but the concurrency cap is reached; waiting",
-                extra={
-                    "monitor": f"{monitor.namespace}/{monitor.name}",
-                    "cap": self.config.max_concurrent_jobs,
-                },
-            )
+        if not may_attempt(work.job_creation, monitor.generation, now):
+            return None  # a refused create waits out its backoff (status.jobCreation)
+        if self._capped(monitor, view):
             return None
-        manifest, refusal = await admit_analysis(
-            self.api, self.config, monitor, analysis_job(monitor, slot, self.config.image)
+        manifest, violation = await admit_analysis(
+            self.api,
+            self.config,
+            monitor,
+            analysis_job(
+                monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+            ),
         )
-        if refusal:
-            blocked[READY] = refusal
-            if _ready_message(previous) != refusal:  # one Event per distinct problem
-                events.append(Event("Warning", POLICY_VIOLATION, refusal))
+        if violation:
+            work.blocked[READY] = violation
+            if _ready_message(previous) != violation:  # one Event per distinct problem
+                work.events.append(Event("Warning", POLICY_VIOLATION, violation))
             return None
-        job, created = await self.api.create_job(monitor.namespace, manifest)
-        self.track_job(job)
+        # Checked again after the await above, and reserved before the create is awaited:
+        # no other pass can take the same place.
+        if self._capped(monitor, view):
+            return None
+        self._in_flight += 1
+        try:
+            job, created = await self.api.create_job(monitor.namespace, manifest)
+        except ApiException as error:
+            if error.status is None or error.status >= 500 or error.status == 429:
+                raise  # the API server is in trouble, not the Job: kopf retries the handler
+            self._refused(monitor, manifest, refusal(error), previous, now, work)
+            return None
+        finally:
+            self._in_flight -= 1
+        self._remember(monitor.uid, job)
+        work.job_creation = None
         if created:
-            self.metrics.jobs_started.labels(monitor.namespace, monitor.name).inc()
-            events.append(
+            ns, name = monitor.namespace, monitor.name
+            work.after_write.append(lambda: self.metrics.jobs_started.labels(ns, name).inc())
+            work.events.append(
                 Event(
                     "Normal",
                     "AnalysisStarted",
-                    f"analysis Job {_name(job)} started for slot {slot.isoformat()}",
+                    f"analysis Job {name_of(job)} created for slot {slot.isoformat()}",
                 )
             )
         return job
+
+    def _capped(self, monitor: Monitor, view: ClusterView) -> bool:
+        """True when --max-concurrent-jobs analysis Jobs are unfinished or being created."""
+        if self.active_jobs(view) < self.config.max_concurrent_jobs:
+            return False
+        log.info(
+            "analysis slot due but the concurrency cap is reached; waiting",
+            extra={
+                "monitor": f"{monitor.namespace}/{monitor.name}",
+                "cap": self.config.max_concurrent_jobs,
+            },
+        )
+        return True
+
+    def _refused(
+        self,
+        monitor: Monitor,
+        manifest: Mapping[str, Any],
+        refused: Refusal,
+        previous: Mapping[str, Any],
+        now: datetime,
+        work: Pass,
+    ) -> None:
+        """A refused analysis Job: backoff in the status, a metric, one Warning per new problem."""
+        before = (
+            previous.get("jobCreation")
+            if isinstance(previous.get("jobCreation"), Mapping)
+            else None
+        )
+        work.job_creation = record_failure(
+            before,
+            job=name_of(manifest),
+            code=refused.code,
+            reason=refused.reason,
+            message=refused.message,
+            generation=monitor.generation,
+            now=now,
+        )
+        self.metrics.job_create_failures.labels(COMPONENT_ANALYSIS, refused.reason).inc()
+        if before is None or before.get("message") != refused.message:
+            work.events.append(
+                Event(
+                    "Warning",
+                    "JobRejected",
+                    f"the API server refused analysis Job {name_of(manifest)} "
+                    f"({refused.code} {refused.reason}): {refused.message}",
+                )
+            )
+
+    def _remember(self, uid: str, job: Mapping[str, Any]) -> None:
+        self._created.setdefault(uid, {})[name_of(job)] = slim_job(job)
 
     async def _apply(
         self,
         body: Mapping[str, Any],
         previous: Mapping[str, Any],
         status: Mapping[str, Any],
-        events: list[Event],
-    ) -> None:
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        if not _same({k: previous.get(k) for k in status}, dict(status)):
-            await self.api.patch_monitor_status(namespace, name, status)
+        work: Pass,
+    ) -> Mapping[str, Any]:
+        """Write the status if it changed (conditional on the body's resourceVersion), then
+        announce: Events and counters only for a decision that was written."""
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
         merged = {**previous, **{k: v for k, v in status.items() if v is not None}}
+        merged = {k: v for k, v in merged.items() if not (k in status and status[k] is None)}
+        if not _same({k: previous.get(k) for k in status}, dict(status)):
+            rv = meta.get("resourceVersion")
+            written = await self.api.patch_monitor_status(namespace, name, status, rv)
+            if written is not None and rv:
+                self._written[str(meta.get("uid") or "")] = (str(rv), written)
         self.metrics.observe_status(namespace, name, merged)
-        for event in events:
+        for announce in work.after_write:
+            announce()
+        for event in work.events:
             log.info(
                 event.message, extra={"monitor": f"{namespace}/{name}", "reason": event.reason}
             )
@@ -321,17 +613,66 @@ class Reconciler:
                 reason=event.reason,
                 message=event.message[:1000],
             )
+        return merged
+
+    async def _release_settled(self, runs: Mapping[str, Run], status: Mapping[str, Any]) -> None:
+        """Remove the result finalizer from Jobs and pods whose run the status records."""
+        for run in runs.values():
+            if not is_settled(run.name, run.slot, status):
+                continue
+            for kind, obj in [("jobs", run.job), *(("pods", p) for p in run.pods)]:
+                if obj is not None and RESULT_FINALIZER in (
+                    metadata_of(obj).get("finalizers") or []
+                ):
+                    await self._unfinalize(kind, obj)
+
+    async def _unfinalize(self, kind: str, obj: Mapping[str, Any]) -> None:
+        namespace, name = str(metadata_of(obj).get("namespace")), name_of(obj)
+        await self._send_once(
+            "unfinalize-" + kind,
+            obj,
+            lambda: self.api.remove_finalizer(kind, namespace, name, RESULT_FINALIZER),
+        )
+
+    async def _send_once(
+        self, action: str, obj: Mapping[str, Any], send: Callable[[], Any]
+    ) -> None:
+        """Send a request for ``obj`` once per version of it; a failed one may be sent again."""
+        if not self._once(action, obj):
+            return
+        try:
+            await send()
+        except BaseException:
+            self._sent.discard(self._key(action, obj))
+            raise
+
+    @staticmethod
+    def _key(action: str, obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        meta = metadata_of(obj)
+        return (action, str(meta.get("namespace")), name_of(obj), str(meta.get("resourceVersion")))
+
+    def _once(self, action: str, obj: Mapping[str, Any]) -> bool:
+        """True the first time ``action`` is asked for this version of ``obj``."""
+        key = self._key(action, obj)
+        if key in self._sent:
+            return False
+        if len(self._sent) > 50_000:  # versions the watch has long replaced
+            self._sent.clear()
+        self._sent.add(key)
+        return True
 
     async def _clean_history(self, monitor: Monitor, jobs: list[dict[str, Any]]) -> None:
-        for job_name in jobs_to_delete(monitor, jobs):
-            await self.api.delete_job(monitor.namespace, job_name)
+        doomed = [
+            *jobs_to_delete(monitor, jobs),
+            *jobs_to_delete(monitor, jobs, COMPONENT_RETRAINING),
+        ]
+        for job in jobs:
+            if name_of(job) in doomed and not metadata_of(job).get("deletionTimestamp"):
+                await self._send_once(
+                    "delete", job, partial(self.api.delete_job, monitor.namespace, name_of(job))
+                )
 
     def _observe_schedule(self, monitor: Monitor, now: datetime) -> None:
         first = next_slot(monitor.schedule, now)
         period = (next_slot(monitor.schedule, first) - first).total_seconds()
         self.metrics.schedule_period.labels(monitor.namespace, monitor.name).set(period)
-
-
-def _ready_message(status: Mapping[str, Any] | None) -> str | None:
-    condition = get_condition((status or {}).get("conditions"), READY)
-    return None if condition is None else condition.get("message")

@@ -45,6 +45,11 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_MONITOR = "driftwarden.io/monitor"
 LABEL_RUN = "driftwarden.io/run"
+# The monitor's uid: a re-created monitor of the same name never sees the old one's Jobs and pods.
+LABEL_MONITOR_UID = "driftwarden.io/monitor-uid"
+# Holds an analysis Job and its pods until the operator has recorded the run's outcome, so
+# ttlSecondsAfterFinished and pod garbage collection cannot delete the result first.
+RESULT_FINALIZER = "driftwarden.io/result"
 ANNOTATION_GENERATION = "driftwarden.io/monitor-generation"
 ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
 ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
@@ -103,6 +108,7 @@ def labels(monitor: Monitor, component: str, run: str) -> dict[str, str]:
         LABEL_MANAGED_BY: "driftwarden",
         LABEL_MONITOR: monitor.name,
         LABEL_RUN: run,
+        LABEL_MONITOR_UID: monitor.uid,
     }
 
 
@@ -168,6 +174,7 @@ def analysis_job(
     image: str,
     *,
     extra_labels: Mapping[str, str] | None = None,
+    pod_failure_policy: bool = True,
 ) -> dict[str, Any]:
     """The batch/v1 Job that analyses one schedule slot of a monitor.
 
@@ -176,6 +183,12 @@ def analysis_job(
     ``spec.output.path`` the run writes its reports to :func:`run_output` and
     caches the reference profile at :func:`profile_cache`.
     ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
+    ``pod_failure_policy`` False leaves ``spec.podFailurePolicy`` out, for API servers
+    older than 1.26 that would drop it (non-retryable exits then retry up to backoffLimit).
+
+    The Job and its pods carry :data:`RESULT_FINALIZER` (the Job controller copies the
+    template's finalizers to each pod): the operator removes it once the run's outcome
+    is in the monitor's status, so the result outlives TTLs and pod garbage collection.
     """
     settings = monitor.job
     name = analysis_job_name(monitor, slot)
@@ -242,9 +255,32 @@ def analysis_job(
         pod_spec["priorityClassName"] = settings.priority_class_name
     if settings.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [copy.deepcopy(dict(s)) for s in settings.image_pull_secrets]
-    pod_meta: dict[str, Any] = {"labels": dict(job_labels)}
-    if settings.pod_annotations:
-        pod_meta["annotations"] = dict(settings.pod_annotations)
+    pod_meta: dict[str, Any] = {
+        "labels": dict(job_labels),
+        # The slot on the pod too: the outcome can be read from the pod if the Job is gone.
+        "annotations": {**dict(settings.pod_annotations or {}), SLOT_ANNOTATION: slot_text},
+        "finalizers": [RESULT_FINALIZER],
+    }
+    job_spec: dict[str, Any] = {
+        "backoffLimit": settings.backoff_limit,
+        "activeDeadlineSeconds": settings.active_deadline_seconds,
+        "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+    }
+    if pod_failure_policy:
+        job_spec["podFailurePolicy"] = {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": ANALYSIS_CONTAINER,
+                        "operator": "In",
+                        "values": list(NON_RETRYABLE_EXIT_CODES),
+                    },
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        }
+    job_spec["template"] = {"metadata": pod_meta, "spec": pod_spec}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -257,26 +293,9 @@ def analysis_job(
                 ANNOTATION_GENERATION: str(monitor.generation),
             },
             "ownerReferences": [owner_reference(monitor)],
+            "finalizers": [RESULT_FINALIZER],
         },
-        "spec": {
-            "backoffLimit": settings.backoff_limit,
-            "activeDeadlineSeconds": settings.active_deadline_seconds,
-            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "podFailurePolicy": {
-                "rules": [
-                    {
-                        "action": "FailJob",
-                        "onExitCodes": {
-                            "containerName": ANALYSIS_CONTAINER,
-                            "operator": "In",
-                            "values": list(NON_RETRYABLE_EXIT_CODES),
-                        },
-                    },
-                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-                ]
-            },
-            "template": {"metadata": pod_meta, "spec": pod_spec},
-        },
+        "spec": job_spec,
     }
 
 
@@ -335,6 +354,11 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
     pod_meta = pod_template.setdefault("metadata", {}) or {}
     pod_template["metadata"] = pod_meta
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **ours}
+    if RESULT_FINALIZER in (pod_meta.get("finalizers") or []):
+        # The operator releases it only for analysis runs: a retraining pod would stay forever.
+        pod_meta["finalizers"] = [f for f in pod_meta["finalizers"] if f != RESULT_FINALIZER]
+        if not pod_meta["finalizers"]:
+            del pod_meta["finalizers"]
     pod_spec = pod_template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", "Never")
     env = {
@@ -366,12 +390,15 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
     }
 
 
-def jobs_to_delete(monitor: Monitor, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Names of finished analysis Jobs beyond the history limits, oldest first.
+def jobs_to_delete(
+    monitor: Monitor, jobs: Iterable[Mapping[str, Any]], component: str = COMPONENT_ANALYSIS
+) -> list[str]:
+    """Names of finished Jobs of ``component`` beyond the history limits, oldest first.
 
     Keeps the newest ``successfulJobsHistoryLimit`` succeeded and
-    ``failedJobsHistoryLimit`` failed analysis Jobs of this monitor; running
-    Jobs and Jobs of other monitors or components are never listed.
+    ``failedJobsHistoryLimit`` failed Jobs of this monitor and component (analysis or
+    retraining: retraining Jobs are cleaned up this way even when their template sets
+    no TTL); running Jobs and Jobs of other monitors or components are never listed.
     """
 
     def order(job: Mapping[str, Any]) -> tuple[str, str]:
@@ -384,7 +411,7 @@ def jobs_to_delete(monitor: Monitor, jobs: Iterable[Mapping[str, Any]]) -> list[
         job_labels = (job.get("metadata") or {}).get("labels") or {}
         if (
             job_labels.get(LABEL_MONITOR) == monitor.name
-            and job_labels.get(LABEL_COMPONENT) == COMPONENT_ANALYSIS
+            and job_labels.get(LABEL_COMPONENT) == component
         ):
             mine.append(job)
     doomed: list[Mapping[str, Any]] = []

@@ -34,6 +34,14 @@ ANALYSIS_CONTAINER = "analyze"
 SLOT_ANNOTATION = "driftwarden.io/slot"
 MAX_MESSAGE = 512
 SUMMARY_VERSION = 1
+# A summary is a few levels deep; anything deeper is not one. Checked before json.loads,
+# whose recursion would otherwise raise RecursionError on a message of 4,096 brackets.
+MAX_SUMMARY_DEPTH = 32
+RESULT_LOST = "ResultLost"
+OUT_OF_MEMORY = "OutOfMemory"
+UNSCHEDULABLE = "Unschedulable"
+POD_CREATION_FAILED = "PodCreationFailed"
+JOB_NOT_STARTING = "JobNotStarting"
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -222,6 +230,83 @@ def stuck_reason(pod: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def newest_pod(pods: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The most recently created pod: the one whose trouble is current (not an older retry's)."""
+    candidates = [p for p in pods if isinstance(p, Mapping)]
+
+    def key(pod: Mapping[str, Any]) -> tuple[str, str]:
+        meta = pod.get("metadata") or {}
+        return (str(meta.get("creationTimestamp") or ""), str(meta.get("name") or ""))
+
+    return max(candidates, key=key) if candidates else None
+
+
+def pod_problem(pod: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """``(reason, message)`` when a pod cannot run: not schedulable, or its container cannot start.
+
+    ``Unschedulable`` comes with the scheduler's message from the ``PodScheduled``
+    condition (insufficient resources, taints, node selectors); a container stuck
+    waiting (missing Secret, image pull error) is ``JobNotStarting``.
+    """
+    if not pod or (pod.get("status") or {}).get("phase") not in (None, "Pending", "Running"):
+        return None
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if (
+            isinstance(cond, Mapping)
+            and cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "Unschedulable"
+        ):
+            return UNSCHEDULABLE, _bounded(
+                f"the pod cannot be scheduled: {cond.get('message') or 'no message'}"
+            )
+    stuck = stuck_reason(pod)
+    return (JOB_NOT_STARTING, stuck) if stuck else None
+
+
+def outcome_from_pods(
+    job_name: str, slot: datetime | None, pods: Iterable[Mapping[str, Any]]
+) -> RunOutcome | None:
+    """The outcome of a run whose Job is gone, from the pods it left (held by the result finalizer).
+
+    A pod that succeeded means the run completed; otherwise the newest finished pod
+    tells why the run failed. None while no pod has finished.
+    """
+    finished = [
+        p
+        for p in pods
+        if isinstance(p, Mapping) and (p.get("status") or {}).get("phase") in (SUCCEEDED, FAILED)
+    ]
+    if not finished:
+        return None
+    succeeded = any((p.get("status") or {}).get("phase") == SUCCEEDED for p in finished)
+    state = "Complete" if succeeded else "Failed"
+    stand_in = {
+        "metadata": {
+            "name": job_name,
+            "annotations": {SLOT_ANNOTATION: slot.isoformat()} if slot else {},
+        },
+        "status": {"conditions": [{"type": state, "status": "True", "reason": "PodFailed"}]},
+    }
+    return outcome_from_job(stand_in, pick_pod(finished))
+
+
+def result_lost(job_name: str, slot: datetime | None, now: datetime) -> RunOutcome:
+    """A run whose Job and pods vanished before the operator read them: failed, never re-run."""
+    return RunOutcome(
+        job=job_name,
+        outcome=FAILED,
+        reason=RESULT_LOST,
+        message=(
+            f"analysis Job {job_name} and its pods were deleted before the operator recorded "
+            "the result (was the driftwarden.io/result finalizer removed by hand?); "
+            "the slot is not run again: the next slot runs on schedule"
+        ),
+        slot=slot,
+        completion_time=now,
+    )
+
+
 # ---------------------------------------------------------------- summary
 
 
@@ -287,6 +372,28 @@ def _features(value: Any) -> tuple[FeatureResult, ...]:
     return tuple(out)
 
 
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of JSON arrays/objects in ``text`` (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _decode(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
     """``(summary, None)``, or ``(None, why)`` when ``text`` is not a summary.
 
@@ -295,9 +402,11 @@ def _decode(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
     The report layer's :func:`~driftwarden.report.summary.parse_summary` does the
     checking where it is installed.
     """
+    if _nesting_depth(text) > MAX_SUMMARY_DEPTH:
+        return None, f"the termination message nests deeper than {MAX_SUMMARY_DEPTH} levels"
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(data, Mapping) or "v" not in data:
         return None, None
@@ -453,6 +562,19 @@ def outcome_from_job(job: Mapping[str, Any], pod: Mapping[str, Any] | None) -> R
             **times,
         )
     job_reason = failed_condition.get("reason")
+    if terminated.get("reason") == "OOMKilled":
+        return RunOutcome(
+            job=name,
+            outcome=FAILED,
+            reason=OUT_OF_MEMORY,
+            message=_bounded(
+                "the analysis container was killed for using more memory than its limit "
+                "(OOMKilled); raise spec.job.resources.limits.memory (and requests.memory), "
+                "or narrow the window or the features analysed"
+            ),
+            exit_code=exit_code,
+            **times,
+        )
     if exit_code in EXIT_REASONS and job_reason not in ("DeadlineExceeded",):
         reason = EXIT_REASONS[exit_code]
     elif isinstance(job_reason, str) and job_reason:

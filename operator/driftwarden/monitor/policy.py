@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from driftwarden.monitor.job import RESULT_FINALIZER
 from driftwarden.monitor.status import FAILED, READY, set_condition
 
 PRIVILEGED = "privileged"
@@ -642,6 +643,8 @@ def _check_template_metadata(
     for key in sorted(k for k in metadata if k not in ("labels", "annotations")):
         if key == "namespace" and metadata[key] in (None, "", namespace):
             continue
+        if key == "finalizers" and list(metadata[key] or []) == [RESULT_FINALIZER]:
+            continue  # the operator's own: holds an analysis pod until its result is recorded
         yield Violation(
             f"{where}.{key}",
             "namespace" if key == "namespace" else "templateMetadata",

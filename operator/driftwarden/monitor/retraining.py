@@ -9,13 +9,20 @@ is deterministic too, as a second guard).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from driftwarden.durations import format_duration
-from driftwarden.monitor.outcome import RunOutcome
+from driftwarden.monitor.job import (
+    ANNOTATION_DRIFT_SHARE,
+    ANNOTATION_TRIGGERED_AT,
+    ANNOTATION_TRIGGERED_BY,
+    COMPONENT_RETRAINING,
+    LABEL_COMPONENT,
+)
+from driftwarden.monitor.outcome import FAILED, RunOutcome, job_state, newest_pod, pod_problem
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.times import format_time, parse_time, utc
 
@@ -26,6 +33,9 @@ RUN_FAILED = "RunFailed"
 NOT_DRIFTED = "NotDrifted"
 ALREADY_TRIGGERED = "AlreadyTriggered"
 COOLDOWN = "CooldownActive"
+REJECTED = "RetrainingRejected"
+JOB_FAILED = "RetrainingFailed"
+NOT_STARTING = "RetrainingNotStarting"
 
 
 @dataclass(frozen=True)
@@ -110,3 +120,79 @@ def retraining_record(
         message=decision.message,
         run=outcome.job,
     )
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def newest_retraining_job(jobs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The most recently triggered retraining Job among a monitor's Jobs, or None."""
+    retraining = [
+        j
+        for j in jobs
+        if (_meta(j).get("labels") or {}).get(LABEL_COMPONENT) == COMPONENT_RETRAINING
+    ]
+
+    def order(job: Mapping[str, Any]) -> tuple[str, str]:
+        annotations = _meta(job).get("annotations") or {}
+        return (
+            str(annotations.get(ANNOTATION_TRIGGERED_AT) or ""),
+            str(_meta(job).get("creationTimestamp") or ""),
+        )
+
+    return max(retraining, key=order) if retraining else None
+
+
+def unrecorded_retraining(
+    job: Mapping[str, Any] | None, last_retraining: Mapping[str, Any] | None, now: datetime
+) -> RetrainingRecord | None:
+    """The record of a retraining Job the cluster holds but ``status.lastRetraining`` does not name.
+
+    That is the Job just created, or one whose status write failed after the create: it
+    is recorded (Event, counter) from the cluster, so nothing is lost to a failed write.
+    """
+    if job is None:
+        return None
+    recorded = last_retraining or {}
+    annotations = _meta(job).get("annotations") or {}
+    name = str(_meta(job).get("name") or "")
+    run = str(annotations.get(ANNOTATION_TRIGGERED_BY) or "")
+    if name == recorded.get("job") or run == recorded.get("run"):
+        return None
+    share = annotations.get(ANNOTATION_DRIFT_SHARE) or "?"
+    return RetrainingRecord(
+        job=name,
+        time=parse_time(annotations.get(ANNOTATION_TRIGGERED_AT))
+        or parse_time(_meta(job).get("creationTimestamp"))
+        or utc(now),
+        reason=START,
+        message=f"run {run} found drift (share {share})",
+        run=run,
+    )
+
+
+def retraining_trouble(
+    job: Mapping[str, Any] | None, pods: Iterable[Mapping[str, Any]]
+) -> tuple[str, str] | None:
+    """``(reason, message)`` when a retraining Job failed or its newest pod cannot run, else None."""
+    if job is None:
+        return None
+    name = str(_meta(job).get("name") or "")
+    state = job_state(job)
+    if state == FAILED:
+        failed: Mapping[str, Any] = next(
+            (
+                c
+                for c in (job.get("status") or {}).get("conditions") or []
+                if isinstance(c, Mapping) and c.get("type") == "Failed"
+            ),
+            {},
+        )
+        detail = f"{failed.get('reason') or 'Failed'} {failed.get('message') or ''}".rstrip()
+        return JOB_FAILED, f"retraining Job {name} failed: {detail}"
+    if state is None:
+        trouble = pod_problem(newest_pod(pods))
+        if trouble is not None:
+            return NOT_STARTING, f"retraining Job {name} cannot start: {trouble[1]}"
+    return None

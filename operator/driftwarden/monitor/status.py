@@ -17,12 +17,15 @@ condition              reasons
 =====================  ======================================================
 Ready                  RunSucceeded (True); InvalidSpec, the failed run's reason
                        (DataNotFound, StorageUnavailable, DeadlineExceeded,
-                       InvalidSummary …), JobNotStarting (False); Pending,
+                       InvalidSummary, OutOfMemory, ResultLost …), JobRejected,
+                       Unschedulable, PodCreationFailed, JobNotStarting
+                       (False); Pending,
                        FirstRunInProgress (Unknown)
 Drifted                DriftDetected (True), NoDrift (False), NoSuccessfulRun
                        (Unknown) — always the verdict of the last *successful* run
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
-                       NotDrifted, RunFailed, CooldownActive, NotTriggered
+                       NotDrifted, RunFailed, CooldownActive, NotTriggered,
+                       RetrainingRejected, RetrainingFailed, RetrainingNotStarting
                        (False); RetrainingPending (Unknown)
 =====================  ======================================================
 """
@@ -36,6 +39,7 @@ from typing import Any
 
 from driftwarden.analysis.settings import P_VALUE_METHODS
 from driftwarden.errors import ConfigError
+from driftwarden.monitor.backoff import JOB_REJECTED, rejection_message
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
@@ -47,6 +51,9 @@ from driftwarden.monitor.retraining import (
 from driftwarden.monitor.schedule import next_slot
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.times import format_time, parse_time, utc
+
+# ``(reason, message)`` of something in the way of a run: CamelCase reason, message for people.
+Problem = tuple[str, str]
 
 MAX_FEATURES = 20
 MAX_CONDITION_MESSAGE = 1024
@@ -74,6 +81,7 @@ STATUS_FIELDS = (
     "lastSuccessfulRunTime",
     "nextRunTime",
     "failures",
+    "jobCreation",
 )
 
 
@@ -269,16 +277,25 @@ def compute_status(
     current_job: Mapping[str, Any] | None = None,
     retraining: RetrainingRecord | None = None,
     *,
-    current_problem: str | None = None,
+    current_problem: Problem | str | None = None,
+    job_creation: Mapping[str, Any] | None = None,
+    retraining_problem: Problem | None = None,
 ) -> dict[str, Any]:
     """The monitor's status after observing ``outcome`` (a run that just finished, or None).
 
     ``current_job`` is the analysis Job running now (None: none is running),
     ``retraining`` the retraining Job started for ``outcome`` if any, and
-    ``current_problem`` why the running Job's pod cannot start (see
-    :func:`~driftwarden.monitor.outcome.stuck_reason`). Calling it again with the
-    same inputs gives the same status: a failure is counted once per Job.
+    ``current_problem`` why the running Job's pod cannot start, as ``(reason,
+    message)`` (see :func:`~driftwarden.monitor.outcome.pod_problem`; a bare message
+    is ``JobNotStarting``). ``job_creation`` is a refused create's backoff record
+    (:mod:`~driftwarden.monitor.backoff`): Ready is False ``JobRejected`` until a
+    create succeeds. ``retraining_problem`` is why retraining did not start or
+    failed (``RetrainingRejected``, ``RetrainingFailed`` …): RetrainingTriggered False.
+    Calling it again with the same inputs gives the same status: a failure is
+    counted once per Job.
     """
+    if isinstance(current_problem, str):
+        current_problem = ("JobNotStarting", current_problem)
     return _compute(
         monitor,
         previous_status,
@@ -288,6 +305,8 @@ def compute_status(
         retraining,
         current_problem,
         keep_current=False,
+        job_creation=job_creation,
+        retraining_problem=retraining_problem,
     )
 
 
@@ -298,9 +317,11 @@ def _compute(
     now: datetime,
     current_job: Mapping[str, Any] | None,
     retraining: RetrainingRecord | None,
-    current_problem: str | None,
+    current_problem: Problem | None,
     *,
     keep_current: bool,
+    job_creation: Mapping[str, Any] | None = None,
+    retraining_problem: Problem | None = None,
 ) -> dict[str, Any]:
     prev = _base(previous_status)
     gen = monitor.generation
@@ -364,11 +385,10 @@ def _compute(
     else:
         ready = ("Unknown", PENDING, "no run has finished yet")
     if current_run is not None and current_problem:
-        ready = (
-            "False",
-            "JobNotStarting",
-            f"run {current_run['job']} cannot start: {current_problem}",
-        )
+        reason, detail = current_problem
+        ready = ("False", reason, f"run {current_run['job']} cannot start: {detail}")
+    if current_run is None and job_creation is not None:
+        ready = ("False", JOB_REJECTED, rejection_message(job_creation))
     conditions = set_condition(conditions, READY, *ready, now, gen)
 
     # Drifted: the verdict of the last successful run
@@ -411,7 +431,21 @@ def _compute(
             )
         elif decision.reason != ALREADY_TRIGGERED:
             trigger = ("False", decision.reason, decision.message)
+    if retraining_problem is not None and monitor.retraining is not None:
+        trigger = ("False", *retraining_problem)
     existing = get_condition(conditions, RETRAINING_TRIGGERED)
+    if (
+        trigger is None
+        and existing is not None
+        and existing.get("reason") == "RetrainingNotStarting"
+        and isinstance(last_retraining, Mapping)
+    ):
+        # its pod got going after all
+        trigger = (
+            "True",
+            "RetrainingStarted",
+            f"run {last_retraining.get('run')} started retraining Job {last_retraining.get('job')}",
+        )
     if trigger is None and (
         existing is None or existing.get("reason") in (NOT_CONFIGURED, DISABLED)
     ):
@@ -423,6 +457,8 @@ def _compute(
         phase = SUSPENDED
     elif current_run is not None:
         phase = RUNNING
+    elif job_creation is not None:
+        phase = FAILED
     elif last_run is None:
         phase = PENDING
     elif last_run.get("outcome") != SUCCEEDED:
@@ -444,9 +480,14 @@ def _compute(
             if monitor.suspend
             else format_time(next_slot(monitor.schedule, now)),
             "failures": failures,
+            "jobCreation": None if current_run is not None else _copy(job_creation),
         }
     )
     return prev
+
+
+def _copy(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if record is None else copy.deepcopy(dict(record))
 
 
 def suspended_status(

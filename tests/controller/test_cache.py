@@ -1,0 +1,88 @@
+"""The slim copies kept in the operator's indexes, and how Jobs and pods are tied to a monitor."""
+
+from driftwarden.controller.cache import ClusterView, monitor_uid, slim_job, slim_pod
+from driftwarden.monitor.runs import group_runs, is_settled, pods_of_job
+
+
+def _job(name="churn-1", uid_label="u-1", owner_uid=None):
+    meta = {
+        "name": name,
+        "namespace": "ml",
+        "labels": {"app.kubernetes.io/component": "analysis"},
+        "annotations": {"driftwarden.io/slot": "2024-05-01T10:00:00Z", "other.io/x": "y"},
+    }
+    if uid_label:
+        meta["labels"]["driftwarden.io/monitor-uid"] = uid_label
+    if owner_uid:
+        meta["ownerReferences"] = [
+            {"kind": "DriftMonitor", "uid": owner_uid, "controller": True, "name": "churn"}
+        ]
+    env = [{"name": "DRIFTWARDEN_MONITOR", "value": "x" * 100_000}]
+    return {
+        "metadata": meta,
+        "spec": {"template": {"spec": {"containers": [{"name": "analyze", "env": env}]}}},
+        "status": {"active": 1, "uncountedTerminatedPods": {}},
+    }
+
+
+def test_slim_job_keeps_what_the_reconciler_reads_and_drops_the_template():
+    slim = slim_job(_job())
+    assert "spec" not in slim and len(str(slim)) < 1000
+    assert slim["metadata"]["annotations"] == {"driftwarden.io/slot": "2024-05-01T10:00:00Z"}
+    assert slim["status"] == {"active": 1}
+
+
+def test_slim_pod_keeps_phase_conditions_and_container_states():
+    pod = {
+        "metadata": {"name": "p", "labels": {"job-name": "churn-1"}},
+        "spec": {"containers": [{"name": "analyze"}]},
+        "status": {
+            "phase": "Failed",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [
+                {"name": "analyze", "image": "i", "state": {"terminated": {"exitCode": 3}}}
+            ],
+        },
+    }
+    slim = slim_pod(pod)
+    assert "spec" not in slim
+    assert slim["status"]["containerStatuses"] == [
+        {"name": "analyze", "state": {"terminated": {"exitCode": 3}}}
+    ]
+
+
+def test_owner_is_the_uid_label_else_the_controller_owner_reference():
+    assert monitor_uid(_job()) == "u-1"
+    assert monitor_uid(_job(uid_label=None, owner_uid="u-2")) == "u-2"
+    assert monitor_uid(_job(uid_label=None)) is None
+
+
+def test_view_reads_plain_mappings_and_runs_group_jobs_with_their_pods():
+    job = slim_job(_job())
+    pod = {
+        "metadata": {
+            "name": "p",
+            "labels": {"job-name": "churn-1", "app.kubernetes.io/component": "analysis"},
+        }
+    }
+    orphan_pod = {
+        "metadata": {
+            "name": "q",
+            "labels": {
+                "job-name": "churn-0",
+                "app.kubernetes.io/component": "analysis",
+            },
+            "annotations": {"driftwarden.io/slot": "2024-05-01T09:00:00Z"},
+        }
+    }
+    view = ClusterView(
+        jobs={"u-1": [job]}, pods={"u-1": [pod, orphan_pod]}, active={"active": [("ml", "churn-1")]}
+    )
+    assert view.jobs_of("u-2") == [] and view.unfinished() == {("ml", "churn-1")}
+    runs = group_runs(view.jobs_of("u-1"), view.pods_of("u-1"))
+    assert runs["churn-1"].pods == [pod] and runs["churn-0"].job is None
+    assert pods_of_job(view.pods_of("u-1"), "churn-0") == [orphan_pod]
+    status = {"lastRun": {"job": "churn-1", "slot": "2024-05-01T10:00:00Z"}}
+    assert is_settled("churn-1", runs["churn-1"].slot, status)
+    assert is_settled("churn-0", runs["churn-0"].slot, status)  # older than the recorded run
+    assert not is_settled("churn-2", None, {})
