@@ -38,14 +38,18 @@ def _annotate_namespace(cluster, **annotations: str) -> None:
 
 
 def test_hostile_analysis_settings_create_no_job_and_say_why_once(cluster):
-    with cluster.operator():
+    with cluster.operator() as reconciler:
         cluster.monitor("hostile", job=HOSTILE_JOB)
         status = cluster.wait_status(
             "hostile", lambda s: (_condition(s, "Ready") or {}).get("reason") == "PolicyViolation"
         )
-        # Several more reconciliations (each reads the Namespace before it would create).
-        seen = _namespace_reads(cluster)
-        cluster.api.wait_for(lambda: _namespace_reads(cluster) >= seen + 3, timeout=30)
+        # Several more reconciliations: the refusal backs off like a refused create, so
+        # they neither read the Namespace again nor post another Event.
+        seen, passes = _namespace_reads(cluster), reconciler.passes
+        cluster.api.wait_for(lambda: reconciler.passes >= passes + 5, timeout=30)
+        assert _namespace_reads(cluster) == seen == 1
+        status = cluster.status("hostile")
+        assert status["jobCreation"]["reason"] == "PolicyViolation"
         events = cluster.api.wait_for(lambda: cluster.events("hostile", "PolicyViolation"))
     assert not _job_creates(cluster) and not cluster.jobs()
     ready = _condition(status, "Ready")
@@ -132,6 +136,7 @@ def test_what_the_admins_allow_runs(cluster):
                 "driftwarden.io/pod-security": "baseline",
             },
         )
+        cluster.clock.advance(seconds=31)  # the refusal's backoff (status.jobCreation) ends
         status = cluster.wait_status(
             "allowed", lambda s: (s.get("lastRetraining") or {}).get("job")
         )

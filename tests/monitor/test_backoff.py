@@ -3,10 +3,13 @@ from datetime import UTC, datetime, timedelta
 from driftwarden.monitor.backoff import (
     BASE,
     CAP,
+    POLICY_CAP,
+    POLICY_VIOLATION,
     backoff_delay,
     may_attempt,
     record_failure,
     rejection_message,
+    rejection_reason,
 )
 
 T0 = datetime(2024, 5, 1, 10, tzinfo=UTC)
@@ -39,3 +42,24 @@ def test_a_new_spec_resets_the_backoff():
     assert may_attempt(first, 4, T0)  # another generation: try at once
     assert _fail(first, generation=4)["failures"] == 1
     assert may_attempt(None, 3, T0)
+
+
+def test_a_policy_refusal_backs_off_to_a_shorter_cap_and_keeps_its_reason():
+    record = None
+    for _ in range(20):
+        record = record_failure(
+            record,
+            job="j",
+            code=None,
+            reason=POLICY_VIOLATION,
+            message="spec.job.image: not allowed",
+            generation=1,
+            now=T0,
+            cap=POLICY_CAP,
+        )
+    assert record["nextAttemptTime"] == "2024-05-01T10:05:00Z"
+    assert rejection_reason(record) == "PolicyViolation"
+    message = rejection_message(record)
+    assert message.startswith("spec.job.image: not allowed; attempt 20")
+    assert "API server" not in message
+    assert rejection_reason(_fail(None)) == "JobRejected"

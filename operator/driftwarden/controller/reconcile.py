@@ -60,7 +60,7 @@ from driftwarden.monitor import (
     retraining_job,
     suspended_status,
 )
-from driftwarden.monitor.backoff import may_attempt, record_failure
+from driftwarden.monitor.backoff import POLICY_CAP, may_attempt, record_failure
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
@@ -499,9 +499,24 @@ class Reconciler:
             ),
         )
         if violation:
-            work.blocked[READY] = violation
-            if _ready_message(previous) != violation:  # one Event per distinct problem
-                work.events.append(Event("Warning", POLICY_VIOLATION, violation))
+            # Backed off like a refused create: a blocked monitor must not read its
+            # Namespace on every tick (1,000 of them would be a request storm).
+            earlier = previous.get("jobCreation")
+            work.job_creation = record_failure(
+                earlier if isinstance(earlier, Mapping) else None,
+                job=name_of(manifest),
+                code=None,
+                reason=POLICY_VIOLATION,
+                message=violation,
+                generation=monitor.generation,
+                now=now,
+                cap=POLICY_CAP,
+            )
+            # Ready=False PolicyViolation comes from the record (compute_status).
+            if not (isinstance(earlier, Mapping) and earlier.get("message") == violation):
+                work.events.append(
+                    Event("Warning", POLICY_VIOLATION, violation)
+                )  # once per problem
             return None
         # Checked again after the await above, and reserved before the create is awaited:
         # no other pass can take the same place.

@@ -18,7 +18,12 @@ from driftwarden.monitor.times import format_time, parse_time, utc
 
 BASE = timedelta(seconds=30)
 CAP = timedelta(minutes=30)
+# A policy refusal is fixed by an admin (an annotation, a chart value) without a spec change:
+# retry it sooner, the retry costs one Namespace read.
+POLICY_CAP = timedelta(minutes=5)
 JOB_REJECTED = "JobRejected"
+# The operator's own Job policy refused the Job (no request reached the API server).
+POLICY_VIOLATION = "PolicyViolation"
 
 
 def backoff_delay(failures: int, base: timedelta = BASE, cap: timedelta = CAP) -> timedelta:
@@ -37,6 +42,7 @@ def record_failure(
     message: str,
     generation: int,
     now: datetime,
+    cap: timedelta = CAP,
 ) -> dict[str, Any]:
     """``status.jobCreation`` after one more refused create of ``job``.
 
@@ -53,7 +59,7 @@ def record_failure(
         "failures": count,
         "generation": generation,
         "lastFailureTime": format_time(now),
-        "nextAttemptTime": format_time(utc(now) + backoff_delay(count)),
+        "nextAttemptTime": format_time(utc(now) + backoff_delay(count, cap=cap)),
     }
 
 
@@ -65,8 +71,18 @@ def may_attempt(record: Mapping[str, Any] | None, generation: int, now: datetime
     return next_attempt is None or utc(now) >= next_attempt
 
 
+def rejection_reason(record: Mapping[str, Any]) -> str:
+    """The Ready condition's reason for a refused create: ``PolicyViolation`` or ``JobRejected``."""
+    return POLICY_VIOLATION if record.get("reason") == POLICY_VIOLATION else JOB_REJECTED
+
+
 def rejection_message(record: Mapping[str, Any]) -> str:
     """The Ready condition's message for a refused create: what, why, and when it is tried again."""
+    if record.get("reason") == POLICY_VIOLATION:
+        return (
+            f"{record.get('message')}; attempt {record.get('failures')}, next attempt at "
+            f"{record.get('nextAttemptTime')} or when the spec changes"
+        )
     code = record.get("code")
     status = f"{code} {record.get('reason')}" if code else str(record.get("reason"))
     return (

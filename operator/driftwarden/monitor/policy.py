@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from driftwarden.monitor.backoff import POLICY_VIOLATION
 from driftwarden.monitor.job import RESULT_FINALIZER
 from driftwarden.monitor.status import FAILED, READY, set_condition
 
@@ -801,9 +802,6 @@ def _describe(items: list[Violation], count: int, prefix: str) -> str:
 
 
 # ---------------------------------------------------------------- status
-
-
-POLICY_VIOLATION = "PolicyViolation"
 
 
 def blocked_status(

@@ -39,7 +39,7 @@ from typing import Any
 
 from driftwarden.analysis.settings import P_VALUE_METHODS
 from driftwarden.errors import ConfigError
-from driftwarden.monitor.backoff import JOB_REJECTED, rejection_message
+from driftwarden.monitor.backoff import rejection_message, rejection_reason
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
@@ -388,7 +388,7 @@ def _compute(
         reason, detail = current_problem
         ready = ("False", reason, f"run {current_run['job']} cannot start: {detail}")
     if current_run is None and job_creation is not None:
-        ready = ("False", JOB_REJECTED, rejection_message(job_creation))
+        ready = ("False", rejection_reason(job_creation), rejection_message(job_creation))
     conditions = set_condition(conditions, READY, *ready, now, gen)
 
     # Drifted: the verdict of the last successful run
