@@ -168,7 +168,7 @@ def latency_summary(
 ) -> dict[str, Any]:
     """Seconds from each Job's finish to its outcome in the monitor's status.
 
-    ``finished[job]`` and ``recorded[job][0]`` are ``time.monotonic()`` values;
+    ``finished[job]`` and ``recorded[job][0]`` are ``time.time()`` values;
     Jobs finished but never recorded are counted as ``missing``.
     """
     latencies = [recorded[job][0] - at for job, at in finished.items() if job in recorded]
@@ -183,4 +183,33 @@ def latency_summary(
         "p99Seconds": percentile(latencies, 0.99),
         "maxSeconds": max(latencies) if latencies else None,
         "meanSeconds": statistics.fmean(latencies) if latencies else None,
+    }
+
+
+def delays_to_first(
+    starts: Mapping[str, tuple[float, str]], events: Iterable[tuple[float, str]]
+) -> list[float]:
+    """For each ``starts[key] = (time, name)``: seconds to the first event ``(time, name)``
+    of that name at or after it (keys with none are left out)."""
+    by_name: dict[str, list[float]] = {}
+    for at, name in sorted(events):
+        by_name.setdefault(name, []).append(at)
+    delays = []
+    for at, name in starts.values():
+        later = [t for t in by_name.get(name, []) if t >= at]
+        if later:
+            delays.append(later[0] - at)
+    return delays
+
+
+def probe_in_window(
+    samples: Iterable[tuple[float, float]], start: float, end: float
+) -> dict[str, Any]:
+    """How long the fixture kept a trivial call waiting, over ``[start, end)`` (p50/p99/max)."""
+    delays = [d for t, d in samples if start <= t < end]
+    return {
+        "samples": len(delays),
+        "p50Seconds": percentile(delays, 0.50),
+        "p99Seconds": percentile(delays, 0.99),
+        "maxSeconds": max(delays) if delays else None,
     }

@@ -34,6 +34,7 @@ from typing import Any
 from operator_cluster import (
     BENCH_AGENT,
     LATENCY_NAMESPACE,
+    FixtureProbe,
     G,
     P,
     Slot,
@@ -45,11 +46,19 @@ from operator_cluster import (
     delete_monitors,
     finish_job,
     monitor_names,
+    owner_name,
     reconciled,
     seed_monitors,
     start_server,
 )
-from operator_measure import latency_summary, requests_in_window, rss_in_window
+from operator_measure import (
+    delays_to_first,
+    latency_summary,
+    percentile,
+    probe_in_window,
+    requests_in_window,
+    rss_in_window,
+)
 from operator_process import OperatorCommand, OperatorProcess
 from operator_report import render_section, splice, targets
 from run import _now, log, machine_facts
@@ -80,6 +89,10 @@ class Options:
     latency_timeout: float = 120.0
 
 
+def _secs(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
 def _hwm(process: OperatorProcess) -> int | None:
     """The operator's VmHWM at its last sample: its peak RSS over the whole run."""
     return process.samples[-1].hwm if process.samples else None
@@ -108,6 +121,7 @@ class Run:
         self.command = command
         self.workdir = workdir
         self.server = start_server()
+        self.probe = FixtureProbe(self.server).start()
         self.kubeconfig = self.server.write_kubeconfig(workdir / "kubeconfig")
         self.slot = Slot.an_hour_ago()
         self.namespaces = [f"bench-{i:02d}" for i in range(options.namespaces)]
@@ -191,6 +205,7 @@ class Run:
         return {
             "rss": rss_in_window(process.samples, start, end),
             "requests": requests_in_window(list(self.server.requests), start, end, BENCH_AGENT),
+            "fixture": probe_in_window(self.probe.samples, start, end),
         }
 
     # ------------------------------------------------------------ phases
@@ -267,54 +282,69 @@ class Run:
         process.phase = "latency"
         watch = StatusWatch(self.server, LATENCY_NAMESPACE, int(self.o.latency_timeout) + 60)
         watch.start()
-        created = time.monotonic()
+        created = time.time()
         log(f"latency: {n} monitors run their slot; finishing their Jobs, {self.o.finish_rate:g}/s")
         create_monitors(self.server, monitor_names(n, [LATENCY_NAMESPACE]), self.slot)
-        finished: dict[str, float] = {}
-        jobs_seen: set[str] = set()
+        finished: dict[str, float] = {}  # job -> time.time() its completion was written
+        owners: dict[str, str] = {}  # job -> monitor
         all_created: float | None = None
         deadline = created + self.o.latency_timeout
-        next_at = time.monotonic()
-        while len(finished) < n and time.monotonic() < deadline:
+        next_at = time.time()
+        while len(finished) < n and time.time() < deadline:
             if not process.alive():
                 raise BenchError(f"the operator exited:\n{process.log_tail()}")
-            names = [
-                j["metadata"]["name"]
-                for j in self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE)
-            ]
-            jobs_seen.update(names)
-            if all_created is None and len(jobs_seen) >= n:
-                all_created = time.monotonic() - created
-            todo = [name for name in names if name not in finished]
+            for job in self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE):
+                owners.setdefault(job["metadata"]["name"], owner_name(job) or "")
+            if all_created is None and len(owners) >= n:
+                all_created = time.time() - created
+            todo = [name for name in owners if name not in finished]
             if not todo:
                 time.sleep(0.2)
                 continue
             for name in todo:
-                time.sleep(max(0.0, next_at - time.monotonic()))
+                time.sleep(max(0.0, next_at - time.time()))
                 finish_job(self.server, LATENCY_NAMESPACE, name)
-                finished[name] = time.monotonic()
-                next_at = max(next_at + 1 / self.o.finish_rate, time.monotonic() - 1)
-                if len(finished) >= n or time.monotonic() >= deadline:
+                finished[name] = time.time()
+                next_at = max(next_at + 1 / self.o.finish_rate, time.time() - 1)
+                if len(finished) >= n or time.time() >= deadline:
                     break
         # The last ones need time to be recorded; bounded by what is left of the timeout.
-        remaining = max(10.0, deadline - time.monotonic())
         try:
             _wait(
                 lambda: all(job in watch.recorded for job in finished),
-                remaining,
+                max(10.0, deadline - time.time()),
                 "every finished Job recorded",
                 0.2,
             )
         except BenchError as error:
             self.results["notes"].append(f"latency: {error}")
         summary = latency_summary(finished, watch.recorded)
-        summary.update(jobsCreated=len(jobs_seen), jobsCreatedSeconds=all_created)
+        # Where the time goes: the operator's first status write for the monitor after the
+        # finish (arrival at the fixture) vs. the watch event that shows it recorded.
+        patches = [
+            (r.time, r.name or "")
+            for r in list(self.server.requests)
+            if r.method == "PATCH"
+            and r.plural == P
+            and r.subresource == "status"
+            and r.namespace == LATENCY_NAMESPACE
+        ]
+        delays = delays_to_first({j: (at, owners[j]) for j, at in finished.items()}, patches)
+        summary.update(
+            jobsCreated=len(owners),
+            jobsCreatedSeconds=all_created,
+            firstStatusPatchP50Seconds=percentile(delays, 0.5),
+            firstStatusPatchP99Seconds=percentile(delays, 0.99),
+            fixture=probe_in_window(self.probe.samples, created, time.time()),
+        )
         if watch.error:
             summary["watchError"] = watch.error
         self.results["phases"]["latency"] = summary
         log(
             f"latency: {summary['recorded']}/{summary['finished']} recorded, "
-            f"p50 {summary['p50Seconds']}, p99 {summary['p99Seconds']}"
+            f"p50 {_secs(summary['p50Seconds'])}, p99 {_secs(summary['p99Seconds'])}; first "
+            f"status patch p50 {_secs(summary['firstStatusPatchP50Seconds'])}, fixture delay "
+            f"p99 {_secs(summary['fixture']['p99Seconds'])}"
         )
         # Gone before the next run, so that one holds the same monitors as the steady phase.
         delete_monitors(self.server, monitor_names(n, [LATENCY_NAMESPACE]))
@@ -345,7 +375,11 @@ class Run:
         except BenchError as error:
             self.results["error"] = str(error)
             log(f"stopped: {error}")
+        except (KeyboardInterrupt, SystemExit):
+            self.results["error"] = "interrupted"
+            log("interrupted; writing what was measured")
         finally:
+            self.probe.stop()
             self.server.stop()
         if self.server.errors:
             self.results["fixtureErrors"] = self.server.errors[:5]
