@@ -358,7 +358,14 @@ class Run:
                 "the latency monitors and their Jobs deleted",
             )
         except BenchError as error:
-            self.results["notes"].append(f"latency: {error}")
+            left = self.server.objects(G, V, P, LATENCY_NAMESPACE)
+            finalizers = sorted({f for m in left for f in m["metadata"].get("finalizers") or []})
+            jobs = self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE)
+            self.results["notes"].append(
+                f"latency: {error}: {len(left)} monitors left (finalizers {finalizers}), "
+                f"{len(jobs)} Jobs"
+            )
+        log("latency: monitors deleted")
 
     def run(self) -> dict[str, Any]:
         """All phases; on an error, what was measured so far plus the error."""
