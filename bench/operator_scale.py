@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from operator_cluster import (
     LATENCY_NAMESPACE,
     FixtureProbe,
     G,
+    KubeAPIServer,
     P,
     Slot,
     StatusWatch,
@@ -103,14 +104,10 @@ class BenchError(RuntimeError):
 
 
 def _wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
+    try:
+        return KubeAPIServer.wait_for(predicate, timeout, interval)
+    except TimeoutError:
+        raise BenchError(f"{what}: not within {timeout:.0f} s") from None
 
 
 class Run:
@@ -243,6 +240,7 @@ class Run:
         took = time.monotonic() - began
         process = self._operator("monitorsAndJobs")
         try:
+            self._gone(process)
             self._settle(process, "monitorsAndJobs")
             phase = self._window(process, "monitorsAndJobs", self.o.jobs_window)
             phase["createSeconds"] = took
@@ -274,6 +272,25 @@ class Run:
         phase = self._window(process, "monitors", self.o.window)
         phase.update(reconciled=count, reconcileSeconds=took)
         self.results["phases"]["monitors"] = phase
+
+    def _gone(self, process: OperatorProcess) -> None:
+        """Wait (bounded) until the deleted latency monitors and their Jobs are gone."""
+
+        def gone() -> bool:
+            if not process.alive():
+                raise BenchError(f"the operator exited:\n{process.log_tail()}")
+            return not self.server.objects(G, V, P, LATENCY_NAMESPACE) and not self.server.objects(
+                "batch", "v1", "jobs", LATENCY_NAMESPACE
+            )
+
+        try:
+            _wait(gone, self.o.reconcile_timeout, "the latency monitors and their Jobs deleted")
+        except BenchError as error:
+            left = self.server.objects(G, V, P, LATENCY_NAMESPACE)
+            finalizers = sorted({f for m in left for f in m["metadata"].get("finalizers") or []})
+            self.results["notes"].append(
+                f"monitorsAndJobs: {error}: {len(left)} monitors left (finalizers {finalizers})"
+            )
 
     def _latency(self, process: OperatorProcess) -> None:
         n = self.o.latency_jobs
@@ -319,22 +336,24 @@ class Run:
         except BenchError as error:
             self.results["notes"].append(f"latency: {error}")
         summary = latency_summary(finished, watch.recorded)
-        # Where the time goes: the operator's first status write for the monitor after the
-        # finish (arrival at the fixture) vs. the watch event that shows it recorded.
-        patches = [
-            (r.time, r.name or "")
+        # Where the time goes: the status patch that wrote lastRun.job reaching the fixture,
+        # vs. the watch event that shows it (the rest is the fixture sending the event).
+        recording = [
+            (r.time, str(((r.body or {}).get("status") or {}).get("lastRun", {}).get("job")))
             for r in list(self.server.requests)
             if r.method == "PATCH"
             and r.plural == P
             and r.subresource == "status"
             and r.namespace == LATENCY_NAMESPACE
+            and isinstance(r.body, dict)
+            and isinstance((r.body.get("status") or {}).get("lastRun"), dict)
         ]
-        delays = delays_to_first({j: (at, owners[j]) for j, at in finished.items()}, patches)
+        delays = delays_to_first({j: (at, j) for j, at in finished.items()}, recording)
         summary.update(
             jobsCreated=len(owners),
             jobsCreatedSeconds=all_created,
-            firstStatusPatchP50Seconds=percentile(delays, 0.5),
-            firstStatusPatchP99Seconds=percentile(delays, 0.99),
+            recordingPatchP50Seconds=percentile(delays, 0.5),
+            recordingPatchP99Seconds=percentile(delays, 0.99),
             fixture=probe_in_window(self.probe.samples, created, time.time()),
         )
         if watch.error:
@@ -342,30 +361,13 @@ class Run:
         self.results["phases"]["latency"] = summary
         log(
             f"latency: {summary['recorded']}/{summary['finished']} recorded, "
-            f"p50 {_secs(summary['p50Seconds'])}, p99 {_secs(summary['p99Seconds'])}; first "
-            f"status patch p50 {_secs(summary['firstStatusPatchP50Seconds'])}, fixture delay "
+            f"p50 {_secs(summary['p50Seconds'])}, p99 {_secs(summary['p99Seconds'])}; "
+            f"recording patch p50 {_secs(summary['recordingPatchP50Seconds'])}, fixture delay "
             f"p99 {_secs(summary['fixture']['p99Seconds'])}"
         )
-        # Gone before the next run, so that one holds the same monitors as the steady phase.
+        # Deleted, so the next run holds the same monitors as the steady phase; an operator
+        # whose finalizer they carry lets them go, the next one if not this one (see _gone).
         delete_monitors(self.server, monitor_names(n, [LATENCY_NAMESPACE]))
-        try:
-            _wait(
-                lambda: (
-                    not self.server.objects(G, V, P, LATENCY_NAMESPACE)
-                    and not self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE)
-                ),
-                60,
-                "the latency monitors and their Jobs deleted",
-            )
-        except BenchError as error:
-            left = self.server.objects(G, V, P, LATENCY_NAMESPACE)
-            finalizers = sorted({f for m in left for f in m["metadata"].get("finalizers") or []})
-            jobs = self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE)
-            self.results["notes"].append(
-                f"latency: {error}: {len(left)} monitors left (finalizers {finalizers}), "
-                f"{len(jobs)} Jobs"
-            )
-        log("latency: monitors deleted")
 
     def run(self) -> dict[str, Any]:
         """All phases; on an error, what was measured so far plus the error."""
@@ -515,18 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A terminated benchmark unwinds (stopping its operator) like an interrupted one.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     options = Options(
-        monitors=args.monitors,
-        namespaces=args.namespaces,
-        unrelated_jobs=args.unrelated_jobs,
-        latency_jobs=args.latency_jobs,
-        finish_rate=args.finish_rate,
-        window=args.window,
-        idle_window=args.idle_window,
-        jobs_window=args.jobs_window,
-        settle=args.settle,
-        quiet=args.quiet,
-        reconcile_timeout=args.reconcile_timeout,
-        latency_timeout=args.latency_timeout,
+        **{f.name: getattr(args, f.name) for f in fields(Options) if hasattr(args, f.name)}
     )
     extra = list(args.operator_arg)
     if args.tick is not None:

@@ -146,4 +146,6 @@ def test_a_small_run_measures_every_phase(tmp_path):
     assert latency["finished"] == latency["recorded"] == latency_jobs
     assert latency["outcomes"] == {"Succeeded": latency_jobs}
     assert 0 <= latency["p50Seconds"] <= latency["p99Seconds"]
+    assert latency["recordingPatchP50Seconds"] is not None  # the recording write was found
+    assert latency["fixture"]["samples"] > 0 and phases["monitors"]["fixture"]["samples"] > 0
     assert [t["value"] is not None for t in results["targets"]] == [True] * 5
