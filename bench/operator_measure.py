@@ -173,6 +173,9 @@ def latency_summary(
     """
     latencies = [recorded[job][0] - at for job, at in finished.items() if job in recorded]
     outcomes = Counter(recorded[job][1] for job in finished if job in recorded)
+    in_order = sorted(finished.items(), key=lambda item: item[1])
+    done = [recorded[job][0] for job in finished if job in recorded]
+    span = max(done) - in_order[0][1] if done else 0.0
     return {
         "finished": len(finished),
         "recorded": len(latencies),
@@ -183,6 +186,13 @@ def latency_summary(
         "p99Seconds": percentile(latencies, 0.99),
         "maxSeconds": max(latencies) if latencies else None,
         "meanSeconds": statistics.fmean(latencies) if latencies else None,
+        # Recorded per second from the first finish to the last record: when it is below
+        # the finish rate, the operator falls behind and latency grows with the backlog.
+        "recordedPerSecond": len(done) / span if span > 0 else None,
+        # In the order the Jobs finished (None: never recorded), to see a backlog build up.
+        "secondsInFinishOrder": [
+            round(recorded[job][0] - at, 3) if job in recorded else None for job, at in in_order
+        ],
     }
 
 

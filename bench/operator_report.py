@@ -231,7 +231,9 @@ def render_section(results: dict[str, Any]) -> str:
             f"{latency['recorded']} of {latency['finished']} finished Jobs recorded "
             f"({latency['missing']} missing; outcomes {latency.get('outcomes')}): "
             f"p50 **{_fmt(latency['p50Seconds'], 2)} s**, p90 {_fmt(latency['p90Seconds'], 2)} s, "
-            f"p99 **{_fmt(latency['p99Seconds'], 2)} s**, max {_fmt(latency['maxSeconds'], 2)} s. "
+            f"p99 **{_fmt(latency['p99Seconds'], 2)} s**, max {_fmt(latency['maxSeconds'], 2)} s; "
+            f"{_fmt(latency.get('recordedPerSecond'))} recorded per second (finished: "
+            f"{c['finishRate']:g}/s). "
             f"The operator created all {c['latencyJobs']} Jobs within "
             f"{_fmt(latency.get('jobsCreatedSeconds'))} s of the monitors' creation.",
             "",
