@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # driftwarden: one image for the operator (`driftwarden run`, the default command)
 # and for the analysis Jobs it starts (`driftwarden analyze`).
 #
@@ -7,13 +6,17 @@
 #
 # The builder stage installs the project into /opt/venv with
 # scripts/install-image-deps.sh, the same script the test suite runs into a
-# throwaway venv; the final stage is the same Python base plus that venv only:
-# no compiler, no pip, no build cache. It runs as UID/GID 65532, writes nothing
-# outside /tmp and works with a read-only root filesystem.
+# throwaway venv. Every package it installs comes from requirements/image.lock,
+# pinned with the sha256 of its files (scripts/lock-image-deps.sh makes it: run
+# it after changing PYTHON_IMAGE). The final stage is the same Python base plus
+# that venv only: no compiler, no pip, no build cache. It runs as UID/GID 65532,
+# writes nothing outside /tmp and works with a read-only root filesystem.
 #
 # The base image is pinned by version; pin it by digest too in your registry's
 # build (docker buildx imagetools inspect python:3.11.17-slim-trixie) and let
-# Renovate or Dependabot move both.
+# Renovate or Dependabot move both. There is no `# syntax=` line on purpose:
+# BuildKit's built-in frontend builds this file, so no frontend image is pulled
+# by a tag that can move.
 ARG PYTHON_IMAGE=python:3.11.17-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -24,6 +27,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
+COPY requirements/image.lock requirements/
 COPY scripts/install-image-deps.sh scripts/
 RUN bash scripts/install-image-deps.sh /opt/venv /src
 

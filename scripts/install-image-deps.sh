@@ -8,13 +8,20 @@
 # tested and what is shipped come from the same steps:
 #
 #   1. copy the files a wheel is built from (pyproject.toml, README.md, operator/)
-#      out of SOURCE_DIR (default: this repository), leaving build debris behind;
+#      and the lock (requirements/image.lock) out of SOURCE_DIR (default: this
+#      repository), leaving build debris behind;
 #   2. create VENV with $PYTHON (default python3);
-#   3. build the driftwarden wheel from that copy and install it with its
-#      dependencies (set PIP_CONSTRAINT to pin them);
-#   4. remove pip, setuptools and wheel from VENV (the image runs, it never installs),
+#   3. install the lock: every dependency and the build backend, each pinned to
+#      one version whose files must match the lock's sha256 hashes (pip
+#      --require-hashes), wheels only, nothing resolved here (--no-deps);
+#   4. build the driftwarden wheel from that copy with the locked backend (no
+#      build isolation, so nothing unpinned is fetched) and install it --no-deps;
+#      `pip check` then fails the build if the lock misses a dependency;
+#   5. remove pip, setuptools and wheel from VENV (the image runs, it never installs),
 #      and the test suites and C headers numpy, scipy and pyarrow ship (~60 MB);
-#   5. check the result: `driftwarden --version`, the operator's imports, no pip.
+#   6. check the result: `driftwarden --version`, the operator's imports, no pip.
+#
+# The lock is made by scripts/lock-image-deps.sh; see docs/install.md.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -31,14 +38,19 @@ trap 'rm -rf "$work"' EXIT
 echo "driftwarden image deps: building from $source_dir into $venv"
 mkdir -p "$work/src"
 cp "$source_dir/pyproject.toml" "$source_dir/README.md" "$work/src/"
+cp "$source_dir/requirements/image.lock" "$work/image.lock"
 cp -R "$source_dir/operator" "$work/src/operator"
 find "$work/src" \( -name '__pycache__' -o -name '*.egg-info' \) -prune -exec rm -rf {} +
 
 "$python" -m venv "$venv"
 venv_python="$venv/bin/python"
-"$venv_python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+pip=("$venv_python" -m pip --disable-pip-version-check)
+"${pip[@]}" install --quiet --require-hashes --no-deps --only-binary :all: \
+  --requirement "$work/image.lock"
+"${pip[@]}" wheel --quiet --no-deps --no-build-isolation \
   --wheel-dir "$work/dist" "$work/src"
-"$venv_python" -m pip install --quiet --disable-pip-version-check "$work"/dist/driftwarden-*.whl
+"${pip[@]}" install --quiet --no-deps "$work"/dist/driftwarden-*.whl
+"${pip[@]}" check
 "$venv_python" -m pip uninstall --quiet --yes pip setuptools wheel 2>/dev/null || true
 site_packages=$("$venv_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 for package in numpy scipy pyarrow; do

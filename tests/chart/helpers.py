@@ -39,6 +39,10 @@ CUSTOM_VALUES: dict[str, Any] = {
     },
     "tickSeconds": 30,
     "maxConcurrentJobs": 4,
+    "jobPolicy": {
+        "allowedImages": ["registry.example.com/ml/*", "trainer:1.*"],
+        "allowedPriorityClasses": ["batch-low"],
+    },
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True, "alertLabels": {"team": "ml-platform"}},
     "grafanaDashboard": {

@@ -85,6 +85,10 @@ BAD_VALUES = {
     "bad scrape interval": (["--set", "serviceMonitor.interval=often"], "interval"),
     "bad alert duration": (["--set", "prometheusRule.driftDetected.for=soon"], "for"),
     "port out of range": (["--set", "metrics.port=70000"], "port"),
+    "system priority class": (
+        ["--set", "jobPolicy.allowedPriorityClasses[0]=system-node-critical"],
+        "allowedPriorityClasses",
+    ),
 }
 
 

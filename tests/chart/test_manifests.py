@@ -221,6 +221,8 @@ def test_the_run_command_accepts_the_rendered_arguments():
     assert args.peering == RELEASE
     assert (args.tick, args.max_concurrent_jobs, args.log_format) == (30.0, 4, "json")
     assert (args.metrics_port, args.health_port) == (9090, 8080)
+    assert args.allowed_images == ["registry.example.com/ml/*", "trainer:1.*"]
+    assert args.allowed_priority_classes == ["batch-low"]
 
 
 def test_custom_values_reach_the_deployment():

@@ -18,6 +18,8 @@ NAMESPACED = {
 }
 CRDS = {("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"}}
 NAMESPACES = {("", "namespaces"): {"list", "watch"}}
+# The Job policy reads each served Namespace's annotations (cluster-scoped objects).
+JOB_POLICY = {("", "namespaces"): {"get"}}
 RENDERS = {
     "defaults": None,
     "custom": CUSTOM_VALUES,
@@ -57,7 +59,7 @@ def test_no_role_grants_secrets_wildcards_or_escalation(values):
 def test_cluster_wide_operator_gets_exactly_what_it_uses():
     docs = render()
     operator = one(docs, "ClusterRole", RELEASE)
-    assert _grants(operator["rules"]) == NAMESPACED | CRDS
+    assert _grants(operator["rules"]) == NAMESPACED | CRDS | JOB_POLICY
     assert not find(docs, "Role") and not find(docs, "RoleBinding")
     binding = one(docs, "ClusterRoleBinding", RELEASE)
     assert binding["roleRef"] == {
@@ -91,7 +93,11 @@ def test_cluster_wide_peering_may_touch_only_its_own_peering_object():
 def test_namespaced_mode_grants_per_namespace_roles_and_only_discovery_cluster_wide():
     docs = render(CUSTOM_VALUES)
     operator = one(docs, "ClusterRole", RELEASE)
-    assert _grants(operator["rules"]) == CRDS | NAMESPACES
+    assert _grants(operator["rules"]) == CRDS | {("", "namespaces"): {"list", "watch", "get"}}
+    (policy,) = [
+        r for r in operator["rules"] if "get" in r["verbs"] and r["resources"] == ["namespaces"]
+    ]
+    assert policy["resourceNames"] == ["a", "b"]  # only the namespaces it serves
     roles = {r["metadata"]["namespace"]: r for r in find(docs, "Role")}
     assert set(roles) == {"a", "b"}
     for role in roles.values():

@@ -1,4 +1,5 @@
-"""A cluster for the operator: the test API server with the CRD, data in S3, a kubelet stand-in."""
+"""A cluster for the operator: the test API server (with its Job controller, pod GC and TTL
+controller) and the CRD, data in S3, and a kubelet that runs each pod as a local process."""
 
 from __future__ import annotations
 
@@ -113,13 +114,16 @@ class Cluster:
         config = OperatorConfig(image="driftwarden:test", tick_seconds=0.3, **overrides)
         registry, reconciler = build(config, clock=self.clock)
         previous_default = kopf.get_default_registry()
-        with KopfRunner(["run", "--standalone", "-A"], registry=registry, timeout=60) as runner:
-            self.api.wait_for(
-                lambda: any(r.is_watch and r.plural == P for r in self.api.requests), timeout=20
-            )
-            yield reconciler
-        # KopfRunner makes the given registry kopf's default; later `kopf run` tests must not inherit it.
-        kopf.set_default_registry(previous_default)
+        try:
+            with KopfRunner(["run", "--standalone", "-A"], registry=registry, timeout=60) as runner:
+                self.api.wait_for(
+                    lambda: any(r.is_watch and r.plural == P for r in self.api.requests), timeout=20
+                )
+                yield reconciler
+        finally:
+            # KopfRunner makes the given registry kopf's default; later `kopf run` tests must not
+            # inherit it, even when this test failed inside the block.
+            kopf.set_default_registry(previous_default)
         assert runner.exception is None, runner.exception
 
 

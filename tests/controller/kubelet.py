@@ -1,10 +1,13 @@
-"""A stand-in for the Job controller and the kubelet: runs Jobs' containers as local processes.
+"""The "process runner" kubelet of the operator tests: runs each pod's container as a local process.
 
-It watches the test API server for Jobs, runs each container's command with the
-Job's env (``env`` values and ``envFrom`` Secrets, decoded as the kubelet would),
-and writes back what a real cluster would: the pod's termination message (read from
-the container's terminationMessagePath, remapped to a temp file) and the Job's
-final status. The analysis image's entrypoint is ``driftwarden``: here the installed
+The test API server's own Job controller creates the pods (``tests/kubeapi/jobcontroller.py``)
+and its kubelet stand-in reports their status (``tests/kubeapi/kubelet.py``); this module is
+the behaviour that kubelet calls for every pod: run the first container's command with the
+pod's env (``env`` values and ``envFrom`` Secrets, decoded as the kubelet would), the
+termination-message path remapped to a temp file, and hand back the exit code, the file's
+content and the output as logs. The kubelet stand-in then applies the kubelet's
+termination-message rule (last 4096 bytes; FallbackToLogsOnError) and the Job controller
+counts the pod. The analysis image's entrypoint is ``driftwarden``: here the installed
 package run by this interpreter.
 """
 
@@ -12,48 +15,60 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
-import threading
-import time
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.kubeapi.kubelet import Outcome, PodRun, Unschedulable
+
+Override = Callable[[PodRun], "Outcome | Unschedulable | None"]
+
 ENTRYPOINTS = {"driftwarden": [sys.executable, "-m", "driftwarden.cli.main"]}
+TIMEOUT = 300  # seconds a container may run before the runner kills it
 
 
 class Kubelet:
-    """Runs every Job that appears, in a background thread; ``paused`` keeps new Jobs waiting."""
+    """Runs every pod of the cluster as a process; ``paused`` keeps new pods Pending.
+
+    ``ran`` lists the Jobs whose pod finished (in order), ``results[job]`` is the last
+    ``(exit code, stdout, stderr)`` of that Job's pod. ``override(fn)`` decides some pods'
+    fate instead of running them: ``fn(run)`` returns an ``Outcome`` (say
+    ``Outcome.oom_killed()``), ``Unschedulable(...)``, or None to run the process.
+    """
 
     def __init__(self, server: Any, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.server = server
         self.workdir = workdir
         self.extra_env = extra_env or {}
-        self.paused = False  # while True, new Jobs wait (a node that is slow to start them)
         self.ran: list[str] = []
         self.results: dict[str, tuple[int, str, str]] = {}
-        self._seen: set[tuple[str, str]] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.overrides: list[Override] = []
+
+    def override(self, fn: Override) -> None:
+        """Let ``fn`` decide the outcome of the pods it returns one for (first match wins)."""
+        self.overrides.append(fn)
+
+    @property
+    def paused(self) -> bool:
+        """While True, new pods stay Pending (a node slow to start them)."""
+        return bool(self.server.kubelet.paused)
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.server.kubelet.paused = value
 
     def __enter__(self) -> Kubelet:
-        self._thread.start()
+        self.server.kubelet.behave(self.run)
+        self.server.kubelet.enabled = True
+        self.server.job_controller.enabled = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            jobs = [] if self.paused else self.server.objects("batch", "v1", "jobs")
-            for job in jobs:
-                key = (job["metadata"]["namespace"], job["metadata"]["name"])
-                if key in self._seen or (job.get("status") or {}).get("conditions"):
-                    continue
-                self._seen.add(key)
-                self._run(job)
-            time.sleep(0.1)
+        self.server.kubelet.stop()
 
     def _env(self, namespace: str, container: dict[str, Any]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -70,39 +85,65 @@ class Kubelet:
                 env[item["name"]] = item["value"]
         return env
 
-    def _run(self, job: dict[str, Any]) -> None:
-        namespace, name = job["metadata"]["namespace"], job["metadata"]["name"]
-        self.server.start_job(namespace, name)
-        container = job["spec"]["template"]["spec"]["containers"][0]
-        message_file = self.workdir / f"{name}.termination-log"
-        message_file.write_text("")
+    def _command(self, container: dict[str, Any], message_file: Path) -> list[str]:
         declared = container.get("terminationMessagePath", "/dev/termination-log")
         args = [str(message_file) if a == declared else a for a in container.get("args") or []]
-        command = container.get("command") or ENTRYPOINTS["driftwarden"]
-        command = (
-            ENTRYPOINTS.get(command[0], command[:1]) + command[1:]
-            if container.get("command")
-            else command
+        command = container.get("command")
+        if command:
+            return ENTRYPOINTS.get(command[0], command[:1]) + command[1:] + args
+        return ENTRYPOINTS["driftwarden"] + args
+
+    def run(self, pod: PodRun) -> Outcome | Unschedulable:
+        """The kubelet behaviour: start the container, wait for it (or the pod's deletion)."""
+        for fn in list(self.overrides):
+            decided = fn(pod)
+            if decided is not None:
+                return decided
+        pod.start()
+        container = pod.container
+        fd, name = tempfile.mkstemp(
+            prefix=f"{pod.name}.", suffix=".termination-log", dir=self.workdir
         )
-        result = subprocess.run(
-            [*command, *args],
-            capture_output=True,
-            text=True,
-            env=self._env(namespace, container),
-            cwd=self.workdir,
-            timeout=300,
-        )
-        message = message_file.read_text()
-        if (
-            not message and result.returncode != 0
-        ):  # terminationMessagePolicy: FallbackToLogsOnError
-            message = "\n".join((result.stdout + result.stderr).splitlines()[-80:])
-        self.results[name] = (result.returncode, result.stdout, result.stderr)
-        self.ran.append(name)
-        self.server.complete_job(
-            namespace,
-            name,
-            succeeded=result.returncode == 0,
-            termination_message=message,
-            exit_code=result.returncode,
+        os.close(fd)
+        message_file = Path(name)
+        with (
+            tempfile.TemporaryFile(dir=self.workdir) as out,
+            tempfile.TemporaryFile(dir=self.workdir) as err,
+        ):
+            process = subprocess.Popen(
+                self._command(container, message_file),
+                stdout=out,
+                stderr=err,
+                env=self._env(pod.namespace, container),
+                cwd=self.workdir,
+            )
+            try:
+                waited = 0.0
+                while process.poll() is None:
+                    if pod.cancelled.wait(
+                        0.05
+                    ):  # the pod was deleted: SIGTERM, as the kubelet sends
+                        process.send_signal(signal.SIGTERM)
+                        process.wait(timeout=30)
+                        break
+                    waited += 0.05
+                    if waited > TIMEOUT:
+                        process.kill()
+                        process.wait()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = (
+                out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"),
+            )
+        code = process.returncode if process.returncode >= 0 else 128 - process.returncode
+        job = (pod.pod["metadata"].get("labels") or {}).get("job-name", pod.name)
+        self.results[job] = (code, stdout, stderr)
+        self.ran.append(job)
+        return Outcome(
+            exit_code=code, termination_message=message_file.read_bytes(), logs=stdout + stderr
         )

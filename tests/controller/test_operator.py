@@ -62,6 +62,8 @@ def test_drifted_run_starts_retraining_once_and_respects_cooldown(cluster):
             "template": {
                 "spec": {
                     "restartPolicy": "Never",
+                    # Restricted Pod Security (the Job policy's default) needs a non-root user.
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
                     "containers": [
                         {
                             "name": "train",
@@ -73,7 +75,7 @@ def test_drifted_run_starts_retraining_once_and_respects_cooldown(cluster):
             }
         }
     }
-    with cluster.operator() as reconciler:
+    with cluster.operator(allowed_images=("trainer:*",)) as reconciler:
         cluster.monitor(
             "churn", current="shifted", retraining={"cooldown": "24h", "jobTemplate": template}
         )

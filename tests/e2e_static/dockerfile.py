@@ -160,6 +160,13 @@ def problems(text: str) -> list[str]:
     found: list[str] = []
     if not dockerfile.stages:
         return ["no FROM instruction"]
+    syntax = re.search(r"^#\s*syntax\s*=\s*(\S+)", text, re.IGNORECASE)
+    if syntax and not re.search(r"@sha256:[0-9a-f]{64}$", syntax.group(1)):
+        # The frontend image runs with the build's inputs: a moving tag is code nobody pinned.
+        found.append(
+            f"# syntax={syntax.group(1)}: a frontend image pulled by tag; "
+            "pin it by digest or drop the directive (BuildKit's built-in frontend builds it)"
+        )
     names = {s.name for s in dockerfile.stages if s.name}
     for stage in dockerfile.stages:
         image = dockerfile.base_image(stage)

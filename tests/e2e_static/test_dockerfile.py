@@ -19,7 +19,6 @@ from tests.e2e_static.dockerfile import context_files, labels_of, parse, problem
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 GOOD = """\
-# syntax=docker/dockerfile:1
 ARG BASE=python:3.11.17-slim-trixie
 FROM ${BASE} AS builder
 COPY . /src
@@ -48,6 +47,7 @@ def test_the_rules_accept_a_minimal_good_dockerfile():
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
+        (("ARG BASE", "# syntax=docker/dockerfile:1\nARG BASE"), "frontend image pulled by tag"),
         (("USER 65532:65532", "USER nonroot"), "numeric UID"),
         (("USER 65532:65532", "USER 0"), "root"),
         (("USER 65532:65532\n", ""), "no USER"),
@@ -125,6 +125,7 @@ def test_build_context_holds_exactly_what_the_build_reads():
     assert {f for f in files if not f.startswith("operator/")} == {
         "pyproject.toml",
         "README.md",
+        "requirements/image.lock",
         "scripts/install-image-deps.sh",
     }
     assert not [f for f in files if "__pycache__" in f or ".egg-info" in f or f.endswith(".pyc")]

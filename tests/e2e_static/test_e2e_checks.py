@@ -54,9 +54,14 @@ def api_getter(api: Any) -> checks.Getter:
 
 
 def _documents(path: Path, cluster: Any) -> list[dict[str, Any]]:
-    """The manifests of ``path`` pointed at the test S3 server and bucket."""
+    """The manifests of ``path`` pointed at the test S3 server and bucket.
+
+    driftwarden:e2e becomes the operator's image, as run.sh makes it the deployed one
+    (the Job policy allows the operator's own image for retraining without an allowlist).
+    """
     text = json.dumps(list(yaml.safe_load_all(path.read_text())))
     text = text.replace(E2E_ENDPOINT, cluster.s3.endpoint).replace(E2E_BUCKET, cluster.bucket)
+    text = text.replace("driftwarden:e2e", "driftwarden:test")
     return json.loads(text)
 
 

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import schema as openapi
+from .admission import Admission
+from .clock import Clock
 from .patching import (
     PatchError,
     json_equal,
@@ -46,6 +48,7 @@ from .validation import (
     not_found,
     validate_object_meta,
 )
+from .versions import DEFAULT_VERSION, parse_version
 
 SYSTEM_META = (
     "uid",
@@ -58,6 +61,10 @@ SYSTEM_META = (
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_PRIORITY_CLASSES = {
+    "system-node-critical": 2000001000,
+    "system-cluster-critical": 2000000000,
+}
 FAKE_CA = (
     "-----BEGIN CERTIFICATE-----\n"
     "MIIBfakefakefakefakefakefakefakefakefakefakefakefakefakefakefake=\n"
@@ -105,6 +112,12 @@ class Core:
         self.watchers: set[asyncio.Queue[Any]] = set()
         self.pod_logs: dict[tuple[str, str], str] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.admission = Admission()
+        self.clock = Clock()
+        # In-server controllers beyond the built-in ones (Job controller, kubelet, pod GC, TTL):
+        # each has sync(), run after writes, and tick(), run periodically for time-based work.
+        self.controllers: list[Any] = []
+        self.version = parse_version(DEFAULT_VERSION)
         self._reconcile_pending = False
         self._reconciling = False
         for rt in builtin_types():
@@ -113,6 +126,11 @@ class Core:
         assert ns_type is not None
         for name in INITIAL_NAMESPACES:
             self.create(ns_type, None, {"metadata": {"name": name}})
+        pc_type = self.find_type("scheduling.k8s.io", "v1", "priorityclasses")
+        assert pc_type is not None
+        for name, value in SYSTEM_PRIORITY_CLASSES.items():
+            self.create(pc_type, None, {"metadata": {"name": name}, "value": value,
+                                        "description": "Used for system critical pods that must not be moved from their current node."})  # fmt: skip
         self.reconcile()
 
     # -- types -------------------------------------------------------------
@@ -362,6 +380,11 @@ class Core:
             raise ApiError(500, "resourceVersion should not be set on objects to be created")
         for key in (*SYSTEM_META, "selfLink", "managedFields"):
             meta.pop(key, None)
+        # Mutating admission runs in the handler, before the store generates a name, so its
+        # refusals name the generateName prefix (pods "job-" is forbidden: ...).
+        if rt.admit_create is not None:
+            rt.admit_create(self, obj)
+        self.admission.mutate(self, "create", rt, obj)
         if not meta.get("name") and meta.get("generateName"):
             prefix = str(meta["generateName"])[:58]
             for _ in range(8):
@@ -370,13 +393,11 @@ class Core:
                     meta["name"] = candidate
                     break
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_rfc3339()
+        meta["creationTimestamp"] = self.clock.rfc3339()
         if rt.has_generation:
             meta["generation"] = 1
         if rt.custom and rt.has_status:
             obj.pop("status", None)
-        if rt.admit_create is not None:
-            rt.admit_create(self, obj)
         causes = validate_object_meta(
             meta, namespaced=rt.namespaced, name_errors=rt.name_errors, creating=True
         )
@@ -390,6 +411,9 @@ class Core:
                 rt.group, rt.kind, meta.get("name") or meta.get("generateName", ""), causes
             )
         normalize_meta(obj)
+        # Validating admission (quota, Pod Security, test refusals) runs after validation, on
+        # the object with its generated name.
+        self.admission.review(self, "create", rt, meta.get("namespace"), obj)
         if self.find_stored(rt.storage, meta.get("namespace", ""), meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
         if dry_run:
@@ -606,6 +630,7 @@ class Core:
         normalize_meta(new)
         if json_equal(new, old):
             return self._present(rt, old)
+        self.admission.review(self, "patch" if is_patch else "update", rt, namespace, new)
         if dry_run:
             return self._present(rt, new)
         stored = self._commit_update(rt, new, old)
@@ -671,10 +696,13 @@ class Core:
         options: dict[str, Any] | None = None,
         *,
         dry_run: bool = False,
+        system: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         options = options or {}
         old = self._stored(rt, namespace, name)
         meta = old["metadata"]
+        if not system:  # the in-server controllers (garbage collector, ...) are not refused
+            self.admission.review(self, "delete", rt, namespace, old)
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != meta["uid"]:
             raise conflict(rt.group, rt.plural, name,
@@ -730,7 +758,7 @@ class Core:
                 "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta["uid"]},
             }
         if not new_meta.get("deletionTimestamp"):
-            new_meta["deletionTimestamp"] = now_rfc3339(grace)
+            new_meta["deletionTimestamp"] = self.clock.rfc3339(grace)
             new_meta["deletionGracePeriodSeconds"] = grace
         if json_equal(new, old):
             return 200, self._present(rt, old)
@@ -885,6 +913,7 @@ class Core:
                 obj["metadata"].get("namespace"),
                 obj["metadata"]["name"],
                 {"propagationPolicy": policy},
+                system=True,
             )
 
     def _reconcile_once(self) -> bool:
@@ -984,6 +1013,8 @@ class Core:
                 self._system_update(
                     rt, current, lambda o, a=alive: o["metadata"].__setitem__("ownerReferences", a)
                 )
+        for controller in self.controllers:
+            controller.sync()
         return self._rv != start_rv
 
     def _owner_exists(

@@ -11,6 +11,7 @@ Use from any test module::
 ``kube_api`` starts a fresh server per test, writes a kubeconfig into the
 test's tmp_path and points $KUBECONFIG at it (also patching the default path
 that ``kubernetes.config`` froze at import time, if it is already imported).
+``kube_cluster`` is the same with the Job controller and the kubelet stand-in running.
 ``kube_client`` is an official ``kubernetes.client.ApiClient`` configured
 from that kubeconfig, without touching the client's global default.
 """
@@ -35,8 +36,8 @@ def point_kube_clients_at(kubeconfig: Path, mp: pytest.MonkeyPatch) -> None:
             mp.setattr(module, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
 
 
-def _serve(directory: Path, mp: pytest.MonkeyPatch) -> Iterator[KubeAPIServer]:
-    server = KubeAPIServer().start()
+def _serve(directory: Path, mp: pytest.MonkeyPatch, **options: Any) -> Iterator[KubeAPIServer]:
+    server = KubeAPIServer(**options).start()
     try:
         point_kube_clients_at(server.write_kubeconfig(directory / "kubeconfig"), mp)
         yield server
@@ -50,6 +51,13 @@ def _serve(directory: Path, mp: pytest.MonkeyPatch) -> Iterator[KubeAPIServer]:
 def kube_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeAPIServer]:
     """A fresh API server for one test."""
     yield from _serve(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def kube_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeAPIServer]:
+    """A fresh API server whose Job controller and kubelet stand-in run (pods succeed unless
+    the test says otherwise with ``kube_cluster.kubelet.behave(...)``)."""
+    yield from _serve(tmp_path, monkeypatch, job_controller=True, kubelet=True)
 
 
 @pytest.fixture(scope="module")

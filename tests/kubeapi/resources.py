@@ -25,10 +25,13 @@ from .validation import (
     dns1035_label_errors,
     dns1123_label_errors,
     dns1123_subdomain_errors,
+    forbidden,
     label_value_errors,
     path_segment_name_errors,
     qualified_name_errors,
+    validate_labels,
 )
+from .versions import drop_disabled_job_fields
 
 if TYPE_CHECKING:
     from .core import Core
@@ -284,6 +287,13 @@ def validate_pod_spec(spec: Any, path: str, *, restart_policies: tuple[str, ...]
     if sa:
         for err in dns1123_subdomain_errors(sa):
             causes.append(Cause.invalid(f"{path}.serviceAccountName", sa, err))
+    causes += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    for i, tol in enumerate(spec.get("tolerations") or []):
+        causes += _toleration_causes(tol, f"{path}.tolerations[{i}]")
+    pcn = spec.get("priorityClassName")
+    if pcn:
+        for err in dns1123_subdomain_errors(str(pcn)):
+            causes.append(Cause.invalid(f"{path}.priorityClassName", pcn, err))
     ads = spec.get("activeDeadlineSeconds")
     if ads is not None and (not isinstance(ads, int) or ads <= 0):
         causes.append(
@@ -291,6 +301,69 @@ def validate_pod_spec(spec: Any, path: str, *, restart_policies: tuple[str, ...]
                 f"{path}.activeDeadlineSeconds", ads, "must be between 1 and 2147483647, inclusive"
             )
         )
+    return causes
+
+
+TAINT_EFFECTS = ["NoExecute", "NoSchedule", "PreferNoSchedule"]
+
+
+def _toleration_causes(tol: Any, path: str) -> list[Cause]:
+    """ValidateTolerations (pkg/apis/core/validation/validation.go), rule for rule."""
+    if not isinstance(tol, dict):
+        return [Cause.invalid(path, tol, "must be an object")]
+    causes: list[Cause] = []
+    key, op, value = tol.get("key") or "", tol.get("operator") or "", tol.get("value") or ""
+    effect = tol.get("effect") or ""
+    if key:
+        causes += [Cause.invalid(f"{path}.key", key, e) for e in qualified_name_errors(key)]
+    if not key and op != "Exists":
+        causes.append(Cause.invalid(f"{path}.operator", op,
+                                    'operator must be Exists when `key` is empty, which means "match all values and all keys"'))  # fmt: skip
+    if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
+        causes.append(Cause.invalid(f"{path}.effect", effect,
+                                    "effect must be 'NoExecute' when `tolerationSeconds` is set"))  # fmt: skip
+    if op in ("Equal", ""):
+        errs = label_value_errors(str(value))
+        if errs:
+            causes.append(Cause.invalid(f"{path}.operator", value, ";".join(errs)))
+    elif op == "Exists":
+        if value:
+            causes.append(
+                Cause.invalid(
+                    f"{path}.operator", tol, "value must be empty when `operator` is 'Exists'"
+                )
+            )
+    else:
+        causes.append(Cause.not_supported(f"{path}.operator", op, ["Equal", "Exists"]))
+    if effect and effect not in TAINT_EFFECTS:
+        causes.append(Cause.not_supported(f"{path}.effect", effect, TAINT_EFFECTS))
+    return causes
+
+
+# ---------------------------------------------------------------------------
+# PriorityClasses (scheduling.k8s.io/v1)
+
+
+def priorityclass_validate(
+    core: Core, obj: dict[str, Any], old: dict[str, Any] | None
+) -> list[Cause]:
+    causes: list[Cause] = []
+    value = obj.get("value")
+    if not isinstance(value, int) or isinstance(value, bool):
+        causes.append(Cause.required("value"))
+    elif value > 1_000_000_000 and not obj["metadata"].get("name", "").startswith("system-"):
+        causes.append(
+            Cause.forbidden(
+                "value", "maximum allowed value of a user defined priority is 1000000000"
+            )
+        )
+    policy = obj.get("preemptionPolicy")
+    if policy is not None and policy not in ("Never", "PreemptLowerPriority"):
+        causes.append(
+            Cause.not_supported("preemptionPolicy", policy, ["Never", "PreemptLowerPriority"])
+        )
+    if old is not None and obj.get("value") != old.get("value"):
+        causes.append(Cause.forbidden("value", "may not be changed in an update."))
     return causes
 
 
@@ -346,13 +419,8 @@ def pod_admit_create(core: Core, obj: dict[str, Any]) -> None:
     meta = obj["metadata"]
     sa = (obj.get("spec") or {}).get("serviceAccountName") or "default"
     if core.find_stored("/serviceaccounts", meta["namespace"], sa) is None:
-        raise ApiError(
-            403,
-            f'pods "{meta.get("name") or meta.get("generateName", "")}" is forbidden: error looking up '
-            f'service account {meta["namespace"]}/{sa}: serviceaccount "{sa}" not found',
-            reason="Forbidden",
-            details={"name": meta.get("name", ""), "kind": "pods"},
-        )
+        raise forbidden("", "pods", meta.get("name") or meta.get("generateName", ""),
+                        f'error looking up service account {meta["namespace"]}/{sa}: serviceaccount "{sa}" not found')  # fmt: skip
 
 
 def pod_validate(core: Core, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
@@ -411,13 +479,15 @@ def job_prepare_create(core: Core, obj: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         return
     meta = obj["metadata"]
+    drop_disabled_job_fields(core.version, spec)
     spec.setdefault("parallelism", 1)
     if spec.get("completionMode", "NonIndexed") == "NonIndexed":
         spec.setdefault("completions", 1)
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("backoffLimit", 6 if spec.get("backoffLimitPerIndex") is None else 2147483647)
     spec.setdefault("suspend", False)
-    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    if core.version >= (1, 29):
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
     template = spec.setdefault("template", {})
     if not isinstance(template, dict):
         return
@@ -442,6 +512,11 @@ def job_prepare_create(core: Core, obj: dict[str, Any]) -> None:
     if not meta.get("labels"):
         meta["labels"] = dict(tmeta.get("labels") or {})
     obj["status"] = {}
+
+
+def job_prepare_update(core: Core, new: dict[str, Any], old: dict[str, Any]) -> None:
+    if isinstance(new.get("spec"), dict):
+        drop_disabled_job_fields(core.version, new["spec"], old.get("spec") or {})
 
 
 def _nonneg(spec: dict[str, Any], key: str, causes: list[Cause]) -> None:
@@ -499,7 +574,9 @@ def job_validate(core: Core, obj: dict[str, Any], old: dict[str, Any] | None) ->
         causes.append(Cause.not_supported("spec.completionMode", mode, ["NonIndexed", "Indexed"]))
     if mode == "Indexed" and spec.get("completions") is None:
         causes.append(Cause.required("spec.completions", "when completion mode is Indexed"))
-    if spec.get("podReplacementPolicy") not in ("TerminatingOrFailed", "Failed"):
+    if spec.get("podReplacementPolicy") not in (
+        ("TerminatingOrFailed", "Failed") if core.version >= (1, 29) else (None,)
+    ):
         causes.append(
             Cause.not_supported(
                 "spec.podReplacementPolicy",
@@ -1069,7 +1146,12 @@ def builtin_types() -> list[ResourceType]:
             "batch", "v1", "jobs", "Job", True, categories=("all",), subresources=("status",),
             has_generation=True, default_propagation="Orphan",
             field_getters=_meta_getters("status.successful"),
-            prepare_create=job_prepare_create, validate=job_validate,
+            prepare_create=job_prepare_create, prepare_update=job_prepare_update,
+            validate=job_validate,
+        ),
+        ResourceType(
+            "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",),
+            unconditional_update=True, validate=priorityclass_validate,
         ),
         ResourceType(
             "coordination.k8s.io", "v1", "leases", "Lease", True, validate=lease_validate,

@@ -31,7 +31,13 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
+from .admission import Refusal
 from .core import STOP, Core, now_rfc3339
+from .faults import DROP, Fault, Faults
+from .gc import DEFAULT_TERMINATED_POD_GC_THRESHOLD, PodGC, TTLAfterFinished
+from .jobcontroller import JobController
+from .kubelet import Behaviour, Kubelet, Outcome
+from .kubelet import termination_message as kubelet_termination_message
 from .resources import ResourceType
 from .selectors import (
     SelectorError,
@@ -40,21 +46,11 @@ from .selectors import (
     parse_label_selector,
 )
 from .validation import ApiError, bad_request
+from .versions import TARGET_CONDITIONS_SINCE, parse_version, version_info
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SERVER_VERSION = {
-    "major": "1",
-    "minor": "33",
-    "gitVersion": "v1.33.0+kubeapi-test-fixture",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2025-01-01T00:00:00Z",
-    "goVersion": "go1.24.0",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 PATCH_TYPES = {
@@ -120,6 +116,10 @@ class RequestRecord:
         return isinstance(self.body, dict) and field in self.body
 
 
+class _Dropped(Exception):
+    """An injected fault closed the connection; nothing is answered."""
+
+
 @dataclass
 class _Route:
     rt: ResourceType
@@ -146,6 +146,9 @@ class KubeAPIServer:
       http(method, path, body=None, content_type=..., params=None) -> (status, body, headers)
       compact(), wait_for(predicate, timeout=10)
       set_pod_log(namespace, name, text), start_job(...), complete_job(...)
+      refuse(namespace, plural, ...), inject(status, ...), server_version, set_version(v)
+      advance_clock(seconds), gc_pod(namespace, name)
+      job_controller, kubelet, pod_gc, ttl_controller (the in-server controllers)
     """
 
     def __init__(
@@ -156,9 +159,17 @@ class KubeAPIServer:
         pod_grace_cap: float = 0.5,
         bookmark_interval: float = 60.0,
         log_bodies: bool = True,
+        server_version: str | None = None,
+        job_controller: bool = False,
+        kubelet: bool | Behaviour = False,
+        terminated_pod_gc_threshold: int = DEFAULT_TERMINATED_POD_GC_THRESHOLD,
+        tick_interval: float = 0.1,
     ) -> None:
         self.token = token if token is not None else "kubeapi-" + secrets.token_hex(8)
         self.core = Core(history_size=history_size, pod_grace_cap=pod_grace_cap)
+        self.faults = Faults()
+        if server_version is not None:
+            self.core.version = parse_version(server_version)
         self.bookmark_interval = bookmark_interval
         self.log_bodies = log_bodies
         self.requests: list[RequestRecord] = []
@@ -170,6 +181,22 @@ class KubeAPIServer:
         self._runner: web.AppRunner | None = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
+        # The in-server controllers a real cluster runs beside the API server.
+        self.tick_interval = tick_interval
+        self.job_controller = JobController(self.core, enabled=job_controller)
+        self.kubelet = Kubelet(self, enabled=bool(kubelet))
+        if callable(kubelet):
+            self.kubelet.behave(kubelet)
+        self.pod_gc = PodGC(self.core, terminated_pod_gc_threshold)
+        self.ttl_controller = TTLAfterFinished(self.core)
+        self.core.controllers = [
+            self.job_controller,
+            self.kubelet,
+            self.pod_gc,
+            self.ttl_controller,
+        ]
+        for controller in self.core.controllers:
+            controller.errors = self.errors
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -215,6 +242,20 @@ class KubeAPIServer:
         server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        """Time-based controller work (deadlines, TTL, retries), every ``tick_interval``."""
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            self._tick()
+
+    def _tick(self) -> None:
+        for controller in self.core.controllers:
+            try:
+                controller.tick()
+            except Exception:  # a fixture bug: report it, keep ticking
+                self.errors.append(traceback.format_exc())
 
     def stop(self) -> None:
         if self._thread is None or self._loop is None:
@@ -227,6 +268,10 @@ class KubeAPIServer:
         self._thread = None
 
     async def _shutdown(self) -> None:
+        self.kubelet.stop()
+        ticker = getattr(self, "_ticker", None)
+        if ticker is not None:
+            ticker.cancel()
         self.core.close_watches()
         await asyncio.sleep(0.05)
         if self._runner is not None:
@@ -533,6 +578,82 @@ class KubeAPIServer:
                 raise TimeoutError(f"condition not met within {timeout}s: {predicate}")
             time.sleep(interval)
 
+    # -- real-cluster behaviour: version, admission refusals, faults ------------
+
+    @property
+    def server_version(self) -> tuple[int, int]:
+        """(major, minor) served at /version; Job fields and conditions follow it."""
+        return self.core.version
+
+    def set_version(self, version: str) -> None:
+        """Serve another Kubernetes version from now on (``"1.25"``, ``"v1.31.2"``)."""
+        parsed = parse_version(version)
+
+        def run() -> None:
+            self.core.version = parsed
+
+        self._call(run)
+
+    def refuse(
+        self,
+        namespace: str | None,
+        plural: str,
+        *,
+        status: int = 403,
+        reason: str | None = None,
+        message: str | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+        verbs: str | tuple[str, ...] = "create",
+        group: str | None = None,
+        count: int | None = None,
+        causes: list[Mapping[str, str]] | None = None,
+    ) -> Refusal:
+        """Refuse writes of ``plural`` in ``namespace`` (None: every namespace) as admission does.
+
+        ``message`` may use ``{name}``, ``{resource}`` and ``{namespace}``; ``match(obj)``
+        narrows the rule to some objects; ``count`` limits how often it fires. The answer is
+        a ``Status`` with this code, reason and message. Returns the rule (``.remove()``,
+        ``.hits``). Applies to the Python API and to pods the Job controller creates too.
+        """
+        return self.core.admission.refuse(
+            namespace, plural, group=group, verbs=verbs, status=status, reason=reason,
+            message=message, match=match, count=count, causes=causes,
+        )  # fmt: skip
+
+    def inject(
+        self,
+        status: int | str,
+        *,
+        method: str | None = None,
+        plural: str | None = None,
+        namespace: str | None = None,
+        path: str | None = None,
+        count: int | None = 1,
+        retry_after: int = 1,
+        message: str | None = None,
+    ) -> Fault:
+        """Answer matching HTTP requests with ``status`` (429 with Retry-After, 500, 503, ...)
+        or ``"drop"`` (close the connection, no response), ``count`` times (None: until
+        ``.remove()``). ``path`` is a regex searched in the request path."""
+        return self.faults.inject(status, method=method, plural=plural, namespace=namespace,
+                                  path=path, count=count, retry_after=retry_after, message=message)  # fmt: skip
+
+    # -- controllers: clock, pod GC ----------------------------------------------
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the cluster's clock forward (deadlines, TTL, backoff) and let controllers act."""
+
+        def run() -> None:
+            self.core.clock.advance(seconds)
+            self._tick()
+
+        self._call(run)
+
+    def gc_pod(self, namespace: str, name: str) -> None:
+        """Garbage-collect one pod as Pod GC does past its threshold (forced delete;
+        finalizers still hold it)."""
+        self._call(self.pod_gc.gc_pod, namespace, name)
+
     # -- stand-ins for the kubelet and the Job controller ----------------------
 
     def set_pod_log(self, namespace: str, name: str, text: str) -> None:
@@ -540,6 +661,13 @@ class KubeAPIServer:
             self.core.pod_logs[(namespace, name)] = text
 
         self._call(run)
+
+    def _manual_jobs_only(self) -> None:
+        if self.job_controller.enabled:
+            raise RuntimeError(
+                "start_job/complete_job stand in for a Job controller; this server runs its own "
+                "(job_controller=True): let it run the Job, choose the outcome with server.kubelet.behave()"
+            )
 
     def _job_pod(self, namespace: str, job: dict[str, Any], phase: str) -> dict[str, Any]:
         pods_rt = self._type("", "v1", "pods")
@@ -575,6 +703,7 @@ class KubeAPIServer:
 
     def start_job(self, namespace: str, name: str) -> dict[str, Any]:
         """What the Job controller and kubelet do first: one Running pod, status.active=1."""
+        self._manual_jobs_only()
 
         def run() -> dict[str, Any]:
             jobs_rt = self._type("batch", "v1", "jobs")
@@ -601,14 +730,19 @@ class KubeAPIServer:
         reason: str | None = None,
     ) -> dict[str, Any]:
         """Finish a Job the way its controller would: a terminated pod (with the container's
-        termination message, cut to 4096 bytes like the kubelet does) and the Job's final status."""
+        termination message, its last 4096 bytes as the kubelet keeps) and the Job's final status."""
+        self._manual_jobs_only()
 
         def run() -> dict[str, Any]:
             jobs_rt = self._type("batch", "v1", "jobs")
             job = self.core.get(jobs_rt, namespace, name)
             pod = self._job_pod(namespace, job, "Succeeded" if succeeded else "Failed")
             code = exit_code if exit_code is not None else (0 if succeeded else 1)
-            message = termination_message.encode()[:4096].decode(errors="ignore")
+            container = job["spec"]["template"]["spec"]["containers"][0]
+            message = kubelet_termination_message(
+                container, Outcome(exit_code=code, termination_message=termination_message,
+                                   logs=self.core.pod_logs.get((namespace, pod["metadata"]["name"]), ""))
+            )  # fmt: skip
             self._set_pod_status(pod, "Succeeded" if succeeded else "Failed", code, message, reason)
             now = now_rfc3339()
             status = dict(job.get("status") or {})
@@ -616,31 +750,23 @@ class KubeAPIServer:
             status.update(
                 {"active": 0, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}}
             )
+            # The conditions the Job controller of this version sets (versions.py).
+            targets = self.core.version >= TARGET_CONDITIONS_SINCE
             if succeeded:
-                status.update({
-                    "succeeded": 1, "completionTime": now,
-                    "conditions": [
-                        {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
-                })  # fmt: skip
+                message = "Reached expected number of succeeded pods"
+                final = ("SuccessCriteriaMet", "Complete")
+                status.update({"succeeded": 1, "completionTime": now})
+                why = "CompletionsReached" if targets else ""
             else:
+                message = "Job has reached the specified backoff limit"
+                final = ("FailureTarget", "Failed")
+                status["failed"] = int(status.get("failed") or 0) + 1
                 why = reason or "BackoffLimitExceeded"
-                status.update({
-                    "failed": int(status.get("failed") or 0) + 1,
-                    "conditions": [
-                        {"type": "FailureTarget", "status": "True", "reason": why,
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Failed", "status": "True", "reason": why,
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
-                })  # fmt: skip
+            status["conditions"] = [
+                {"type": ctype, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+                 **({"reason": why, "message": message} if why else {})}
+                for ctype in (final if targets else final[1:])
+            ]  # fmt: skip
             return self.core.patch(
                 jobs_rt, namespace, name, "merge", {"status": status}, subresource="status"
             )
@@ -689,6 +815,10 @@ class KubeAPIServer:
         )
         try:
             response = await self._dispatch(request, record)
+        except _Dropped:
+            record.status = -1  # no response: the connection was closed
+            self.requests.append(record)
+            return web.Response(status=500)
         except ApiError as e:
             response = web.json_response(e.status(), status=e.code, headers=e.headers or None)
         except Exception as e:  # a bug in the fixture: report it loudly, as a 500
@@ -715,9 +845,11 @@ class KubeAPIServer:
             return web.Response(text="ok")
         self._auth(request)
         segs = [s for s in path.split("/") if s]
+        if not (len(segs) >= 3 and segs[0] in ("api", "apis")):
+            self._inject_fault(request, None, None)
         if request.method == "GET":
             if segs == ["version"]:
-                return web.json_response(SERVER_VERSION)
+                return web.json_response(version_info(self.core.version))
             if segs == ["api"]:
                 return web.json_response(
                     {"kind": "APIVersions", "versions": ["v1"],
@@ -744,7 +876,20 @@ class KubeAPIServer:
         record.group, record.version = group, version
         record.namespace, record.plural = route.namespace, route.rt.plural
         record.name, record.subresource = route.name, route.subresource
+        self._inject_fault(request, route.rt.plural, route.namespace)
         return await self._resource_request(request, route, record)
+
+    def _inject_fault(
+        self, request: web.Request, plural: str | None, namespace: str | None
+    ) -> None:
+        fault = self.faults.take(request.method, request.path, plural, namespace)
+        if fault is None:
+            return
+        if fault.status == DROP:
+            if request.transport is not None:
+                request.transport.abort()
+            raise _Dropped()
+        raise fault.error()
 
     def _group_list(self) -> dict[str, Any]:
         by_group: dict[str, list[str]] = {}

@@ -288,6 +288,16 @@ def invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
     )
 
 
+def forbidden(group: str, plural: str, name: str, detail: str) -> ApiError:
+    """403 as admission answers it: ``pods "NAME" is forbidden: DETAIL``."""
+    return ApiError(
+        403,
+        f'{_gr(group, plural)} "{name}" is forbidden: {detail}',
+        reason="Forbidden",
+        details={"name": name, "group": group, "kind": plural},
+    )
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, message, reason="BadRequest")
 

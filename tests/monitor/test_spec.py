@@ -61,6 +61,28 @@ def test_interval_instead_of_schedule():
         ({"storage": {"secretRef": {}}}, "spec.storage.secretRef.name"),
         ({"storage": {"anonymous": "false"}}, "spec.storage.anonymous"),
         ({"retraining": {"cooldown": "soon"}}, "spec.retraining.cooldown"),
+        # What the analysis cannot run: non-finite numbers, durations past ten years,
+        # control characters and lengths beyond the bounds of the travelling spec.
+        (
+            {"detection": {"numerical": {"method": "psi", "threshold": float("nan")}}},
+            "spec.detection.numerical.threshold: expected a finite number",
+        ),
+        (
+            {"detection": {"categorical": {"threshold": float("inf")}}},
+            "spec.detection.categorical.threshold: expected a finite number",
+        ),
+        ({"detection": {"driftShare": 10**400}}, "spec.detection.driftShare"),
+        ({"schedule": None, "interval": "99999999999w"}, "spec.interval: '99999999999w' is longer"),
+        ({"schedule": None, "interval": 1e309}, "spec.interval"),
+        (
+            {"current": {"path": "s3://x/", "timestampColumn": "ts", "window": "3654d"}},
+            "spec.current.window: '3654d' is longer than ten years",
+        ),
+        ({"schedule": "0 * * * *" + " " * 300}, "spec.schedule: 309 characters is too long"),
+        ({"features": {"exclude": ["id\x1b[2J"]}}, "spec.features.exclude[0]"),
+        ({"features": {"include": [f"c{i}" for i in range(65)]}}, "spec.features.include: 65"),
+        ({"reference": {"path": "s3://" + "x" * 1100}}, "spec.reference.path: 1105 characters"),
+        ({"storage": {"region": "r" * 65}}, "spec.storage.region"),
     ],
 )
 def test_bad_specs_name_the_field(changes, words):
@@ -230,3 +252,18 @@ def test_parse_does_not_share_state_with_the_input():
     assert monitor.retraining is not None
     assert monitor.retraining.job_template["metadata"]["labels"]["team"] == "growth"
     assert RETRAINING["jobTemplate"]["metadata"]["labels"]["team"] == "growth"
+
+
+def test_a_spec_nested_deeper_than_python_recurses_is_refused_not_crashed():
+    # The API server admits JSON thousands of levels deep in fields the CRD leaves
+    # open (a retraining Job template); deepcopy and json.dumps would recurse out.
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    doc = manifest()
+    doc["spec"]["retraining"] = {"jobTemplate": {"spec": {"template": {"metadata": deep}}}}
+    with pytest.raises(ConfigError, match="spec: nested deeper than 64 levels"):
+        parse_monitor(doc)
+    assert validate_manifest(doc) == ["spec: nested deeper than 64 levels"]

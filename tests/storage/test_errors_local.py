@@ -60,7 +60,7 @@ def test_truncated_parquet_names_file_and_format(tmp_path):
         open_dataset(DatasetSource(str(tmp_path)), OPTS)
     message = str(info.value)
     assert str(bad) in message and "parquet" in message
-    assert "is it really parquet? set format:" in message
+    assert "is it really parquet? set the files' real format" in message
 
 
 def test_csv_declared_as_parquet(tmp_path):

@@ -1,20 +1,25 @@
 """What one analysis run is asked to do, parsed from CLI flags or a DriftMonitor spec.
 
 This module is pure (no I/O) so the operator validates a spec with exactly the
-code the analysis Job will run: ``monitor`` imports it for that reason.
+code the analysis Job will run: ``monitor`` imports it for that reason. It
+imports only the standard library and driftwarden's pure modules (durations,
+errors, formats): the operator process must not load pyarrow, numpy or scipy
+(tests/monitor/test_operator_imports.py checks it).
 Field names in specs are camelCase, as in every Kubernetes API.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from driftwarden import formats as data_formats
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
-from driftwarden.storage import formats as storage_formats
 
 NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
 CATEGORICAL_METHODS = ("jensenshannon", "psi", "chisquare", "kl", "hellinger", "tvd")
@@ -34,6 +39,20 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "tvd": 0.1,
     "chisquare": 0.05,
 }
+# Bounds of what travels to the analysis pod. The spec reaches it in one environment
+# variable (DRIFTWARDEN_MONITOR), and Linux caps one at 128 KiB (MAX_ARG_STRLEN), so
+# the CRD and this parser bound every string and list of it; with these numbers the
+# largest admissible spec encodes to about 100 KiB (tests/monitor/test_crd_bounds.py
+# builds it from the CRD). The CRD holds the same numbers.
+MAX_PATH_LENGTH = 1024  # a URI; S3 and GCS keys are at most 1,024 bytes
+MAX_COLUMN_NAME_LENGTH = 128
+MAX_FEATURE_LIST = {"include": 64, "exclude": 32, "categorical": 16, "numerical": 16}
+MAX_OVERRIDES = 32
+MAX_REGION_LENGTH = 64
+# Control characters in a path or column name are refused: never meant, and each
+# one grows to six bytes (\u0001) in the JSON that travels.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 # Upper bounds of each score, so a threshold outside them (never reachable) is refused.
 _SCORE_UPPER = {"jensenshannon": 1.0, "hellinger": 1.0, "tvd": 1.0, "ks": 1.0, "chisquare": 1.0}
 
@@ -161,15 +180,53 @@ def check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> Non
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return number
 
 
-def _names(value: Any, where: str) -> tuple[str, ...]:
+def bounded_text(value: Any, where: str, max_length: int, what: str) -> str:
+    """``value`` as a non-empty string of at most ``max_length`` characters, no control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {what} is required, got {value!r}")
+    if len(value) > max_length:
+        raise ConfigError(
+            f"{where}: {len(value)} characters is too long for {what}",
+            hint=f"at most {max_length} characters",
+        )
+    if _CONTROL.search(value):
+        raise ConfigError(
+            f"{where}: {value!r} contains a control character",
+            hint=f"write {what} without control characters",
+        )
+    return value
+
+
+def parse_path(value: Any, where: str) -> str:
+    """A data or output location (path or URI), bounded as the CRD bounds it."""
+    what = "a path or URI (s3://…, gs://…, file://…, /local/dir)"
+    return bounded_text(value, where, MAX_PATH_LENGTH, what).strip()
+
+
+def _column(value: Any, where: str) -> str:
+    return bounded_text(value, where, MAX_COLUMN_NAME_LENGTH, "a column name")
+
+
+def _names(value: Any, where: str, max_items: int) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list | tuple):
         raise ConfigError(f"{where}: expected a list of column names, got {value!r}")
-    return tuple(value)
+    if len(value) > max_items:
+        raise ConfigError(
+            f"{where}: {len(value)} columns is more than the {max_items} a monitor may list",
+            hint="list the few columns to leave out (features.exclude) or rely on type inference",
+        )
+    return tuple(_column(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
 def method_setting(method: Any, threshold: Any, *, kind: str | None, where: str) -> MethodSetting:
@@ -232,13 +289,16 @@ def parse_detection(spec: Any, where: str = "spec.detection") -> DetectionSettin
     raw_overrides = section.get("overrides") or []
     if not isinstance(raw_overrides, list):
         raise ConfigError(f"{where}.overrides: expected a list, got {raw_overrides!r}")
+    if len(raw_overrides) > MAX_OVERRIDES:
+        raise ConfigError(
+            f"{where}.overrides: {len(raw_overrides)} overrides is more than {MAX_OVERRIDES}",
+            hint="set the method for a whole kind in detection.numerical/categorical instead",
+        )
     for i, item in enumerate(raw_overrides):
         item_where = f"{where}.overrides[{i}]"
         item = as_mapping(item, item_where)
         check_keys(item, {"feature", "method", "threshold"}, item_where)
-        name = item.get("feature")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{item_where}.feature: a column name is required")
+        name = _column(item.get("feature"), f"{item_where}.feature")
         if name in overrides:
             raise ConfigError(f"{item_where}.feature: {name!r} is overridden twice")
         overrides[name] = method_setting(
@@ -277,8 +337,8 @@ def parse_features(spec: Any, where: str = "spec.features") -> FeatureSelection:
     check_keys(section, {"include", "exclude", "categorical", "numerical"}, where)
     selection = FeatureSelection(
         **{
-            key: _names(section.get(key), f"{where}.{key}")
-            for key in ("include", "exclude", "categorical", "numerical")
+            key: _names(section.get(key), f"{where}.{key}", max_items)
+            for key, max_items in MAX_FEATURE_LIST.items()
         }
     )
     both = sorted(set(selection.categorical) & set(selection.numerical))
@@ -318,7 +378,7 @@ def parse_profile(spec: Any, where: str = "spec.profile") -> ProfileSettings:
 def normalize_format(value: Any, where: str) -> str:
     """Map a format name (and its aliases) to one of FORMATS; the error names ``where``."""
     try:
-        return storage_formats.normalize_format(value)
+        return data_formats.normalize_format(value)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error.message}", hint=error.hint) from None
 
@@ -327,23 +387,26 @@ def parse_source(spec: Any, where: str) -> SourceConfig:
     """Parse ``spec.reference`` or ``spec.current``."""
     section = as_mapping(spec, where)
     check_keys(section, {"path", "format", "partitioning", "timestampColumn", "window"}, where)
-    path = section.get("path")
-    if not isinstance(path, str) or not path.strip():
-        raise ConfigError(
-            f"{where}.path: a path or URI (s3://…, gs://…, file://…, /local/dir) is required"
-        )
+    path = parse_path(section.get("path"), f"{where}.path")
     partitioning = section.get("partitioning", "hive")
     if partitioning not in ("hive", "none", None):
         raise ConfigError(f"{where}.partitioning: expected hive or none, got {partitioning!r}")
     window = section.get("window")
     timestamp_column = section.get("timestampColumn")
+    if timestamp_column is not None:
+        timestamp_column = _column(timestamp_column, f"{where}.timestampColumn")
     if window is not None and not timestamp_column:
         raise ConfigError(
             f"{where}.window: needs {where}.timestampColumn to know which rows fall in it"
         )
     return SourceConfig(
-        path=path.strip(),
-        format=normalize_format(section.get("format", "parquet"), f"{where}.format"),
+        path=path,
+        format=(
+            normalize_format(section["format"], f"{where}.format")
+            if section.get("format") is not None
+            # Unambiguous extensions decide (data.csv, logs/*.jsonl.gz), else parquet.
+            else data_formats.format_from_extension(path) or "parquet"
+        ),
         partitioning=None if partitioning in ("none", None) else "hive",
         timestamp_column=timestamp_column,
         window=None if window is None else parse_duration(window, field=f"{where}.window"),
@@ -364,14 +427,19 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
             hint="the Secret holds AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; omit secretRef to use the pod's identity",
         )
     endpoint = section.get("endpoint")
-    if endpoint is not None and not str(endpoint).startswith(("http://", "https://")):
-        raise ConfigError(f"{where}.endpoint: {endpoint!r} must start with http:// or https://")
+    if endpoint is not None:
+        endpoint = bounded_text(endpoint, f"{where}.endpoint", MAX_PATH_LENGTH, "an endpoint URL")
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.endpoint: {endpoint!r} must start with http:// or https://")
+    region = section.get("region")
+    if region is not None:
+        region = bounded_text(region, f"{where}.region", MAX_REGION_LENGTH, "a region")
     anonymous = section.get("anonymous", False)
     if not isinstance(anonymous, bool):
         raise ConfigError(f"{where}.anonymous: expected true or false, got {anonymous!r}")
     return StorageConfig(
         endpoint=endpoint,
-        region=section.get("region"),
+        region=region,
         anonymous=anonymous,
         secret_name=secret.get("name"),
     )
@@ -387,6 +455,8 @@ def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
             hint="both spec.reference.path and spec.current.path are required",
         )
     output = as_mapping(spec.get("output"), "spec.output").get("path")
+    if output is not None:
+        output = parse_path(output, "spec.output.path")
     return RunConfig(
         reference=parse_source(spec["reference"], "spec.reference"),
         current=parse_source(spec["current"], "spec.current"),

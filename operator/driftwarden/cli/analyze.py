@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -12,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
 from driftwarden.cli.progress import ProgressLine
+from driftwarden.documents import decode, load_json, load_yaml
+from driftwarden.durations import format_duration
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (
     build_error_summary,
@@ -52,10 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--current", metavar="URI", help="current data to compare with the reference"
     )
     source.add_argument(
-        "--reference-format", metavar="FMT", help="parquet (default), arrow, csv or jsonl"
+        "--reference-format",
+        metavar="FMT",
+        help="parquet, arrow, csv or jsonl (default: from the file extension, else parquet)",
     )
     source.add_argument(
-        "--current-format", metavar="FMT", help="parquet (default), arrow, csv or jsonl"
+        "--current-format",
+        metavar="FMT",
+        help="parquet, arrow, csv or jsonl (default: from the file extension, else parquet)",
     )
     source.add_argument(
         "--timestamp-column", metavar="COL", help="column that places current rows in time"
@@ -74,13 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config-env", metavar="VAR", help="environment variable holding a DriftMonitor as JSON"
     )
     config.add_argument("--numerical-method", metavar="M")
-    config.add_argument("--numerical-threshold", type=float, metavar="X")
+    config.add_argument("--numerical-threshold", type=_finite_float, metavar="X")
     config.add_argument("--categorical-method", metavar="M")
-    config.add_argument("--categorical-threshold", type=float, metavar="X")
+    config.add_argument("--categorical-threshold", type=_finite_float, metavar="X")
     config.add_argument("--correction", metavar="C", help="bonferroni, benjamini-hochberg or none")
     config.add_argument(
         "--drift-share",
-        type=float,
+        type=_finite_float,
         metavar="X",
         help="share of drifted features that makes the dataset drift",
     )
@@ -131,25 +136,17 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     if args.config and args.config_env:
         raise ConfigError("use either --config or --config-env, not both")
     if args.config:
-        path = Path(args.config)
+        source = f"--config {args.config}"
         try:
-            document = yaml.safe_load(path.read_text())
+            data = Path(args.config).read_bytes()
         except OSError as error:
-            raise ConfigError(
-                f"cannot read --config {args.config}: {error.strerror or error}"
-            ) from error
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--config {args.config} is not valid YAML: {error}") from error
+            raise ConfigError(f"cannot read {source}: {error.strerror or error}") from error
+        document = load_yaml(decode(data, source), source)
     elif args.config_env:
         raw = os.environ.get(args.config_env)
         if not raw:
             raise ConfigError(f"--config-env {args.config_env}: the variable is not set or empty")
-        try:
-            document = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ConfigError(
-                f"--config-env {args.config_env}: not valid JSON ({error})"
-            ) from error
+        document = load_json(raw, f"--config-env {args.config_env}")
     if not isinstance(document, Mapping):
         raise ConfigError(
             f"the configuration must be a mapping (a DriftMonitor or its spec), got {type(document).__name__}"
@@ -164,7 +161,26 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
         spec = document.get("spec") or {}
     else:
         spec, monitor = document, None
-    return json.loads(json.dumps(spec)), monitor
+    # A plain-JSON copy, as the operator passes it; YAML dates and the like are refused.
+    return json.loads(json.dumps(spec, default=_not_json)), monitor
+
+
+def _not_json(value: Any) -> Any:
+    raise ConfigError(
+        f"the configuration holds {value!r} ({type(value).__name__}), which a spec cannot hold",
+        hint="quote it to make it a string",
+    )
+
+
+def _finite_float(text: str) -> float:
+    """argparse type of number flags: NaN and infinities are refused at the flag."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def _set(spec: dict[str, Any], path: str, value: Any) -> None:
@@ -218,7 +234,8 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
     return parse_run_config(spec), monitor
 
 
-def _window_end(text: str | None) -> datetime | None:
+def _window_end(text: str | None, config: RunConfig) -> datetime | None:
+    """``--window-end`` as an aware time whose windows start after year 1."""
     if text is None:
         return None
     try:
@@ -227,7 +244,22 @@ def _window_end(text: str | None) -> datetime | None:
         raise ConfigError(
             f"--window-end {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-23T10:00:00Z"
         ) from error
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        end = value.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(f"--window-end {text!r} is out of range in UTC") from None
+    for side, window in (
+        ("reference", config.reference.window),
+        ("current", config.current.window),
+    ):
+        if window is not None and end - datetime.min.replace(tzinfo=UTC) < window:
+            raise ConfigError(
+                f"--window-end {text!r}: the {side} window of {format_duration(window)} "
+                "before it would start before year 1",
+                hint="give a later --window-end or a shorter window",
+            )
+    return value
 
 
 def _profile_cache(args: argparse.Namespace) -> str | None:
@@ -318,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
         )
         report = analyze(
             config,
-            window_end=_window_end(args.window_end),
+            window_end=_window_end(args.window_end, config),
             profile_cache=_profile_cache(args),
             progress=progress,
             monitor=monitor,

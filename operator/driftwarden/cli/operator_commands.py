@@ -7,22 +7,23 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from driftwarden.documents import decode, load_yaml_documents
 from driftwarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftwarden.controller.config import OperatorConfig
 
 
 def _documents(path: str) -> list[dict[str, Any]]:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    documents = load_yaml_documents(decode(data, path), path)
     monitors = [d for d in documents if isinstance(d, dict) and d.get("kind") == "DriftMonitor"]
     if not monitors:
         raise ConfigError(f"{path} holds no DriftMonitor (kind: DriftMonitor)")
@@ -57,16 +58,26 @@ def validate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _slot(text: str) -> datetime:
+    """``--slot`` as an aware UTC time."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--slot {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-23T10:00:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def render(args: argparse.Namespace) -> int:
     """Print the analysis Job the operator would create for the next due slot (YAML)."""
     from driftwarden.monitor import analysis_job, parse_monitor
     from driftwarden.monitor.schedule import slot_at_or_before
 
     now = datetime.now(UTC)
-    if args.slot:
-        now = datetime.fromisoformat(args.slot.replace("Z", "+00:00"))
-        now = now if now.tzinfo else now.replace(tzinfo=UTC)
     try:
+        if args.slot:
+            now = _slot(args.slot)
         manifests = []
         for monitor_doc in _documents(args.file):
             monitor_doc = {
@@ -88,20 +99,39 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the operator."""
-    from driftwarden.controller.config import OperatorConfig
-    from driftwarden.controller.runner import run_operator
+def _split(items: list[str]) -> tuple[str, ...]:
+    """Repeated and comma-separated flag values, in order, without blanks."""
+    return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
 
-    config = OperatorConfig(
+
+def operator_config(args: argparse.Namespace) -> OperatorConfig:
+    """The operator's settings from ``driftwarden run``'s flags (and environment variables)."""
+    from driftwarden.controller.config import OperatorConfig
+
+    return OperatorConfig(
         image=args.image,
         namespaces=tuple(n for item in args.namespace for n in item.split(",") if n),
         tick_seconds=args.tick,
         max_concurrent_jobs=args.max_concurrent_jobs,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
+        allowed_images=_split(
+            [os.environ.get("DRIFTWARDEN_ALLOWED_IMAGES", ""), *args.allowed_images]
+        ),
+        allowed_priority_classes=_split(
+            [
+                os.environ.get("DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES", ""),
+                *args.allowed_priority_classes,
+            ]
+        ),
     )
-    run_operator(config, peering=args.peering, priority=args.priority)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the operator."""
+    from driftwarden.controller.runner import run_operator
+
+    run_operator(operator_config(args), peering=args.peering, priority=args.priority)
     return 0
 
 
@@ -139,6 +169,23 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--max-concurrent-jobs",
         type=int,
         default=int(os.environ.get("DRIFTWARDEN_MAX_CONCURRENT_JOBS", 10)),
+    )
+    run_parser.add_argument(
+        "--allowed-images",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="images monitors' Jobs may use besides --image: glob patterns, repeat or "
+        "comma-separate, e.g. 'registry.example.com/ml/*'; added to $DRIFTWARDEN_ALLOWED_IMAGES "
+        "(default: none)",
+    )
+    run_parser.add_argument(
+        "--allowed-priority-classes",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="priority classes monitors' Jobs may use; system- classes never; added to "
+        "$DRIFTWARDEN_ALLOWED_PRIORITY_CLASSES (default: none)",
     )
     run_parser.add_argument(
         "--peering",

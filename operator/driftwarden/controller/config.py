@@ -22,3 +22,7 @@ class OperatorConfig:
     max_concurrent_jobs: int = 10  # analysis Jobs running at once, over all monitors
     metrics_port: int = 9090
     health_port: int = 8080
+    # Job policy (docs/operations.md, "Security model"): what monitors may put in their Jobs
+    # besides the operator's own image and no priority class.
+    allowed_images: tuple[str, ...] = ()  # glob patterns
+    allowed_priority_classes: tuple[str, ...] = ()

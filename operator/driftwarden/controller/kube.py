@@ -88,6 +88,15 @@ class KubeApi:
         result = await self._call(self.core.list_namespaced_pod, namespace, label_selector=selector)
         return list(result.get("items") or [])
 
+    async def get_namespace(self, name: str) -> dict[str, Any] | None:
+        """The Namespace object (its annotations carry the Job policy); None when it is gone."""
+        try:
+            return await self._call(self.core.read_namespace, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
     async def get_monitor(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return await self._call(

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import kopf
 
+from driftwarden.controller.admission import admit_analysis, admit_retraining
 from driftwarden.controller.config import OperatorConfig
 from driftwarden.controller.kube import KubeApi
 from driftwarden.controller.metrics import Metrics
@@ -50,9 +51,10 @@ from driftwarden.monitor import (
 )
 from driftwarden.monitor.job import analysis_selector
 from driftwarden.monitor.outcome import job_slot
+from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
 from driftwarden.monitor.retraining import COOLDOWN, START
 from driftwarden.monitor.spec import Monitor
-from driftwarden.monitor.status import READY, get_condition
+from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, get_condition
 
 log = logging.getLogger("driftwarden.controller")
 
@@ -178,6 +180,7 @@ class Reconciler:
 
         observed = await self._observe(monitor)
         events = []
+        blocked: dict[str, str] = {}  # condition type -> why the Job policy refused a Job
         outcome: RunOutcome | None = None
         record = None
         newest = observed.newest
@@ -185,20 +188,21 @@ class Reconciler:
             candidate = outcome_from_job(newest, pick_pod(observed.pods))
             if is_new_outcome(previous, candidate):
                 outcome = candidate
-                record = await self._maybe_retrain(monitor, outcome, previous, now, events)
+                record = await self._maybe_retrain(monitor, outcome, previous, now, events, blocked)
                 self.metrics.observe_outcome(namespace, name, outcome)
                 events[:0] = outcome_events(outcome)
 
         running = observed.running
         problem = stuck_reason(pick_pod(observed.pods)) if running is not None else None
         if running is None and not monitor.suspend:
-            running = await self._maybe_start(monitor, previous, observed, now, events)
+            running = await self._maybe_start(monitor, previous, observed, now, events, blocked)
 
         status = compute_status(
             monitor, previous, outcome, now, running, record, current_problem=problem
         )
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
+        status = blocked_status(status, blocked, now, monitor.generation)
         if problem and _ready_message(previous) != _ready_message(status):
             events.append(Event("Warning", "AnalysisStuck", problem))
         await self._apply(body, previous, status, events)
@@ -224,15 +228,21 @@ class Reconciler:
         previous: Mapping[str, Any],
         now: datetime,
         events: list[Event],
+        blocked: dict[str, str],
     ) -> Any:
         decision = decide_retraining(monitor, outcome, previous.get("lastRetraining"), now)
         if decision.reason == COOLDOWN:
             events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:
             return None
-        job, created = await self.api.create_job(
-            monitor.namespace, retraining_job(monitor, outcome, now)
+        manifest, refusal = await admit_retraining(
+            self.api, self.config, outcome.job, retraining_job(monitor, outcome, now)
         )
+        if refusal:  # the run is recorded as usual; the next drifted run tries again
+            blocked[RETRAINING_TRIGGERED] = refusal
+            events.append(Event("Warning", POLICY_VIOLATION, refusal))
+            return None
+        job, created = await self.api.create_job(monitor.namespace, manifest)
         if created:
             self.metrics.retraining.labels(monitor.namespace, monitor.name).inc()
             events.append(
@@ -251,6 +261,7 @@ class Reconciler:
         observed: Observation,
         now: datetime,
         events: list[Event],
+        blocked: dict[str, str],
     ) -> dict[str, Any] | None:
         started = [
             s for s in (last_slot(previous), *(job_slot(j) for j in observed.jobs)) if s is not None
@@ -267,7 +278,14 @@ class Reconciler:
                 },
             )
             return None
-        manifest = analysis_job(monitor, slot, self.config.image)
+        manifest, refusal = await admit_analysis(
+            self.api, self.config, monitor, analysis_job(monitor, slot, self.config.image)
+        )
+        if refusal:
+            blocked[READY] = refusal
+            if _ready_message(previous) != refusal:  # one Event per distinct problem
+                events.append(Event("Warning", POLICY_VIOLATION, refusal))
+            return None
         job, created = await self.api.create_job(monitor.namespace, manifest)
         self.track_job(job)
         if created:

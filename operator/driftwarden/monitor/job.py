@@ -113,11 +113,12 @@ def analysis_selector(monitor: Monitor) -> str:
 def monitor_config(monitor: Monitor) -> str:
     """The value of DRIFTWARDEN_MONITOR: compact JSON of the monitor, as the Job reads it.
 
-    ``spec.retraining`` is left out (the analysis does not use it and a Job
-    template can be large), and so is ``spec.storage.secretRef``: the pod gets
+    ``spec.retraining`` and ``spec.job`` are left out (the analysis uses neither;
+    a Job template, tolerations and affinity are unbounded Kubernetes objects, and
+    this value must stay under Linux's 128 KiB per variable), and so is ``spec.storage.secretRef``: the pod gets
     the credentials through ``envFrom``, the only place the Secret is named.
     """
-    spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k != "retraining"}
+    spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k not in ("retraining", "job")}
     if isinstance(spec.get("storage"), dict):
         spec["storage"].pop("secretRef", None)
     document = {
@@ -205,6 +206,8 @@ def analysis_job(
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
+        # No service-link variables: the analysis talks to no in-cluster Service by env var.
+        "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS,

@@ -22,6 +22,7 @@ from typing import Any
 
 from driftwarden.analysis import settings
 from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
+from driftwarden.documents import check_depth
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
 from driftwarden.monitor.schedule import Schedule, parse_cron, parse_interval
@@ -41,6 +42,8 @@ QUANTITY = re.compile(
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+# As the CRD bounds spec.schedule (it travels to the analysis pod with the spec).
+MAX_SCHEDULE_LENGTH = 256
 DEFAULT_COOLDOWN = timedelta(hours=24)
 DEFAULT_RESOURCES: Mapping[str, Any] = {
     "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -219,7 +222,13 @@ def parse_schedule(spec: Mapping[str, Any]) -> Schedule:
             hint="schedule: '0 * * * *' runs hourly on the hour (UTC); interval: 30m runs every 30 minutes",
         )
     if has_cron:
-        return Schedule(cron=parse_cron(spec["schedule"]))
+        cron = spec["schedule"]
+        if isinstance(cron, str) and len(cron) > MAX_SCHEDULE_LENGTH:
+            raise ConfigError(
+                f"spec.schedule: {len(cron)} characters is too long for a cron expression",
+                hint=f"at most {MAX_SCHEDULE_LENGTH} characters",
+            )
+        return Schedule(cron=parse_cron(cron))
     return Schedule(interval=parse_interval(spec["interval"]))
 
 
@@ -238,7 +247,7 @@ def parse_output(spec: Mapping[str, Any]) -> str | None:
     check_keys(section, {"path"}, "spec.output")
     if section.get("path") is None:
         return None
-    return _string(section["path"], "spec.output.path")
+    return settings.parse_path(section["path"], "spec.output.path")
 
 
 def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
@@ -418,6 +427,10 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
 
     if not isinstance(manifest, Mapping):
         return [ConfigError(f"manifest: expected a mapping, got {type(manifest).__name__}")], None
+    try:  # before anything recursive (deepcopy, json.dumps) walks it
+        check_depth(manifest.get("spec"), "spec")
+    except ConfigError as error:
+        return [error], None
     meta = attempt(lambda: parse_metadata(manifest))
     spec_value = manifest.get("spec")
     if not isinstance(spec_value, Mapping):

@@ -146,7 +146,7 @@ def translate(
         what = f"as {fmt}" if fmt else "in the declared format"
         return DataFormatError(
             f"cannot read {where} {what}: {_first_line(_strip_prefix(detail))}",
-            hint=f"is it really {fmt}? set format: to the files' real format "
+            hint=f"is it really {fmt}? {_format_setting(label)} "
             "(parquet, arrow, csv, jsonl), or remove the damaged file"
             if fmt
             else None,
@@ -154,6 +154,14 @@ def translate(
     if isinstance(exc, OSError):
         return StorageError(f"storage error on {where}: {_first_line(detail)}")
     return DataFormatError(f"cannot read {where}: {_first_line(detail)}")
+
+
+def _format_setting(label: str) -> str:
+    """How a person names the real format of ``label``'s files, as a flag and as a spec field."""
+    side = label.split()[0] if label.split()[:1] in (["reference"], ["current"]) else None
+    if side is None:
+        return "set the files' real format"
+    return f"give the files' real format with --{side}-format (spec.{side}.format)"
 
 
 @contextlib.contextmanager

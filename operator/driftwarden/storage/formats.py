@@ -1,4 +1,9 @@
-"""File formats: user-facing names, file extensions and Arrow dataset formats."""
+"""Arrow dataset formats for the format names of :mod:`driftwarden.formats`.
+
+The names, aliases and extension tables live in the pure module
+:mod:`driftwarden.formats` (the operator validates specs without pyarrow);
+they are re-exported here for the storage layer.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +11,22 @@ from collections.abc import Sequence
 
 import pyarrow.dataset as ds
 
-from driftwarden.errors import ConfigError
+from driftwarden.formats import (
+    FORMATS,
+    extensions,
+    format_from_extension,
+    has_extension,
+    normalize_format,
+)
 
-#: Canonical format names, as documented for ``format:`` in a DriftMonitor.
-FORMATS = ("parquet", "arrow", "csv", "jsonl")
-
-_ALIASES = {
-    "parquet": "parquet",
-    "pq": "parquet",
-    "arrow": "arrow",
-    "feather": "arrow",
-    "ipc": "arrow",
-    "csv": "csv",
-    "jsonl": "jsonl",
-    "json": "jsonl",
-    "ndjson": "jsonl",
-}
-
-# Arrow detects these compressions from the extension for the text formats.
-_COMPRESSIONS = ("", ".gz", ".bz2", ".zst", ".lz4", ".br")
-
-_EXTENSIONS = {
-    "parquet": (".parquet", ".parq", ".pq"),
-    "arrow": (".arrow", ".feather", ".ipc"),
-    "csv": tuple(".csv" + c for c in _COMPRESSIONS),
-    "jsonl": tuple(e + c for e in (".jsonl", ".ndjson", ".json") for c in _COMPRESSIONS),
-}
-
-
-def normalize_format(name: str) -> str:
-    """Return the canonical name for ``name`` (case-insensitive) or raise ConfigError."""
-    canonical = _ALIASES.get(str(name).strip().lower())
-    if canonical is None:
-        raise ConfigError(
-            f"unknown data format {name!r}",
-            hint="use one of: parquet, arrow (feather, ipc), csv, jsonl (json)",
-        )
-    return canonical
-
-
-def extensions(fmt: str) -> tuple[str, ...]:
-    """File name endings that identify ``fmt`` (lower case)."""
-    return _EXTENSIONS[normalize_format(fmt)]
-
-
-def has_extension(name: str, fmt: str) -> bool:
-    """True when the file name ends with one of the format's extensions."""
-    return name.lower().endswith(extensions(fmt))
+__all__ = [
+    "FORMATS",
+    "extensions",
+    "file_format",
+    "format_from_extension",
+    "has_extension",
+    "normalize_format",
+]
 
 
 def file_format(

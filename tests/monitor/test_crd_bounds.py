@@ -1,0 +1,207 @@
+"""Every spec the CRD admits can run: its DRIFTWARDEN_MONITOR value stays under Linux's limit.
+
+The analysis spec reaches the pod in one environment variable, and Linux refuses
+an exec whose single variable exceeds 128 KiB (MAX_ARG_STRLEN, 32 pages). The
+largest spec is built from the CRD schema itself (every list at maxItems, every
+string at maxLength with the costliest characters its pattern admits), so raising
+a bound without checking the budget breaks this test.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from driftwarden.analysis import settings
+from driftwarden.errors import ConfigError
+from driftwarden.monitor.job import monitor_config
+from driftwarden.monitor.spec import parse_monitor
+
+from .crdschema import load_crd, open_api_schema
+from .helpers import CRD_PATH
+
+BUDGET = 120 * 1024  # bytes; MAX_ARG_STRLEN is 128 KiB including "DRIFTWARDEN_MONITOR=" and NUL
+# Sections that do not travel to the analysis pod (monitor_config leaves them out).
+NOT_TRAVELLING = {"retraining", "job"}
+# Characters from costliest to cheapest in compact JSON (ensure_ascii=False):
+# a control character becomes \u0001 (6 bytes), an astral one 4 UTF-8 bytes, a quote 2.
+FILLS = ("\x01", "\U0001f600", '"', "a", "9")
+SCHEMA = open_api_schema(load_crd())
+SPEC_SCHEMA = SCHEMA["properties"]["spec"]
+
+
+def _shapes(fill: str, n: int) -> list[str]:
+    """Strings of length n (or just under) of the shapes the CRD's patterns ask for."""
+    unit = "999999999.999999999w"  # a duration part at the pattern's digit limits
+    q, r = divmod(n, len(unit))
+    return [
+        fill * n,
+        "https://" + fill * (n - 8),
+        " ".join([fill * (n - 8), fill, fill, fill, fill]),  # five cron fields
+        unit * q + ("9" * (r - 1) + "w" if r >= 2 else ""),
+    ]
+
+
+def _json_bytes(value: str) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+def worst_string(node: Mapping[str, Any], where: str, salt: int = 0) -> str:
+    """The string the node admits that costs the most bytes in the travelling JSON."""
+    if "enum" in node:
+        return max(node["enum"], key=len)
+    assert "maxLength" in node, f"{where}: a travelling string without maxLength"
+    n = node["maxLength"]
+    pattern = node.get("pattern")
+    candidates = [
+        shape
+        for fill in FILLS
+        for shape in _shapes(fill, n)
+        if 0 < len(shape) <= n and (pattern is None or re.search(pattern, shape))
+    ]
+    assert candidates, f"{where}: no generator for pattern {pattern!r}; add one to _shapes"
+    best = max(candidates, key=_json_bytes)
+    # Distinct values where lists need them (list-map keys, categorical vs numerical).
+    tag = format(salt, "x")
+    return best if not salt else tag + best[len(tag) :]
+
+
+def largest(
+    node: Mapping[str, Any], where: str, counter: Iterator[int], in_list: bool = False
+) -> Any:
+    """The costliest value ``node`` admits; fails on anything the schema leaves unbounded.
+
+    Strings inside lists get a distinct prefix (from ``counter``): list-map keys
+    must be unique, and a column cannot be both categorical and numerical.
+    """
+    assert not node.get("x-kubernetes-preserve-unknown-fields"), f"{where}: unbounded object"
+    kind = node.get("type")
+    if kind == "object":
+        assert "additionalProperties" not in node, f"{where}: a map (bound it with maxProperties)"
+        return {
+            key: largest(sub, f"{where}.{key}", counter, in_list)
+            for key, sub in node.get("properties", {}).items()
+            if key not in NOT_TRAVELLING or where != "spec"
+        }
+    if kind == "array":
+        assert "maxItems" in node, f"{where}: a travelling list without maxItems"
+        return [
+            largest(node["items"], f"{where}[]", counter, True) for _ in range(node["maxItems"])
+        ]
+    if kind == "string":
+        return worst_string(node, where, next(counter) if in_list else 0)
+    if kind == "number":
+        longest = 2.2250738585072014e-308  # 23 characters of JSON, and positive
+        return longest if longest <= node.get("maximum", 1.0) else node["maximum"]
+    if kind == "integer":
+        return node.get("maximum", 2**63 - 1)
+    if kind == "boolean":
+        return False
+    raise AssertionError(f"{where}: unhandled schema type {kind!r}")
+
+
+def largest_spec() -> dict[str, Any]:
+    return largest(SPEC_SCHEMA, "spec", itertools.count(1))
+
+
+def largest_manifest() -> dict[str, Any]:
+    spec = largest_spec()
+    spec.pop("interval")  # the CRD wants exactly one of schedule and interval; keep the longer
+    return {
+        "apiVersion": "driftwarden.io/v1alpha1",
+        "kind": "DriftMonitor",
+        "metadata": {
+            "name": "m" * 63,
+            "namespace": "n" * 63,
+            "uid": "7d5c1f0e-1b2a-4c3d-9e8f-0a1b2c3d4e5f",
+        },
+        "spec": spec,
+    }
+
+
+def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with values the parser checks beyond the CRD made valid.
+
+    The CRD admits any five cron fields and durations whose parts sum past the
+    parser's ten years (a pattern cannot add); both are short ASCII, so the
+    size measured with the CRD's worst values is unchanged in kind.
+    """
+    manifest = copy.deepcopy(manifest)
+    manifest["spec"]["schedule"] = "0 * * * *"
+    for side in ("reference", "current"):
+        manifest["spec"][side]["window"] = "24h"
+    return manifest
+
+
+def test_the_largest_admissible_spec_travels_well_under_the_limit():
+    manifest = largest_manifest()
+    monitor = parse_monitor(runnable(manifest))  # the parser accepts it too
+    monitor = dataclasses.replace(monitor, spec=manifest["spec"])  # with the costliest schedule
+    size = len(("DRIFTWARDEN_MONITOR=" + monitor_config(monitor)).encode())
+    assert size < BUDGET, f"{size} bytes"
+    # The generator did build a large spec, not an empty one.
+    assert size > BUDGET // 2
+
+
+def test_the_crd_and_the_parser_hold_the_same_bounds():
+    features = SPEC_SCHEMA["properties"]["features"]["properties"]
+    for key, limit in settings.MAX_FEATURE_LIST.items():
+        assert features[key]["maxItems"] == limit
+        assert features[key]["items"]["maxLength"] == settings.MAX_COLUMN_NAME_LENGTH
+    overrides = SPEC_SCHEMA["properties"]["detection"]["properties"]["overrides"]
+    assert overrides["maxItems"] == settings.MAX_OVERRIDES
+    assert overrides["items"]["properties"]["feature"]["maxLength"] == (
+        settings.MAX_COLUMN_NAME_LENGTH
+    )
+    source = SPEC_SCHEMA["properties"]["reference"]["properties"]
+    assert source["path"]["maxLength"] == settings.MAX_PATH_LENGTH
+    assert source["timestampColumn"]["maxLength"] == settings.MAX_COLUMN_NAME_LENGTH
+    assert SPEC_SCHEMA["properties"]["output"]["properties"]["path"]["maxLength"] == (
+        settings.MAX_PATH_LENGTH
+    )
+    storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
+    assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
+    assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
+
+
+OVER_THE_BOUND = [
+    ("features.include", lambda s: s["features"]["include"].append("one_more")),
+    (
+        "detection.overrides",
+        lambda s: s["detection"]["overrides"].append({"feature": "one_more", "method": "psi"}),
+    ),
+    ("reference.path", lambda s: s["reference"].update(path="s3://b/" + "x" * 1024)),
+    ("features.exclude[0]", lambda s: s["features"]["exclude"].__setitem__(0, "c" * 129)),
+    ("current.timestampColumn", lambda s: s["current"].update(timestampColumn="t\x1b[31m")),
+]
+
+
+@pytest.mark.parametrize(("field", "grow"), OVER_THE_BOUND, ids=[f for f, _ in OVER_THE_BOUND])
+def test_one_over_a_bound_is_refused_by_the_api_server_and_the_parser(kube_api, field, grow):
+    kube_api.register_crd(CRD_PATH)
+    manifest = largest_manifest()
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n" * 63}})
+    path = f"/apis/driftwarden.io/v1alpha1/namespaces/{'n' * 63}/driftmonitors"
+    status, body, _ = kube_api.http("POST", path, {**manifest, "metadata": {"name": "at-bound"}})
+    assert status == 201, body
+    grow(manifest["spec"])
+    status, body, _ = kube_api.http("POST", path, {**manifest, "metadata": {"name": "over"}})
+    assert status == 422, body
+    assert "spec." + field.split("[")[0] in body["message"]
+    with pytest.raises(ConfigError, match=re.escape("spec." + field)):
+        parse_monitor(runnable(manifest))
+
+
+def test_unbounded_sections_stay_out_of_the_travelling_spec():
+    manifest = runnable(largest_manifest())
+    manifest["spec"]["job"] = {"affinity": {"nodeAffinity": {"x": "y" * 200_000}}}
+    monitor = parse_monitor(manifest)
+    assert '"job"' not in monitor_config(monitor)
+    assert len(monitor_config(monitor).encode()) < BUDGET
