@@ -34,6 +34,7 @@ G, V, P = "driftwarden.io", "v1alpha1", "driftmonitors"
 CRD = REPO_DIR / "crds" / "driftmonitor.yaml"
 BENCH_AGENT = "driftwarden-bench"
 LATENCY_NAMESPACE = "bench-latency"
+BURST_NAMESPACE = "bench-burst"
 # Large enough that no watch of the operator is ever sent 410 Gone by the fixture
 # because the benchmark's own writes (monitors, 5,000 Jobs) pushed its position out.
 HISTORY_SIZE = 500_000

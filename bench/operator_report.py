@@ -154,6 +154,27 @@ def _endpoint_line(phase: dict[str, Any]) -> str:
     return ", ".join(f"`{k}` {v}" for k, v in top) or "none"
 
 
+def _finish_lines(phase: dict[str, Any], pace: str) -> list[str]:
+    """What one latency or burst phase measured, in two paragraphs."""
+    if not phase.get("finished"):
+        return ["Not measured."]
+    return [
+        f"{phase['recorded']} of {phase['finished']} finished Jobs recorded "
+        f"({phase['missing']} missing; outcomes {phase.get('outcomes')}): "
+        f"p50 **{_fmt(phase['p50Seconds'], 2)} s**, p90 {_fmt(phase['p90Seconds'], 2)} s, "
+        f"p99 **{_fmt(phase['p99Seconds'], 2)} s**, max {_fmt(phase['maxSeconds'], 2)} s; "
+        f"{_fmt(phase.get('recordedPerSecond'))} recorded per second ({pace}). "
+        f"The operator created all {phase.get('jobsCreated')} Jobs within "
+        f"{_fmt(phase.get('jobsCreatedSeconds'))} s of the monitors' creation.",
+        "",
+        "Where the time goes: the operator's status patch that records the Job reached "
+        f"the fixture p50 {_fmt(phase.get('recordingPatchP50Seconds'), 2)} s, "
+        f"p99 {_fmt(phase.get('recordingPatchP99Seconds'), 2)} s after the finish (the "
+        "rest is the fixture sending the watch event); meanwhile the fixture kept a "
+        f"trivial call waiting p50 / p99 {_probe(phase.get('fixture'))} ms.",
+    ]
+
+
 def render_section(results: dict[str, Any]) -> str:
     """The "Operator at scale" section, markers included."""
     c, m, op = results["config"], results["machine"], results["operator"]
@@ -196,8 +217,9 @@ def render_section(results: dict[str, Any]) -> str:
         f"finished by the fixture's stand-in (a pod terminating with a valid summary as its "
         f"termination message, then the Job's Complete condition), {c['finishRate']:g} per "
         "second; latency = from the Job's completion being written to the first watch event "
-        "of the monitor whose `status.lastRun.job` names it. The latency monitors are then "
-        "deleted (the next operator waits until they are gone).",
+        "of the monitor whose `status.lastRun.job` names it. Then **burst**: the same with "
+        f"{c.get('burstJobs', 0)} monitors whose Jobs are finished all at once. The latency "
+        "and burst monitors are then deleted (the next operator waits until they are gone).",
         f"3. **monitorsAndJobs**: {c['unrelatedJobs']:,} Jobs without driftwarden labels "
         f"created in {c['unrelatedNamespaces']} other namespaces, then the operator restarted "
         f"with the same monitors; same settling, a {c['jobsWindowSeconds']:.0f} s window.",
@@ -226,25 +248,14 @@ def render_section(results: dict[str, Any]) -> str:
         "### Job finished → outcome in status",
         "",
     ]
-    if latency.get("finished"):
-        lines += [
-            f"{latency['recorded']} of {latency['finished']} finished Jobs recorded "
-            f"({latency['missing']} missing; outcomes {latency.get('outcomes')}): "
-            f"p50 **{_fmt(latency['p50Seconds'], 2)} s**, p90 {_fmt(latency['p90Seconds'], 2)} s, "
-            f"p99 **{_fmt(latency['p99Seconds'], 2)} s**, max {_fmt(latency['maxSeconds'], 2)} s; "
-            f"{_fmt(latency.get('recordedPerSecond'))} recorded per second (finished: "
-            f"{c['finishRate']:g}/s). "
-            f"The operator created all {c['latencyJobs']} Jobs within "
-            f"{_fmt(latency.get('jobsCreatedSeconds'))} s of the monitors' creation.",
-            "",
-            "Where the time goes: the operator's status patch that records the Job reached "
-            f"the fixture p50 {_fmt(latency.get('recordingPatchP50Seconds'), 2)} s, "
-            f"p99 {_fmt(latency.get('recordingPatchP99Seconds'), 2)} s after the finish (the "
-            "rest is the fixture sending the watch event); meanwhile the fixture kept a "
-            f"trivial call waiting p50 / p99 {_probe(latency.get('fixture'))} ms.",
-        ]
-    else:
-        lines.append("Not measured.")
+    lines += _finish_lines(latency, f"finished {c['finishRate']:g} per second")
+    lines += [
+        "",
+        f"**Burst**: {c.get('burstJobs', 0)} more Jobs (monitors in `{c.get('burstNamespace')}`) "
+        "finished all at once, as when many monitors share a schedule:",
+        "",
+        *_finish_lines(phases.get("burst") or {}, "finished all at once"),
+    ]
     lines += [
         "",
         "### Targets (issue 7)",

@@ -33,6 +33,7 @@ from typing import Any
 
 from operator_cluster import (
     BENCH_AGENT,
+    BURST_NAMESPACE,
     LATENCY_NAMESPACE,
     FixtureProbe,
     G,
@@ -77,8 +78,9 @@ class Options:
     namespaces: int = 10
     unrelated_jobs: int = 5000
     unrelated_namespaces: int = 5
-    latency_jobs: int = 200
-    finish_rate: float = 10.0
+    latency_jobs: int = 100
+    finish_rate: float = 2.0
+    burst_jobs: int = 100
     settle: float = 15.0
     idle_window: float = 20.0
     window: float = 60.0
@@ -135,6 +137,8 @@ class Run:
                 "latencyJobs": options.latency_jobs,
                 "latencyNamespace": LATENCY_NAMESPACE,
                 "finishRate": options.finish_rate,
+                "burstJobs": options.burst_jobs,
+                "burstNamespace": BURST_NAMESPACE,
                 "settleSeconds": options.settle,
                 "idleWindowSeconds": options.idle_window,
                 "windowSeconds": options.window,
@@ -225,7 +229,10 @@ class Run:
         process = self._operator("monitors")
         try:
             self._monitors(process, set(monitors))
-            self._latency(process)
+            self._finishes(
+                process, "latency", LATENCY_NAMESPACE, self.o.latency_jobs, self.o.finish_rate
+            )
+            self._finishes(process, "burst", BURST_NAMESPACE, self.o.burst_jobs, None)
         finally:
             process.stop()
             self.results["monitorsRunHwmBytes"] = _hwm(process)
@@ -274,34 +281,41 @@ class Run:
         self.results["phases"]["monitors"] = phase
 
     def _gone(self, process: OperatorProcess) -> None:
-        """Wait (bounded) until the deleted latency monitors and their Jobs are gone."""
+        """Wait (bounded) until the deleted latency and burst monitors and their Jobs are gone."""
+        spaces = (LATENCY_NAMESPACE, BURST_NAMESPACE)
 
         def gone() -> bool:
             if not process.alive():
                 raise BenchError(f"the operator exited:\n{process.log_tail()}")
-            return not self.server.objects(G, V, P, LATENCY_NAMESPACE) and not self.server.objects(
-                "batch", "v1", "jobs", LATENCY_NAMESPACE
+            return not any(
+                self.server.objects(G, V, P, ns) or self.server.objects("batch", "v1", "jobs", ns)
+                for ns in spaces
             )
 
         try:
             _wait(gone, self.o.reconcile_timeout, "the latency monitors and their Jobs deleted")
         except BenchError as error:
-            left = self.server.objects(G, V, P, LATENCY_NAMESPACE)
+            left = [m for ns in spaces for m in self.server.objects(G, V, P, ns)]
             finalizers = sorted({f for m in left for f in m["metadata"].get("finalizers") or []})
             self.results["notes"].append(
                 f"monitorsAndJobs: {error}: {len(left)} monitors left (finalizers {finalizers})"
             )
 
-    def _latency(self, process: OperatorProcess) -> None:
-        n = self.o.latency_jobs
+    def _finishes(
+        self, process: OperatorProcess, key: str, namespace: str, n: int, rate: float | None
+    ) -> None:
+        """``n`` new monitors in ``namespace`` run their due slot; their Jobs are finished
+        ``rate`` per second (None: all as fast as the fixture takes them) and timed until
+        each outcome shows in the monitor's status."""
         if not n:
             return
-        process.phase = "latency"
-        watch = StatusWatch(self.server, LATENCY_NAMESPACE, int(self.o.latency_timeout) + 60)
+        process.phase = key
+        watch = StatusWatch(self.server, namespace, int(self.o.latency_timeout) + 60)
         watch.start()
         created = time.time()
-        log(f"latency: {n} monitors run their slot; finishing their Jobs, {self.o.finish_rate:g}/s")
-        create_monitors(self.server, monitor_names(n, [LATENCY_NAMESPACE]), self.slot)
+        pace = f"{rate:g}/s" if rate else "all at once"
+        log(f"{key}: {n} monitors run their slot; finishing their Jobs, {pace}")
+        create_monitors(self.server, monitor_names(n, [namespace]), self.slot)
         finished: dict[str, float] = {}  # job -> time.time() its completion was written
         owners: dict[str, str] = {}  # job -> monitor
         all_created: float | None = None
@@ -310,7 +324,7 @@ class Run:
         while len(finished) < n and time.time() < deadline:
             if not process.alive():
                 raise BenchError(f"the operator exited:\n{process.log_tail()}")
-            for job in self.server.objects("batch", "v1", "jobs", LATENCY_NAMESPACE):
+            for job in self.server.objects("batch", "v1", "jobs", namespace):
                 owners.setdefault(job["metadata"]["name"], owner_name(job) or "")
             if all_created is None and len(owners) >= n:
                 all_created = time.time() - created
@@ -320,9 +334,10 @@ class Run:
                 continue
             for name in todo:
                 time.sleep(max(0.0, next_at - time.time()))
-                finish_job(self.server, LATENCY_NAMESPACE, name)
+                finish_job(self.server, namespace, name)
                 finished[name] = time.time()
-                next_at = max(next_at + 1 / self.o.finish_rate, time.time() - 1)
+                if rate:
+                    next_at = max(next_at + 1 / rate, time.time() - 1)
                 if len(finished) >= n or time.time() >= deadline:
                     break
         # The last ones need time to be recorded; bounded by what is left of the timeout.
@@ -334,7 +349,7 @@ class Run:
                 0.2,
             )
         except BenchError as error:
-            self.results["notes"].append(f"latency: {error}")
+            self.results["notes"].append(f"{key}: {error}")
         summary = latency_summary(finished, watch.recorded)
         # Where the time goes: the status patch that wrote lastRun.job reaching the fixture,
         # vs. the watch event that shows it (the rest is the fixture sending the event).
@@ -344,7 +359,7 @@ class Run:
             if r.method == "PATCH"
             and r.plural == P
             and r.subresource == "status"
-            and r.namespace == LATENCY_NAMESPACE
+            and r.namespace == namespace
             and isinstance(r.body, dict)
             and isinstance((r.body.get("status") or {}).get("lastRun"), dict)
         ]
@@ -358,16 +373,16 @@ class Run:
         )
         if watch.error:
             summary["watchError"] = watch.error
-        self.results["phases"]["latency"] = summary
+        self.results["phases"][key] = summary
         log(
-            f"latency: {summary['recorded']}/{summary['finished']} recorded, "
+            f"{key}: {summary['recorded']}/{summary['finished']} recorded, "
             f"p50 {_secs(summary['p50Seconds'])}, p99 {_secs(summary['p99Seconds'])}; "
             f"recording patch p50 {_secs(summary['recordingPatchP50Seconds'])}, fixture delay "
             f"p99 {_secs(summary['fixture']['p99Seconds'])}"
         )
         # Deleted, so the next run holds the same monitors as the steady phase; an operator
         # whose finalizer they carry lets them go, the next one if not this one (see _gone).
-        delete_monitors(self.server, monitor_names(n, [LATENCY_NAMESPACE]))
+        delete_monitors(self.server, monitor_names(n, [namespace]))
 
     def run(self) -> dict[str, Any]:
         """All phases; on an error, what was measured so far plus the error."""
@@ -377,7 +392,8 @@ class Run:
             log(
                 f"operator under test: {results_operator['package']} ({results_operator.get('git')})"
             )
-            for namespace in [*self.namespaces, *self.etl_namespaces, LATENCY_NAMESPACE]:
+            spaces = [*self.namespaces, *self.etl_namespaces, LATENCY_NAMESPACE, BURST_NAMESPACE]
+            for namespace in spaces:
                 create_namespace(self.server, namespace)
             self.idle()
             self.at_scale()
@@ -433,7 +449,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="Job finishes timed (0: skip)",
     )
     p.add_argument(
-        "--finish-rate", type=float, default=defaults.finish_rate, help="Jobs finished per second"
+        "--finish-rate",
+        type=float,
+        default=defaults.finish_rate,
+        help="Jobs finished per second in the latency phase",
+    )
+    p.add_argument(
+        "--burst-jobs",
+        type=int,
+        default=defaults.burst_jobs,
+        help="Jobs finished all at once after the latency phase (0: skip)",
     )
     p.add_argument(
         "--window",
@@ -470,7 +495,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--max-concurrent-jobs",
         type=int,
-        help="pass --max-concurrent-jobs (default: --latency-jobs, so the cap does not pace the latency phase)",
+        help="pass --max-concurrent-jobs (default: the larger of --latency-jobs and --burst-jobs, so the cap does not pace them)",
     )
     p.add_argument(
         "--operator-arg",
@@ -522,7 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = list(args.operator_arg)
     if args.tick is not None:
         extra += ["--tick", str(args.tick)]
-    extra += ["--max-concurrent-jobs", str(args.max_concurrent_jobs or max(args.latency_jobs, 1))]
+    extra += [
+        "--max-concurrent-jobs",
+        str(args.max_concurrent_jobs or max(args.latency_jobs, args.burst_jobs, 1)),
+    ]
     command = OperatorCommand(args.operator_python, args.source, tuple(extra))
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dw-opbench-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -119,6 +119,7 @@ def test_a_small_run_measures_every_phase(tmp_path):
             str(BENCH / "operator_scale.py"),
             "--monitors", str(monitors), "--namespaces", "3",
             "--unrelated-jobs", str(unrelated), "--latency-jobs", str(latency_jobs),
+            "--burst-jobs", str(latency_jobs),
             "--window", "3", "--idle-window", "2", "--jobs-window", "2",
             "--settle", "0.5", "--quiet", "1", "--tick", "1",
             "--reconcile-timeout", "120", "--latency-timeout", "120",
@@ -142,10 +143,13 @@ def test_a_small_run_measures_every_phase(tmp_path):
         assert sum(requests["byEndpoint"].values()) == requests["total"]
     assert phases["monitors"]["reconciled"] == monitors
     assert phases["monitors"]["requests"]["total"] > 0  # someone looked at the monitors
-    latency = phases["latency"]
-    assert latency["finished"] == latency["recorded"] == latency_jobs
-    assert latency["outcomes"] == {"Succeeded": latency_jobs}
-    assert 0 <= latency["p50Seconds"] <= latency["p99Seconds"]
-    assert latency["recordingPatchP50Seconds"] is not None  # the recording write was found
-    assert latency["fixture"]["samples"] > 0 and phases["monitors"]["fixture"]["samples"] > 0
+    for name in ("latency", "burst"):
+        latency = phases[name]
+        assert latency["finished"] == latency["recorded"] == latency_jobs
+        assert latency["outcomes"] == {"Succeeded": latency_jobs}
+        assert 0 <= latency["p50Seconds"] <= latency["p99Seconds"]
+        assert latency["recordingPatchP50Seconds"] is not None  # the recording write was found
+        assert None not in latency["secondsInFinishOrder"]
+        assert latency["fixture"]["samples"] > 0
+    assert phases["monitors"]["fixture"]["samples"] > 0
     assert [t["value"] is not None for t in results["targets"]] == [True] * 5
