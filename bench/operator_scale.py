@@ -389,6 +389,14 @@ class Run:
         )
         if watch.error:
             summary["watchError"] = watch.error
+        wrong = {k: v for k, v in summary["outcomes"].items() if k != "Succeeded"}
+        if wrong:
+            # Every Job ended with a valid summary: anything but Succeeded is the operator's
+            # misreading (e.g. the Job's Complete seen before its pod's termination message).
+            self.results["notes"].append(
+                f"{key}: outcomes other than Succeeded for Jobs that all ended with a valid "
+                f"summary: {wrong}"
+            )
         self.results["phases"][key] = summary
         log(
             f"{key}: {summary['recorded']}/{summary['finished']} recorded, "
