@@ -624,9 +624,16 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 def write_results(results: dict[str, Any]) -> None:
-    """bench/results.json (raw) and bench/RESULTS.md (rendered)."""
+    """bench/results.json (raw) and bench/RESULTS.md (rendered).
+
+    The "Operator at scale" section of RESULTS.md belongs to operator_scale.py and is kept.
+    """
+    from operator_report import section_of, splice
+
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    RESULTS_MD.write_text(render_markdown(results))
+    text = render_markdown(results)
+    kept = section_of(RESULTS_MD.read_text()) if RESULTS_MD.exists() else None
+    RESULTS_MD.write_text(splice(text, kept) if kept else text)
 
 
 # ---------------------------------------------------------------- command line
