@@ -42,6 +42,10 @@ from driftwarden.storage.schema import unify, with_dictionaries
 from driftwarden.storage.uri import StorageOptions, is_local, redact, resolve_filesystem
 
 DEFAULT_BATCH_SIZE = 131_072
+# A batch holds at most about this many bytes of fixed-width values: wide data (1,000
+# float64 columns) then comes in batches of ~16k rows, not 131k rows (1 GiB each).
+BATCH_BYTES = 64 * 1024 * 1024
+MIN_BATCH_SIZE = 1024
 # Arrow's default (16 batches ahead) trades memory for speed; two batches ahead keep
 # peak memory bounded by a row group or two while the profile code, not the reader,
 # is the bottleneck (bench/RESULTS.md).
@@ -95,14 +99,15 @@ class OpenedDataset:
         columns: Sequence[str],
         *,
         dictionary_columns: Sequence[str] = (),
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` of the rows inside the time window, in file order.
 
         String columns named in ``dictionary_columns`` come back
         dictionary-encoded (Parquet decodes them that way directly; other
         formats are encoded per batch). Empty batches are skipped. Raises
-        DataNotFoundError when no row falls in the window.
+        DataNotFoundError when no row falls in the window. ``batch_size`` (rows)
+        defaults to :func:`batch_rows` of the requested columns.
         """
         # Validate and build the filter now, so mistakes surface at the call,
         # not at the first next() of the iterator.
@@ -112,6 +117,8 @@ class OpenedDataset:
         ]
         dataset = self._dataset_for(dict_names)
         expr = self.filter_expression()
+        if batch_size is None:
+            batch_size = batch_rows([self.schema.field(name).type for name in names])
         with storage_errors(self.source.uri, self._options, label=self.source.label):
             fragments = list(dataset.get_fragments())
         return self._stream(fragments, dataset, names, dict_names, expr, batch_size)
@@ -127,7 +134,8 @@ class OpenedDataset:
     ) -> Iterator[pa.RecordBatch]:
         seen = 0
         last_path: str | None = None
-        tagged = self._tagged_batches(fragments, dataset, names, expr, batch_size)
+        local = isinstance(self._filesystem, pafs.LocalFileSystem)
+        tagged = self._tagged_batches(fragments, dataset, names, expr, batch_size, local)
         while True:
             try:
                 path, batch = next(tagged)
@@ -152,6 +160,7 @@ class OpenedDataset:
         names: list[str],
         expr: ds.Expression | None,
         batch_size: int,
+        local: bool,
     ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Batches of one file after the other, each tagged with its file.
 
@@ -170,6 +179,7 @@ class OpenedDataset:
                 batch_size=batch_size,
                 batch_readahead=BATCH_READAHEAD,
                 use_threads=True,
+                fragment_scan_options=_scan_options(fragment, local),
             )
             for batch in scanner.to_batches():
                 yield fragment.path, batch
@@ -486,3 +496,32 @@ def _first_line(text: str) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return window.to_utc(value).isoformat() if value is not None else None
+
+
+def batch_rows(types: Sequence[pa.DataType]) -> int:
+    """Rows per batch so that a batch of these columns holds about ``BATCH_BYTES``.
+
+    Variable-width columns count 8 bytes a value (their offsets; dictionary-encoded
+    strings are indices). Between ``MIN_BATCH_SIZE`` and ``DEFAULT_BATCH_SIZE``.
+    """
+    width = sum(max(getattr(t, "bit_width", 64) // 8, 1) if _fixed(t) else 8 for t in types)
+    rows = BATCH_BYTES // max(width, 1)
+    return int(min(DEFAULT_BATCH_SIZE, max(MIN_BATCH_SIZE, rows)))
+
+
+def _fixed(data_type: pa.DataType) -> bool:
+    try:
+        return data_type.bit_width > 0
+    except ValueError:
+        return False
+
+
+def _scan_options(fragment: ds.Fragment, local: bool) -> ds.FragmentScanOptions | None:
+    """Local Parquet without pre-buffering: pre-buffering fetches every requested column
+    chunk of the whole file ahead of decoding (measured: a 10^5 x 1,000 float64 file
+    scanned at 1.97 GiB peak RSS with it, 0.52 GiB without and buffered, and no slower from local
+    disk). On object storage it stays on: there it turns one request per column chunk
+    into a few coalesced ones."""
+    if local and isinstance(fragment, ds.ParquetFileFragment):
+        return ds.ParquetFragmentScanOptions(pre_buffer=False, use_buffered_stream=True)
+    return None
