@@ -100,6 +100,7 @@ class OpenedDataset:
         *,
         dictionary_columns: Sequence[str] = (),
         batch_size: int | None = None,
+        column_group: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` of the rows inside the time window, in file order.
 
@@ -108,6 +109,12 @@ class OpenedDataset:
         formats are encoded per batch). Empty batches are skipped. Raises
         DataNotFoundError when no row falls in the window. ``batch_size`` (rows)
         defaults to :func:`batch_rows` of the requested columns.
+
+        With ``column_group`` each file is read in passes of at most that many
+        columns (in the order given), so a batch carries only one group's columns:
+        for wide data the reader then holds a group's column chunks, not a whole row
+        group of every column (bench/RESULTS.md, wide data). Each row then comes once
+        per group; the first group's batches carry the first column.
         """
         # Validate and build the filter now, so mistakes surface at the call,
         # not at the first next() of the iterator.
@@ -117,17 +124,21 @@ class OpenedDataset:
         ]
         dataset = self._dataset_for(dict_names)
         expr = self.filter_expression()
+        # Row formats (CSV, JSON) would be parsed once per group: one pass for them.
+        columnar = self.format in ("parquet", "arrow")
+        step = max((column_group if columnar else None) or len(names), 1)
+        groups = [names[at : at + step] for at in range(0, len(names), step)] or [names]
         if batch_size is None:
-            batch_size = batch_rows([self.schema.field(name).type for name in names])
+            batch_size = min(batch_rows([self.schema.field(n).type for n in g]) for g in groups)
         with storage_errors(self.source.uri, self._options, label=self.source.label):
             fragments = list(dataset.get_fragments())
-        return self._stream(fragments, dataset, names, dict_names, expr, batch_size)
+        return self._stream(fragments, dataset, groups, dict_names, expr, batch_size)
 
     def _stream(
         self,
         fragments: list[ds.Fragment],
         dataset: ds.FileSystemDataset,
-        names: list[str],
+        groups: list[list[str]],
         dict_names: list[str],
         expr: ds.Expression | None,
         batch_size: int,
@@ -135,7 +146,8 @@ class OpenedDataset:
         seen = 0
         last_path: str | None = None
         local = isinstance(self._filesystem, pafs.LocalFileSystem)
-        tagged = self._tagged_batches(fragments, dataset, names, expr, batch_size, local)
+        names = [name for group in groups for name in group]
+        tagged = self._tagged_batches(fragments, dataset, groups, expr, batch_size, local)
         while True:
             try:
                 path, batch = next(tagged)
@@ -149,7 +161,8 @@ class OpenedDataset:
             if batch.num_rows == 0:
                 continue
             seen += batch.num_rows
-            yield _encode_dictionaries(batch, dict_names)
+            present = batch.schema.names
+            yield _encode_dictionaries(batch, [n for n in dict_names if n in present])
         if seen == 0:
             raise self._empty_error()
 
@@ -157,7 +170,7 @@ class OpenedDataset:
     def _tagged_batches(
         fragments: list[ds.Fragment],
         dataset: ds.FileSystemDataset,
-        names: list[str],
+        groups: list[list[str]],
         expr: ds.Expression | None,
         batch_size: int,
         local: bool,
@@ -171,18 +184,19 @@ class OpenedDataset:
         surfaces.
         """
         for fragment in fragments:
-            scanner = ds.Scanner.from_fragment(
-                fragment,
-                schema=dataset.schema,
-                columns=names,
-                filter=expr,
-                batch_size=batch_size,
-                batch_readahead=BATCH_READAHEAD,
-                use_threads=True,
-                fragment_scan_options=_scan_options(fragment, local),
-            )
-            for batch in scanner.to_batches():
-                yield fragment.path, batch
+            for names in groups:
+                scanner = ds.Scanner.from_fragment(
+                    fragment,
+                    schema=dataset.schema,
+                    columns=names,
+                    filter=expr,
+                    batch_size=batch_size,
+                    batch_readahead=BATCH_READAHEAD,
+                    use_threads=True,
+                    fragment_scan_options=_scan_options(fragment, local),
+                )
+                for batch in scanner.to_batches():
+                    yield fragment.path, batch
 
     def count_rows(self) -> int:
         """Rows inside the time window (metadata only for Parquet without a window)."""
