@@ -9,6 +9,8 @@ then runs, as fresh child processes and in turn:
 
 * ``scan``: ``pyarrow.dataset`` scan of every column of the current file, every batch
   iterated (what reading the data costs at all);
+* ``scan_lean``: the same without Parquet pre-buffering (as driftwarden reads local
+  Parquet): a leaner, faster baseline;
 * ``analyze``: ``driftwarden analyze`` with the reference profile cached.
 
 Each child's wall time, CPU time and exact peak RSS come from ``os.wait4``. Prints
@@ -39,6 +41,17 @@ import sys, pyarrow.dataset as ds
 d = ds.dataset(sys.argv[1])
 rows = 0
 for b in d.to_batches():
+    rows += b.num_rows
+print(rows)
+"""
+
+# The same scan without Parquet pre-buffering (what driftwarden's reader uses locally).
+SCAN_LEAN = """
+import sys, pyarrow.dataset as ds
+options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+d = ds.dataset(sys.argv[1])
+rows = 0
+for b in d.to_batches(fragment_scan_options=options):
     rows += b.num_rows
 print(rows)
 """
@@ -101,10 +114,11 @@ def main() -> int:
         "--quiet", "--log-format", "json",
     ]  # fmt: skip
     scan = [sys.executable, "-c", SCAN, str(cur)]
+    scan_lean = [sys.executable, "-c", SCAN_LEAN, str(cur)]
     run_child(analyze)  # warm-up: caches the reference profile, fills the page cache
-    results: dict[str, list[dict[str, float]]] = {"scan": [], "analyze": []}
+    results: dict[str, list[dict[str, float]]] = {"scan": [], "scan_lean": [], "analyze": []}
     for _ in range(args.repeat):
-        for name, argv in (("scan", scan), ("analyze", analyze)):
+        for name, argv in (("scan", scan), ("scan_lean", scan_lean), ("analyze", analyze)):
             figure = run_child(argv)
             results[name].append(figure)
             print(json.dumps({"workload": name, **figure}), flush=True)
@@ -116,9 +130,10 @@ def main() -> int:
         }
         for name, runs in results.items()
     }
-    summary["ratio"] = {
-        key: summary["analyze"][key] / summary["scan"][key] for key in ("wall", "cpu", "rss_mib")
-    }
+    for base in ("scan", "scan_lean"):
+        summary[f"analyze/{base}"] = {
+            key: summary["analyze"][key] / summary[base][key] for key in ("wall", "cpu", "rss_mib")
+        }
     print(json.dumps(summary, indent=2))
     return 0
 
