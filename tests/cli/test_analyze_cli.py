@@ -230,3 +230,23 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     for day in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-07"):
         assert "healthy" in lines[day], lines[day]
     assert Path(tmp_path / "demo" / "reports" / "2026-11-05" / "report.html").exists()
+
+
+def test_control_characters_in_column_names_reach_the_table_escaped(tmp_path):
+    name = "evil\x1b[2Jname"
+    rng = np.random.default_rng(5)
+    for side, shift in (("ref", 0.0), ("cur", 1.0)):
+        pq.write_table(pa.table({name: rng.normal(shift, 1, 500)}), tmp_path / f"{side}.parquet")
+    result = driftwarden(
+        "analyze",
+        "--reference",
+        tmp_path / "ref.parquet",
+        "--current",
+        tmp_path / "cur.parquet",
+        "--output",
+        tmp_path / "out",
+        "--no-profile-cache",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "evil\\x1b[2Jname"[:24] in result.stdout

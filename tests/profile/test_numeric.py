@@ -173,3 +173,34 @@ def test_small_64_bit_integers_are_exact_and_not_counted():
     profile = NumericProfile(10)
     profile.update(pa.array([2**53, -(2**53), 1], type=pa.int64()), column_rng(0, "n"))
     assert profile.rounded == 0 and profile.maximum == 2**53
+
+
+def test_full_sample_updated_in_place_keeps_the_same_bottom_k_set():
+    from driftwarden.profile.numeric import _bottom_k, _replace_in_place
+
+    rng = np.random.default_rng(3)
+    sample, keys = rng.normal(size=500), rng.random(500)
+    picked = rng.normal(size=80)
+    picked_keys = rng.random(80) * keys.max()
+    expected, expected_keys = _bottom_k(
+        np.concatenate([sample, picked]), np.concatenate([keys, picked_keys]), 500
+    )
+    buffer, buffer_keys = sample.copy(), keys.copy()
+    _replace_in_place(buffer, buffer_keys, picked, picked_keys)
+    np.testing.assert_array_equal(np.sort(buffer), np.sort(expected))
+    np.testing.assert_array_equal(np.sort(buffer_keys), np.sort(expected_keys))
+    # keys still travel with their values
+    order = np.argsort(buffer_keys)
+    np.testing.assert_array_equal(buffer[order], expected[np.argsort(expected_keys)])
+
+
+def test_drop_keys_sorts_the_sample_and_still_merges_whole():
+    values = np.random.default_rng(4).normal(size=3000)
+    profile = _profile(values, sample_size=1000)
+    before = np.sort(profile.sample)
+    profile.drop_keys()
+    np.testing.assert_array_equal(profile.sample, before)
+    np.testing.assert_array_equal(profile.sorted_sample, before)
+    assert profile.keys.size == profile.sample.size and not profile.keys.any()
+    merged = profile.merge(_profile(values[:10], sample_size=1000))
+    assert merged.sample.size == 1000

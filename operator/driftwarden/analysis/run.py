@@ -18,6 +18,7 @@ from driftwarden.analysis.settings import RunConfig, SourceConfig
 from driftwarden.errors import ProfileError, StorageError
 from driftwarden.profile import (
     DatasetProfile,
+    NumericProfile,
     ProfileOptions,
     build_profile,
     dumps_profile,
@@ -93,6 +94,12 @@ def reference_cache_key(
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+# Wide data is read in passes of this many columns per file: the reader then holds
+# one group's column chunks at a time (at 10^5 x 1,000 float64: peak RSS 1.6 GiB
+# reading all columns at once; bench/RESULTS.md). Narrower data reads in one pass.
+COLUMN_GROUP = 64
+
+
 def _profile(
     dataset: OpenedDataset,
     plan: FeaturePlan,
@@ -116,7 +123,7 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        dataset.batches(plan.names, dictionary_columns=plan.categorical),
+        dataset.batches(plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP),
         plan.columns,
         options,
         edges=edges,
@@ -236,6 +243,9 @@ def analyze(
         progress,
         edges=dict(edges_for(ref_profile, settings.profile.bins)),
     )
+    for column in cur_profile.columns.values():
+        if isinstance(column, NumericProfile):
+            column.drop_keys()  # never merged: frees memory before the comparison
     features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
     findings.extend(feature_findings)
     detection = settings.detection

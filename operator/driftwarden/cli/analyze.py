@@ -27,6 +27,7 @@ from driftwarden.report import (
     dump_summary,
     render_html,
 )
+from driftwarden.report.text import printable
 from driftwarden.storage import join_uri, redact, write_bytes
 
 log = logging.getLogger("driftwarden.cli")
@@ -322,14 +323,14 @@ def format_table(report: Mapping[str, Any], limit: int = 15) -> str:
             else "no"
         )
         lines.append(
-            f"  {feature['name'][:24]:<24} {feature['kind']:<11} {feature['method']:<13} "
+            f"  {printable(feature['name'])[:24]:<24} {feature['kind']:<11} {feature['method']:<13} "
             f"{score:>9} {feature['threshold']:>9.4g}  {mark}"
         )
     if len(report["features"]) > limit:
         lines.append(f"  … {len(report['features']) - limit} more features in the report")
     for finding in report["findings"]:
         if finding["severity"] in ("error", "warning"):
-            lines.append(f"  {finding['severity']}: {finding['message']}")
+            lines.append(f"  {finding['severity']}: {printable(finding['message'])}")
     return "\n".join(lines)
 
 

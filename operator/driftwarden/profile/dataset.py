@@ -106,20 +106,25 @@ def build_profile(
     """Profile the planned columns of ``batches`` in one streaming pass.
 
     Memory is bounded by the number of columns times the sample size and category
-    cap, never by the number of rows. ``on_batch`` is told each batch's row count
+    cap, never by the number of rows. A batch may carry only some of the planned
+    columns (wide data is read in column groups): each column is updated from the
+    batches that carry it, in order, and rows are counted from the batches that
+    carry the first planned column. ``on_batch`` is told those batches' row counts
     (for progress reporting).
     """
     profile = empty_profile(plan, options, edges)
     rngs = {column.name: column_rng(options.seed, column.name) for column in plan}
+    first = plan[0].name if plan else None
     for batch in batches:
-        for column in plan:
-            target = profile.columns[column.name]
-            array = batch.column(column.name)
+        names = batch.schema.names
+        for name, array in zip(names, batch.columns, strict=True):
+            target = profile.columns.get(name)
             if isinstance(target, NumericProfile):
-                target.update(array, rngs[column.name])
-            else:
+                target.update(array, rngs[name])
+            elif target is not None:
                 target.update(array)
-        profile.rows += batch.num_rows
-        if on_batch is not None:
-            on_batch(batch.num_rows)
+        if first is None or first in names:
+            profile.rows += batch.num_rows
+            if on_batch is not None:
+                on_batch(batch.num_rows)
     return profile

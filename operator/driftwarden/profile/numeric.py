@@ -186,6 +186,10 @@ class NumericProfile:
             positions = rng.choice(values.size, size=count, replace=False)
             picked = values[positions]
             picked_keys = rng.random(count) * threshold
+        if self.sample.size == k and self.sample.flags.writeable and self.keys.flags.writeable:
+            _replace_in_place(self.sample, self.keys, picked, picked_keys)
+            self._sorted_of = None  # same array object, new contents
+            return
         self.sample, self.keys = _bottom_k(
             np.concatenate([self.sample, picked]), np.concatenate([self.keys, picked_keys]), k
         )
@@ -263,6 +267,16 @@ class NumericProfile:
         counts[-1] += self.pos_inf
         return counts
 
+    def drop_keys(self) -> None:
+        """Free the sampling keys and sort the sample in place, for a profile that is only
+        compared from now on (the current window's): at 1,000 features the keys and a
+        sorted copy of the samples are 0.5 GiB. Merged later, its sample counts as
+        whole, as a cached profile stored without keys does."""
+        self.keys = np.broadcast_to(np.zeros(1), self.sample.shape)
+        if self.sample.flags.writeable:
+            self.sample.sort()
+        self._sorted_of = None
+
     @property
     def sorted_sample(self) -> NDArray[np.float64]:
         """The sample in ascending order, sorted once (a cached profile stores it sorted,
@@ -308,3 +322,24 @@ def _bottom_k(
         return values, keys
     keep = np.argpartition(keys, k - 1)[:k]
     return values[keep], keys[keep]
+
+
+def _replace_in_place(
+    sample: NDArray[np.float64],
+    keys: NDArray[np.float64],
+    picked: NDArray[np.float64],
+    picked_keys: NDArray[np.float64],
+) -> None:
+    """Keep the ``sample.size`` smallest keys of both, in the full sample's own arrays.
+
+    The same set as :func:`_bottom_k` of the concatenation, but the sample's buffers
+    are kept: replacing them on every batch left the allocator with freed blocks it
+    could not reuse, and a 1,000-feature run's RSS at twice its samples' size.
+    """
+    k = sample.size
+    dropped = np.argpartition(np.concatenate([keys, picked_keys]), k - 1)[k:]
+    freed = dropped[dropped < k]
+    kept = np.ones(picked.size, dtype=bool)
+    kept[dropped[dropped >= k] - k] = False
+    sample[freed] = picked[kept]
+    keys[freed] = picked_keys[kept]

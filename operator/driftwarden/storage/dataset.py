@@ -42,6 +42,10 @@ from driftwarden.storage.schema import unify, with_dictionaries
 from driftwarden.storage.uri import StorageOptions, is_local, redact, resolve_filesystem
 
 DEFAULT_BATCH_SIZE = 131_072
+# A batch holds at most about this many bytes of fixed-width values: wide data (1,000
+# float64 columns) then comes in batches of ~16k rows, not 131k rows (1 GiB each).
+BATCH_BYTES = 64 * 1024 * 1024
+MIN_BATCH_SIZE = 1024
 # Arrow's default (16 batches ahead) trades memory for speed; two batches ahead keep
 # peak memory bounded by a row group or two while the profile code, not the reader,
 # is the bottleneck (bench/RESULTS.md).
@@ -95,14 +99,22 @@ class OpenedDataset:
         columns: Sequence[str],
         *,
         dictionary_columns: Sequence[str] = (),
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
+        column_group: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` of the rows inside the time window, in file order.
 
         String columns named in ``dictionary_columns`` come back
         dictionary-encoded (Parquet decodes them that way directly; other
         formats are encoded per batch). Empty batches are skipped. Raises
-        DataNotFoundError when no row falls in the window.
+        DataNotFoundError when no row falls in the window. ``batch_size`` (rows)
+        defaults to :func:`batch_rows` of the requested columns.
+
+        With ``column_group`` each file is read in passes of at most that many
+        columns (in the order given), so a batch carries only one group's columns:
+        for wide data the reader then holds a group's column chunks, not a whole row
+        group of every column (bench/RESULTS.md, wide data). Each row then comes once
+        per group; the first group's batches carry the first column.
         """
         # Validate and build the filter now, so mistakes surface at the call,
         # not at the first next() of the iterator.
@@ -112,22 +124,30 @@ class OpenedDataset:
         ]
         dataset = self._dataset_for(dict_names)
         expr = self.filter_expression()
+        # Row formats (CSV, JSON) would be parsed once per group: one pass for them.
+        columnar = self.format in ("parquet", "arrow")
+        step = max((column_group if columnar else None) or len(names), 1)
+        groups = [names[at : at + step] for at in range(0, len(names), step)] or [names]
+        if batch_size is None:
+            batch_size = min(batch_rows([self.schema.field(n).type for n in g]) for g in groups)
         with storage_errors(self.source.uri, self._options, label=self.source.label):
             fragments = list(dataset.get_fragments())
-        return self._stream(fragments, dataset, names, dict_names, expr, batch_size)
+        return self._stream(fragments, dataset, groups, dict_names, expr, batch_size)
 
     def _stream(
         self,
         fragments: list[ds.Fragment],
         dataset: ds.FileSystemDataset,
-        names: list[str],
+        groups: list[list[str]],
         dict_names: list[str],
         expr: ds.Expression | None,
         batch_size: int,
     ) -> Iterator[pa.RecordBatch]:
         seen = 0
         last_path: str | None = None
-        tagged = self._tagged_batches(fragments, dataset, names, expr, batch_size)
+        local = isinstance(self._filesystem, pafs.LocalFileSystem)
+        names = [name for group in groups for name in group]
+        tagged = self._tagged_batches(fragments, dataset, groups, expr, batch_size, local)
         while True:
             try:
                 path, batch = next(tagged)
@@ -141,7 +161,8 @@ class OpenedDataset:
             if batch.num_rows == 0:
                 continue
             seen += batch.num_rows
-            yield _encode_dictionaries(batch, dict_names)
+            present = batch.schema.names
+            yield _encode_dictionaries(batch, [n for n in dict_names if n in present])
         if seen == 0:
             raise self._empty_error()
 
@@ -149,9 +170,10 @@ class OpenedDataset:
     def _tagged_batches(
         fragments: list[ds.Fragment],
         dataset: ds.FileSystemDataset,
-        names: list[str],
+        groups: list[list[str]],
         expr: ds.Expression | None,
         batch_size: int,
+        local: bool,
     ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Batches of one file after the other, each tagged with its file.
 
@@ -162,17 +184,19 @@ class OpenedDataset:
         surfaces.
         """
         for fragment in fragments:
-            scanner = ds.Scanner.from_fragment(
-                fragment,
-                schema=dataset.schema,
-                columns=names,
-                filter=expr,
-                batch_size=batch_size,
-                batch_readahead=BATCH_READAHEAD,
-                use_threads=True,
-            )
-            for batch in scanner.to_batches():
-                yield fragment.path, batch
+            for names in groups:
+                scanner = ds.Scanner.from_fragment(
+                    fragment,
+                    schema=dataset.schema,
+                    columns=names,
+                    filter=expr,
+                    batch_size=batch_size,
+                    batch_readahead=BATCH_READAHEAD,
+                    use_threads=True,
+                    fragment_scan_options=_scan_options(fragment, local),
+                )
+                for batch in scanner.to_batches():
+                    yield fragment.path, batch
 
     def count_rows(self) -> int:
         """Rows inside the time window (metadata only for Parquet without a window)."""
@@ -486,3 +510,32 @@ def _first_line(text: str) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return window.to_utc(value).isoformat() if value is not None else None
+
+
+def batch_rows(types: Sequence[pa.DataType]) -> int:
+    """Rows per batch so that a batch of these columns holds about ``BATCH_BYTES``.
+
+    Variable-width columns count 8 bytes a value (their offsets; dictionary-encoded
+    strings are indices). Between ``MIN_BATCH_SIZE`` and ``DEFAULT_BATCH_SIZE``.
+    """
+    width = sum(max(getattr(t, "bit_width", 64) // 8, 1) if _fixed(t) else 8 for t in types)
+    rows = BATCH_BYTES // max(width, 1)
+    return int(min(DEFAULT_BATCH_SIZE, max(MIN_BATCH_SIZE, rows)))
+
+
+def _fixed(data_type: pa.DataType) -> bool:
+    try:
+        return data_type.bit_width > 0
+    except ValueError:
+        return False
+
+
+def _scan_options(fragment: ds.Fragment, local: bool) -> ds.FragmentScanOptions | None:
+    """Local Parquet without pre-buffering: pre-buffering fetches every requested column
+    chunk of the whole file ahead of decoding (measured: a 10^5 x 1,000 float64 file
+    scanned at 1.97 GiB peak RSS with it, 0.52 GiB without and buffered, and no slower from local
+    disk). On object storage it stays on: there it turns one request per column chunk
+    into a few coalesced ones."""
+    if local and isinstance(fragment, ds.ParquetFileFragment):
+        return ds.ParquetFragmentScanOptions(pre_buffer=False, use_buffered_stream=True)
+    return None

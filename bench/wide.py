@@ -1,0 +1,142 @@
+"""Wide-data workload: 10^5 rows x 1,000 float64 features, peak RSS and time per process.
+
+``python bench/wide.py [--rows N] [--features F] [--repeat R] [--workdir DIR]``
+
+Writes (once, reused) a reference and a current Parquet file of ``rows`` rows and
+``features`` float64 columns (row groups of 20,000 rows; ten features shifted 0.3
+sigma in the current data), caches the reference profile with an untimed warm-up,
+then runs, as fresh child processes and in turn:
+
+* ``scan``: ``pyarrow.dataset`` scan of every column of the current file, every batch
+  iterated (what reading the data costs at all);
+* ``scan_lean``: the same without Parquet pre-buffering (as driftwarden reads local
+  Parquet): a leaner, faster baseline;
+* ``analyze``: ``driftwarden analyze`` with the reference profile cached.
+
+Each child's wall time, CPU time and exact peak RSS come from ``os.wait4``. Prints
+one JSON line per measurement and a summary (medians, max RSS). Nothing here is
+asserted; the figures go into RESULTS.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROW_GROUP_ROWS = 20_000
+SHIFTED = 10  # the first SHIFTED features move by 0.3 sigma in the current data
+
+SCAN = """
+import sys, pyarrow.dataset as ds
+d = ds.dataset(sys.argv[1])
+rows = 0
+for b in d.to_batches():
+    rows += b.num_rows
+print(rows)
+"""
+
+# The same scan without Parquet pre-buffering (what driftwarden's reader uses locally).
+SCAN_LEAN = """
+import sys, pyarrow.dataset as ds
+options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+d = ds.dataset(sys.argv[1])
+rows = 0
+for b in d.to_batches(fragment_scan_options=options):
+    rows += b.num_rows
+print(rows)
+"""
+
+
+def write(path: Path, rows: int, features: int, seed: int, shifted: bool) -> None:
+    """One Parquet file, written a row group at a time."""
+    if path.exists():
+        return
+    rng = np.random.default_rng(seed)
+    names = [f"f{i:04d}" for i in range(features)]
+    schema = pa.schema([pa.field(n, pa.float64()) for n in names])
+    partial = path.with_suffix(".partial")
+    with pq.ParquetWriter(partial, schema, compression="snappy") as writer:
+        for start in range(0, rows, ROW_GROUP_ROWS):
+            n = min(ROW_GROUP_ROWS, rows - start)
+            block = rng.normal(size=(features, n))
+            if shifted:
+                block[:SHIFTED] += 0.3
+            writer.write_batch(pa.RecordBatch.from_arrays(list(block), schema=schema))
+    partial.rename(path)
+
+
+def run_child(argv: list[str]) -> dict[str, float]:
+    """Wall, CPU seconds and peak RSS (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):  # analyze exits 1 when drift is found
+        raise SystemExit(f"{argv[:3]} failed with {code}: {stderr[-2000:]}")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mib": usage.ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--features", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/driftwarden-bench-wide"))
+    args = parser.parse_args()
+    work: Path = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    tag = f"n{args.rows}-f{args.features}"
+    ref, cur = work / f"{tag}-reference.parquet", work / f"{tag}-current.parquet"
+    write(ref, args.rows, args.features, 1, shifted=False)
+    write(cur, args.rows, args.features, 2, shifted=True)
+    driftwarden = str(Path(sys.executable).with_name("driftwarden"))
+    analyze = [
+        driftwarden, "analyze", "--reference", str(ref), "--current", str(cur),
+        "--profile-cache", str(work / f"{tag}-cache"), "--output", str(work / f"{tag}-out"),
+        "--quiet", "--log-format", "json",
+    ]  # fmt: skip
+    scan = [sys.executable, "-c", SCAN, str(cur)]
+    scan_lean = [sys.executable, "-c", SCAN_LEAN, str(cur)]
+    run_child(analyze)  # warm-up: caches the reference profile, fills the page cache
+    results: dict[str, list[dict[str, float]]] = {"scan": [], "scan_lean": [], "analyze": []}
+    for _ in range(args.repeat):
+        for name, argv in (("scan", scan), ("scan_lean", scan_lean), ("analyze", analyze)):
+            figure = run_child(argv)
+            results[name].append(figure)
+            print(json.dumps({"workload": name, **figure}), flush=True)
+    summary = {
+        name: {
+            "wall": statistics.median(r["wall"] for r in runs),
+            "cpu": statistics.median(r["cpu"] for r in runs),
+            "rss_mib": max(r["rss_mib"] for r in runs),
+        }
+        for name, runs in results.items()
+    }
+    for base in ("scan", "scan_lean"):
+        summary[f"analyze/{base}"] = {
+            key: summary["analyze"][key] / summary[base][key] for key in ("wall", "cpu", "rss_mib")
+        }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
