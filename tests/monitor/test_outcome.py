@@ -12,6 +12,7 @@ from driftwarden.monitor.outcome import (
     outcome_from_pods,
     outcome_from_summary,
     pick_pod,
+    pod_lags_job,
     pod_problem,
     result_lost,
     stuck_reason,
@@ -365,3 +366,48 @@ def test_result_lost_is_a_failure_naming_the_run():
     lost = result_lost("churn-x", slot, slot)
     assert (lost.outcome, lost.reason, lost.slot) == ("Failed", "ResultLost", slot)
     assert "churn-x" in lost.message
+
+
+# ---------------------------------------------------------------- pod cache lagging the Job
+
+
+def _running_pod(name: str = "churn-pod") -> dict:
+    return {
+        "metadata": {"name": name, "creationTimestamp": "2024-05-01T10:00:02Z"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "analyze", "state": {"running": {"startedAt": "2024-05-01T10:00:04Z"}}}
+            ],
+        },
+    }
+
+
+def test_a_complete_job_whose_pod_still_shows_running_waits_for_the_pod():
+    assert pod_lags_job(finished_job(), [_running_pod()])
+
+
+def test_a_terminated_pod_is_read_even_before_its_phase_says_succeeded():
+    assert not pod_lags_job(finished_job(), [pod(summary(), phase="Running")])
+    assert not pod_lags_job(finished_job(), [pod(summary())])
+
+
+def test_a_failed_job_never_waits_for_its_pods():
+    job = finished_job(state="Failed", reason="DeadlineExceeded")
+    assert not pod_lags_job(job, [_running_pod()])
+
+
+def test_a_complete_job_without_pods_does_not_wait():
+    assert not pod_lags_job(finished_job(), [])
+
+
+def test_a_failed_retry_does_not_stand_for_the_pod_that_succeeded():
+    error = {"v": 1, "error": {"reason": "DataError", "message": "flaky read"}}
+    retried = [pod(error, exit_code=3), _running_pod("churn-pod-2")]
+    assert pod_lags_job(finished_job(), retried)
+    # Once no pod is left that could still report, the result is read as it is.
+    assert not pod_lags_job(finished_job(), [pod(error, exit_code=3)])
+
+
+def test_a_running_job_is_not_lagged_by_its_pods():
+    assert not pod_lags_job(running_job(), [_running_pod()])

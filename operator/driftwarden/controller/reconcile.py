@@ -70,6 +70,7 @@ from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
     newest_pod,
     outcome_from_pods,
+    pod_lags_job,
     pod_problem,
     result_lost,
 )
@@ -283,12 +284,23 @@ class Reconciler:
         work = Pass(job_creation=previous.get("jobCreation"))
 
         newest = max(runs.values(), key=Run.order) if runs else None
+        # A Job seen Complete before its pod's final update (two watches, no ordering) is
+        # still in flight: its result is read when the pod's event arrives, meanwhile it
+        # stays status.currentRun (ResultLost still guards it) and no next slot starts.
+        lagging = (
+            newest is not None and newest.job is not None and pod_lags_job(newest.job, newest.pods)
+        )
         running = (
             newest.job
             if newest
             and newest.job
-            and not is_finished(newest.job)
-            and not metadata_of(newest.job).get("deletionTimestamp")
+            and (
+                lagging
+                or (
+                    not is_finished(newest.job)
+                    and not metadata_of(newest.job).get("deletionTimestamp")
+                )
+            )
             else None
         )
         candidate = self._finished_outcome(newest, previous, runs, now)
@@ -361,6 +373,8 @@ class Reconciler:
             return None
         if newest.job is not None:
             if is_finished(newest.job):
+                if pod_lags_job(newest.job, newest.pods):
+                    return None  # the pod's own watch event triggers the pass that records it
                 return outcome_from_job(newest.job, pick_pod(newest.pods))
             if not metadata_of(newest.job).get("deletionTimestamp"):
                 return None

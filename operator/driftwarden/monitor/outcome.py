@@ -213,6 +213,40 @@ def pick_pod(pods: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return max(candidates, key=key) if candidates else None
 
 
+def pod_lags_job(job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> bool:
+    """True while the watched pods lag a succeeded Job: wait for them before reading the result.
+
+    Jobs and pods arrive through two watches with no ordering between them, so the
+    Job's ``Complete`` condition can be seen before the pod update that shows its
+    terminated container and termination message. The Job controller marks a Job
+    complete only once a pod's phase is Succeeded, and the kubelet writes the phase
+    and the container states in one update: that update is on its way. So while the
+    Job succeeded, no cached pod shows success yet (phase Succeeded, or a container
+    terminated with exit code 0), and some pod has still not finished (no terminated
+    container, phase neither Succeeded nor Failed), the pod cache lags the Job.
+
+    Never True for a failed Job (its pods may never report: a lost node), nor once
+    no pod is left unfinished (nothing more will come: the result is read as it is).
+    """
+    if job_state(job) != SUCCEEDED:
+        return False
+    cached = [p for p in pods if isinstance(p, Mapping)]
+
+    def phase(pod: Mapping[str, Any]) -> Any:
+        return (pod.get("status") or {}).get("phase")
+
+    def succeeded(pod: Mapping[str, Any]) -> bool:
+        terminated = _terminated(pod)
+        return phase(pod) == SUCCEEDED or (
+            terminated is not None and terminated.get("exitCode") == 0
+        )
+
+    def unfinished(pod: Mapping[str, Any]) -> bool:
+        return _terminated(pod) is None and phase(pod) not in (SUCCEEDED, FAILED)
+
+    return not any(succeeded(p) for p in cached) and any(unfinished(p) for p in cached)
+
+
 def stuck_reason(pod: Mapping[str, Any] | None) -> str | None:
     """Why a running Job's pod cannot start (missing Secret, image pull …), or None.
 
