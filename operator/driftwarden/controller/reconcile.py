@@ -158,6 +158,9 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
     return [Event("Normal", "NoDrift", f"{counts}; dataset below its drift share")]
 
 
+PASSES_AT_ONCE = 8  # concurrent reconciliations (see Reconciler.__init__)
+
+
 class Reconciler:
     """Reconciles monitors; shared by every kopf handler of one operator process."""
 
@@ -175,6 +178,11 @@ class Reconciler:
         # Sent only to API servers that keep it (1.26+); read from /version at startup.
         self.pod_failure_policy = True
         self._locks: dict[str, asyncio.Lock] = {}
+        # At most this many passes at once. A restart or a fresh apply of 1,000 monitors
+        # starts 1,000 passes together; unbounded, their requests, responses and Events in
+        # flight at the same moment leave the allocator's arenas fragmented (tens of MiB
+        # that are never returned). The per-object waits are cheap parked coroutines.
+        self._passes = asyncio.Semaphore(PASSES_AT_ONCE)
         self.passes = 0  # reconciliations finished (tests wait for ticks with it)
         # Jobs this process created that the watch has not delivered yet (monitor uid →
         # name → Job): counted against the cap and seen by the next pass meanwhile.
@@ -232,7 +240,8 @@ class Reconciler:
                 else:
                     self._written.pop(uid, None)
             try:
-                await self._reconcile(dict(body), view)
+                async with self._passes:
+                    await self._reconcile(dict(body), view)
                 self.passes += 1
             except ApiException as error:
                 if error.status != 409:
