@@ -713,4 +713,4 @@ class Reconciler:
     def _observe_schedule(self, monitor: Monitor, now: datetime) -> None:
         first = next_slot(monitor.schedule, now)
         period = (next_slot(monitor.schedule, first) - first).total_seconds()
-        self.metrics.schedule_period.labels(monitor.namespace, monitor.name).set(period)
+        self.metrics.observe_schedule_period(monitor.namespace, monitor.name, period)
