@@ -138,7 +138,11 @@ def test_operator_requests_are_allowed_by_the_chart_rbac(mode, kube_api, tmp_pat
         text=True,
     )
     try:
-        kube_api.create(_monitor(namespace))
+        # Left by an operator that ran with peering (or an older version): standalone
+        # removes it, with peering kopf removes it on deletion — a patch either way.
+        monitor = _monitor(namespace)
+        monitor["metadata"]["finalizers"] = ["driftwarden.io/finalizer"]
+        kube_api.create(monitor)
         (job,) = kube_api.wait_for(
             lambda: kube_api.objects("batch", "v1", "jobs", namespace), timeout=30
         )

@@ -238,3 +238,16 @@ def test_missed_slots_run_once_not_in_a_burst(cluster):
         )
         assert status["lastRun"]["slot"] == "2026-11-23T20:00:00Z"
     assert len(cluster.jobs()) == 2
+
+
+def test_a_kopf_finalizer_left_by_a_peering_operator_is_removed_standalone(cluster):
+    """Upgrading from an operator that ran kopf timers (or with peering) leaves its finalizer
+    on every monitor; the standalone operator needs none and must not leave deletes hanging."""
+    cluster.monitor("upgraded")
+    cluster.api.patch(
+        G, V, P, "upgraded", {"metadata": {"finalizers": ["driftwarden.io/finalizer"]}}, NAMESPACE
+    )
+    with cluster.operator():
+        cluster.api.wait_for(lambda: not cluster.get("upgraded")["metadata"].get("finalizers"))
+        cluster.api.delete(G, V, P, "upgraded", NAMESPACE)
+        cluster.api.wait_for(lambda: not cluster.api.find(G, V, P, "upgraded", NAMESPACE))

@@ -5,11 +5,13 @@ settings (timer interval, namespaces) are known when the decorators run.
 
 What is watched, and at what cost:
 
-* DriftMonitors: one watch. Only ``on.event`` and a timer are registered — no
-  create/update/resume handlers — so kopf keeps no ``last-handled-configuration``
-  copy of the spec in an annotation (a large spec would overflow the 256 KiB
-  annotation budget) and no progress annotations; its only mark is its finalizer,
-  which stops the timer cleanly on deletion.
+* DriftMonitors: one watch. Only ``on.event`` is registered — no create/update/resume
+  handlers — so kopf keeps no ``last-handled-configuration`` copy of the spec in an
+  annotation (a large spec would overflow the 256 KiB annotation budget) and no
+  progress annotations. Schedules are decided by one operator-wide
+  :class:`~driftwarden.controller.ticker.Ticker`; with peering, by a kopf timer per
+  monitor instead (kopf pauses those during a peering freeze), whose finalizer is
+  then kopf's only mark on a monitor.
 * Jobs and pods: one watch each, filtered on the server by
   ``app.kubernetes.io/managed-by=driftwarden`` (``settings.watching.label_selectors``),
   feeding kopf indexes (:mod:`~driftwarden.controller.cache`). kopf fills every index
@@ -27,6 +29,7 @@ import kopf
 from driftwarden.controller.cache import ACTIVE, ClusterView, monitor_uid, slim_job, slim_pod
 from driftwarden.controller.config import GROUP, PLURAL, VERSION, OperatorConfig
 from driftwarden.controller.reconcile import Reconciler
+from driftwarden.controller.ticker import Ticker
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     LABEL_COMPONENT,
@@ -62,10 +65,21 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
 
 
 def register(
-    registry: kopf.OperatorRegistry, reconciler: Reconciler, config: OperatorConfig
+    registry: kopf.OperatorRegistry,
+    reconciler: Reconciler,
+    config: OperatorConfig,
+    ticker: Ticker | None = None,
 ) -> None:
-    """Register every handler of the operator into ``registry``."""
+    """Register every handler of the operator into ``registry``.
+
+    With a ``ticker`` the schedules are ticked by it (standalone); without, by a kopf
+    timer per monitor (peering: kopf pauses them while another replica leads).
+    """
     monitors = (GROUP, VERSION, PLURAL)
+
+    def tick_from_here(kwargs: Any) -> None:
+        if ticker is not None:
+            ticker.ensure_started(kwargs)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -110,6 +124,7 @@ def register(
 
     @kopf.on.event(*monitors, registry=registry)
     async def monitor_event(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) -> None:
+        tick_from_here(kwargs)
         view = ClusterView.from_kwargs(kwargs)
         if event.get("type") == "DELETED":
             uid = str(body.metadata.uid)
@@ -122,13 +137,22 @@ def register(
             return
         await reconciler.reconcile(body, view)
 
-    @kopf.timer(*monitors, interval=config.tick_seconds, sharp=False, registry=registry)
-    async def monitor_tick(body: kopf.Body, **kwargs: Any) -> None:
-        await reconciler.reconcile(body, ClusterView.from_kwargs(kwargs))
+    if ticker is None:
+
+        @kopf.timer(*monitors, interval=config.tick_seconds, sharp=False, registry=registry)
+        async def monitor_tick(body: kopf.Body, **kwargs: Any) -> None:
+            await reconciler.reconcile(body, ClusterView.from_kwargs(kwargs))
+
+    else:
+
+        @kopf.on.cleanup(registry=registry)
+        async def stop_ticker(**_: Any) -> None:
+            await ticker.stop()
 
     # ------------------------------------------------------------ Jobs and pods of monitors
 
     async def owned_changed(event: kopf.RawEvent, body: kopf.Body, kind: str, kwargs: Any) -> None:
+        tick_from_here(kwargs)
         view = ClusterView.from_kwargs(kwargs)
         if event.get("type") == "DELETED":
             return

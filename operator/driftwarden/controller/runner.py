@@ -16,19 +16,28 @@ from driftwarden.controller.handlers import register
 from driftwarden.controller.kube import KubeApi, load_client_config
 from driftwarden.controller.metrics import Metrics
 from driftwarden.controller.reconcile import Reconciler
+from driftwarden.controller.ticker import Ticker
 
 log = logging.getLogger("driftwarden.controller")
 
 
 def build(
-    config: OperatorConfig, clock: Callable[[], datetime] | None = None
+    config: OperatorConfig,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    peering: bool = False,
 ) -> tuple[kopf.OperatorRegistry, Reconciler]:
-    """A registry with every handler, bound to one Reconciler (``clock`` for tests that move time)."""
+    """A registry with every handler, bound to one Reconciler (``clock`` for tests that move time).
+
+    ``peering``: schedules ticked by kopf's per-monitor timers, which kopf pauses while
+    another replica leads, instead of the operator-wide :class:`Ticker`.
+    """
     load_client_config()
     metrics = Metrics()
     reconciler = Reconciler(KubeApi(), metrics, config, **({"clock": clock} if clock else {}))
     registry = kopf.OperatorRegistry()
-    register(registry, reconciler, config)
+    ticker = None if peering else Ticker(reconciler, config.tick_seconds)
+    register(registry, reconciler, config, ticker)
     return registry, reconciler
 
 
@@ -43,7 +52,7 @@ def run_operator(
     """
     if peering is not None and priority is None:
         priority = secrets.randbelow(1_000_000) + 1
-    registry, reconciler = build(config)
+    registry, reconciler = build(config, peering=peering is not None)
     start_http_server(config.metrics_port, registry=reconciler.metrics.registry)
     log.info(
         "driftwarden operator starting",
