@@ -33,7 +33,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -122,14 +121,7 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         plan.append(("scan", huge_rows))
     for repeat in range(1, args.repeat + 1):
         for workload, rows in plan:
-            m = bench.measure(workload, sizes[rows], repeat)
-            if workload == "analyze" and not m.details["profileCached"]:
-                raise RuntimeError("a timed analyze rebuilt the reference profile")
-            log(
-                f"n={rows:,} #{repeat} {workload:<8} {m.wall_seconds:8.2f} s wall "
-                f"{m.cpu_seconds or 0:8.2f} s CPU {m.max_rss_bytes / MIB:8.0f} MiB"
-            )
-            results["measurements"].append(asdict(m))
+            results["measurements"].append(bench.timed(workload, sizes[rows], repeat))
     results["finishedAt"] = _now()
     results["loadAverageAfter"] = os.getloadavg()
     results["orchestratorMaxRssBytes"] = _self_max_rss()

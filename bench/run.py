@@ -205,6 +205,18 @@ class Bench:
         shutil.rmtree(out, ignore_errors=True)
         return Measurement(workload, data.rows, repeat, wall, rss, code, details, cpu)
 
+    def timed(self, workload: str, data: SizeData, repeat: int) -> dict[str, Any]:
+        """:meth:`measure`, checked (analyze must use the cached reference profile) and
+        logged; returns the measurement as a dict for the results."""
+        m = self.measure(workload, data, repeat)
+        if workload == "analyze" and not m.details["profileCached"]:
+            raise RuntimeError("a timed analyze rebuilt the reference profile")
+        log(
+            f"n={data.rows:,} #{repeat} {workload:<8} {m.wall_seconds:8.2f} s wall "
+            f"{m.cpu_seconds or 0:8.2f} s CPU {m.max_rss_bytes / MIB:8.0f} MiB"
+        )
+        return asdict(m)
+
     def _details(self, workload: str, data: SizeData, stdout: Path, out: Path) -> dict[str, Any]:
         """What the child reported, checked: row counts, and a cached reference for analyze."""
         if workload == "startup":
@@ -275,14 +287,7 @@ class Bench:
         self.results["sizes"][str(rows)] = entry
         for repeat in range(1, self.repeat + 1):
             for workload in ORDER:
-                m = self.measure(workload, data, repeat)
-                if workload == "analyze" and not m.details["profileCached"]:
-                    raise RuntimeError("a timed analyze rebuilt the reference profile")
-                log(
-                    f"n={rows:,} #{repeat} {workload:<8} {m.wall_seconds:8.2f} s "
-                    f"{m.max_rss_bytes / MIB:8.0f} MiB"
-                )
-                entry["measurements"].append(asdict(m))
+                entry["measurements"].append(self.timed(workload, data, repeat))
         entry["summary"] = summarize(entry["measurements"])
         entry["ratios"] = size_ratios(entry["summary"])
 
