@@ -9,6 +9,11 @@ size is described by ``manifest.json`` and is reused while the manifest matches
 (generator version, row count, files present with the right row counts). A size is
 written under ``nN.partial`` and renamed when complete, so an interrupted run never
 leaves a half-written size that looks complete.
+
+``--sides current`` writes only the current dataset (under ``DIR/data/nN-current``):
+``huge.py`` compares 10^8 current rows with the 10^7 reference, whose profile is cached.
+Files are written one after the other, so a 10^8-row dataset (40 files of 2.5M rows)
+takes no more memory to write than a small one.
 """
 
 from __future__ import annotations
@@ -78,7 +83,10 @@ def write_dataset(directory: Path, rows: int, seed: int, shifted: bool) -> None:
     """Write ``rows`` rows into ``directory`` as ``part-NNN.parquet`` files, streaming."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    for index, file_rows in enumerate(file_plan(rows)):
+    plan = file_plan(rows)
+    for index, file_rows in enumerate(plan):
+        if len(plan) > 4:
+            print(f"  {directory.name} file {index + 1}/{len(plan)}", file=sys.stderr, flush=True)
         with pq.ParquetWriter(directory / f"part-{index:03d}.parquet", SCHEMA) as writer:
             left = file_rows
             while left:
@@ -91,33 +99,49 @@ def _rows_on_disk(directory: Path) -> int:
     return sum(pq.read_metadata(p).num_rows for p in sorted(directory.glob("*.parquet")))
 
 
-def _is_complete(root: Path, rows: int) -> bool:
+def _manifest(rows: int, sides: list[str]) -> dict[str, object]:
+    """``spec.manifest``, naming the sides when not both were written."""
+    described = manifest(rows)
+    return described if sides == list(SEEDS) else {**described, "sides": sides}
+
+
+def _is_complete(root: Path, rows: int, sides: list[str]) -> bool:
     try:
-        if json.loads((root / "manifest.json").read_text()) != manifest(rows):
+        if json.loads((root / "manifest.json").read_text()) != _manifest(rows, sides):
             return False
     except (OSError, ValueError):
         return False
-    return all(_rows_on_disk(root / side) == rows for side in SEEDS)
+    return all(_rows_on_disk(root / side) == rows for side in sides)
 
 
-def ensure_data(workdir: Path, rows: int) -> dict[str, Any]:
-    """The datasets of one size under ``workdir/data``, generated unless a complete copy exists."""
-    root = workdir / "data" / f"n{rows}"
+def ensure_data(workdir: Path, rows: int, sides: list[str] | None = None) -> dict[str, Any]:
+    """The datasets of one size under ``workdir/data``, generated unless a complete copy exists.
+
+    ``sides`` (default: reference and current) chooses which of the two to write; a
+    size with only some of them lives in its own directory (``nN-current``).
+    """
+    sides = list(SEEDS) if sides is None else [s for s in SEEDS if s in sides]
+    suffix = "" if sides == list(SEEDS) else "-" + "-".join(sides)
+    root = workdir / "data" / f"n{rows}{suffix}"
     started = time.perf_counter()
-    generated = not _is_complete(root, rows)
+    generated = not _is_complete(root, rows, sides)
     if generated:
-        print(f"generating {rows:,} rows x 2 datasets in {root}", file=sys.stderr, flush=True)
+        print(
+            f"generating {rows:,} rows x {len(sides)} dataset(s) in {root}",
+            file=sys.stderr,
+            flush=True,
+        )
         partial = root.with_name(root.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        for side, seed in SEEDS.items():
-            write_dataset(partial / side, rows, seed, shifted=side == "current")
-        (partial / "manifest.json").write_text(json.dumps(manifest(rows), indent=2))
+        for side in sides:
+            write_dataset(partial / side, rows, SEEDS[side], shifted=side == "current")
+        (partial / "manifest.json").write_text(json.dumps(_manifest(rows, sides), indent=2))
         shutil.rmtree(root, ignore_errors=True)
         partial.rename(root)
     return {
         "rows": rows,
-        "reference": str(root / "reference"),
-        "current": str(root / "current"),
+        "reference": str(root / "reference") if "reference" in sides else None,
+        "current": str(root / "current") if "current" in sides else None,
         "files": len(file_plan(rows)),
         "rowGroupRows": min(ROW_GROUP_ROWS, max(file_plan(rows))),
         "bytesOnDisk": sum(p.stat().st_size for p in root.glob("*/*.parquet")),
@@ -131,8 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate the benchmark datasets of one size.")
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument(
+        "--sides",
+        type=lambda text: text.split(","),
+        default=list(SEEDS),
+        help="which datasets to write: reference,current (default) or one of them",
+    )
     args = parser.parse_args(argv)
-    json.dump(ensure_data(args.workdir, args.rows), sys.stdout)
+    unknown = set(args.sides) - set(SEEDS)
+    if unknown:
+        parser.error(f"unknown side(s): {', '.join(sorted(unknown))}")
+    json.dump(ensure_data(args.workdir, args.rows, args.sides), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

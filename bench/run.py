@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import spec
 
@@ -69,6 +69,7 @@ class Measurement:
     max_rss_bytes: int
     exit_code: int
     details: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float | None = None  # user + system, from the same rusage
 
 
 def log(message: str) -> None:
@@ -76,8 +77,17 @@ def log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_child(argv: Sequence[str], stdout: Path, stderr: Path) -> tuple[float, int, int]:
-    """Run ``argv`` to completion; returns (wall seconds, peak RSS bytes, exit code).
+class Child(NamedTuple):
+    """What one finished child process cost."""
+
+    wall: float  # seconds
+    rss: int  # peak RSS, bytes
+    code: int  # exit code
+    cpu: float  # user + system seconds
+
+
+def run_child(argv: Sequence[str], stdout: Path, stderr: Path) -> Child:
+    """Run ``argv`` to completion; returns its wall time, peak RSS, exit code and CPU time.
 
     ``os.wait4`` reports the rusage of exactly this child, so its ``ru_maxrss`` (KiB on
     Linux) is the child's own peak, not the maximum over every child seen so far.
@@ -97,7 +107,8 @@ def run_child(argv: Sequence[str], stdout: Path, stderr: Path) -> tuple[float, i
     pid = os.posix_spawn(executable, list(argv), dict(os.environ), file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    return wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Child(wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), cpu)
 
 
 @dataclass(frozen=True)
@@ -184,7 +195,7 @@ class Bench:
         stem = logs / f"{workload}-{repeat}"
         stdout, stderr = stem.with_suffix(".out"), stem.with_suffix(".err")
         argv = self._argv(workload, data, out)
-        wall, rss, code = run_child(argv, stdout, stderr)
+        wall, rss, code, cpu = run_child(argv, stdout, stderr)
         if code != 0:
             raise RuntimeError(
                 f"{workload} at {data.rows:,} rows exited {code}: {shlex.join(argv)}\n"
@@ -192,7 +203,19 @@ class Bench:
             )
         details = self._details(workload, data, stdout, out)
         shutil.rmtree(out, ignore_errors=True)
-        return Measurement(workload, data.rows, repeat, wall, rss, code, details)
+        return Measurement(workload, data.rows, repeat, wall, rss, code, details, cpu)
+
+    def timed(self, workload: str, data: SizeData, repeat: int) -> dict[str, Any]:
+        """:meth:`measure`, checked (analyze must use the cached reference profile) and
+        logged; returns the measurement as a dict for the results."""
+        m = self.measure(workload, data, repeat)
+        if workload == "analyze" and not m.details["profileCached"]:
+            raise RuntimeError("a timed analyze rebuilt the reference profile")
+        log(
+            f"n={data.rows:,} #{repeat} {workload:<8} {m.wall_seconds:8.2f} s wall "
+            f"{m.cpu_seconds or 0:8.2f} s CPU {m.max_rss_bytes / MIB:8.0f} MiB"
+        )
+        return asdict(m)
 
     def _details(self, workload: str, data: SizeData, stdout: Path, out: Path) -> dict[str, Any]:
         """What the child reported, checked: row counts, and a cached reference for analyze."""
@@ -231,7 +254,7 @@ class Bench:
         argv = self._argv("analyze", data, out)
         logs = self.workdir / "logs" / f"n{data.rows}"
         logs.mkdir(parents=True, exist_ok=True)
-        wall, rss, code = run_child(argv, logs / "warm.out", logs / "warm.err")
+        wall, rss, code, _ = run_child(argv, logs / "warm.out", logs / "warm.err")
         if code != 0:
             raise RuntimeError(f"warm-up analyze exited {code}: {(logs / 'warm.err').read_text()}")
         report = json.loads((out / "report.json").read_text())
@@ -264,14 +287,7 @@ class Bench:
         self.results["sizes"][str(rows)] = entry
         for repeat in range(1, self.repeat + 1):
             for workload in ORDER:
-                m = self.measure(workload, data, repeat)
-                if workload == "analyze" and not m.details["profileCached"]:
-                    raise RuntimeError("a timed analyze rebuilt the reference profile")
-                log(
-                    f"n={rows:,} #{repeat} {workload:<8} {m.wall_seconds:8.2f} s "
-                    f"{m.max_rss_bytes / MIB:8.0f} MiB"
-                )
-                entry["measurements"].append(asdict(m))
+                entry["measurements"].append(self.timed(workload, data, repeat))
         entry["summary"] = summarize(entry["measurements"])
         entry["ratios"] = size_ratios(entry["summary"])
 
@@ -313,6 +329,9 @@ def summarize(measurements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "wallMax": max(walls),
             "rssMaxBytes": max(m["max_rss_bytes"] for m in runs),
         }
+        cpus = [m["cpu_seconds"] for m in runs if m.get("cpu_seconds") is not None]
+        if cpus:
+            item["cpuMedian"] = statistics.median(cpus)
         for key in (
             "durationSeconds",
             "scanSeconds",
