@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -109,11 +110,20 @@ class Cluster:
         return self.api.events(NAMESPACE, involved_name=name, reason=reason)
 
     @contextlib.contextmanager
-    def operator(self, **overrides: Any) -> Iterator[Any]:
-        """The real operator (kopf + driftwarden's handlers) in this process, with the test clock."""
+    def operator(self, *, failures_expected: bool = False, **overrides: Any) -> Iterator[Any]:
+        """The real operator (kopf + driftwarden's handlers) in this process, with the test clock.
+
+        A reconciliation that raised (logged by kopf for a handler, by the ticker for a
+        tick) fails the test unless ``failures_expected``: the operator carries on after
+        one, so nothing else would show it.
+        """
         config = OperatorConfig(image="driftwarden:test", tick_seconds=0.3, **overrides)
         registry, reconciler = build(config, clock=self.clock)
         previous_default = kopf.get_default_registry()
+        failures = _FailureLog()
+        watched = [logging.getLogger(name) for name in ("driftwarden.controller", "kopf.objects")]
+        for logger in watched:
+            logger.addHandler(failures)
         try:
             with KopfRunner(["run", "--standalone", "-A"], registry=registry, timeout=60) as runner:
                 self.api.wait_for(
@@ -121,10 +131,24 @@ class Cluster:
                 )
                 yield reconciler
         finally:
+            for logger in watched:
+                logger.removeHandler(failures)
             # KopfRunner makes the given registry kopf's default; later `kopf run` tests must not
             # inherit it, even when this test failed inside the block.
             kopf.set_default_registry(previous_default)
         assert runner.exception is None, runner.exception
+        assert failures_expected or not failures.records, failures.records[:3]
+
+
+class _FailureLog(logging.Handler):
+    """Keeps the messages of failed reconciliations (ERROR and above)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(f"{record.name}: {record.getMessage()} {record.exc_text or ''}")
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ def test_refused_retraining_never_blocks_recording_runs(cluster):
 
 def test_retraining_is_recorded_even_when_the_status_write_after_its_create_failed(cluster):
     cluster.kubelet.paused = True
-    with cluster.operator(allowed_images=("trainer:*",)) as reconciler:
+    with cluster.operator(allowed_images=("trainer:*",), failures_expected=True) as reconciler:
         cluster.monitor(
             "flaky", current="shifted", retraining={"jobTemplate": _retraining_template()}
         )
