@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from driftwarden.documents import decode, load_yaml_documents
 from driftwarden.errors import ConfigError
 
@@ -71,6 +69,8 @@ def _slot(text: str) -> datetime:
 
 def render(args: argparse.Namespace) -> int:
     """Print the analysis Job the operator would create for the next due slot (YAML)."""
+    import yaml  # here, not at the top: `driftwarden analyze` registers this module too
+
     from driftwarden.monitor import analysis_job, parse_monitor
     from driftwarden.monitor.schedule import slot_at_or_before
 
