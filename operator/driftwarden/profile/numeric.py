@@ -193,6 +193,11 @@ class NumericProfile:
             _replace_in_place(self.sample, self.keys, picked, picked_keys)
             self._sorted_of = None  # same array object, new contents
             return
+        if self.sample.size == 0 and picked.size > k:
+            # The first batch fills the sample: select from it directly. Concatenating
+            # with the empty sample would copy the whole batch and its keys first.
+            self.sample, self.keys = _bottom_k(picked, picked_keys, k)
+            return
         self.sample, self.keys = _bottom_k(
             np.concatenate([self.sample, picked]), np.concatenate([self.keys, picked_keys]), k
         )
