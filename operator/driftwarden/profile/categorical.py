@@ -54,8 +54,8 @@ def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
         bincounts = np.bincount(
             indices.to_numpy(zero_copy_only=False), minlength=len(array.dictionary)
         )
-        present = np.flatnonzero(bincounts)
-        dictionary = array.dictionary.take(pa.array(present))
+        present = np.flatnonzero(bincounts).astype(np.int64, copy=False)
+        dictionary = array.dictionary.take(_int64_array(present))
         labels, totals = _to_labels(dictionary), bincounts[present].tolist()
         if len(set(labels)) != len(labels):  # e.g. float dictionary values 1.0 and 1 → "1.0"
             merged: dict[str, int] = {}
@@ -77,6 +77,12 @@ def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
         labels = [labels[i] for i in keep]
         counts = [counts[i] for i in keep]
     return labels, counts
+
+
+def _int64_array(values: np.ndarray) -> pa.Array:
+    """An Arrow view of int64 ``values``. Not ``pa.array(values)``: that checks for a numpy
+    masked array, which imports numpy.ma (~7 ms of every analysis run) on first use."""
+    return pa.Array.from_buffers(pa.int64(), values.size, [None, pa.py_buffer(values)])
 
 
 def _to_labels(values: pa.Array) -> list[str]:
