@@ -2,8 +2,10 @@
 
 A subcommand's module is imported only when that subcommand runs (or when the
 whole parser is built): ``analyze`` and ``demo`` load the engine (pyarrow,
-numpy, scipy), which ``run``, ``validate`` and ``render`` must not pay for — the
-operator's idle memory is mostly what it imports.
+numpy), which ``run``, ``validate`` and ``render`` must not pay for — the
+operator's idle memory is mostly what it imports — and an analysis Job must not
+pay for the operator's commands either: it starts once per run, and at 10^5 rows
+start-up is most of its time (bench/RESULTS.md, addendum 3).
 """
 
 from __future__ import annotations
@@ -14,18 +16,41 @@ import sys
 from collections.abc import Sequence
 
 import driftwarden
-from driftwarden.cli import operator_commands
 from driftwarden.cli.logs import setup_logging
 
-# Engine subcommands: name -> (module with add_arguments and run, help line).
-_ENGINE_COMMANDS = {
+_OPERATOR = "driftwarden.cli.operator_commands"
+# Subcommands, in --help order: name -> (module, its function that adds the flags,
+# its handler, help line).
+_COMMANDS = {
     "analyze": (
         "driftwarden.cli.analyze",
+        "add_arguments",
+        "run",
         "compare current data with a reference, write reports",
     ),
     "demo": (
         "driftwarden.cli.demo",
+        "add_arguments",
+        "run",
         "generate demo feature logs and analyse them (no cluster)",
+    ),
+    "run": (
+        _OPERATOR,
+        "add_run_arguments",
+        "run",
+        "run the operator (in the cluster or against a kubeconfig)",
+    ),
+    "validate": (
+        _OPERATOR,
+        "add_validate_arguments",
+        "validate",
+        "check DriftMonitor manifests offline",
+    ),
+    "render": (
+        _OPERATOR,
+        "add_render_arguments",
+        "render",
+        "print the analysis Job a monitor would start",
     ),
 }
 
@@ -46,7 +71,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; the flags of an engine subcommand only when ``command`` is it or None.
+    """The argument parser; the flags of a subcommand only when ``command`` is it or None.
 
     Every subcommand is listed in ``--help`` either way, so only the one that
     runs imports its module.
@@ -58,13 +83,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--version", action="version", version=f"driftwarden {driftwarden.__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in _ENGINE_COMMANDS.items():
+    for name, (module_name, add_arguments, handler, help_text) in _COMMANDS.items():
         sub = commands.add_parser(name, parents=[_common()], help=help_text)
         if command is None or command == name:
             module = importlib.import_module(module_name)
-            module.add_arguments(sub)
-            sub.set_defaults(handler=module.run)
-    operator_commands.register(commands, _common())
+            getattr(module, add_arguments)(sub)
+            sub.set_defaults(handler=getattr(module, handler))
     return parser
 
 
