@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -53,6 +54,16 @@ _COMMANDS = {
         "print the analysis Job a monitor would start",
     ),
 }
+
+
+# Set for the engine commands before numpy is first imported (a value already in the
+# environment wins): numpy's OpenBLAS starts a thread per CPU at import and they spin,
+# ~0.1 s of CPU an analysis at 2 CPUs (bench/RESULTS.md, addendum 3), taken from
+# Arrow's decoding threads and sized from the node's CPUs, not the pod's limit. The
+# engine's hot paths never call BLAS (einsum, not np.dot: bench/PROFILE.md); the small
+# matrix products of the exact KS distribution give the same bits on one thread.
+_ENGINE_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+_ENGINE_COMMANDS = ("analyze", "demo")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -100,7 +111,11 @@ def _command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command(argv))
+    command = _command(argv)
+    if command in _ENGINE_COMMANDS:
+        for name, value in _ENGINE_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level)
     return int(args.handler(args) or 0)
