@@ -54,17 +54,9 @@ def _imported_modules(tmp_path, *args: str) -> set[str]:
     return set(listing.read_text().split())
 
 
-@pytest.mark.parametrize(
-    "methods",
-    [
-        (),
-        ("--numerical-method", "ks", "--categorical-method", "chisquare"),
-        ("--numerical-method", "psi", "--categorical-method", "psi"),
-    ],
-)
-def test_analyze_never_imports_scipy(tmp_path, methods):
-    modules = _imported_modules(
-        tmp_path,
+def _analyze_args(tmp_path) -> list[str]:
+    """``analyze`` of two small Parquet files written here, with a profile cache."""
+    return [
         "analyze",
         "--reference",
         str(_write(tmp_path / "ref.parquet")),
@@ -74,8 +66,19 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
         str(tmp_path / "out"),
         "--profile-cache",
         str(tmp_path / "cache"),
-        *methods,
-    )
+    ]
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [
+        (),
+        ("--numerical-method", "ks", "--categorical-method", "chisquare"),
+        ("--numerical-method", "psi", "--categorical-method", "psi"),
+    ],
+)
+def test_analyze_never_imports_scipy(tmp_path, methods):
+    modules = _imported_modules(tmp_path, *_analyze_args(tmp_path), *methods)
     assert "driftwarden.analysis.compare" in modules  # the analysis really ran
     assert "numpy" in modules and "pyarrow" in modules
     assert not {m for m in modules if m == "scipy" or m.startswith("scipy.")}
@@ -100,18 +103,7 @@ _NOT_FOR_ANALYSIS = (
 
 
 def test_analyze_imports_nothing_it_does_not_use(tmp_path):
-    args = [
-        "analyze",
-        "--reference",
-        str(_write(tmp_path / "ref.parquet")),
-        "--current",
-        str(_write(tmp_path / "cur.parquet", shift=0.5)),
-        "--output",
-        str(tmp_path / "out"),
-        "--profile-cache",
-        str(tmp_path / "cache"),
-        "--quiet",
-    ]
+    args = [*_analyze_args(tmp_path), "--quiet"]
     for cached in (False, True):
         run = "reference from the cache" if cached else "reference profiled"
         modules = _imported_modules(tmp_path, *args)
