@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from driftwarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported where YAML is read, not here: `driftwarden analyze` from flags
+# (every analysis Job: its spec comes as JSON) reads no YAML, and the import costs
+# ~10 ms of a run that is ~0.4 s at 10^5 rows (bench/RESULTS.md, addendum 3).
 
 #: Deepest nesting accepted. A DriftMonitor with a retraining Job template is
 #: about 12 levels deep; Kubernetes objects rarely pass 20.
@@ -28,9 +33,6 @@ MAX_DEPTH = 64
 #: API server takes objects up to about 1.5 MB, so 4 million is generous.
 MAX_EXPANDED_SIZE = 4_000_000
 
-_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
-_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-
 
 def check_yaml(text: str, source: str) -> None:
     """Refuse YAML nested deeper than MAX_DEPTH or expanding beyond MAX_EXPANDED_SIZE.
@@ -39,6 +41,10 @@ def check_yaml(text: str, source: str) -> None:
     its children's, an anchored node's size is remembered under its anchor,
     and an alias adds that size without being expanded.
     """
+    import yaml
+
+    opening = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    closing = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     anchors: dict[str, int] = {}
     # One entry per open collection: (its anchor, its expanded size so far).
     stack: list[tuple[str | None, int]] = []
@@ -46,7 +52,7 @@ def check_yaml(text: str, source: str) -> None:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             size = 0
-            if isinstance(event, _OPEN):
+            if isinstance(event, opening):
                 if len(stack) >= MAX_DEPTH:
                     raise ConfigError(
                         f"{source}: nested deeper than {MAX_DEPTH} levels",
@@ -54,7 +60,7 @@ def check_yaml(text: str, source: str) -> None:
                     )
                 stack.append((event.anchor, 1))
                 continue
-            if isinstance(event, _CLOSE):
+            if isinstance(event, closing):
                 anchor, size = stack.pop()
             elif isinstance(event, yaml.ScalarEvent):
                 anchor, size = event.anchor, 1 + len(event.value)
@@ -86,6 +92,8 @@ def check_yaml(text: str, source: str) -> None:
 
 def load_yaml_documents(text: str, source: str) -> list[Any]:
     """Every non-empty document of a YAML stream, after :func:`check_yaml`."""
+    import yaml
+
     check_yaml(text, source)
     try:
         return [d for d in yaml.safe_load_all(text) if d is not None]

@@ -1,6 +1,7 @@
 """The analysis path stays cheap to start: no scipy at all (``scipy.stats`` is about a
 second of imports, ``scipy.special`` half a second)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -53,17 +54,9 @@ def _imported_modules(tmp_path, *args: str) -> set[str]:
     return set(listing.read_text().split())
 
 
-@pytest.mark.parametrize(
-    "methods",
-    [
-        (),
-        ("--numerical-method", "ks", "--categorical-method", "chisquare"),
-        ("--numerical-method", "psi", "--categorical-method", "psi"),
-    ],
-)
-def test_analyze_never_imports_scipy(tmp_path, methods):
-    modules = _imported_modules(
-        tmp_path,
+def _analyze_args(tmp_path) -> list[str]:
+    """``analyze`` of two small Parquet files written here, with a profile cache."""
+    return [
         "analyze",
         "--reference",
         str(_write(tmp_path / "ref.parquet")),
@@ -73,8 +66,51 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
         str(tmp_path / "out"),
         "--profile-cache",
         str(tmp_path / "cache"),
-        *methods,
-    )
+    ]
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [
+        (),
+        ("--numerical-method", "ks", "--categorical-method", "chisquare"),
+        ("--numerical-method", "psi", "--categorical-method", "psi"),
+    ],
+)
+def test_analyze_never_imports_scipy(tmp_path, methods):
+    modules = _imported_modules(tmp_path, *_analyze_args(tmp_path), *methods)
     assert "driftwarden.analysis.compare" in modules  # the analysis really ran
     assert "numpy" in modules and "pyarrow" in modules
     assert not {m for m in modules if m == "scipy" or m.startswith("scipy.")}
+
+
+# Modules a plain analysis (flags only, one file a side, few categories) has no use
+# for, with what each cost a run at 10^5 rows (bench/RESULTS.md, addendum 3): PyYAML
+# (~10 ms; only --config is YAML), datasketches (~5 ms; only a column past
+# maxCategories), numpy.ma (~7 ms; pulled in by np.unique and pa.array(ndarray)),
+# the thread pool (~2 ms; only multi-file datasets), and the operator and its commands.
+_NOT_FOR_ANALYSIS = (
+    "yaml",
+    "datasketches",
+    "numpy.ma",
+    "concurrent.futures",
+    "kopf",
+    "kubernetes",
+    "driftwarden.cli.operator_commands",
+    "driftwarden.controller",
+    "driftwarden.monitor",
+)
+
+
+def test_analyze_imports_nothing_it_does_not_use(tmp_path):
+    args = [*_analyze_args(tmp_path), "--quiet"]
+    for cached in (False, True):
+        run = "reference from the cache" if cached else "reference profiled"
+        modules = _imported_modules(tmp_path, *args)
+        assert "driftwarden.analysis.compare" in modules, run  # the analysis really ran
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        assert report["reference"]["profileCached"] is cached
+        loaded = sorted(
+            m for m in modules if any(m == x or m.startswith(x + ".") for x in _NOT_FOR_ANALYSIS)
+        )
+        assert not loaded, f"{run}: imported {loaded}"

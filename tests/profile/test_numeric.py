@@ -204,3 +204,16 @@ def test_drop_keys_sorts_the_sample_and_still_merges_whole():
     assert profile.keys.size == profile.sample.size and not profile.keys.any()
     merged = profile.merge(_profile(values[:10], sample_size=1000))
     assert merged.sample.size == 1000
+
+
+def test_sorted_histogram_counts_what_a_pass_per_edge_counts():
+    # bin_masses counts on the sorted sample by binary search; ties at an edge go right.
+    from driftwarden.profile.numeric import _histogram, _sorted_histogram
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        values = np.sort(np.round(rng.normal(size=int(rng.integers(0, 500))), 1))
+        edges = np.unique(np.round(rng.normal(size=int(rng.integers(1, 12))), 1))
+        if values.size:
+            edges = np.unique(np.concatenate([edges, values[rng.integers(0, values.size, 3)]]))
+        assert _sorted_histogram(values, edges).tolist() == _histogram(values, edges).tolist()

@@ -15,10 +15,7 @@ from typing import Any
 
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
-from driftwarden.cli.progress import ProgressLine
-from driftwarden.documents import decode, load_json, load_yaml
 from driftwarden.durations import format_duration
-from driftwarden.envchunks import join_env
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (
     build_error_summary,
@@ -137,10 +134,14 @@ def _split(value: str | None) -> list[str] | None:
 
 def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The spec from --config / --config-env (empty if neither) and the monitor's name."""
+    # The readers are imported in their branch: an analysis from flags alone reads no
+    # manifest, and start-up is most of a small run (bench/RESULTS.md, addendum 3).
     document: Any = {}
     if args.config and args.config_env:
         raise ConfigError("use either --config or --config-env, not both")
     if args.config:
+        from driftwarden.documents import decode, load_yaml
+
         source = f"--config {args.config}"
         try:
             data = Path(args.config).read_bytes()
@@ -148,6 +149,9 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
             raise ConfigError(f"cannot read {source}: {error.strerror or error}") from error
         document = load_yaml(decode(data, source), source)
     elif args.config_env:
+        from driftwarden.documents import load_json
+        from driftwarden.envchunks import join_env
+
         # The operator spreads a long spec over <VAR>, <VAR>_1, ... (driftwarden.envchunks).
         raw = join_env(args.config_env, os.environ)
         if not raw:
@@ -344,7 +348,11 @@ def _write_summary_file(path: str | None, summary: Mapping[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``driftwarden analyze``; returns the exit code."""
-    progress = ProgressLine() if sys.stderr.isatty() and not args.quiet else None
+    progress = None
+    if sys.stderr.isatty() and not args.quiet:
+        from driftwarden.cli.progress import ProgressLine  # only on a terminal
+
+        progress = ProgressLine()
     try:
         config, monitor = build_config(args)
         log.info(

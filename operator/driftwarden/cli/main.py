@@ -2,32 +2,68 @@
 
 A subcommand's module is imported only when that subcommand runs (or when the
 whole parser is built): ``analyze`` and ``demo`` load the engine (pyarrow,
-numpy, scipy), which ``run``, ``validate`` and ``render`` must not pay for — the
-operator's idle memory is mostly what it imports.
+numpy), which ``run``, ``validate`` and ``render`` must not pay for — the
+operator's idle memory is mostly what it imports — and an analysis Job must not
+pay for the operator's commands either: it starts once per run, and at 10^5 rows
+start-up is most of its time (bench/RESULTS.md, addendum 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 import driftwarden
-from driftwarden.cli import operator_commands
 from driftwarden.cli.logs import setup_logging
 
-# Engine subcommands: name -> (module with add_arguments and run, help line).
-_ENGINE_COMMANDS = {
+_OPERATOR = "driftwarden.cli.operator_commands"
+# Subcommands, in --help order: name -> (module, its function that adds the flags,
+# its handler, help line).
+_COMMANDS = {
     "analyze": (
         "driftwarden.cli.analyze",
+        "add_arguments",
+        "run",
         "compare current data with a reference, write reports",
     ),
     "demo": (
         "driftwarden.cli.demo",
+        "add_arguments",
+        "run",
         "generate demo feature logs and analyse them (no cluster)",
     ),
+    "run": (
+        _OPERATOR,
+        "add_run_arguments",
+        "run",
+        "run the operator (in the cluster or against a kubeconfig)",
+    ),
+    "validate": (
+        _OPERATOR,
+        "add_validate_arguments",
+        "validate",
+        "check DriftMonitor manifests offline",
+    ),
+    "render": (
+        _OPERATOR,
+        "add_render_arguments",
+        "render",
+        "print the analysis Job a monitor would start",
+    ),
 }
+
+
+# Set for the engine commands before numpy is first imported (a value already in the
+# environment wins): numpy's OpenBLAS starts a thread per CPU at import and they spin,
+# ~0.1 s of CPU an analysis at 2 CPUs (bench/RESULTS.md, addendum 3), taken from
+# Arrow's decoding threads and sized from the node's CPUs, not the pod's limit. The
+# engine's hot paths never call BLAS (einsum, not np.dot: bench/PROFILE.md); the small
+# matrix products of the exact KS distribution give the same bits on one thread.
+_ENGINE_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+_ENGINE_COMMANDS = ("analyze", "demo")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -46,7 +82,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; the flags of an engine subcommand only when ``command`` is it or None.
+    """The argument parser; the flags of a subcommand only when ``command`` is it or None.
 
     Every subcommand is listed in ``--help`` either way, so only the one that
     runs imports its module.
@@ -58,13 +94,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--version", action="version", version=f"driftwarden {driftwarden.__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in _ENGINE_COMMANDS.items():
+    for name, (module_name, add_arguments, handler, help_text) in _COMMANDS.items():
         sub = commands.add_parser(name, parents=[_common()], help=help_text)
         if command is None or command == name:
             module = importlib.import_module(module_name)
-            module.add_arguments(sub)
-            sub.set_defaults(handler=module.run)
-    operator_commands.register(commands, _common())
+            getattr(module, add_arguments)(sub)
+            sub.set_defaults(handler=getattr(module, handler))
     return parser
 
 
@@ -76,7 +111,11 @@ def _command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command(argv))
+    command = _command(argv)
+    if command in _ENGINE_COMMANDS:
+        for name, value in _ENGINE_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level)
     return int(args.handler(args) or 0)

@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from driftwarden.documents import decode, load_yaml_documents
 from driftwarden.errors import ConfigError
 
@@ -71,6 +69,8 @@ def _slot(text: str) -> datetime:
 
 def render(args: argparse.Namespace) -> int:
     """Print the analysis Job the operator would create for the next due slot (YAML)."""
+    import yaml  # here: only render writes YAML
+
     from driftwarden.monitor import analysis_job, parse_monitor
     from driftwarden.monitor.schedule import slot_at_or_before
 
@@ -135,11 +135,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add run, validate and render to the ``driftwarden`` command."""
-    run_parser = commands.add_parser(
-        "run", parents=[common], help="run the operator (in the cluster or against a kubeconfig)"
-    )
+def add_run_arguments(run_parser: argparse.ArgumentParser) -> None:
+    """The flags of ``driftwarden run``."""
     run_parser.add_argument(
         "--namespace",
         "-n",
@@ -199,19 +196,17 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         default=None,
         help="peering priority; the highest active replica works (default: random, so exactly one does)",
     )
-    run_parser.set_defaults(handler=run)
 
-    validate_parser = commands.add_parser(
-        "validate", parents=[common], help="check DriftMonitor manifests offline"
-    )
+
+def add_validate_arguments(validate_parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``driftwarden validate``."""
     validate_parser.add_argument(
         "files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)"
     )
-    validate_parser.set_defaults(handler=validate)
 
-    render_parser = commands.add_parser(
-        "render", parents=[common], help="print the analysis Job a monitor would start"
-    )
+
+def add_render_arguments(render_parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``driftwarden render``."""
     render_parser.add_argument("file", metavar="FILE")
     render_parser.add_argument(
         "--image",
@@ -220,4 +215,3 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     render_parser.add_argument(
         "--slot", metavar="ISO8601", help="render for this time (default: now)"
     )
-    render_parser.set_defaults(handler=render)

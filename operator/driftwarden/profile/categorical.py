@@ -17,14 +17,26 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import datasketches
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+if TYPE_CHECKING:
+    import datasketches
+
 OTHER = "__other__"
 UNSEEN = "__unseen__"
+
+
+def sketches() -> ModuleType:
+    """The datasketches module, imported on first use: only a column with more than
+    ``max_categories`` values needs it, and the import is ~5 ms of every run otherwise."""
+    import datasketches
+
+    return datasketches
 
 
 def _label(value: object) -> str:
@@ -42,8 +54,8 @@ def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
         bincounts = np.bincount(
             indices.to_numpy(zero_copy_only=False), minlength=len(array.dictionary)
         )
-        present = np.flatnonzero(bincounts)
-        dictionary = array.dictionary.take(pa.array(present))
+        present = np.flatnonzero(bincounts).astype(np.int64, copy=False)
+        dictionary = array.dictionary.take(_int64_array(present))
         labels, totals = _to_labels(dictionary), bincounts[present].tolist()
         if len(set(labels)) != len(labels):  # e.g. float dictionary values 1.0 and 1 → "1.0"
             merged: dict[str, int] = {}
@@ -65,6 +77,12 @@ def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
         labels = [labels[i] for i in keep]
         counts = [counts[i] for i in keep]
     return labels, counts
+
+
+def _int64_array(values: np.ndarray) -> pa.Array:
+    """An Arrow view of int64 ``values``. Not ``pa.array(values)``: that checks for a numpy
+    masked array, which imports numpy.ma (~7 ms of every analysis run) on first use."""
+    return pa.Array.from_buffers(pa.int64(), values.size, [None, pa.py_buffer(values)])
 
 
 def _to_labels(values: pa.Array) -> list[str]:
@@ -133,7 +151,7 @@ class CategoricalProfile:
     def _spill(self) -> None:
         # Map size 2^lg with 3/4 usable slots: enough to hold max_categories values.
         lg_size = max(3, math.ceil(math.log2(self.max_categories / 0.75)))
-        self.sketch = datasketches.frequent_strings_sketch(lg_size)
+        self.sketch = sketches().frequent_strings_sketch(lg_size)
         for label, count in self.counts.items():
             self.sketch.update(label, count)
         self.counts = {}
@@ -169,7 +187,7 @@ class CategoricalProfile:
             items = (
                 (item, int(estimate))
                 for item, estimate, _lo, _hi in self.sketch.get_frequent_items(
-                    datasketches.frequent_items_error_type.NO_FALSE_NEGATIVES
+                    sketches().frequent_items_error_type.NO_FALSE_NEGATIVES
                 )
             )
         return sorted(items, key=lambda kv: (-kv[1], kv[0]))[:k]

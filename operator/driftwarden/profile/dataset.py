@@ -113,7 +113,12 @@ def build_profile(
     (for progress reporting).
     """
     profile = empty_profile(plan, options, edges)
-    rngs = {column.name: column_rng(options.seed, column.name) for column in plan}
+    # Only numerical columns sample (a generator costs ~0.3 ms to seed).
+    rngs = {
+        column.name: column_rng(options.seed, column.name)
+        for column in plan
+        if column.kind == "numerical"
+    }
     first = plan[0].name if plan else None
     for batch in batches:
         names = batch.schema.names

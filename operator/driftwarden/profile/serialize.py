@@ -23,11 +23,10 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import datasketches
 import numpy as np
 
 from driftwarden.errors import ProfileError
-from driftwarden.profile.categorical import CategoricalProfile
+from driftwarden.profile.categorical import CategoricalProfile, sketches
 from driftwarden.profile.dataset import ColumnProfile, DatasetProfile, ProfileOptions
 from driftwarden.profile.numeric import NumericProfile
 
@@ -180,7 +179,7 @@ def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
         )
         profile.counts = dict(zip(data["labels"], (int(c) for c in data["counts"]), strict=True))
         if data.get("sketch"):
-            profile.sketch = datasketches.frequent_strings_sketch.deserialize(
+            profile.sketch = sketches().frequent_strings_sketch.deserialize(
                 base64.b64decode(data["sketch"])
             )
         return profile

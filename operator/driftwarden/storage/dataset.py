@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -453,6 +452,9 @@ def _physical_schemas(
 
     if len(fragments) == 1:
         return [read(0)]
+    # Imported here: a one-file dataset (most small windows) needs no thread pool.
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(_SCHEMA_READERS, len(fragments))) as pool:
         return list(pool.map(read, range(len(fragments))))
 

@@ -24,27 +24,28 @@ from driftwarden.errors import (
 )
 from driftwarden.storage.uri import StorageOptions, effective_endpoint, is_local, redact
 
-_ACCESS_DENIED = re.compile(
+# Patterns of pyarrow's messages, as text: ``re`` compiles (and caches) each on first
+# use, which only comes once something failed; compiled here they cost every run
+# ~2 ms of start-up.
+_ACCESS_DENIED = (
     r"ACCESS_DENIED|SIGNATURE_DOES_NOT_MATCH|INVALID_ACCESS_KEY_ID|AccessDenied|"
     r"SignatureDoesNotMatch|InvalidAccessKeyId|ExpiredToken|EXPIRED_TOKEN|InvalidToken|"
     r"HTTP status 40[13]\b|UNRECOGNIZED_CLIENT|Forbidden|PERMISSION_DENIED|"
-    r"Permission denied|Unauthorized",
+    r"Permission denied|Unauthorized"
 )
-_UNREACHABLE = re.compile(
+_UNREACHABLE = (
     r"NETWORK_CONNECTION|curlCode: (5|6|7|28|35|52|56)\b|Could not resolve|"
     r"Couldn't resolve|Could not connect|Connection refused|Failed to connect|"
-    r"Timeout was reached|timed out|UNAVAILABLE|Name or service not known",
+    r"Timeout was reached|timed out|UNAVAILABLE|Name or service not known"
 )
-_WRONG_REGION = re.compile(r"HTTP status 301\b|PermanentRedirect|AuthorizationHeaderMalformed")
-_NO_BUCKET = re.compile(
-    r"NO_SUCH_BUCKET|NoSuchBucket|Bucket '[^']*' not found|bucket does not exist"
-)
-_NOT_FOUND = re.compile(r"NO_SUCH_KEY|NoSuchKey|RESOURCE_NOT_FOUND|Path does not exist|NOT_FOUND")
-_UNREADABLE = re.compile(
+_WRONG_REGION = r"HTTP status 301\b|PermanentRedirect|AuthorizationHeaderMalformed"
+_NO_BUCKET = r"NO_SUCH_BUCKET|NoSuchBucket|Bucket '[^']*' not found|bucket does not exist"
+_NOT_FOUND = r"NO_SUCH_KEY|NoSuchKey|RESOURCE_NOT_FOUND|Path does not exist|NOT_FOUND"
+_UNREADABLE = (
     r"magic bytes|Not an Arrow file|File is too small|parse error|Couldn't deserialize thrift|"
     r"Corrupt|corrupt|Invalid IPC|Unexpected end|Malformed|Truncated|truncated|"
     r"Expected to read|Invalid: |CSV conversion error|JSON conversion|decompress|"
-    r"Invalid column metadata|Unsupported encoding|unexpected end|out of bounds",
+    r"Invalid column metadata|Unsupported encoding|unexpected end|out of bounds"
 )
 _CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -107,7 +108,9 @@ def translate(
     where = redact(file_uri) if file_uri else shown
 
     if isinstance(exc, FileNotFoundError) or (
-        isinstance(exc, OSError) and _NOT_FOUND.search(detail) and not _NO_BUCKET.search(detail)
+        isinstance(exc, OSError)
+        and re.search(_NOT_FOUND, detail)
+        and not re.search(_NO_BUCKET, detail)
     ):
         return DataNotFoundError(
             f"{label} not found: {where}",
@@ -115,24 +118,24 @@ def translate(
             if not is_local(uri)
             else "nothing at this path; check the path",
         )
-    if _NO_BUCKET.search(detail):
+    if re.search(_NO_BUCKET, detail):
         bucket = _bucket_of(uri)
         return DataNotFoundError(
             f"{label} not found: {shown}",
             hint=f"bucket {bucket!r} does not exist at {endpoint_label(uri, options)}; "
             "check the bucket name and spec.storage.endpoint",
         )
-    if not is_local(uri) and _ACCESS_DENIED.search(detail):
+    if not is_local(uri) and re.search(_ACCESS_DENIED, detail):
         return StorageError(
             f"access denied to {where} with {credential_source(options, uri)}",
             hint="check them, and that they may read/write this bucket",
         )
-    if not is_local(uri) and _WRONG_REGION.search(detail):
+    if not is_local(uri) and re.search(_WRONG_REGION, detail):
         return StorageError(
             f"bucket {_bucket_of(uri)!r} of {shown} is in another region than the one used",
             hint="set spec.storage.region (or AWS_REGION) to the bucket's region",
         )
-    if not is_local(uri) and _UNREACHABLE.search(detail):
+    if not is_local(uri) and re.search(_UNREACHABLE, detail):
         return StorageError(
             f"cannot reach storage endpoint {endpoint_label(uri, options)} for {shown}: "
             f"{_network_cause(detail)}",
@@ -140,8 +143,8 @@ def translate(
         )
     if isinstance(exc, PermissionError):
         return StorageError(f"permission denied on {where}", hint="check file permissions")
-    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowNotImplementedError)) or _UNREADABLE.search(
-        detail
+    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowNotImplementedError)) or re.search(
+        _UNREADABLE, detail
     ):
         what = f"as {fmt}" if fmt else "in the declared format"
         return DataFormatError(
