@@ -642,17 +642,25 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def kept_tail(existing: str) -> str:
+    """What run.py does not write: the hand-written addenda (``## Addendum …``) and the
+    "Operator at scale" section, from the first of them to the end of the file."""
+    from operator_report import BEGIN
+
+    found = [i for i in (existing.find("\n## Addendum"), existing.find(BEGIN)) if i >= 0]
+    return existing[min(found) :].lstrip("\n") if found else ""
+
+
 def write_results(results: dict[str, Any]) -> None:
     """bench/results.json (raw) and bench/RESULTS.md (rendered).
 
-    The "Operator at scale" section of RESULTS.md belongs to operator_scale.py and is kept.
+    The addenda and the "Operator at scale" section of RESULTS.md are kept (see
+    :func:`kept_tail`): they record measurements this script does not repeat.
     """
-    from operator_report import section_of, splice
-
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
     text = render_markdown(results)
-    kept = section_of(RESULTS_MD.read_text()) if RESULTS_MD.exists() else None
-    RESULTS_MD.write_text(splice(text, kept) if kept else text)
+    tail = kept_tail(RESULTS_MD.read_text()) if RESULTS_MD.exists() else ""
+    RESULTS_MD.write_text(text.rstrip("\n") + "\n\n" + tail if tail else text)
 
 
 # ---------------------------------------------------------------- command line
