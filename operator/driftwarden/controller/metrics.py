@@ -196,12 +196,8 @@ class _GaugeCollector(Collector):
                 value = getattr(record, field)
                 if value is not None:
                     family.add_metric([namespace, name], value)
-        yield score
-        yield drifted
-        yield from (family for family, _ in scalars[:4])
-        yield rows
-        yield from (family for family, _ in scalars[4:])
-        yield phase
+        yield from (score, drifted, rows, phase)
+        yield from (family for family, _ in scalars)
 
 
 class Metrics:
@@ -233,10 +229,6 @@ class Metrics:
         )
 
     # ---------------------------------------------------------------- updates
-
-    def gauges(self, namespace: str, name: str) -> MonitorGauges | None:
-        """What the gauges say about one monitor (``None`` when nothing yet)."""
-        return self._gauges.get((namespace, name))
 
     def observe_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Set the gauges from a monitor's status (also after an operator restart)."""
