@@ -132,3 +132,12 @@ def test_ticks_run_in_the_context_of_the_handler_that_started_them_and_repeat() 
     assert sweeps >= 3
     assert sweeps <= len(recorder.calls) <= sweeps + 1  # one loop, not two (+1: stopped mid-sweep)
     assert set(recorder.seen) == {"kopf's queue"}
+
+
+def test_a_deleted_monitor_that_was_failing_is_forgotten() -> None:
+    recorder = Recorder(failing={"b"})
+    ticker = Ticker(recorder, interval=60)  # type: ignore[arg-type]
+    asyncio.run(ticker.sweep(_view("a", "b")))
+    assert set(ticker._failing) == {"b"}
+    asyncio.run(ticker.sweep(_view("a")))
+    assert ticker._failing == {}

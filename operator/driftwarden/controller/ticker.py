@@ -68,15 +68,19 @@ class Ticker:
 
     async def sweep(self, view: ClusterView) -> None:
         """Reconcile every monitor of ``view`` once; one failing monitor does not stop the rest."""
-        uids = iter(list(view.monitors))  # shared by the workers: each uid goes to one of them
+        snapshot = [str(uid) for uid in view.monitors]
+        uids = iter(snapshot)  # shared by the workers: each uid goes to one of them
 
         async def work() -> None:
             for uid in uids:
                 body = view.monitor(uid)
                 if body is not None:  # deleted since the sweep began
-                    await self._reconcile(str(uid), body, view)
+                    await self._reconcile(uid, body, view)
 
         await asyncio.gather(*(work() for _ in range(self.workers)))
+        # A monitor deleted while failing leaves no entry behind.
+        for uid in self._failing.keys() - set(snapshot):
+            del self._failing[uid]
         self.sweeps += 1
 
     async def _reconcile(self, uid: str, body: Mapping[str, Any], view: ClusterView) -> None:
