@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+import run
 
 ROW_GROUP_ROWS = 20_000
 SHIFTED = 10  # the first SHIFTED features move by 0.3 sigma in the current data
@@ -75,23 +74,15 @@ def write(path: Path, rows: int, features: int, seed: int, shifted: bool) -> Non
     partial.rename(path)
 
 
-def run_child(argv: list[str]) -> dict[str, float]:
-    """Wall, CPU seconds and peak RSS (MiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):  # analyze exits 1 when drift is found
-        raise SystemExit(f"{argv[:3]} failed with {code}: {stderr[-2000:]}")
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mib": usage.ru_maxrss / 1024,
-    }
+def run_child(argv: list[str], logs: Path) -> dict[str, float]:
+    """Wall, CPU seconds and peak RSS (MiB) of one child process (``run.run_child``: its
+    output goes to files under ``logs``, so a chatty child never blocks on a full pipe)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    stderr = logs / "child.err"
+    child = run.run_child(argv, logs / "child.out", stderr)
+    if child.code not in (0, 1):  # analyze exits 1 when drift is found
+        raise SystemExit(f"{argv[:3]} failed with {child.code}: {stderr.read_text()[-2000:]}")
+    return {"wall": child.wall, "cpu": child.cpu, "rss_mib": child.rss / (1024 * 1024)}
 
 
 def main() -> int:
@@ -115,11 +106,12 @@ def main() -> int:
     ]  # fmt: skip
     scan = [sys.executable, "-c", SCAN, str(cur)]
     scan_lean = [sys.executable, "-c", SCAN_LEAN, str(cur)]
-    run_child(analyze)  # warm-up: caches the reference profile, fills the page cache
+    logs = work / f"{tag}-logs"
+    run_child(analyze, logs)  # warm-up: caches the reference profile, fills the page cache
     results: dict[str, list[dict[str, float]]] = {"scan": [], "scan_lean": [], "analyze": []}
     for _ in range(args.repeat):
         for name, argv in (("scan", scan), ("scan_lean", scan_lean), ("analyze", analyze)):
-            figure = run_child(argv)
+            figure = run_child(argv, logs)
             results[name].append(figure)
             print(json.dumps({"workload": name, **figure}), flush=True)
     summary = {
