@@ -65,7 +65,7 @@ def test_a_rewritten_reference_invalidates_the_cache(tmp_path):
 
 def test_a_corrupt_cached_profile_is_recomputed_with_a_warning(tmp_path):
     first = _run(tmp_path, _columns(1000), _columns(1000))
-    (cached,) = (tmp_path / "cache").iterdir()
+    (cached,) = (tmp_path / "cache").glob("reference-*")
     cached.write_bytes(b"garbage")
     config = parse_run_config(
         {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
@@ -245,7 +245,7 @@ def test_jsonl_is_read(tmp_path):
 
 def test_a_corrupt_deflate_stream_in_the_cache_is_recomputed_and_replaced(tmp_path):
     first = _run(tmp_path, _columns(1000), _columns(1000))
-    (cached,) = (tmp_path / "cache").iterdir()
+    (cached,) = (tmp_path / "cache").glob("reference-*")
     good = cached.read_bytes()
     # Keep the gzip header, scramble the deflate stream: zlib.error, not an OSError.
     damaged = good[:10] + bytes(b ^ 0x5A for b in good[10:40]) + good[40:]

@@ -71,7 +71,10 @@ def test_analysis_reads_and_writes_s3_with_user_credentials(s3_server, s3_bucket
     assert report["features"][0]["name"] == "income" and report["features"][0]["drifted"]
     assert not report["reference"]["profileCached"]
     cached = fs.get_file_info(pa.fs.FileSelector(f"{s3_bucket}/cache/"))
-    assert len(cached) == 1 and cached[0].size > 0
+    references = [i for i in cached if i.base_name.startswith("reference-")]
+    assert len(references) == 1 and references[0].size > 0
+    # The current window's per-file profiles go to a directory of their own.
+    assert [i.base_name[:8] for i in cached if i.type == pa.fs.FileType.Directory] == ["current-"]
     for name in ("report.html", "summary.json"):
         assert fs.get_file_info(f"{s3_bucket}/reports/run-1/{name}").size > 0
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
+from driftwarden.analysis.incremental import Counts, profile_window, scan_file
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.settings import RunConfig, SourceConfig
 from driftwarden.errors import ProfileError, StorageError
@@ -177,6 +178,36 @@ def load_or_build_reference(
     return profile, False
 
 
+def _profile_current(
+    current: OpenedDataset,
+    plan: FeaturePlan,
+    options: ProfileOptions,
+    reference: DatasetProfile,
+    bins: int,
+    cache: str | None,
+    storage: StorageOptions,
+    findings: list[dict[str, Any]],
+    progress: Progress | None,
+) -> tuple[DatasetProfile, Counts]:
+    """The current window's profile, file by file, whole files through the window cache
+    under ``cache`` (analysis/incremental.py); histograms on the reference's edges."""
+    rows = 0
+
+    def on_batch(count: int) -> None:
+        nonlocal rows
+        rows += count
+        if progress is not None:
+            progress("current", rows, None)
+
+    edges = dict(edges_for(reference, bins))
+    scan = scan_file(
+        current, plan.columns, plan.categorical, options, edges, COLUMN_GROUP, on_batch
+    )
+    return profile_window(
+        current, plan.columns, options, edges, scan, cache=cache, storage=storage, findings=findings
+    )
+
+
 def _check_columns(profile: DatasetProfile, plan: FeaturePlan, source: str) -> None:
     """A cached profile must hold exactly the planned columns with their kinds."""
     found = {name: kind_of(column) for name, column in profile.columns.items()}
@@ -235,13 +266,16 @@ def analyze(
         progress=progress,
         findings=findings,
     )
-    cur_profile = _profile(
+    cur_profile, cur_files = _profile_current(
         current,
         plan,
         options,
-        "current",
+        ref_profile,
+        settings.profile.bins,
+        profile_cache,
+        storage,
+        findings,
         progress,
-        edges=dict(edges_for(ref_profile, settings.profile.bins)),
     )
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):
@@ -266,6 +300,7 @@ def analyze(
             "uri": redact(config.current.path),
             "format": current.format,
             "rows": cur_profile.rows,
+            "files": cur_files.as_report(),
             "window": None
             if start is None
             else {

@@ -72,9 +72,13 @@ def kind_of(profile: ColumnProfile) -> Kind:
     return _kind(profile)
 
 
-def column_rng(seed: int, name: str) -> np.random.Generator:
-    """The sampling generator of one column: deterministic for a seed and a column name."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+def column_rng(seed: int, name: str, stream: bytes = b"") -> np.random.Generator:
+    """The sampling generator of one column: deterministic for a seed, a column name and
+    a ``stream`` (e.g. a digest of the file being profiled, so each file of a window
+    draws its own keys whatever else is read in the same run)."""
+    words = [seed, zlib.crc32(name.encode())]
+    words.extend(int.from_bytes(stream[at : at + 4], "little") for at in range(0, len(stream), 4))
+    return np.random.default_rng(words)
 
 
 def empty_profile(
@@ -102,6 +106,7 @@ def build_profile(
     *,
     edges: Mapping[str, NDArray[np.float64]] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    stream: bytes = b"",
 ) -> DatasetProfile:
     """Profile the planned columns of ``batches`` in one streaming pass.
 
@@ -110,12 +115,13 @@ def build_profile(
     columns (wide data is read in column groups): each column is updated from the
     batches that carry it, in order, and rows are counted from the batches that
     carry the first planned column. ``on_batch`` is told those batches' row counts
-    (for progress reporting).
+    (for progress reporting). ``stream`` seeds the sampling keys along with the column
+    names (see :func:`column_rng`).
     """
     profile = empty_profile(plan, options, edges)
     # Only numerical columns sample (a generator costs ~0.3 ms to seed).
     rngs = {
-        column.name: column_rng(options.seed, column.name)
+        column.name: column_rng(options.seed, column.name, stream)
         for column in plan
         if column.kind == "numerical"
     }

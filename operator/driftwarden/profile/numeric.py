@@ -8,8 +8,11 @@ What is kept, and why:
   rounded to the nearest float64 (relative error ≤ 2^-53, far below any drift
   statistic's resolution). ``rounded`` counts them, and the comparison says so in a
   finding, instead of the safe cast aborting the whole run;
-* min, max, mean and the sum of squared deviations (Chan et al.'s pairwise update,
-  so merging shards loses no precision), exact over the finite values;
+* min, max, mean and the sum of squared deviations (Chan et al.'s pairwise update
+  within a pass), over the finite values. Merging adds exact sums instead (``Σ n·mean``
+  and ``Σ (m2 + n·mean²)`` as fractions, see :meth:`NumericProfile.exact_sums`), so
+  merged moments do not depend on the order or grouping of the merges: the profile of
+  a window merged from cached per-file profiles equals the one merged file by file;
 * a uniform random sample of the finite values of at most ``sample_size`` values,
   kept as a *bottom-k sample*: every value gets a uniform random key and the
   profile keeps the ``k`` smallest keys. Merging two profiles keeps the ``k``
@@ -28,7 +31,9 @@ See docs/statistics.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +73,9 @@ class NumericProfile:
     # ``quantile_edges`` by number of bins, computed from ``_sorted`` and dropped with it:
     # a run asks for the reference's edges twice (the current's histograms, then scoring).
     _edges: dict[int, NDArray[np.float64]] = field(default_factory=dict, repr=False, compare=False)
+    # Exact moment sums (``Σ n·mean``, ``Σ (m2 + n·mean²)``) of a merged profile, which
+    # ``mean`` and ``m2`` only round; None while the floats are all there is.
+    _sums: tuple[Fraction, Fraction] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------ derived values
 
@@ -173,6 +181,7 @@ class NumericProfile:
         self.finite = total
         self.minimum = min(self.minimum, lo)
         self.maximum = max(self.maximum, hi)
+        self._sums = None  # the floats changed: any exact sums are stale
 
     def _add_sample(self, values: NDArray[np.float64], rng: np.random.Generator) -> None:
         k = self.sample_size
@@ -234,7 +243,13 @@ class NumericProfile:
             if self.bin_counts is None or other.bin_counts is None
             else self.bin_counts + other.bin_counts,
         )
-        if other.finite:
+        mine, theirs = self.exact_sums(), other.exact_sums()
+        if mine is not None and theirs is not None:
+            merged.minimum = min(self.minimum, other.minimum)
+            merged.maximum = max(self.maximum, other.maximum)
+            merged.finite = self.finite + other.finite
+            merged._set_sums(mine[0] + theirs[0], mine[1] + theirs[1])
+        elif other.finite:  # an infinite moment has no exact form: floats as before
             merged._combine_moments(
                 other.finite, other.mean, other.m2, other.minimum, other.maximum
             )
@@ -244,6 +259,31 @@ class NumericProfile:
             self.sample_size,
         )
         return merged
+
+    def exact_sums(self) -> tuple[Fraction, Fraction] | None:
+        """``(Σ n·mean, Σ (m2 + n·mean²))`` over the merged parts, as exact fractions.
+
+        Sums of exact values are associative and commutative, so merging through them
+        gives the same mean and m2 however the parts are grouped (floats would differ in
+        the last bits). A profile built in one pass derives them from its own floats.
+        None when a moment is not finite (values near the float64 limit).
+        """
+        if self._sums is not None:
+            return self._sums
+        if not (math.isfinite(self.mean) and math.isfinite(self.m2)):
+            return None
+        mean = Fraction(self.mean)
+        return self.finite * mean, Fraction(self.m2) + self.finite * mean * mean
+
+    def _set_sums(self, total: Fraction, squares: Fraction) -> None:
+        """Set the exact sums of ``self.finite`` values and the mean and m2 they round to."""
+        self._sums = (total, squares)
+        if self.finite == 0:
+            self.mean = self.m2 = 0.0
+            return
+        self.mean = _to_float(total / self.finite)
+        # Exact, hence never negative (Cauchy-Schwarz); rounded once.
+        self.m2 = _to_float(squares - total * total / self.finite)
 
     # ------------------------------------------------------------ reading
 
@@ -343,12 +383,24 @@ def _sorted_histogram(
     return np.diff(np.concatenate(([0], below, [ordered.size]))).astype(np.int64)
 
 
+def _to_float(value: Fraction) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _bottom_k(
     values: NDArray[np.float64], keys: NDArray[np.float64], k: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The ``k`` values with the smallest keys; the same set whatever the input order."""
     if keys.size <= k:
         return values, keys
     keep = np.argpartition(keys, k - 1)[:k]
+    # Equal keys across the cut (keyless profiles merged: all keys 0) would leave the
+    # choice to argpartition, i.e. to the input order: break such ties by value.
+    if np.count_nonzero(keys <= keys[keep].max()) > k:
+        keep = np.lexsort((values, keys))[:k]
     return values[keep], keys[keep]
 
 

@@ -21,6 +21,7 @@ import json
 import struct
 import zlib
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,8 @@ def _column_to_dict(profile: ColumnProfile, keep_keys: bool, put: Put) -> dict[s
             "max": profile.maximum if profile.finite else None,
             "mean": profile.mean,
             "m2": profile.m2,
+            # A merged profile's exact moment sums, so merging it again stays exact.
+            "sums": None if profile._sums is None else [str(part) for part in profile._sums],
             "sample": put(profile.sample[order], "<f8"),
             "keys": put(profile.keys[order], "<f8") if keep_keys else None,
             "edges": put(profile.edges, "<f8"),
@@ -151,7 +154,8 @@ def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
         counts = get(data.get("binCounts"), "<i8")
         bin_counts = None if counts is None else counts.copy()  # small, and updated in place
         _check_numeric_arrays(sample, keys, edges, bin_counts, int(data["sampleSize"]))
-        return NumericProfile(
+        sums = data.get("sums")
+        numeric = NumericProfile(
             sample_size=int(data["sampleSize"]),
             rows=int(data["rows"]),
             nulls=int(data["nulls"]),
@@ -173,6 +177,10 @@ def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
             edges=edges,
             bin_counts=bin_counts,
         )
+        if sums is not None:
+            total, squares = (Fraction(str(part)) for part in sums)
+            numeric._set_sums(total, squares)
+        return numeric
     if data["kind"] == "categorical":
         profile = CategoricalProfile(
             int(data["maxCategories"]), rows=int(data["rows"]), nulls=int(data["nulls"])

@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,6 +101,8 @@ class OpenedDataset:
         dictionary_columns: Sequence[str] = (),
         batch_size: int | None = None,
         column_group: int | None = None,
+        files: Sequence[FileInfo] | None = None,
+        whole: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` of the rows inside the time window, in file order.
 
@@ -114,6 +117,11 @@ class OpenedDataset:
         for wide data the reader then holds a group's column chunks, not a whole row
         group of every column (bench/RESULTS.md, wide data). Each row then comes once
         per group; the first group's batches carry the first column.
+
+        ``files`` reads only those of the dataset's files (in the order given), and
+        then no rows is no error: the caller sees a window's files one by one. ``whole``
+        reads them without the window filter, for files that :meth:`coverage` found to
+        lie whole inside the window.
         """
         # Validate and build the filter now, so mistakes surface at the call,
         # not at the first next() of the iterator.
@@ -122,7 +130,7 @@ class OpenedDataset:
             c for c in self._check_columns(dictionary_columns, "dictionary") if c in names
         ]
         dataset = self._dataset_for(dict_names)
-        expr = self.filter_expression()
+        expr = None if whole else self.filter_expression()
         # Row formats (CSV, JSON) would be parsed once per group: one pass for them.
         columnar = self.format in ("parquet", "arrow")
         step = max((column_group if columnar else None) or len(names), 1)
@@ -131,7 +139,10 @@ class OpenedDataset:
             batch_size = min(batch_rows([self.schema.field(n).type for n in g]) for g in groups)
         with storage_errors(self.source.uri, self._options, label=self.source.label):
             fragments = list(dataset.get_fragments())
-        return self._stream(fragments, dataset, groups, dict_names, expr, batch_size)
+        if files is not None:
+            by_path = {fragment.path: fragment for fragment in fragments}
+            fragments = [by_path[f.path] for f in files]
+        return self._stream(fragments, dataset, groups, dict_names, expr, batch_size, files is None)
 
     def _stream(
         self,
@@ -141,6 +152,7 @@ class OpenedDataset:
         dict_names: list[str],
         expr: ds.Expression | None,
         batch_size: int,
+        require_rows: bool = True,
     ) -> Iterator[pa.RecordBatch]:
         seen = 0
         last_path: str | None = None
@@ -162,8 +174,8 @@ class OpenedDataset:
             seen += batch.num_rows
             present = batch.schema.names
             yield _encode_dictionaries(batch, [n for n in dict_names if n in present])
-        if seen == 0:
-            raise self._empty_error()
+        if seen == 0 and require_rows:
+            raise self.empty_error()
 
     @staticmethod
     def _tagged_batches(
@@ -196,6 +208,29 @@ class OpenedDataset:
                 )
                 for batch in scanner.to_batches():
                     yield fragment.path, batch
+
+    def coverage(self) -> list[FileCoverage]:
+        """Where each file lies against the time window, proved from metadata only.
+
+        ``whole``: every row is inside (each row group's statistics of the timestamp
+        column, or the file's partition values, put all of it inside, and it has no
+        null timestamps); ``outside``: no row can be inside; ``partial``: anything
+        else, including every file that metadata cannot place (no statistics, other
+        formats, string timestamps). Without a window every file is ``whole``.
+        ``first`` is the earliest timestamp of a whole file, when statistics hold it.
+        """
+        expr = self.filter_expression()
+        if expr is None:
+            return [FileCoverage(f, "whole", None) for f in self.files]
+        column = self.source.timestamp_column
+        with storage_errors(
+            self.source.uri, self._options, label=self.source.label, fmt=self.format
+        ):
+            fragments = list(self._dataset.get_fragments())
+            return [
+                _place(fragment, info, expr, column)
+                for fragment, info in zip(fragments, self.files, strict=True)
+            ]
 
     def count_rows(self) -> int:
         """Rows inside the time window (metadata only for Parquet without a window)."""
@@ -348,7 +383,8 @@ class OpenedDataset:
                 return by_path.get(fragment.path)
         return None
 
-    def _empty_error(self, *, windowed: bool = True) -> DataNotFoundError:
+    def empty_error(self, *, windowed: bool = True) -> DataNotFoundError:
+        """The error of a dataset (or its window) without rows."""
         shown = redact(self.source.uri)
         if windowed and (self.source.start is not None or self.source.end is not None):
             return DataNotFoundError(
@@ -361,6 +397,37 @@ class OpenedDataset:
             f"{self.source.label} {shown} holds no rows ({len(self.files)} file(s), all empty)",
             hint="point the path at files that hold rows",
         )
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    """One file against a time window (see :meth:`OpenedDataset.coverage`)."""
+
+    file: FileInfo
+    state: Literal["whole", "partial", "outside"]
+    first: datetime | None  # earliest timestamp, for whole Parquet files with statistics
+
+
+def _place(
+    fragment: ds.Fragment, info: FileInfo, expr: ds.Expression, column: str | None
+) -> FileCoverage:
+    """Place one file against the window filter ``expr`` from its row-group statistics."""
+    if not isinstance(fragment, ds.ParquetFileFragment):
+        return FileCoverage(info, "partial", None)
+    total = fragment.num_row_groups
+    if fragment.subset(expr).num_row_groups == 0:
+        return FileCoverage(info, "outside", None)
+    # Arrow drops a row group from a subset only when its statistics (and the
+    # partition values) prove no row can match: if none may fail the filter, all pass.
+    # A row group with null timestamps stays in both subsets, so it stays "partial".
+    if total == 0 or fragment.subset(~expr).num_row_groups:
+        return FileCoverage(info, "partial", None)
+    firsts = [
+        (group.statistics or {}).get(column or "", {}).get("min") for group in fragment.row_groups
+    ]
+    known = [value for value in firsts if isinstance(value, datetime)]
+    first = window.to_utc(min(known)) if known and len(known) == len(firsts) else None
+    return FileCoverage(info, "whole", first)
 
 
 def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDataset:
@@ -410,7 +477,7 @@ def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDatase
         with storage_errors(source.uri, options, label=label, fmt=fmt):
             empty = dataset.count_rows() == 0
         if empty:
-            raise opened._empty_error(windowed=False)
+            raise opened.empty_error(windowed=False)
     return opened
 
 

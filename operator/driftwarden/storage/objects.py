@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -64,3 +65,19 @@ def write_bytes(uri: str, data: bytes, options: StorageOptions, *, label: str = 
             return
         with filesystem.open_output_stream(path, compression=None) as out:
             out.write(data)
+
+
+def list_names(uri: str, options: StorageOptions, *, label: str = "objects") -> list[str]:
+    """Names of the objects directly under the directory or prefix ``uri`` (none if absent)."""
+    filesystem, path = resolve_filesystem(uri, options)
+    with storage_errors(uri, options, label=label):
+        selector = pafs.FileSelector(path, recursive=False, allow_not_found=True)
+        infos = filesystem.get_file_info(selector)
+    return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
+
+
+def delete_object(uri: str, options: StorageOptions, *, label: str = "object") -> None:
+    """Delete the object at ``uri``; nothing stored there is no error."""
+    filesystem, path = resolve_filesystem(uri, options)
+    with storage_errors(uri, options, label=label), contextlib.suppress(FileNotFoundError):
+        filesystem.delete_file(path)

@@ -1,0 +1,530 @@
+"""The current window's profile, merged from per-file profiles cached across runs.
+
+A sliding window (an hourly run over seven days of hourly files) shares all but a
+file or two with the previous run's window. The current side is therefore always
+profiled file by file, each file's sampling keys seeded by its path and the column
+(:func:`driftwarden.profile.dataset.column_rng`), and merged: a file's profile is a
+function of the file alone, and merging is exact and order-free (bottom-k samples
+by key, integer counts, exact moment sums), so a window merged from cached pieces
+equals a window scanned whole. Without a cache the same file-by-file profiles are
+merged in path order.
+
+With a cache, files lying whole inside the window (:meth:`OpenedDataset.coverage`)
+are kept in a sliding-window aggregation of three segments, oldest first, each an
+ordered list of files:
+
+* ``front``: files with an aggregate of every suffix (``files[j:]``): when the window
+  start drops its first ``j`` files, one stored aggregate covers the rest;
+* ``middle``: the previous back, frozen; its aggregate of all files, per-file profiles,
+  and suffix aggregates being built from its end, a few per run, so it is complete
+  (a new front) by the time the front runs out;
+* ``back``: newer files, each with its per-file profile, and their aggregate.
+
+A steady-state run loads three aggregates, scans the new file(s), and builds about
+one middle suffix: O(1) cached profiles however long the window. Files cut by the
+window (partly inside) are scanned every run and never cached. Every stored object
+is named by a hash of what it covers, and everything the manifest no longer names is
+deleted at the end of a run, so storage stays about 1.5 profiles per file of the
+window. docs/incremental.md has the why and the measurements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import driftwarden
+from driftwarden.errors import DataNotFoundError, ProfileError, StorageError
+from driftwarden.profile import (
+    ColumnPlan,
+    DatasetProfile,
+    ProfileOptions,
+    build_profile,
+    dumps_profile,
+    empty_profile,
+    loads_profile,
+)
+from driftwarden.report.text import finding
+from driftwarden.storage import (
+    FileCoverage,
+    FileInfo,
+    OpenedDataset,
+    StorageOptions,
+    delete_object,
+    join_uri,
+    list_names,
+    read_bytes,
+    redact,
+    write_bytes,
+)
+
+log = logging.getLogger("driftwarden.analysis")
+
+MANIFEST = "window.json"
+_FORMAT = "driftwarden-window-cache"
+_VERSION = 1
+_SUFFIX = ".dwprofile"
+
+# A file as the cache knows it: path, size, modification time (what fingerprints use).
+Ident = tuple[str, int, str | None]
+# Scans one file: (file, whole) -> its profile; ``whole`` skips the window filter.
+Scan = Callable[[FileInfo, bool], DatasetProfile]
+
+
+def ident_of(info: FileInfo) -> Ident:
+    """The cache's identity of a file: a rewritten file (new size or mtime) is a new file."""
+    return (info.path, info.size, None if info.mtime is None else info.mtime.isoformat())
+
+
+def file_stream(info: FileInfo) -> bytes:
+    """What seeds a file's sampling keys (with the seed and the column name): its path."""
+    return hashlib.sha256(info.path.encode()).digest()[:16]
+
+
+def scan_file(
+    dataset: OpenedDataset,
+    columns: Sequence[ColumnPlan],
+    categorical: Sequence[str],
+    options: ProfileOptions,
+    edges: dict[str, Any] | None,
+    column_group: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> Scan:
+    """A :data:`Scan` of ``dataset``'s files with this run's columns and settings."""
+    names = [column.name for column in columns]
+
+    def scan(info: FileInfo, whole: bool) -> DatasetProfile:
+        batches = dataset.batches(
+            names,
+            dictionary_columns=categorical,
+            column_group=column_group,
+            files=[info],
+            whole=whole,
+        )
+        return build_profile(
+            batches, columns, options, edges=edges, on_batch=on_batch, stream=file_stream(info)
+        )
+
+    return scan
+
+
+def context_key(
+    plan: Sequence[ColumnPlan], options: ProfileOptions, edges: dict[str, Any] | None
+) -> str:
+    """What a cached per-file profile depends on besides the file: the columns and their
+    kinds, the profile options, the reference's histogram edges (a new reference
+    invalidates every entry) and the profiling code's version."""
+    material = json.dumps(
+        {
+            "columns": [[c.name, c.kind] for c in plan],
+            "options": asdict(options),
+            "edges": {name: [float(e) for e in value] for name, value in (edges or {}).items()},
+            "version": driftwarden.__version__,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def namespace(dataset: OpenedDataset) -> str:
+    """The cache directory of one current dataset: runs of other data never meet here."""
+    source = dataset.source
+    material = json.dumps(
+        [source.uri, dataset.format, source.partitioning, source.timestamp_column]
+    )
+    return "current-" + hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+@dataclass
+class Counts:
+    """What a run did, for the report (``current.files``) and the benchmark."""
+
+    total: int = 0  # files with rows in the window
+    scanned: int = 0  # files read from the data this run
+    cached: int = 0  # files whose profile came from the cache
+    reads: int = 0  # cached profiles loaded
+    writes: int = 0  # profiles stored
+
+    def as_report(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "scanned": self.scanned,
+            "cached": self.cached,
+            "cacheReads": self.reads,
+            "cacheWrites": self.writes,
+        }
+
+
+def profile_window(
+    dataset: OpenedDataset,
+    plan: Sequence[ColumnPlan],
+    options: ProfileOptions,
+    edges: dict[str, Any] | None,
+    scan: Scan,
+    *,
+    cache: str | None,
+    storage: StorageOptions,
+    findings: list[dict[str, Any]],
+) -> tuple[DatasetProfile, Counts]:
+    """The current window's profile: whole files through the cache, cut files scanned.
+
+    Raises the dataset's empty-window error when no row falls in the window.
+    """
+    placed = dataset.coverage()
+    whole = sorted((c for c in placed if c.state == "whole"), key=_order)
+    cut = [c.file for c in placed if c.state == "partial"]
+    counts = Counts(total=len(whole) + len(cut))
+    profile = empty_profile(plan, options, edges)
+    if cache is not None and whole:
+        uri = join_uri(cache, namespace(dataset))
+        window = WindowCache(uri, context_key(plan, options, edges), storage, scan, counts)
+        try:
+            profile = window.profile(whole, findings)
+        except _CacheUnavailable as error:
+            findings.append(_warning("ProfileCacheUnavailable", f"{error}; profiled without it"))
+            cut = [c.file for c in whole] + cut  # scanned below, whatever came from the cache
+            counts = Counts(total=counts.total)
+    elif whole:
+        cut = [c.file for c in whole] + cut
+    whole_paths = {c.file.path for c in whole}
+    for info in cut:
+        profile = profile.merge(scan(info, info.path in whole_paths))
+        counts.scanned += 1
+    if profile.rows == 0:
+        raise dataset.empty_error()
+    return profile, counts
+
+
+def _order(placed: FileCoverage) -> tuple[str, str]:
+    """Files leave a sliding window oldest first: order by earliest timestamp, then path."""
+    first = placed.first
+    return ("" if first is None else first.isoformat(), placed.file.path)
+
+
+def _warning(code: str, message: str) -> dict[str, Any]:
+    return finding("warning", code, None, message)
+
+
+class _CacheUnavailable(Exception):
+    """The cache location cannot be read or written: the run goes on without it."""
+
+
+class _Damaged(Exception):
+    """A stored profile is missing or unreadable: what it covered is recomputed."""
+
+
+@dataclass
+class Segment:
+    """Files in window order. Aggregates of ``files[j:]`` are stored for ``j == 0`` and
+    every ``j >= built``; per-file profiles for every ``j < built``."""
+
+    files: list[Ident] = field(default_factory=list)
+    built: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [list(f) for f in self.files], "built": self.built}
+
+    @staticmethod
+    def from_json(data: Any) -> Segment:
+        files = [(str(p), int(s), None if m is None else str(m)) for p, s, m in data["files"]]
+        built = int(data["built"])
+        if not 0 <= built <= len(files):
+            raise ValueError(f"built index {built} outside 0..{len(files)}")
+        return Segment(files, built)
+
+
+class WindowCache:
+    """The sliding-window aggregation of one current dataset under one context."""
+
+    def __init__(
+        self, uri: str, context: str, storage: StorageOptions, scan: Scan, counts: Counts
+    ) -> None:
+        self.uri = uri
+        self.context = context
+        self.storage = storage
+        self.scan = scan
+        self.counts = counts
+        self.infos: dict[Ident, FileInfo] = {}
+        self.findings: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------- the run
+
+    def profile(
+        self, whole: Sequence[FileCoverage], findings: list[dict[str, Any]]
+    ) -> DatasetProfile:
+        """The merged profile of ``whole`` (files lying whole in the window, oldest
+        first); updates and tidies the stored aggregation."""
+        self.findings = findings
+        order = [ident_of(c.file) for c in whole]
+        self.infos = {ident_of(c.file): c.file for c in whole}
+        segments = self._read_manifest()
+        parts, loose = self._evict(segments)
+        front, middle, back = segments
+        known = {f for s in segments for f in s.files} | {f for f, _ in loose}
+        loose += [(f, False) for f in order if f not in known]
+        rank = {f: i for i, f in enumerate(order)}
+        loose.sort(key=lambda item: rank[item[0]])
+        if not (front.files or middle.files or back.files):
+            result = self._lay_out(loose, segments)
+        else:
+            parts[2] = self._extend_back(back, parts[2], loose)
+            result = self._promote_and_build(segments, parts)
+        self._write_manifest(segments)
+        self._tidy(segments)
+        self.counts.cached = len(order) - self.counts.scanned
+        return result
+
+    def _evict(
+        self, segments: list[Segment]
+    ) -> tuple[list[DatasetProfile | None], list[tuple[Ident, bool]]]:
+        """Drop each segment's files that left the window (a prefix, normally) and load its
+        aggregate. A segment that lost files elsewhere, or whose aggregate is damaged,
+        is dissolved: its files still in the window come back loose, with whether a
+        per-file profile of each is stored."""
+        parts: list[DatasetProfile | None] = [None, None, None]
+        loose: list[tuple[Ident, bool]] = []
+        for index, segment in enumerate(segments):
+            start = next((j for j, f in enumerate(segment.files) if f in self.infos), None)
+            if start is None:
+                segments[index] = Segment()
+                continue
+            if all(f in self.infos for f in segment.files[start:]):
+                try:
+                    parts[index] = self._suffix(segment, start)
+                    segments[index] = _drop(segment, start)
+                    continue
+                except _Damaged:
+                    pass
+            loose += [
+                (f, j < segment.built) for j, f in enumerate(segment.files) if f in self.infos
+            ]
+            segments[index] = Segment()
+        return parts, loose
+
+    def _lay_out(self, loose: list[tuple[Ident, bool]], segments: list[Segment]) -> DatasetProfile:
+        """No usable aggregation: the older half of the window becomes the front, the
+        newer half a complete middle, both with every suffix aggregate, from one pass
+        over the files from newest to oldest."""
+        half = len(loose) // 2
+        older, newer = loose[:half], loose[half:]
+        segments[0] = Segment([f for f, _ in older], len(older))
+        segments[1] = Segment([f for f, _ in newer], len(newer))
+        segments[2] = Segment()
+        result = self._build_suffixes(segments[1], newer, 0)
+        if older:
+            result = result.merge(self._build_suffixes(segments[0], older, 0))
+        return result
+
+    def _build_suffixes(
+        self, segment: Segment, files: list[tuple[Ident, bool]], down_to: int
+    ) -> DatasetProfile:
+        """Store the aggregates of ``segment.files[j:]`` for j from ``segment.built - 1``
+        (or the end) down to ``down_to``; returns the last one built."""
+        top = segment.built
+        acc = self._load_agg(segment.files[top:]) if top < len(segment.files) else None
+        for j in range(top - 1, down_to - 1, -1):
+            ident, stored = files[j]
+            piece = self._file_profile(ident, stored)
+            acc = piece if acc is None else piece.merge(acc)
+            self._store_agg(segment.files[j:], acc)
+            segment.built = j
+        assert acc is not None
+        return acc
+
+    def _extend_back(
+        self, back: Segment, part: DatasetProfile | None, loose: list[tuple[Ident, bool]]
+    ) -> DatasetProfile | None:
+        """Add loose and new files to the back: each gets its per-file profile stored,
+        the back its new aggregate."""
+        if not loose:
+            return part
+        for ident, stored in loose:
+            piece = self._file_profile(ident, stored)
+            if not stored:
+                self._store_file(ident, piece)
+            part = piece if part is None else part.merge(piece)
+        rank = {f: i for i, f in enumerate(self.infos)}  # window order
+        back.files = sorted([*back.files, *(f for f, _ in loose)], key=rank.__getitem__)
+        back.built = len(back.files)
+        assert part is not None
+        self._store_agg(back.files, part)
+        return part
+
+    def _promote_and_build(
+        self, segments: list[Segment], parts: list[DatasetProfile | None]
+    ) -> DatasetProfile:
+        """Once the front is gone the middle becomes the front and the back the middle;
+        then a share of the middle's suffix aggregates is built, so that it is complete
+        when the front runs out again. Returns the window's merged profile."""
+        front, middle, back = segments
+        while not front.files and (middle.files or back.files):
+            if middle.files:
+                if middle.built > 1:  # behind: finish it now
+                    self._build_suffixes(middle, [(f, True) for f in middle.files], 1)
+                middle.built = 0
+                segments[0], parts[0] = middle, parts[1]
+            else:
+                segments[0], parts[0] = Segment(), None
+            segments[1], parts[1] = back, parts[2]
+            segments[2], parts[2] = Segment(), None
+            front, middle, back = segments
+        if middle.built > 1:
+            steps = math.ceil((middle.built - 1) / max(len(front.files), 1))
+            self._build_suffixes(
+                middle, [(f, True) for f in middle.files], max(middle.built - steps, 1)
+            )
+        if middle.built <= 1:
+            middle.built = 0
+        present = [part for part in parts if part is not None]
+        result = present[0]
+        for part in present[1:]:
+            result = result.merge(part)
+        return result
+
+    # ---------------------------------------------------------------- pieces
+
+    def _suffix(self, segment: Segment, start: int) -> DatasetProfile:
+        """The aggregate of ``segment.files[start:]``: stored, or per-file profiles up to
+        the first stored suffix merged with it (stored then, as the new whole)."""
+        if start == 0 or start >= segment.built:
+            return self._load_agg(segment.files[start:])
+        acc = (
+            self._load_agg(segment.files[segment.built :])
+            if segment.built < len(segment.files)
+            else None
+        )
+        for ident in reversed(segment.files[start : segment.built]):
+            piece = self._load(self._file_name(ident), (ident,))
+            acc = piece if acc is None else piece.merge(acc)
+        assert acc is not None
+        self._store_agg(segment.files[start:], acc)
+        return acc
+
+    def _file_profile(self, ident: Ident, stored: bool) -> DatasetProfile:
+        """A file's profile: its stored per-file profile, or a scan of the file."""
+        if stored:
+            try:
+                return self._load(self._file_name(ident), (ident,))
+            except _Damaged:
+                pass  # said in a finding; scanned and stored again below
+        piece = self.scan(self.infos[ident], True)
+        self.counts.scanned += 1
+        if stored:
+            self._store_file(ident, piece)
+        return piece
+
+    def _load_agg(self, files: Sequence[Ident]) -> DatasetProfile:
+        return self._load(self._agg_name(files), files)
+
+    def _load(self, name: str, files: Sequence[Ident]) -> DatasetProfile:
+        """A stored profile of exactly ``files`` under this context, or _Damaged."""
+        uri = join_uri(self.uri, name)
+        data = self._io(lambda: read_bytes(uri, self.storage, label="cached window profile"))
+        try:
+            if data is None:
+                raise ProfileError(f"{redact(uri)} is missing")
+            profile = loads_profile(data, source=redact(uri))
+            if profile.metadata.get("windowCache") != self._stamp(files):
+                raise ProfileError(f"{redact(uri)} holds the profile of other files")
+        except ProfileError as error:
+            self.findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
+            raise _Damaged(name) from error
+        self.counts.reads += 1
+        return profile
+
+    def _store_agg(self, files: Sequence[Ident], profile: DatasetProfile) -> None:
+        self._store(self._agg_name(files), profile, files)
+
+    def _store_file(self, ident: Ident, profile: DatasetProfile) -> None:
+        self._store(self._file_name(ident), profile, [ident])
+
+    def _store(self, name: str, profile: DatasetProfile, files: Sequence[Ident]) -> None:
+        profile.metadata = {**profile.metadata, "windowCache": self._stamp(files)}
+        data = dumps_profile(profile, keep_keys=True)  # keys: merged again later
+        uri = join_uri(self.uri, name)
+        self._io(lambda: write_bytes(uri, data, self.storage, label="window profile cache"))
+        self.counts.writes += 1
+
+    def _stamp(self, files: Iterable[Ident]) -> dict[str, Any]:
+        return {"context": self.context, "files": _set_hash(files)}
+
+    def _file_name(self, ident: Ident) -> str:
+        return "file-" + _name_hash(self.context, [ident]) + _SUFFIX
+
+    def _agg_name(self, files: Sequence[Ident]) -> str:
+        return "agg-" + _name_hash(self.context, files) + _SUFFIX
+
+    # ---------------------------------------------------------------- the manifest
+
+    def _read_manifest(self) -> list[Segment]:
+        uri = join_uri(self.uri, MANIFEST)
+        data = self._io(lambda: read_bytes(uri, self.storage, label="window cache manifest"))
+        if data is None:
+            return [Segment(), Segment(), Segment()]
+        try:
+            document = json.loads(data)
+            if document.get("format") != _FORMAT or document.get("version") != _VERSION:
+                raise ValueError("not a driftwarden window cache manifest of version 1")
+            if document.get("context") != self.context:
+                return [Segment(), Segment(), Segment()]  # other columns, settings or reference
+            segments = [Segment.from_json(s) for s in document["segments"]]
+            if len(segments) != 3:
+                raise ValueError(f"{len(segments)} segments, not 3")
+            return segments
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            message = f"{redact(uri)} is damaged ({error}); the window is profiled again"
+            self.findings.append(_warning("ProfileCacheInvalid", message))
+            return [Segment(), Segment(), Segment()]
+
+    def _write_manifest(self, segments: list[Segment]) -> None:
+        document = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "context": self.context,
+            "segments": [s.to_json() for s in segments],
+        }
+        data = json.dumps(document, separators=(",", ":")).encode()
+        uri = join_uri(self.uri, MANIFEST)
+        self._io(lambda: write_bytes(uri, data, self.storage, label="window cache manifest"))
+
+    def _tidy(self, segments: list[Segment]) -> None:
+        """Delete every stored profile the manifest does not name (evicted files, older
+        aggregates, another context's entries): storage stays bounded by the window."""
+        keep = {MANIFEST}
+        for segment in segments:
+            files = segment.files
+            if files:
+                keep.add(self._agg_name(files))
+            keep.update(self._agg_name(files[j:]) for j in range(max(segment.built, 1), len(files)))
+            keep.update(self._file_name(f) for f in files[: segment.built])
+        names = self._io(lambda: list_names(self.uri, self.storage, label="window profile cache"))
+        for name in names:
+            if name.endswith(_SUFFIX) and name.startswith(("agg-", "file-")) and name not in keep:
+                self._delete(join_uri(self.uri, name))
+
+    def _delete(self, uri: str) -> None:
+        self._io(lambda: delete_object(uri, self.storage, label="window profile cache"))
+
+    def _io(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except (StorageError, DataNotFoundError) as error:
+            raise _CacheUnavailable(f"cannot use the window profile cache: {error}") from error
+
+
+def _drop(segment: Segment, start: int) -> Segment:
+    """``segment`` without its first ``start`` files (their aggregate is then stored)."""
+    return Segment(segment.files[start:], max(segment.built - start, 0))
+
+
+def _set_hash(files: Iterable[Ident]) -> str:
+    return hashlib.sha256(json.dumps(sorted(list(f) for f in files)).encode()).hexdigest()
+
+
+def _name_hash(context: str, files: Iterable[Ident]) -> str:
+    return _set_hash([(context, 0, None), *files])[:40]
