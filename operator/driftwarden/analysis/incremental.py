@@ -445,7 +445,8 @@ class WindowCache:
 
     def _store(self, name: str, profile: DatasetProfile, files: Sequence[Ident]) -> None:
         profile.metadata = {**profile.metadata, "windowCache": self._stamp(files)}
-        data = dumps_profile(profile, keep_keys=True)  # keys: merged again later
+        # Keys kept: merged again later; unsorted: never compared as stored.
+        data = dumps_profile(profile, keep_keys=True, sort=False)
         uri = join_uri(self.uri, name)
         self._io(lambda: write_bytes(uri, data, self.storage, label="window profile cache"))
         self.counts.writes += 1
