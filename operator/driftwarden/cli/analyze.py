@@ -113,10 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--profile-cache",
         metavar="DIR_OR_URI",
-        help="where reference profiles are cached "
+        help="where the reference profile and the current window's per-file profiles are cached "
         "(default: $DRIFTWARDEN_PROFILE_CACHE, else ~/.cache/driftwarden/profiles)",
     )
-    out.add_argument("--no-profile-cache", action="store_true", help="always rescan the reference")
+    out.add_argument(
+        "--no-profile-cache",
+        action="store_true",
+        help="always rescan the reference and the whole window",
+    )
     out.add_argument(
         "--summary-file",
         metavar="PATH",
