@@ -63,6 +63,13 @@ def same_verdict(cached: dict, full: dict) -> None:
     assert cached["current"]["rows"] == full["current"]["rows"]
 
 
+def compared(conf, window_end: datetime, cache: Path) -> dict:
+    """The report of a run through the window cache, checked against an uncached run."""
+    report = analyze(conf, window_end=window_end, profile_cache=str(cache))
+    same_verdict(report, analyze(conf, window_end=window_end, profile_cache=None))
+    return report
+
+
 def entries(cache: Path) -> list[str]:
     (space,) = cache.glob("current-*")
     return sorted(p.name for p in space.iterdir() if p.name != "window.json")
@@ -75,9 +82,7 @@ def test_hourly_runs_equal_full_scans_and_read_one_new_file(tmp_path):
     seen = []
     for end in range(8, 31):  # the window of 8 files slides over 30: two promotions
         window_end = T0 + timedelta(hours=end)
-        report = analyze(conf, window_end=window_end, profile_cache=str(cache))
-        full = analyze(conf, window_end=window_end, profile_cache=None)
-        same_verdict(report, full)
+        report = compared(conf, window_end, cache)
         assert report["current"]["rows"] == 8 * ROWS
         seen.append(report["current"]["files"])
         # Bounded storage: about 1.5 profiles per file of the window, whatever ran before.
@@ -93,8 +98,7 @@ def test_files_cut_by_the_window_are_scanned_and_the_rest_cached(tmp_path):
     reference, current = make_data(tmp_path, 12)
     cache, conf = tmp_path / "cache", config(reference, current)
     for end in (T0 + timedelta(hours=10, minutes=20), T0 + timedelta(hours=11, minutes=20)):
-        report = analyze(conf, window_end=end, profile_cache=str(cache))
-        same_verdict(report, analyze(conf, window_end=end, profile_cache=None))
+        report = compared(conf, end, cache)
     # 9 files meet the window [3:20, 11:20): the first and the last are cut.
     assert report["current"]["files"]["total"] == 9
     assert report["current"]["files"]["scanned"] == 3  # both cut files and the newly whole one
@@ -113,15 +117,13 @@ def test_damaged_entries_and_manifest_are_recomputed_with_a_finding(tmp_path):
         data[-5] ^= 0xFF  # one flipped payload byte in every stored profile
         path.write_bytes(bytes(data))
     end += timedelta(hours=2)
-    report = analyze(conf, window_end=end, profile_cache=str(cache))
-    same_verdict(report, analyze(conf, window_end=end, profile_cache=None))
+    report = compared(conf, end, cache)
     assert "ProfileCacheInvalid" in {f["code"] for f in report["findings"]}
     assert report["current"]["files"]["scanned"] == 8  # nothing usable was left
 
     (space / "window.json").write_bytes(b"{not json")
     end += timedelta(hours=1)
-    report = analyze(conf, window_end=end, profile_cache=str(cache))
-    same_verdict(report, analyze(conf, window_end=end, profile_cache=None))
+    report = compared(conf, end, cache)
     assert "ProfileCacheInvalid" in {f["code"] for f in report["findings"]}
 
     end += timedelta(hours=1)  # repaired: the next run is quiet and incremental again
@@ -138,14 +140,12 @@ def test_a_new_reference_or_a_rewritten_file_invalidates_what_it_changes(tmp_pat
     before = entries(cache)
 
     hourly_file(current, 5, rows=ROWS + 7)  # rewritten in place: new size, new mtime
-    report = analyze(conf, window_end=end, profile_cache=str(cache))
-    same_verdict(report, analyze(conf, window_end=end, profile_cache=None))
+    report = compared(conf, end, cache)
     assert report["current"]["rows"] == 8 * ROWS + 7
     assert report["current"]["files"]["scanned"] >= 1
 
     hourly_file(reference, -100, rows=2 * ROWS)  # new reference: new histogram edges
-    report = analyze(conf, window_end=end, profile_cache=str(cache))
-    same_verdict(report, analyze(conf, window_end=end, profile_cache=None))
+    report = compared(conf, end, cache)
     assert report["current"]["files"]["scanned"] == 8
     assert not set(entries(cache)) & set(before)  # the old context's entries are gone
 
@@ -172,5 +172,4 @@ def test_jumps_and_late_files_still_equal_a_full_scan(tmp_path, window):
         if late is not None:
             hourly_file(current, late, rows=ROWS + 3)
         window_end = T0 + timedelta(hours=end)
-        report = analyze(conf, window_end=window_end, profile_cache=str(cache))
-        same_verdict(report, analyze(conf, window_end=window_end, profile_cache=None))
+        compared(conf, window_end, cache)
