@@ -1,6 +1,7 @@
 """Sliding windows: hourly runs over a 7-day window of 168 hourly files, full scan vs cached.
 
-``python bench/incremental.py [--rows-per-file N] [--steady S] [--checks C] [--workdir DIR]``
+``python bench/incremental.py [--rows-per-file N] [--steady S] [--checks C] [--workdir DIR]
+[--window-files 168]``
 
 Writes (once, reused) a reference (one file) and ``168 + S`` hourly current files of
 ``--rows-per-file`` rows with the 25 features of ``spec.py`` and a ``ts`` column, each
@@ -92,8 +93,9 @@ def generate(workdir: Path, rows: int, hours: int) -> None:
 class Incremental:
     """The runs of one invocation."""
 
-    def __init__(self, workdir: Path, python: str) -> None:
+    def __init__(self, workdir: Path, python: str, window_files: int) -> None:
         self.workdir = workdir
+        self.window_files = window_files
         self.python = python
         self.cache = workdir / "cache"
         self.logs = workdir / "logs"
@@ -115,7 +117,7 @@ class Incremental:
             "--timestamp-column",
             "ts",
             "--window",
-            f"{WINDOW_FILES}h",
+            f"{self.window_files}h",
             "--window-end",
             end,
             *(["--profile-cache", str(self.cache)] if cached else ["--no-profile-cache"]),
@@ -152,7 +154,7 @@ class Incremental:
 
     def measure(self, steady: int, checks: int) -> list[str]:
         """Warm-up, a full run, ``steady`` steady runs with ``checks`` full runs between."""
-        first = WINDOW_FILES
+        first = self.window_files
         self.analyze("warmup", first)  # caches the reference profile; untimed
         self.empty_window_cache()
         self.analyze("full", first)
@@ -212,15 +214,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=4, help="full runs between them")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dw-incremental"))
     parser.add_argument("--python", default=sys.executable, help="runs driftwarden")
+    parser.add_argument(
+        "--window-files", type=int, default=WINDOW_FILES, help="hourly files in the window"
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
-    generate(workdir, args.rows_per_file, WINDOW_FILES + args.steady)
+    generate(workdir, args.rows_per_file, args.window_files + args.steady)
     for stale in ("cache", "out", "logs", "cache-keep"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
-    bench = Incremental(workdir, args.python)
+    bench = Incremental(workdir, args.python, args.window_files)
     mismatches = bench.measure(args.steady, args.checks)
     summary = summarize(bench.results, mismatches) | {
         "rowsPerFile": args.rows_per_file,
+        "windowFiles": args.window_files,
         "machine": run.machine_facts(),
     }
     print(json.dumps(summary, indent=2))
