@@ -173,3 +173,13 @@ def test_jumps_and_late_files_still_equal_a_full_scan(tmp_path, window):
             hourly_file(current, late, rows=ROWS + 3)
         window_end = T0 + timedelta(hours=end)
         compared(conf, window_end, cache)
+
+
+def test_an_unusable_cache_location_is_a_finding_and_a_full_scan(tmp_path):
+    reference, current = make_data(tmp_path, 10)
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache directory should be")
+    conf = config(reference, current)
+    report = compared(conf, T0 + timedelta(hours=9), blocked)
+    assert "ProfileCacheUnavailable" in {f["code"] for f in report["findings"]}
+    assert report["current"]["files"]["scanned"] == 8

@@ -144,7 +144,7 @@ def namespace(dataset: OpenedDataset) -> str:
 class Counts:
     """What a run did, for the report (``current.files``) and the benchmark."""
 
-    total: int = 0  # files with rows in the window
+    total: int = 0  # files with rows in the window (whole ones, and cut ones that had rows)
     scanned: int = 0  # files read from the data this run
     cached: int = 0  # files whose profile came from the cache
     reads: int = 0  # cached profiles loaded
@@ -178,7 +178,7 @@ def profile_window(
     placed = dataset.coverage()
     whole = sorted((c for c in placed if c.state == "whole"), key=_order)
     cut = [c.file for c in placed if c.state == "partial"]
-    counts = Counts(total=len(whole) + len(cut))
+    counts = Counts(total=len(whole))  # cut files count below, if they hold rows
     profile = empty_profile(plan, options, edges)
     if cache is not None and whole:
         uri = join_uri(cache, namespace(dataset))
@@ -193,8 +193,11 @@ def profile_window(
         cut = [c.file for c in whole] + cut
     whole_paths = {c.file.path for c in whole}
     for info in cut:
-        profile = profile.merge(scan(info, info.path in whole_paths))
+        piece = scan(info, info.path in whole_paths)
+        profile = profile.merge(piece)
         counts.scanned += 1
+        if piece.rows and info.path not in whole_paths:
+            counts.total += 1
     if profile.rows == 0:
         raise dataset.empty_error()
     return profile, counts
