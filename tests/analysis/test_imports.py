@@ -31,13 +31,18 @@ def _write(path, shift=0.0, n=3000):
     return path
 
 
-# Runs the command as ``python -m driftwarden.cli.main`` would, and writes the names of
-# the modules loaded by then to a file when the interpreter exits.
+# Runs the command's main() as the ``driftwarden`` executable does, and writes the
+# names of the modules loaded by then to a file (the executable itself ends an
+# analysis with os._exit, so an atexit hook would not run).
 _PROBE = """
-import atexit, runpy, sys
+import sys
 out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
-runpy.run_module("driftwarden.cli.main", run_name="__main__")
+from driftwarden.cli.main import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    open(out, "w").write("\\n".join(sorted(sys.modules)))
+sys.exit(code)
 """
 
 
