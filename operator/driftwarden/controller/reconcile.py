@@ -518,7 +518,11 @@ class Reconciler:
             self.config,
             monitor,
             analysis_job(
-                monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+                monitor,
+                slot,
+                self.config.image,
+                pod_failure_policy=self.pod_failure_policy,
+                last_retraining=previous.get("lastRetraining"),
             ),
         )
         if violation:

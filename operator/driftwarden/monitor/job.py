@@ -36,6 +36,10 @@ MAX_NAME = 63
 HASH_LENGTH = 8
 TERMINATION_LOG = "/dev/termination-log"
 CONFIG_ENV = "DRIFTWARDEN_MONITOR"
+# The retraining Job the operator last started (status.lastRetraining: job, run, time),
+# as compact JSON: the analysis records it so the trend page can mark retraining starts.
+LAST_RETRAINING_ENV = "DRIFTWARDEN_LAST_RETRAINING"
+HISTORY_RUNS = 50
 RUN_AS = 65532
 MAX_FEATURE_LIST = 2048
 
@@ -168,6 +172,41 @@ def profile_cache(monitor: Monitor) -> str | None:
     return f"{base.rstrip('/')}/{monitor.name}/profile-cache"
 
 
+def history_path(monitor: Monitor) -> str | None:
+    """Where the monitor's runs keep their history records: ``<spec.output.path>/<monitor>/history``.
+
+    One small JSON record per run (docs/history.md); each run also draws the last
+    :data:`HISTORY_RUNS` of them into history.html next to its report. None without an
+    output path.
+    """
+    base = monitor.output_path
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{monitor.name}/history"
+
+
+def last_retraining_env(last_retraining: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The env entry carrying ``status.lastRetraining`` (job, run, time only), or none.
+
+    The analysis Job cannot see the cluster; this is how its history record learns
+    which retraining Job had started before it ran. The message is left out: the
+    record needs no prose, and the value stays a few hundred bytes.
+    """
+    if not isinstance(last_retraining, Mapping) or not isinstance(last_retraining.get("job"), str):
+        return []
+    value = {
+        key: str(last_retraining[key])[:253]
+        for key in ("job", "run", "time")
+        if isinstance(last_retraining.get(key), str) and last_retraining.get(key)
+    }
+    return [
+        {
+            "name": LAST_RETRAINING_ENV,
+            "value": json.dumps(value, sort_keys=True, separators=(",", ":")),
+        }
+    ]
+
+
 def analysis_job(
     monitor: Monitor,
     slot: datetime,
@@ -175,14 +214,17 @@ def analysis_job(
     *,
     extra_labels: Mapping[str, str] | None = None,
     pod_failure_policy: bool = True,
+    last_retraining: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job that analyses one schedule slot of a monitor.
 
     ``image`` is the operator's own image (its entrypoint is ``driftwarden``);
     ``spec.job.image`` overrides it. The current window ends at ``slot``. With
     ``spec.output.path`` the run writes its reports to :func:`run_output` and
-    caches the reference profile at :func:`profile_cache`.
-    ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
+    caches the reference profile at :func:`profile_cache`, keeps its history record
+    under :func:`history_path` and draws history.html next to its report;
+    ``last_retraining`` (``status.lastRetraining``) goes into its env so the record can
+    mark retraining starts. ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
     ``pod_failure_policy`` False leaves ``spec.podFailurePolicy`` out, for API servers
     older than 1.26 that would drop it (non-retryable exits then retry up to backoffLimit).
 
@@ -198,6 +240,7 @@ def analysis_job(
     output = run_output(monitor, name)
     if output is not None:
         args += ["--output", output, "--profile-cache", str(profile_cache(monitor))]
+        args += ["--history", str(history_path(monitor)), "--history-runs", str(HISTORY_RUNS)]
     args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
     container: dict[str, Any] = {
         "name": ANALYSIS_CONTAINER,
@@ -208,6 +251,7 @@ def analysis_job(
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},
+            *last_retraining_env(last_retraining),
         ],
         "resources": copy.deepcopy(dict(settings.resources)),
         "terminationMessagePath": TERMINATION_LOG,
