@@ -10,13 +10,15 @@ docs/history.md)::
      "driftedFeatures": 2, "totalFeatures": 5, "rows": {"reference": 1000, "current": 500},
      "report": ".../report.json", "reportHtml": ".../report.html",
      "durationSeconds": 1.2, "retraining": {"job": ..., "run": ..., "time": ...} | null,
-     "features": {"name": [...], "kind": [...], "method": [...], "score": [...],
-                  "pValue": [...], "threshold": [...], "drifted": [0, 1, ...]}}
+     "settings": [{"kind": "numerical", "method": "psi", "threshold": 0.2}, ...],
+     "features": {"name": [...], "setting": [0, 1, ...], "score": [...],
+                  "pValue": [...], "drifted": [0, 1, ...]}, "omittedFeatures": 0}
 
-``features`` is column-wise (one array per field, aligned by index) so a run's
-record at 1,000 features stays a few tens of KiB: every feature's score is kept,
-rounded to 6 significant digits, and the field names are written once, not once
-per feature. A failed run has ``outcome: "Failed"``, its ``reason`` and
+``features`` is column-wise (one array per field, aligned by index), and each
+feature's kind, method and threshold are an index into ``settings`` (a monitor has
+a handful of distinct ones), so a run's record at 1,000 features is ~50 KiB: every
+feature's score is kept, rounded to 6 significant digits, and field names and
+settings are written once, not once per feature. A failed run has ``outcome: "Failed"``, its ``reason`` and
 ``message``, and no verdict (``drifted`` etc. are null, ``features`` empty).
 
 ``retraining`` is the last retraining Job the operator had started when it
@@ -53,7 +55,8 @@ MESSAGE_BYTES = 512
 #: The record names at most this many features; a wider report keeps its most drifted
 #: (``omittedFeatures`` counts the rest), so a record stays bounded whatever the data.
 MAX_FEATURES = 10_000
-_FEATURE_FIELDS = ("name", "kind", "method", "score", "pValue", "threshold", "drifted")
+_FEATURE_FIELDS = ("name", "setting", "score", "pValue", "drifted")
+_SETTING_FIELDS = ("kind", "method", "threshold")
 
 Record = dict[str, Any]
 
@@ -135,6 +138,7 @@ def _base(
         "reportHtml": None,
         "durationSeconds": None,
         "retraining": _retraining(retraining),
+        "settings": [],
         "features": {field: [] for field in _FEATURE_FIELDS},
         "omittedFeatures": 0,
     }
@@ -173,16 +177,21 @@ def build_record(
         durationSeconds=round_number(report.get("durationSeconds")),
     )
     columns: dict[str, list[Any]] = record["features"]
+    settings: dict[tuple[str, str, Any], int] = {}
     features = list(report["features"])
     for feature in features[:MAX_FEATURES]:
+        setting = (
+            str(feature["kind"]),
+            str(feature["method"]),
+            round_number(feature.get("threshold")),
+        )
         columns["name"].append(shorten(str(feature["name"]), NAME_BYTES, keep_end=True))
-        columns["kind"].append(str(feature["kind"]))
-        columns["method"].append(str(feature["method"]))
+        columns["setting"].append(settings.setdefault(setting, len(settings)))
         columns["score"].append(round_number(feature.get("score")))
         p_value = feature.get("pValue") if feature.get("method") in P_VALUE_METHODS else None
         columns["pValue"].append(round_number(p_value))
-        columns["threshold"].append(round_number(feature.get("threshold")))
         columns["drifted"].append(1 if feature.get("drifted") else 0)
+    record["settings"] = [dict(zip(_SETTING_FIELDS, key, strict=True)) for key in settings]
     record["omittedFeatures"] = max(0, len(features) - MAX_FEATURES)
     return record
 
@@ -228,7 +237,19 @@ def _check(ok: bool, path: str, expected: str, value: Any) -> None:
         raise _bad(path, expected, value)
 
 
-def _check_columns(features: Any) -> int:
+def _check_settings(settings: Any) -> int:
+    _check(isinstance(settings, list), "settings", "an array", settings)
+    for i, setting in enumerate(settings):
+        _check(isinstance(setting, dict), f"settings[{i}]", "an object", setting)
+        for key in ("kind", "method"):
+            value = setting.get(key)
+            _check(isinstance(value, str), f"settings[{i}].{key}", "a string", value)
+        value = setting.get("threshold")
+        _check(value is None or _is_num(value), f"settings[{i}].threshold", "a number", value)
+    return len(settings)
+
+
+def _check_columns(features: Any, settings: int) -> int:
     _check(isinstance(features, dict), "features", "an object", features)
     lengths = set()
     for field in _FEATURE_FIELDS:
@@ -239,10 +260,14 @@ def _check_columns(features: Any) -> int:
         raise RecordError("features: the arrays have different lengths")
     for i, name in enumerate(features["name"]):
         _check(isinstance(name, str), f"features.name[{i}]", "a string", name)
-    for field in ("kind", "method"):
-        for i, value in enumerate(features[field]):
-            _check(isinstance(value, str), f"features.{field}[{i}]", "a string", value)
-    for field in ("score", "pValue", "threshold"):
+    for i, value in enumerate(features["setting"]):
+        _check(
+            _is_count(value) and value < settings,
+            f"features.setting[{i}]",
+            f"an index into settings (0 to {settings - 1})",
+            value,
+        )
+    for field in ("score", "pValue"):
         for i, value in enumerate(features[field]):
             _check(value is None or _is_num(value), f"features.{field}[{i}]", "a number", value)
     for i, value in enumerate(features["drifted"]):
@@ -297,7 +322,7 @@ def parse_record(text: str | bytes) -> Record:
         "null or an object with a job",
         retraining,
     )
-    width = _check_columns(record.get("features"))
+    width = _check_columns(record.get("features"), _check_settings(record.get("settings")))
     if record["outcome"] == FAILED:
         _check(isinstance(record.get("reason"), str), "reason", "a string", record.get("reason"))
         return record
@@ -333,9 +358,16 @@ def parse_time(value: str) -> datetime | None:
 
 def record_features(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A parsed record's features as one dict per feature (the report's field names)."""
-    columns = record["features"]
+    columns, settings = record["features"], record["settings"]
     return [
-        {field: columns[field][i] for field in _FEATURE_FIELDS} for i in range(len(columns["name"]))
+        {
+            "name": columns["name"][i],
+            **{key: settings[columns["setting"][i]][key] for key in _SETTING_FIELDS},
+            "score": columns["score"][i],
+            "pValue": columns["pValue"][i],
+            "drifted": columns["drifted"][i],
+        }
+        for i in range(len(columns["name"]))
     ]
 
 
