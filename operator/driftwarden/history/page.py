@@ -18,6 +18,7 @@ The page's size grows with features × runs only through the table's text strips
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -324,11 +325,14 @@ def feature_trend(model: Mapping[str, Any], feature: Mapping[str, Any], slug: st
 
 
 def _strip(feature: Mapping[str, Any]) -> str:
+    """One character per run (drifted, not, not compared); a span per stretch of one kind,
+    so a row costs ~3 bytes a run, not a tag each."""
     marks = {True: ("d", "█"), False: ("o", "▁"), None: ("n", "·")}
+    kinds = (None if flag is None else bool(flag) for flag in feature["drifted"])
     out = []
-    for flag in feature["drifted"]:
-        cls, char = marks[None if flag is None else bool(flag)]
-        out.append(f'<span class="{cls}">{char}</span>')
+    for kind, group in itertools.groupby(kinds):
+        cls, char = marks[kind]
+        out.append(f'<span class="{cls}">{char * len(list(group))}</span>')
     return f'<span class="strip">{"".join(out)}</span>'
 
 
