@@ -1,3 +1,4 @@
+import copy
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from driftwarden.monitor.job import (
     analysis_job,
     analysis_job_name,
     jobs_to_delete,
+    latest_retraining,
     monitor_config,
     retraining_job,
     retraining_job_name,
@@ -509,3 +511,37 @@ def test_retraining_jobs_beyond_the_history_limits_are_deleted():
         "churn-retrain-11",
         "churn-retrain-12",
     ]
+
+
+def test_latest_retraining_prefers_a_newer_job_than_the_status_records():
+    recorded = {
+        "job": "churn-retrain-old",
+        "run": "r1",
+        "time": "2024-05-01T08:00:00Z",
+        "reason": "x",
+    }
+    newer = {
+        "metadata": {
+            "name": "churn-retrain-new",
+            "labels": {"app.kubernetes.io/component": "retraining"},
+            "annotations": {
+                "driftwarden.io/triggered-by-run": "r2",
+                "driftwarden.io/triggered-at": "2024-05-01T09:00:00Z",
+            },
+        }
+    }
+    older = copy.deepcopy(newer)
+    older["metadata"]["name"] = "churn-retrain-older"
+    older["metadata"]["annotations"]["driftwarden.io/triggered-at"] = "2024-05-01T07:00:00Z"
+    analysis = running_job()
+    assert latest_retraining([analysis, older], recorded) == {
+        "job": "churn-retrain-old",
+        "run": "r1",
+        "time": "2024-05-01T08:00:00Z",
+    }
+    assert latest_retraining([older, newer], recorded) == {
+        "job": "churn-retrain-new",
+        "run": "r2",
+        "time": "2024-05-01T09:00:00Z",
+    }
+    assert latest_retraining([analysis], None) is None

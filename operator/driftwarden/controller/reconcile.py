@@ -65,6 +65,7 @@ from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
     RESULT_FINALIZER,
+    latest_retraining,
 )
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
@@ -522,7 +523,9 @@ class Reconciler:
                 slot,
                 self.config.image,
                 pod_failure_policy=self.pod_failure_policy,
-                last_retraining=previous.get("lastRetraining"),
+                last_retraining=latest_retraining(
+                    self._jobs(monitor.uid, view), previous.get("lastRetraining")
+                ),
             ),
         )
         if violation:

@@ -30,7 +30,7 @@ from driftwarden.monitor.outcome import (
     job_state,
 )
 from driftwarden.monitor.spec import API_VERSION, KIND, Monitor
-from driftwarden.monitor.times import format_time, utc
+from driftwarden.monitor.times import format_time, parse_time, utc
 
 MAX_NAME = 63
 HASH_LENGTH = 8
@@ -205,6 +205,36 @@ def last_retraining_env(last_retraining: Mapping[str, Any] | None) -> list[dict[
             "value": json.dumps(value, sort_keys=True, separators=(",", ":")),
         }
     ]
+
+
+def latest_retraining(
+    jobs: Iterable[Mapping[str, Any]], recorded: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The newest retraining start the operator knows of, as ``{job, run, time}``.
+
+    ``recorded`` is ``status.lastRetraining``; ``jobs`` the monitor's Jobs (watched, or
+    created and not yet watched). A retraining Job newer than the record wins: the
+    status write that records it may not be back from the watch when the next slot's
+    Job is built, and that Job must still learn of it.
+    """
+    best: dict[str, Any] | None = None
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("job"), str):
+        best = {k: recorded.get(k) for k in ("job", "run", "time")}
+    for job in jobs:
+        meta = job.get("metadata") or {}
+        if (meta.get("labels") or {}).get(LABEL_COMPONENT) != COMPONENT_RETRAINING:
+            continue
+        notes = meta.get("annotations") or {}
+        started = parse_time(notes.get(ANNOTATION_TRIGGERED_AT))
+        if started is None:
+            continue
+        if best is None or (parse_time(best.get("time")) or started) < started:
+            best = {
+                "job": str(meta.get("name") or ""),
+                "run": notes.get(ANNOTATION_TRIGGERED_BY),
+                "time": format_time(started),
+            }
+    return best
 
 
 def analysis_job(
