@@ -38,6 +38,12 @@ _COMMANDS = {
         "run",
         "generate demo feature logs and analyse them (no cluster)",
     ),
+    "history": (
+        "driftwarden.cli.history",
+        "add_arguments",
+        "run",
+        "draw a monitor's stored runs as trends (HTML page and JSON)",
+    ),
     "run": (
         _OPERATOR,
         "add_run_arguments",

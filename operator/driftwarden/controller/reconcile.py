@@ -65,6 +65,7 @@ from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
     RESULT_FINALIZER,
+    latest_retraining,
 )
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
@@ -518,7 +519,13 @@ class Reconciler:
             self.config,
             monitor,
             analysis_job(
-                monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+                monitor,
+                slot,
+                self.config.image,
+                pod_failure_policy=self.pod_failure_policy,
+                last_retraining=latest_retraining(
+                    self._jobs(monitor.uid, view), previous.get("lastRetraining")
+                ),
             ),
         )
         if violation:

@@ -118,6 +118,8 @@ class RunOutcome:
     errors: tuple[str, ...] = ()
     exit_code: int | None = None
     duration_seconds: float | None = None
+    # The run's trend page (history.html), failed runs included, when the Job wrote one.
+    history: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -494,6 +496,7 @@ def outcome_from_summary(
         "completion_time": completion_time,
         "exit_code": exit_code,
         "duration_seconds": _float(summary.get("durationSeconds")),
+        "history": summary.get("history") if isinstance(summary.get("history"), str) else None,
     }
     error = summary.get("error")
     if error is not None:
