@@ -15,7 +15,9 @@ from typing import Any
 
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
-from driftwarden.cli.history import runs_count
+
+# Not from cli.history: its modules load only for a run given --history.
+from driftwarden.cli.argtypes import runs_count
 from driftwarden.durations import format_duration
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (

@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from driftwarden.cli.argtypes import runs_count
 from driftwarden.errors import DriftwardenError
 from driftwarden.history.output import JSON_NAME, trends_of, write_trends
 from driftwarden.history.store import DEFAULT_RUNS, read_history
@@ -21,17 +22,6 @@ _EXIT_BY_REASON = {
     "UnreadableData": EXIT_DATA,
     "StorageUnavailable": EXIT_STORAGE,
 }
-
-
-def runs_count(text: str) -> int:
-    """argparse type of a number of runs: a whole number from 1 to 10,000."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"{text!r} must be from 1 to 10000")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
