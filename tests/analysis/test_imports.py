@@ -93,8 +93,11 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
 # for, with what each cost a run at 10^5 rows (bench/RESULTS.md, addendum 3): PyYAML
 # (~10 ms; only --config is YAML), datasketches (~5 ms; only a column past
 # maxCategories), numpy.ma (~7 ms; pulled in by np.unique and pa.array(ndarray)),
-# the thread pool (~2 ms; only multi-file datasets), and the operator and its commands.
+# the thread pool (~2 ms; only multi-file datasets), run history (~2 ms; only
+# --history), and the operator and its commands.
 _NOT_FOR_ANALYSIS = (
+    "driftwarden.history",
+    "driftwarden.cli.history",
     "yaml",
     "datasketches",
     "numpy.ma",
