@@ -142,6 +142,29 @@ def _errors(doc: Mapping[str, Any], limit: int, message_bytes: int) -> list[dict
     return errors
 
 
+def summary_reference(source: Any, uri_bytes: int) -> dict[str, Any] | None:
+    """Which reference the run used: ``{source, uri, fingerprint, window: {start, end}}``.
+
+    The operator records it in ``status.reference`` and ``status.lastRun.reference``;
+    None when the report names no reference.
+    """
+    if not isinstance(source, Mapping):
+        return None
+    window = source.get("window")
+    entry: dict[str, Any] = {
+        "source": shorten(str(source.get("source") or "spec"), CODE_BYTES),
+        "uri": shorten(str(source.get("uri") or ""), uri_bytes, keep_end=True) or None,
+        "fingerprint": shorten(str(source.get("fingerprint") or ""), 80) or None,
+        "window": {
+            "start": shorten(str(window.get("start") or ""), 40) or None,
+            "end": shorten(str(window.get("end") or ""), 40) or None,
+        }
+        if isinstance(window, Mapping)
+        else None,
+    }
+    return entry
+
+
 def _rows(doc: Mapping[str, Any], side: str) -> int | None:
     source = doc.get(side)
     rows = source.get("rows") if isinstance(source, Mapping) else None
@@ -181,13 +204,21 @@ def build_summary(
         "errors": _errors(doc, MAX_ERRORS, MESSAGE_BYTES),
         "durationSeconds": _round(duration),
     }
+    reference = summary_reference(doc.get("reference"), URI_BYTES)
+    if reference is not None:
+        summary["reference"] = reference
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: summary.update(errors=_errors(doc, 2, 80)),
         lambda: summary.update(errors=_errors(doc, 1, 40)),
         lambda: summary.update(report=shorten(report_uri or "", 200, keep_end=True) or None),
+        lambda: (
+            reference is not None
+            and summary.update(reference=summary_reference(doc.get("reference"), 200))
+        ),
         lambda: summary.update(errors=[]),
         lambda: summary.update(report=None),
+        lambda: summary.pop("reference", None),
     ]
     while _size(summary) > max_bytes:
         if not fallbacks:  # pragma: no cover - MIN_SUMMARY_BYTES leaves room for the counts
@@ -312,6 +343,22 @@ def parse_summary(text: str | bytes) -> Summary:
             f"invalid drift summary: {len(features)} features + truncated "
             f"{summary['truncated']} != totalFeatures {summary['totalFeatures']}"
         )
+
+    reference = summary.get("reference")
+    if reference is not None:
+        if not isinstance(reference, dict):
+            raise _bad("reference", "an object", reference)
+        for key in ("source", "uri", "fingerprint"):
+            if reference.get(key) is not None and not isinstance(reference.get(key), str):
+                raise _bad(f"reference.{key}", "a string or null", reference.get(key))
+        window = reference.get("window")
+        if window is not None and not (
+            isinstance(window, dict)
+            and all(
+                window.get(k) is None or isinstance(window.get(k), str) for k in ("start", "end")
+            )
+        ):
+            raise _bad("reference.window", "{start, end} strings or null", window)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):
