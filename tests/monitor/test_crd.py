@@ -257,7 +257,6 @@ def spec_with(path: str, value: Any) -> dict[str, Any]:
         ),
         ("reference", None),
         ("current", None),
-        ("reference.path", None),
         ("reference.format", "excel"),
         ("reference.partitioning", "daily"),
         ("current.window", "a day"),
