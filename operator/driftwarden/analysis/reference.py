@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from driftwarden.errors import ConfigError
 
@@ -137,6 +137,7 @@ def render_template(template: str, slot: datetime, *, run: str = "", job: str = 
     ``{timestamp}`` 20240501T100000Z, ``{run}`` the analysis Job that triggered
     retraining, ``{job}`` the retraining Job. ``{{`` and ``}}`` are literal braces.
     """
+    slot = slot.replace(tzinfo=UTC) if slot.tzinfo is None else slot.astimezone(UTC)
     out: list[str] = []
     for literal, name in _fields(template, "template"):
         out.append(literal)
