@@ -522,16 +522,17 @@ def parse_reference(spec: Any, current: SourceConfig) -> tuple[SourceConfig, str
         plain = {k: v for k, v in section.items() if k not in _REFERENCE_ONLY_KEYS}
         return parse_source(plain, where), mode
     check_keys(section, {*_REFERENCE_ONLY_KEYS, *_SHIFTED_REFUSED, "partitioning"}, where)
+    the_mode = "an offset" if mode == ref.OFFSET else "a rolling"
     given = [key for key in _SHIFTED_REFUSED if section.get(key) is not None]
     if given:
         raise ConfigError(
-            f"{where}.{given[0]}: a {mode} reference reads spec.current "
+            f"{where}.{given[0]}: {the_mode} reference reads spec.current "
             f"(its path, format, timestampColumn and window)",
             hint=f"remove {where}.{given[0]}, or use mode: fixed",
         )
     if current.window is None or current.timestamp_column is None:
         raise ConfigError(
-            f"{where}.mode: a {mode} reference needs spec.current.window and "
+            f"{where}.mode: {the_mode} reference needs spec.current.window and "
             "spec.current.timestampColumn (it is the current data's window, shifted back)",
             hint="e.g. current: {timestampColumn: ts, window: 24h}",
         )

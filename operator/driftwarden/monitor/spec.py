@@ -333,7 +333,8 @@ def parse_promote_reference(spec: Mapping[str, Any]) -> PromoteReference | None:
     mode = as_mapping(spec.get("reference"), "spec.reference").get("mode") or reference_modes.FIXED
     if mode != reference_modes.FIXED:
         raise ConfigError(
-            f"{where}: a {mode} reference follows the current data and is never promoted",
+            f"{where}: {'an' if mode == 'offset' else 'a'} {mode} reference follows the current "
+            "data and is never promoted",
             hint="use spec.reference.mode: fixed with a path, or remove promoteReference",
         )
     return PromoteReference(path=path, from_job=from_job)
