@@ -187,6 +187,9 @@ def test_there_are_examples_of_each_kind():
         "interval.yaml",
         "retraining.yaml",
         "overrides.yaml",
+        "rolling-reference.yaml",
+        "offset-reference.yaml",
+        "promote-reference.yaml",
     } <= names
     assert all(
         any(d.get("kind") == "DriftMonitor" for d in load_yaml_documents(p)) for p in EXAMPLES

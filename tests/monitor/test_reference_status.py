@@ -17,6 +17,7 @@ from driftwarden.monitor.reference import (
     config_reference,
     decide_promotion,
     reference_status,
+    spec_basis,
     with_reference,
 )
 from driftwarden.monitor.spec import parse_monitor
@@ -243,3 +244,29 @@ def test_retraining_jobs_carry_the_slot_their_template_renders_on():
     monitor = promoting()
     job = retraining_job(monitor, run("churn-202405011000-abcdef12", "2024-05-01T10:00:00Z"), NOW)
     assert job["metadata"]["annotations"][ANNOTATION_RUN_SLOT] == "2024-05-01T10:00:00Z"
+
+
+def test_a_long_path_shortened_in_the_summary_is_recorded_whole():
+    long_path = "s3://logs/" + "deep/" * 60 + "train/"
+    doc = manifest(
+        reference={"path": long_path},
+        retraining={**copy.deepcopy(RETRAINING), "promoteReference": {"fromJob": True}},
+    )
+    monitor = parse_monitor(doc)
+    shortened = long_path[:50] + "…" + long_path[-50:]
+    assert reference_status(monitor, None, None, run(uri=shortened), NOW)["path"] == long_path
+    # and a promoted one is recognised by its two ends
+    record = {
+        "job": "j",
+        "run": "r",
+        "time": "2024-05-01T10:03:00Z",
+        "outcome": "Promoted",
+        "path": long_path.replace("train", "v2"),
+        "basis": spec_basis(monitor),
+    }
+    promoted_short = record["path"][:40] + "…" + record["path"][-40:]
+    status = reference_status(
+        monitor, None, record, run(source="promoted", uri=promoted_short), NOW
+    )
+    assert status["source"] == "promoted" and status["path"] == record["path"]
+    assert status["fingerprint"] == FINGERPRINT

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -208,6 +208,30 @@ def last_run_reference(reference: RunReference | None) -> dict[str, Any] | None:
     }
 
 
+def _matches(reported: str | None, full: str) -> bool:
+    """True when ``reported`` is ``full`` or ``full`` shortened in the middle with "…"
+    (the summary keeps both ends of a long URI)."""
+    if reported is None:
+        return False
+    if reported == full:
+        return True
+    head, mark, tail = reported.partition("…")
+    return (
+        bool(mark)
+        and len(full) > len(head) + len(tail)
+        and full.startswith(head)
+        and full.endswith(tail)
+    )
+
+
+def _full_path(reported: str | None, known: list[str]) -> str:
+    """The full path behind a reported, possibly shortened, one: a path the operator knows."""
+    for path in known:
+        if _matches(reported, path):
+            return path
+    return reported or ""
+
+
 def _from_run(reference: RunReference, outcome: RunOutcome, since: str) -> dict[str, Any]:
     window = None
     if reference.window_start or reference.window_end:
@@ -272,8 +296,14 @@ def reference_status(
     used = outcome.reference if outcome is not None and outcome.succeeded else None
     if used is None or outcome is None:
         return prev
-    if promoted and not (used.source == modes.SOURCE_PROMOTED and used.path == record.get("path")):
+    if promoted and not (
+        used.source == modes.SOURCE_PROMOTED and _matches(used.path, str(record.get("path")))
+    ):
         return prev  # a run started before the promotion: lastRun.reference tells what it read
+    known = [monitor.run.reference.path, monitor.run.current.path]
+    if isinstance(record.get("path"), str):
+        known.append(record["path"])
+    used = replace(used, path=_full_path(used.path, [modes.redact_uri(p) for p in known]))
     fresh = _from_run(used, outcome, format_time(outcome.completion_time or now))
     same = (
         prev is not None

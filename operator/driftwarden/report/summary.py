@@ -36,6 +36,9 @@ NAME_BYTES = 96
 METHOD_BYTES = 32
 URI_BYTES = 1024
 MESSAGE_BYTES = 160
+# The reference's URI gives way to features sooner than the report's: the operator
+# knows the full path (the spec's, or the promoted one) and matches it by both ends.
+REFERENCE_URI_BYTES = 128
 CODE_BYTES = 48
 MAX_ERRORS = 3
 ELLIPSIS = "…"
@@ -204,7 +207,7 @@ def build_summary(
         "errors": _errors(doc, MAX_ERRORS, MESSAGE_BYTES),
         "durationSeconds": _round(duration),
     }
-    reference = summary_reference(doc.get("reference"), URI_BYTES)
+    reference = summary_reference(doc.get("reference"), REFERENCE_URI_BYTES)
     if reference is not None:
         summary["reference"] = reference
     # The fixed part must fit with room to spare; give up detail until it does.
@@ -214,7 +217,7 @@ def build_summary(
         lambda: summary.update(report=shorten(report_uri or "", 200, keep_end=True) or None),
         lambda: (
             reference is not None
-            and summary.update(reference=summary_reference(doc.get("reference"), 200))
+            and summary.update(reference=summary_reference(doc.get("reference"), 64))
         ),
         lambda: summary.update(errors=[]),
         lambda: summary.update(report=None),
