@@ -548,6 +548,6 @@ def parse_reference(spec: Any, current: SourceConfig) -> tuple[SourceConfig, str
             raise ConfigError(
                 f"{where}.offset: {format_duration(offset)} is shorter than spec.current.window "
                 f"({format_duration(current.window)}): the two windows would overlap",
-                hint="use an offset at least as long as the window (rolling is offset = window)",
+                hint="use an offset at least as long as the window; mode rolling is offset = window",
             )
     return replace(current, offset=offset), mode
