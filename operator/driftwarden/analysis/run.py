@@ -6,13 +6,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
+from driftwarden.analysis.early import StartedEarly
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -102,6 +103,12 @@ def reference_cache_key(
 COLUMN_GROUP = 64
 
 
+def _batches(dataset: OpenedDataset, plan: FeaturePlan) -> Iterator[Any]:
+    return dataset.batches(
+        plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP
+    )
+
+
 def _profile(
     dataset: OpenedDataset,
     plan: FeaturePlan,
@@ -109,6 +116,7 @@ def _profile(
     phase: str,
     progress: Progress | None,
     edges: dict[str, Any] | None = None,
+    batches: Iterator[Any] | None = None,
 ) -> DatasetProfile:
     rows = 0
     # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
@@ -125,7 +133,7 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        dataset.batches(plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP),
+        _batches(dataset, plan) if batches is None else batches,
         plan.columns,
         options,
         edges=edges,
@@ -272,6 +280,8 @@ def analyze(
         | _not_features(current, config.current),
     )
     findings = list(plan.findings)
+    # The current window's first batch is read while the reference profile loads.
+    current_batches = StartedEarly(_batches(current, plan))
     ref_profile, cached = load_or_build_reference(
         reference,
         plan,
@@ -290,6 +300,7 @@ def analyze(
         "current",
         progress,
         edges=dict(edges_for(ref_profile, settings.profile.bins)),
+        batches=current_batches,
     )
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):

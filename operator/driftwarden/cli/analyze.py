@@ -17,6 +17,9 @@ from typing import Any
 from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
+
+# Not from cli.history: its modules load only for a run given --history.
+from driftwarden.cli.argtypes import runs_count
 from driftwarden.durations import format_duration
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (
@@ -128,6 +131,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (for CI)"
     )
     out.add_argument("--quiet", action="store_true", help="print no result table")
+    kept = parser.add_argument_group("history (docs/history.md)")
+    kept.add_argument(
+        "--history",
+        metavar="DIR_OR_URI",
+        help="keep this run's record under this prefix (<output.path>/<monitor>/history) and, "
+        "with --output, draw history.html and history.json of the last runs next to the report",
+    )
+    kept.add_argument(
+        "--history-runs",
+        type=runs_count,
+        default=50,
+        metavar="N",
+        help="runs drawn on the history page (default: 50)",
+    )
+    kept.add_argument(
+        "--run-name",
+        metavar="NAME",
+        help="this run's name in the history (default: $DRIFTWARDEN_RUN, else the --output "
+        "directory's name)",
+    )
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -321,11 +344,19 @@ def _profile_cache(args: argparse.Namespace) -> str | None:
 
 
 def write_outputs(
-    report: dict[str, Any], config: RunConfig, output: str | None
+    report: dict[str, Any],
+    config: RunConfig,
+    output: str | None,
+    history_page: str | None = None,
 ) -> tuple[str | None, dict[str, Any]]:
-    """Write report.json, report.html and summary.json under ``output``; returns (report URI, summary)."""
+    """Write report.json, report.html and summary.json under ``output``; returns (report URI, summary).
+
+    ``history_page`` (the run's history.html, already written) goes into the summary.
+    """
     report_uri = join_uri(output, "report.json") if output else None
-    summary = build_summary(report, redact(report_uri) if report_uri else None)
+    summary = build_summary(
+        report, redact(report_uri) if report_uri else None, history_uri=history_page
+    )
     if output:
         options = storage_options(config)
         write_bytes(
@@ -383,6 +414,85 @@ def _write_summary_file(path: str | None, summary: Mapping[str, Any]) -> None:
             log.warning("cannot write the summary file", extra={"path": path, "error": str(error)})
 
 
+def _run_name(args: argparse.Namespace, output: str | None) -> str:
+    if args.run_name:
+        return str(args.run_name)
+    if os.environ.get("DRIFTWARDEN_RUN"):
+        return os.environ["DRIFTWARDEN_RUN"]
+    if output:
+        name = output.rstrip("/").rsplit("/", 1)[-1]
+        if name:
+            return name
+    return "run"
+
+
+def _last_retraining() -> Mapping[str, Any] | None:
+    """The operator's ``status.lastRetraining`` from $DRIFTWARDEN_LAST_RETRAINING, if usable."""
+    raw = os.environ.get("DRIFTWARDEN_LAST_RETRAINING")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        log.warning("DRIFTWARDEN_LAST_RETRAINING is not JSON; retraining left unmarked")
+        return None
+    return value if isinstance(value, Mapping) else None
+
+
+def _keep_history(
+    args: argparse.Namespace,
+    config: RunConfig | None,
+    monitor: Mapping[str, Any] | None,
+    *,
+    report: dict[str, Any] | None = None,
+    error: DriftwardenError | None = None,
+) -> str | None:
+    """Store this run's history record and draw history.html (with ``--history``).
+
+    Returns the page's URI. Problems become warning findings of ``report`` (a
+    failed run has none: they are logged), never a failed run.
+    """
+    if config is None or not args.history:
+        return None
+    # Imported here: a run without --history pays nothing for it.
+    from driftwarden.history.keep import keep_run
+    from driftwarden.history.record import build_failure_record, build_record
+
+    now = datetime.now(UTC)
+    slot = _window_end(args.window_end, config) if args.window_end else None
+    common: dict[str, Any] = {
+        "run": _run_name(args, config.output),
+        "slot": slot,
+        "time": now,
+        "retraining": _last_retraining(),
+    }
+    if report is not None:
+        output = config.output
+        record = build_record(
+            report,
+            report_uri=redact(join_uri(output, "report.json")) if output else None,
+            report_html_uri=redact(join_uri(output, "report.html")) if output else None,
+            **common,
+        )
+    else:
+        assert error is not None
+        record = build_failure_record(error.reason, str(error), **common)
+    page, findings = keep_run(
+        record,
+        args.history,
+        config.output,
+        storage_options(config),
+        runs=args.history_runs,
+        now=now,
+        monitor=monitor,
+    )
+    for item in findings:
+        log.warning(item["message"], extra={"code": item["code"]})
+    if report is not None:
+        report["findings"].extend(findings)
+    return page
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``driftwarden analyze``; returns the exit code."""
     progress = None
@@ -390,6 +500,8 @@ def run(args: argparse.Namespace) -> int:
         from driftwarden.cli.progress import ProgressLine  # only on a terminal
 
         progress = ProgressLine()
+    config: RunConfig | None = None
+    monitor: dict[str, Any] | None = None
     try:
         config, monitor = build_config(args)
         log.info(
@@ -408,12 +520,17 @@ def run(args: argparse.Namespace) -> int:
         )
         if progress is not None:
             progress.close()
-        report_uri, summary = write_outputs(report, config, config.output)
+        history_page = _keep_history(args, config, monitor, report=report)
+        report_uri, summary = write_outputs(report, config, config.output, history_page)
     except DriftwardenError as error:
         if progress is not None:
             progress.close()
         log.error(str(error), extra={"reason": error.reason})
-        _write_summary_file(args.summary_file, build_error_summary(error.reason, str(error)))
+        failed_page = _keep_history(args, config, monitor, error=error)
+        _write_summary_file(
+            args.summary_file,
+            build_error_summary(error.reason, str(error), history_uri=failed_page),
+        )
         print(f"driftwarden: error: {error}", file=sys.stderr)
         return _EXIT_BY_REASON.get(error.reason, EXIT_INTERNAL)
     except Exception as error:  # an unexpected failure still leaves a readable summary

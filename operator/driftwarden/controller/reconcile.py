@@ -65,6 +65,7 @@ from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
     RESULT_FINALIZER,
+    latest_retraining,
 )
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
@@ -560,6 +561,9 @@ class Reconciler:
                     work.promotion.to_status()
                     if work.promotion is not None
                     else previous.get("lastPromotion"),
+                ),
+                last_retraining=latest_retraining(
+                    self._jobs(monitor.uid, view), previous.get("lastRetraining")
                 ),
             ),
         )

@@ -30,12 +30,16 @@ from driftwarden.monitor.outcome import (
     job_state,
 )
 from driftwarden.monitor.spec import API_VERSION, KIND, Monitor
-from driftwarden.monitor.times import format_time, utc
+from driftwarden.monitor.times import format_time, parse_time, utc
 
 MAX_NAME = 63
 HASH_LENGTH = 8
 TERMINATION_LOG = "/dev/termination-log"
 CONFIG_ENV = "DRIFTWARDEN_MONITOR"
+# The retraining Job the operator last started (status.lastRetraining: job, run, time),
+# as compact JSON: the analysis records it so the trend page can mark retraining starts.
+LAST_RETRAINING_ENV = "DRIFTWARDEN_LAST_RETRAINING"
+HISTORY_RUNS = 50
 RUN_AS = 65532
 MAX_FEATURE_LIST = 2048
 
@@ -181,6 +185,71 @@ def profile_cache(monitor: Monitor) -> str | None:
     return f"{base.rstrip('/')}/{monitor.name}/profile-cache"
 
 
+def history_path(monitor: Monitor) -> str | None:
+    """Where the monitor's runs keep their history records: ``<spec.output.path>/<monitor>/history``.
+
+    One small JSON record per run (docs/history.md); each run also draws the last
+    :data:`HISTORY_RUNS` of them into history.html next to its report. None without an
+    output path.
+    """
+    base = monitor.output_path
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{monitor.name}/history"
+
+
+def last_retraining_env(last_retraining: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The env entry carrying ``status.lastRetraining`` (job, run, time only), or none.
+
+    The analysis Job cannot see the cluster; this is how its history record learns
+    which retraining Job had started before it ran. The message is left out: the
+    record needs no prose, and the value stays a few hundred bytes.
+    """
+    if not isinstance(last_retraining, Mapping) or not isinstance(last_retraining.get("job"), str):
+        return []
+    value = {
+        key: str(last_retraining[key])[:253]
+        for key in ("job", "run", "time")
+        if isinstance(last_retraining.get(key), str) and last_retraining.get(key)
+    }
+    return [
+        {
+            "name": LAST_RETRAINING_ENV,
+            "value": json.dumps(value, sort_keys=True, separators=(",", ":")),
+        }
+    ]
+
+
+def latest_retraining(
+    jobs: Iterable[Mapping[str, Any]], recorded: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The newest retraining start the operator knows of, as ``{job, run, time}``.
+
+    ``recorded`` is ``status.lastRetraining``; ``jobs`` the monitor's Jobs (watched, or
+    created and not yet watched). A retraining Job newer than the record wins: the
+    status write that records it may not be back from the watch when the next slot's
+    Job is built, and that Job must still learn of it.
+    """
+    best: dict[str, Any] | None = None
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("job"), str):
+        best = {k: recorded.get(k) for k in ("job", "run", "time")}
+    for job in jobs:
+        meta = job.get("metadata") or {}
+        if (meta.get("labels") or {}).get(LABEL_COMPONENT) != COMPONENT_RETRAINING:
+            continue
+        notes = meta.get("annotations") or {}
+        started = parse_time(notes.get(ANNOTATION_TRIGGERED_AT))
+        if started is None:
+            continue
+        if best is None or (parse_time(best.get("time")) or started) < started:
+            best = {
+                "job": str(meta.get("name") or ""),
+                "run": notes.get(ANNOTATION_TRIGGERED_BY),
+                "time": format_time(started),
+            }
+    return best
+
+
 def analysis_job(
     monitor: Monitor,
     slot: datetime,
@@ -189,6 +258,7 @@ def analysis_job(
     extra_labels: Mapping[str, str] | None = None,
     pod_failure_policy: bool = True,
     reference: Mapping[str, Any] | None = None,
+    last_retraining: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job that analyses one schedule slot of a monitor.
 
@@ -198,8 +268,10 @@ def analysis_job(
     ``image`` is the operator's own image (its entrypoint is ``driftwarden``);
     ``spec.job.image`` overrides it. The current window ends at ``slot``. With
     ``spec.output.path`` the run writes its reports to :func:`run_output` and
-    caches the reference profile at :func:`profile_cache`.
-    ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
+    caches the reference profile at :func:`profile_cache`, keeps its history record
+    under :func:`history_path` and draws history.html next to its report;
+    ``last_retraining`` (``status.lastRetraining``) goes into its env so the record can
+    mark retraining starts. ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
     ``pod_failure_policy`` False leaves ``spec.podFailurePolicy`` out, for API servers
     older than 1.26 that would drop it (non-retryable exits then retry up to backoffLimit).
 
@@ -215,6 +287,7 @@ def analysis_job(
     output = run_output(monitor, name)
     if output is not None:
         args += ["--output", output, "--profile-cache", str(profile_cache(monitor))]
+        args += ["--history", str(history_path(monitor)), "--history-runs", str(HISTORY_RUNS)]
     args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
     container: dict[str, Any] = {
         "name": ANALYSIS_CONTAINER,
@@ -225,6 +298,7 @@ def analysis_job(
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},
+            *last_retraining_env(last_retraining),
         ],
         "resources": copy.deepcopy(dict(settings.resources)),
         "terminationMessagePath": TERMINATION_LOG,

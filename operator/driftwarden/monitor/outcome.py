@@ -149,6 +149,8 @@ class RunOutcome:
     exit_code: int | None = None
     duration_seconds: float | None = None
     reference: RunReference | None = None
+    # The run's trend page (history.html), failed runs included, when the Job wrote one.
+    history: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -536,6 +538,7 @@ def outcome_from_summary(
         "completion_time": completion_time,
         "exit_code": exit_code,
         "duration_seconds": _float(summary.get("durationSeconds")),
+        "history": summary.get("history") if isinstance(summary.get("history"), str) else None,
     }
     error = summary.get("error")
     if error is not None:

@@ -191,6 +191,8 @@ def last_run_status(outcome: RunOutcome) -> dict[str, Any]:
         "driftedFeatures": outcome.drifted_features if ok else None,
         "totalFeatures": outcome.total_features if ok else None,
         "report": outcome.report if ok else None,
+        # history.html of the run: the trend of the monitor's last runs (history Job option)
+        "history": outcome.history,
         "message": outcome.message,
         "durationSeconds": outcome.duration_seconds,
     }

@@ -93,7 +93,7 @@ def shorten(text: str, max_bytes: int, *, keep_end: bool = False) -> str:
     return cut(lo)
 
 
-def _round(value: Any) -> float | int | None:
+def round_number(value: Any) -> float | int | None:
     """A number with 6 significant digits, enough for status and alerts."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -113,13 +113,13 @@ def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
         "name": shorten(str(feature["name"]), NAME_BYTES, keep_end=True),
         "kind": shorten(str(feature["kind"]), METHOD_BYTES),
         "method": shorten(str(feature["method"]), METHOD_BYTES),
-        "score": _round(feature.get("score")),
-        "threshold": _round(feature.get("threshold")),
+        "score": round_number(feature.get("score")),
+        "threshold": round_number(feature.get("threshold")),
         "drifted": bool(feature.get("drifted")),
     }
     # p-value methods are judged by their p-value, not their score (the test statistic):
     # the operator needs it to rank features the way the report does.
-    p_value = _round(feature.get("pValue"))
+    p_value = round_number(feature.get("pValue"))
     if p_value is not None:
         entry["pValue"] = p_value
     return entry
@@ -178,12 +178,15 @@ def build_summary(
     doc: Mapping[str, Any],
     report_uri: str | None,
     max_bytes: int = TERMINATION_MESSAGE_BYTES,
+    *,
+    history_uri: str | None = None,
 ) -> Summary:
     """The compact summary of a validated report, sure to fit in ``max_bytes`` once dumped.
 
     Features come most drifted first (:func:`~driftwarden.report.document.sort_features`);
     as many as fit are kept, the rest are counted in ``truncated``. ``errors``
-    holds the first error findings, shortened. Raises :class:`ReportError` if
+    holds the first error findings, shortened. ``history`` (only when ``history_uri``
+    is given) is the run's trend page, history.html. Raises :class:`ReportError` if
     the report is invalid and ValueError if ``max_bytes`` < :data:`MIN_SUMMARY_BYTES`.
     """
     if max_bytes < MIN_SUMMARY_BYTES:
@@ -197,7 +200,7 @@ def build_summary(
     summary: Summary = {
         "v": SUMMARY_VERSION,
         "drifted": dataset["drifted"],
-        "driftShare": _round(dataset["driftShare"]),
+        "driftShare": round_number(dataset["driftShare"]),
         "driftedFeatures": dataset["driftedFeatures"],
         "totalFeatures": dataset["totalFeatures"],
         "rows": {"reference": _rows(doc, "reference"), "current": _rows(doc, "current")},
@@ -205,13 +208,16 @@ def build_summary(
         "features": [],
         "truncated": len(features),
         "errors": _errors(doc, MAX_ERRORS, MESSAGE_BYTES),
-        "durationSeconds": _round(duration),
+        "durationSeconds": round_number(duration),
     }
     reference = summary_reference(doc.get("reference"), REFERENCE_URI_BYTES)
     if reference is not None:
         summary["reference"] = reference
+    if history_uri is not None:
+        summary["history"] = shorten(history_uri, URI_BYTES, keep_end=True)
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
+        lambda: _shorten_history(summary, 200),
         lambda: summary.update(errors=_errors(doc, 2, 80)),
         lambda: summary.update(errors=_errors(doc, 1, 40)),
         lambda: summary.update(report=shorten(report_uri or "", 200, keep_end=True) or None),
@@ -220,6 +226,7 @@ def build_summary(
             and summary.update(reference=summary_reference(doc.get("reference"), 64))
         ),
         lambda: summary.update(errors=[]),
+        lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
         lambda: summary.pop("reference", None),
     ]
@@ -246,22 +253,35 @@ def build_summary(
     return summary
 
 
+def _shorten_history(summary: Summary, max_bytes: int) -> None:
+    if "history" in summary:
+        summary["history"] = shorten(summary["history"], max_bytes, keep_end=True)
+
+
 def build_error_summary(
-    reason: str, message: str, max_bytes: int = TERMINATION_MESSAGE_BYTES
+    reason: str,
+    message: str,
+    max_bytes: int = TERMINATION_MESSAGE_BYTES,
+    *,
+    history_uri: str | None = None,
 ) -> Summary:
     """The summary of a failed run: ``{"v": 1, "error": {"reason", "message"}}``.
 
     ``reason`` is a CamelCase machine-readable reason (``DriftwardenError.reason``),
     ``message`` the sentence for people; both are shortened to fit ``max_bytes``.
+    ``history`` (only when ``history_uri`` is given) is the trend page that shows the
+    failure among the monitor's runs; at most 512 bytes of it are kept.
     """
     if max_bytes < MIN_SUMMARY_BYTES:
         raise ValueError(f"max_bytes must be at least {MIN_SUMMARY_BYTES}, got {max_bytes}")
     reason = shorten(reason, CODE_BYTES) or "Error"
-    fixed = _size({"v": SUMMARY_VERSION, "error": {"reason": reason, "message": ""}})
-    return {
-        "v": SUMMARY_VERSION,
-        "error": {"reason": reason, "message": shorten(message, max_bytes - fixed + 2)},
-    }
+    summary: Summary = {"v": SUMMARY_VERSION}
+    if history_uri is not None:
+        # Room for the message first: the URI takes at most a quarter of the message.
+        summary["history"] = shorten(history_uri, min(URI_BYTES, max_bytes // 4), keep_end=True)
+    fixed = _size({**summary, "error": {"reason": reason, "message": ""}})
+    summary["error"] = {"reason": reason, "message": shorten(message, max_bytes - fixed + 2)}
+    return summary
 
 
 # ---------------------------------------------------------------- reading
@@ -297,6 +317,8 @@ def parse_summary(text: str | bytes) -> Summary:
             f"{SUMMARY_VERSION}",
             hint="run the analysis Job with the operator's image version",
         )
+    if summary.get("history") is not None and not isinstance(summary.get("history"), str):
+        raise _bad("history", "a string or null", summary.get("history"))
     if "error" in summary:
         error = summary["error"]
         if not isinstance(error, dict):

@@ -5,14 +5,14 @@ Public API::
     StorageOptions, resolve_filesystem, redact          (uri)
     DatasetSource, OpenedDataset, open_dataset          (dataset)
     FileInfo                                            (discovery)
-    read_bytes, write_bytes, join_uri                   (objects)
+    read_bytes, write_bytes, join_uri, list_names                  (objects)
     FORMATS, normalize_format                           (formats)
 """
 
 from driftwarden.storage.dataset import DatasetSource, OpenedDataset, open_dataset
 from driftwarden.storage.discovery import FileInfo
 from driftwarden.storage.formats import FORMATS, normalize_format
-from driftwarden.storage.objects import join_uri, read_bytes, write_bytes
+from driftwarden.storage.objects import join_uri, list_names, read_bytes, write_bytes
 from driftwarden.storage.uri import StorageOptions, redact, resolve_filesystem
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "OpenedDataset",
     "StorageOptions",
     "join_uri",
+    "list_names",
     "normalize_format",
     "open_dataset",
     "read_bytes",
