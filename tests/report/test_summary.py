@@ -105,7 +105,15 @@ def _huge_report(n=10_000, name_chars=250):
         }
         for i in range(20)
     ]
-    return report(features, findings=findings)
+    doc = report(features, findings=findings)
+    doc["reference"] = {
+        "uri": "s3://bucket/" + "ü/" * 1000 + "train/",
+        "source": "rolling",
+        "rows": 10,
+        "fingerprint": "ab" * 32,
+        "window": {"column": "ts", "start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"},
+    }
+    return doc
 
 
 @pytest.mark.parametrize("max_bytes", [TERMINATION_MESSAGE_BYTES, 2048, MIN_SUMMARY_BYTES])
@@ -131,6 +139,12 @@ def test_huge_report_with_long_multibyte_names_and_uri_still_fits(max_bytes):
         assert kept >= 8
         assert summary["report"] is not None
         assert len(summary["errors"]) >= 1
+    if "reference" in summary:  # which reference the run read: kept while it fits
+        assert summary["reference"]["source"] == "rolling"
+        assert summary["reference"]["uri"].endswith("train/")
+    if max_bytes >= 2048:
+        assert summary["reference"]["fingerprint"] == "ab" * 32
+        assert summary["reference"]["window"]["end"] == "2026-11-23T00:00:00Z"
 
 
 def test_a_summary_too_small_to_hold_the_counts_is_refused():

@@ -9,10 +9,12 @@ import math
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
 
@@ -155,8 +157,11 @@ def _split(value: str | None) -> list[str] | None:
     return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The spec from --config / --config-env (empty if neither) and the monitor's name."""
+def _load_manifest(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The spec from --config / --config-env (empty if neither), the monitor's name, and the
+    promoted reference path its ``status.reference`` names (None when the spec's applies)."""
     # The readers are imported in their branch: an analysis from flags alone reads no
     # manifest, and start-up is most of a small run (bench/RESULTS.md, addendum 3).
     document: Any = {}
@@ -192,10 +197,26 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
             else None
         )
         spec = document.get("spec") or {}
+        promoted = promoted_reference(document.get("status"))
     else:
-        spec, monitor = document, None
+        spec, monitor, promoted = document, None, None
     # A plain-JSON copy, as the operator passes it; YAML dates and the like are refused.
-    return json.loads(json.dumps(spec, default=_not_json)), monitor
+    return json.loads(json.dumps(spec, default=_not_json)), monitor, promoted
+
+
+def promoted_reference(status: Any) -> str | None:
+    """The path of a promoted reference in a monitor's ``status.reference``, else None.
+
+    The operator passes it in the config it gives the analysis Job (after a retraining
+    Job succeeded, see docs/monitor-reference.md); ``kubectl get dm -o yaml`` holds it
+    too, so ``--config`` of that output runs against the same reference.
+    """
+    from driftwarden.analysis.settings import as_mapping, parse_path
+
+    reference = as_mapping(as_mapping(status, "status").get("reference"), "status.reference")
+    if reference.get("source") != SOURCE_PROMOTED:
+        return None
+    return parse_path(reference.get("path"), "status.reference.path")
 
 
 def _not_json(value: Any) -> Any:
@@ -230,7 +251,17 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
 
 def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
     """Flags over the manifest, validated by the same parser the operator uses."""
-    spec, monitor = _load_manifest(args)
+    spec, monitor, promoted = _load_manifest(args)
+    reference = spec.get("reference")
+    if (
+        promoted is not None
+        and args.reference is None
+        and isinstance(reference, dict)
+        and reference.get("mode") in (None, "fixed")
+    ):
+        reference["path"] = promoted  # the reference moved after retraining
+    else:
+        promoted = None
     for path, value in (
         ("reference.path", args.reference),
         ("current.path", args.current),
@@ -264,7 +295,10 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
     spec.pop("schedule", None)
     for key in ("interval", "suspend", "retraining", "job"):
         spec.pop(key, None)
-    return parse_run_config(spec), monitor
+    config = parse_run_config(spec)
+    if promoted is not None:
+        config = replace(config, reference_source=SOURCE_PROMOTED)
+    return config, monitor
 
 
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:
@@ -286,6 +320,9 @@ def _window_end(text: str | None, config: RunConfig) -> datetime | None:
         ("reference", config.reference.window),
         ("current", config.current.window),
     ):
+        # A rolling or offset reference's window lies its offset further back.
+        if window is not None and side == "reference" and config.reference.offset:
+            window += config.reference.offset
         if window is not None and end - datetime.min.replace(tzinfo=UTC) < window:
             raise ConfigError(
                 f"--window-end {text!r}: the {side} window of {format_duration(window)} "

@@ -76,6 +76,12 @@ from driftwarden.monitor.outcome import (
     result_lost,
 )
 from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
+from driftwarden.monitor.reference import (
+    Promotion,
+    config_reference,
+    decide_promotion,
+    with_reference,
+)
 from driftwarden.monitor.retraining import (
     COOLDOWN,
     REJECTED,
@@ -121,6 +127,7 @@ class Pass:
     retraining_problem: Problem | None = None
     job_creation: dict[str, Any] | None = None
     blocked: dict[str, str] = field(default_factory=dict)  # condition → why the Job policy refused
+    promotion: Promotion | None = None  # a succeeded retraining Job moved the reference
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -157,6 +164,22 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
             )
         ]
     return [Event("Normal", "NoDrift", f"{counts}; dataset below its drift share")]
+
+
+def promotion_events(promotion: Promotion | None) -> list[Event]:
+    """The Event that tells people the reference moved after retraining (or why it did not)."""
+    if promotion is None:
+        return []
+    if not promotion.promoted:
+        return [Event("Warning", "ReferencePromotionFailed", promotion.message)]
+    return [
+        Event(
+            "Normal",
+            "ReferencePromoted",
+            f"retraining Job {promotion.job} succeeded: the reference is now "
+            f"{promotion.path} ({promotion.message})",
+        )
+    ]
 
 
 PASSES_AT_ONCE = 8  # concurrent reconciliations (see Reconciler.__init__)
@@ -321,6 +344,15 @@ class Reconciler:
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
             work.events[:0] = outcome_events(candidate)
         self._record_retraining(monitor, jobs, pods, previous, work)
+        retrained = newest_retraining_job(jobs)
+        work.promotion = decide_promotion(
+            monitor,
+            retrained,
+            pods_of_job(pods, name_of(retrained)) if retrained is not None else [],
+            previous.get("lastPromotion"),
+            now,
+        )
+        work.events.extend(promotion_events(work.promotion))
 
         problem: Problem | None = None
         if running is not None and newest is not None:
@@ -344,6 +376,7 @@ class Reconciler:
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
         status = blocked_status(status, work.blocked, now, monitor.generation)
+        status = with_reference(monitor, previous, status, work.outcome, work.promotion, now)
         if problem and _ready_message(previous) != _ready_message(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
         if work.retraining_problem and _condition_message(
@@ -523,6 +556,12 @@ class Reconciler:
                 slot,
                 self.config.image,
                 pod_failure_policy=self.pod_failure_policy,
+                reference=config_reference(
+                    monitor,
+                    work.promotion.to_status()
+                    if work.promotion is not None
+                    else previous.get("lastPromotion"),
+                ),
                 last_retraining=latest_retraining(
                     self._jobs(monitor.uid, view), previous.get("lastRetraining")
                 ),

@@ -59,6 +59,8 @@ ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
 ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
 ANNOTATION_REPORT = "driftwarden.io/report"
 ANNOTATION_DRIFT_SHARE = "driftwarden.io/drift-share"
+# The slot of the run that triggered a retraining Job: promotion templates render on it.
+ANNOTATION_RUN_SLOT = "driftwarden.io/run-slot"
 COMPONENT_ANALYSIS = "analysis"
 COMPONENT_RETRAINING = "retraining"
 # Exit codes of `driftwarden analyze` that a retry cannot fix: 2 bad config, 3 data errors.
@@ -121,7 +123,7 @@ def analysis_selector(monitor: Monitor) -> str:
     return f"{LABEL_MONITOR}={monitor.name},{LABEL_COMPONENT}={COMPONENT_ANALYSIS}"
 
 
-def monitor_config(monitor: Monitor) -> str:
+def monitor_config(monitor: Monitor, reference: Mapping[str, Any] | None = None) -> str:
     """The analysis config: compact JSON of the monitor, as the Job reads it.
 
     ``spec.retraining`` and ``spec.job`` are left out (the analysis uses neither;
@@ -130,6 +132,10 @@ def monitor_config(monitor: Monitor) -> str:
     ``spec.storage.secretRef``: the pod gets the credentials through ``envFrom``,
     the only place the Secret is named. Non-ASCII stays UTF-8 (``ensure_ascii=False``):
     4 bytes at most per character, where ``\\uXXXX`` escapes would take 12.
+
+    ``reference`` is a promoted reference (``{source: promoted, path}``, see
+    :mod:`driftwarden.monitor.reference`): it travels as ``status.reference`` of the
+    document, and the Job reads it in place of ``spec.reference.path``.
     """
     spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k not in ("retraining", "job")}
     if isinstance(spec.get("storage"), dict):
@@ -140,16 +146,23 @@ def monitor_config(monitor: Monitor) -> str:
         "metadata": {"name": monitor.name, "namespace": monitor.namespace, "uid": monitor.uid},
         "spec": spec,
     }
+    if reference is not None:
+        document["status"] = {"reference": dict(reference)}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def monitor_config_env(monitor: Monitor) -> list[dict[str, str]]:
+def monitor_config_env(
+    monitor: Monitor, reference: Mapping[str, Any] | None = None
+) -> list[dict[str, str]]:
     """The env entries carrying :func:`monitor_config`: DRIFTWARDEN_MONITOR_CHUNKS and the chunks.
 
     Each chunk is at most 112 KiB, under Linux's 128 KiB per variable
     (``driftwarden.envchunks``); ``driftwarden analyze --config-env`` joins them.
     """
-    return [{"name": k, "value": v} for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor))]
+    return [
+        {"name": k, "value": v}
+        for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor, reference))
+    ]
 
 
 def run_output(monitor: Monitor, run: str) -> str | None:
@@ -244,9 +257,13 @@ def analysis_job(
     *,
     extra_labels: Mapping[str, str] | None = None,
     pod_failure_policy: bool = True,
+    reference: Mapping[str, Any] | None = None,
     last_retraining: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job that analyses one schedule slot of a monitor.
+
+    ``reference`` is the promoted reference the run reads instead of ``spec.reference.path``
+    (:func:`monitor_config`), None when the spec's reference applies.
 
     ``image`` is the operator's own image (its entrypoint is ``driftwarden``);
     ``spec.job.image`` overrides it. The current window ends at ``slot``. With
@@ -277,7 +294,7 @@ def analysis_job(
         "image": settings.image or image,
         "args": args,
         "env": [
-            *monitor_config_env(monitor),
+            *monitor_config_env(monitor, reference),
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},
@@ -423,6 +440,8 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
         ANNOTATION_REPORT: run.report or "",
         ANNOTATION_DRIFT_SHARE: _format_share(run.drift_share),
     }
+    if run.slot is not None:
+        annotations[ANNOTATION_RUN_SLOT] = format_time(run.slot)
     spec = template.get("spec") or {}
     pod_template = spec.setdefault("template", {})
     pod_meta = pod_template.setdefault("metadata", {}) or {}

@@ -430,6 +430,8 @@ def _header(doc: Mapping[str, Any]) -> str:
             bits.append(f"fingerprint <code>{_e(str(source['fingerprint'])[:12])}</code>")
         if source.get("profileCached") is True:
             bits.append("profile from cache")
+        if source.get("source") in ("rolling", "offset", "promoted"):
+            bits.append(f"{_e(source['source'])} reference")
         facts.append(f"<dt>{label}</dt><dd>{' · '.join(bits)}</dd>")
         window = source.get("window")
         if isinstance(window, Mapping):

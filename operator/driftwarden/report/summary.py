@@ -36,6 +36,9 @@ NAME_BYTES = 96
 METHOD_BYTES = 32
 URI_BYTES = 1024
 MESSAGE_BYTES = 160
+# The reference's URI gives way to features sooner than the report's: the operator
+# knows the full path (the spec's, or the promoted one) and matches it by both ends.
+REFERENCE_URI_BYTES = 128
 CODE_BYTES = 48
 MAX_ERRORS = 3
 ELLIPSIS = "…"
@@ -142,6 +145,29 @@ def _errors(doc: Mapping[str, Any], limit: int, message_bytes: int) -> list[dict
     return errors
 
 
+def summary_reference(source: Any, uri_bytes: int) -> dict[str, Any] | None:
+    """Which reference the run used: ``{source, uri, fingerprint, window: {start, end}}``.
+
+    The operator records it in ``status.reference`` and ``status.lastRun.reference``;
+    None when the report names no reference.
+    """
+    if not isinstance(source, Mapping):
+        return None
+    window = source.get("window")
+    entry: dict[str, Any] = {
+        "source": shorten(str(source.get("source") or "spec"), CODE_BYTES),
+        "uri": shorten(str(source.get("uri") or ""), uri_bytes, keep_end=True) or None,
+        "fingerprint": shorten(str(source.get("fingerprint") or ""), 80) or None,
+        "window": {
+            "start": shorten(str(window.get("start") or ""), 40) or None,
+            "end": shorten(str(window.get("end") or ""), 40) or None,
+        }
+        if isinstance(window, Mapping)
+        else None,
+    }
+    return entry
+
+
 def _rows(doc: Mapping[str, Any], side: str) -> int | None:
     source = doc.get(side)
     rows = source.get("rows") if isinstance(source, Mapping) else None
@@ -184,6 +210,9 @@ def build_summary(
         "errors": _errors(doc, MAX_ERRORS, MESSAGE_BYTES),
         "durationSeconds": round_number(duration),
     }
+    reference = summary_reference(doc.get("reference"), REFERENCE_URI_BYTES)
+    if reference is not None:
+        summary["reference"] = reference
     if history_uri is not None:
         summary["history"] = shorten(history_uri, URI_BYTES, keep_end=True)
     # The fixed part must fit with room to spare; give up detail until it does.
@@ -192,9 +221,14 @@ def build_summary(
         lambda: summary.update(errors=_errors(doc, 2, 80)),
         lambda: summary.update(errors=_errors(doc, 1, 40)),
         lambda: summary.update(report=shorten(report_uri or "", 200, keep_end=True) or None),
+        lambda: (
+            reference is not None
+            and summary.update(reference=summary_reference(doc.get("reference"), 64))
+        ),
         lambda: summary.update(errors=[]),
         lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
+        lambda: summary.pop("reference", None),
     ]
     while _size(summary) > max_bytes:
         if not fallbacks:  # pragma: no cover - MIN_SUMMARY_BYTES leaves room for the counts
@@ -334,6 +368,22 @@ def parse_summary(text: str | bytes) -> Summary:
             f"invalid drift summary: {len(features)} features + truncated "
             f"{summary['truncated']} != totalFeatures {summary['totalFeatures']}"
         )
+
+    reference = summary.get("reference")
+    if reference is not None:
+        if not isinstance(reference, dict):
+            raise _bad("reference", "an object", reference)
+        for key in ("source", "uri", "fingerprint"):
+            if reference.get(key) is not None and not isinstance(reference.get(key), str):
+                raise _bad(f"reference.{key}", "a string or null", reference.get(key))
+        window = reference.get("window")
+        if window is not None and not (
+            isinstance(window, dict)
+            and all(
+                window.get(k) is None or isinstance(window.get(k), str) for k in ("start", "end")
+            )
+        ):
+            raise _bad("reference.window", "{start, end} strings or null", window)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):
