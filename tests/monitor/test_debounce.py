@@ -25,6 +25,7 @@ from driftwarden.monitor.outcome import FAILED, SUCCEEDED, FeatureResult, RunOut
 from driftwarden.monitor.retraining import DRIFT_PENDING, START, decide_retraining
 from driftwarden.monitor.spec import parse_monitor, validate_manifest
 from driftwarden.monitor.status import compute_status, drift_step, get_condition, unconfirmed_drift
+from tests.kubeapi.patching import merge_patch
 
 from .helpers import manifest, with_retraining
 
@@ -258,8 +259,10 @@ def statuses(doc, runs, start=None):
     out = []
     for outcome in runs:
         now = outcome.completion_time + timedelta(seconds=30)
-        status = compute_status(monitor, status, outcome, now)
-        status = json.loads(json.dumps({k: v for k, v in status.items() if v is not None}))
+        # written as the operator writes it: a JSON merge patch of the status
+        status = merge_patch(
+            status or {}, json.loads(json.dumps(compute_status(monitor, status, outcome, now)))
+        )
         out.append(status)
     return out
 
@@ -412,3 +415,16 @@ def test_retraining_waits_for_the_debounced_drift():
     assert decision.reason == START
     status = compute_status(monitor, status, second, second.completion_time)
     assert cond(status, "RetrainingTriggered")["reason"] == "RetrainingPending"
+
+
+def test_a_flapping_feature_leaves_no_streak_behind_in_the_written_status():
+    """The status is written as a merge patch: a streak that ended must be removed, not kept."""
+    doc = manifest(alerting={"featureDriftAfterRuns": 2}, detection={"driftShare": 0.25})
+    runs = [run(i, "a", share=0.25) if i % 2 == 0 else run(i, share=0.25) for i in range(5)]
+    written = statuses(doc, runs)
+    assert [s["phase"] for s in written] == ["Healthy"] * 5
+    assert [s["alerting"].get("features") for s in written[:2]] == [
+        [{"name": "a", "runs": 1}],
+        None,
+    ]
+    assert "streakStart" not in written[1]["alerting"]

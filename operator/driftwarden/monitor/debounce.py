@@ -99,16 +99,14 @@ class AlertState:
         return self.state == DRIFTED
 
     def to_status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        """``status.alerting``; None values are removed (the status is a JSON merge patch)."""
+        return {
             "state": self.state,
             "driftedRuns": self.drifted_runs,
             "cleanRuns": self.clean_runs,
+            "streakStart": self.streak_start or None,
+            "features": [{"name": name, "runs": runs} for name, runs in self.features] or None,
         }
-        if self.streak_start:
-            out["streakStart"] = self.streak_start
-        if self.features:
-            out["features"] = [{"name": name, "runs": runs} for name, runs in self.features]
-        return out
 
 
 def _count(value: Any) -> int:
@@ -276,14 +274,13 @@ def drifting_since(
         return None
     if not step.began and isinstance(previous, Mapping):
         return dict(previous)
-    since: dict[str, Any] = {"job": outcome.job}
-    if outcome.slot:
-        since["slot"] = format_time(outcome.slot)
-    if outcome.completion_time:
-        since["time"] = format_time(outcome.completion_time)
-    if step.after.streak_start:
-        since["firstDriftedSlot"] = step.after.streak_start
-    return since
+    # Every key, None when unknown: a merge patch must not leave an older run's value behind.
+    return {
+        "job": outcome.job,
+        "slot": format_time(outcome.slot) if outcome.slot else None,
+        "time": format_time(outcome.completion_time) if outcome.completion_time else None,
+        "firstDriftedSlot": step.after.streak_start,
+    }
 
 
 # ---------------------------------------------------------------- recent runs
