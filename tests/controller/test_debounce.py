@@ -11,20 +11,7 @@ import pyarrow.parquet as pq
 from prometheus_client import generate_latest
 
 from tests.controller.conftest import NAMESPACE
-
-TRAIN_TEMPLATE = {
-    "spec": {
-        "template": {
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
-                "containers": [
-                    {"name": "train", "image": "trainer:1", "command": ["sh", "-c", "true"]}
-                ],
-            }
-        }
-    }
-}
+from tests.controller.test_failures import _retraining_template
 
 
 def _condition(status, kind):
@@ -91,7 +78,7 @@ def test_drift_must_persist_three_runs_and_recovery_two(cluster):
             "churn",
             current="debounced",
             alerting={"driftAfterRuns": 3, "recoverAfterRuns": 2},
-            retraining={"cooldown": "1h", "jobTemplate": TRAIN_TEMPLATE},
+            retraining={"cooldown": "1h", "jobTemplate": _retraining_template()},
         )
         first = feed.next_run("churn", *all_shifted)
         assert first["lastRun"]["drifted"] is True  # the run's own verdict, raw
