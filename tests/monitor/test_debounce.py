@@ -27,7 +27,8 @@ from driftwarden.monitor.spec import parse_monitor, validate_manifest
 from driftwarden.monitor.status import compute_status, drift_step, get_condition, unconfirmed_drift
 from tests.kubeapi.patching import merge_patch
 
-from .helpers import manifest, with_retraining
+from .helpers import ROOT, load_yaml_documents, manifest, with_retraining
+from .test_crd import SCHEMA, apply_defaults, example_monitors, node, schema_errors
 
 SLOT0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
 
@@ -428,3 +429,29 @@ def test_a_flapping_feature_leaves_no_streak_behind_in_the_written_status():
         None,
     ]
     assert "streakStart" not in written[1]["alerting"]
+
+
+# ---------------------------------------------------------------- CRD and example
+
+
+def test_crd_defaults_mean_the_operator_defaults():
+    alerting = node("spec.alerting")["properties"]
+    defaults = AlertingSettings()
+    for key, attr in (
+        ("driftAfterRuns", "drift_after_runs"),
+        ("recoverAfterRuns", "recover_after_runs"),
+        ("featureDriftAfterRuns", "feature_drift_after_runs"),
+    ):
+        assert alerting[key]["default"] == getattr(defaults, attr)
+        assert (alerting[key]["minimum"], alerting[key]["maximum"]) == (1, 100)
+
+
+def test_the_example_is_valid_and_keeps_its_settings_through_the_api_server_defaults():
+    (doc,) = [d for d in load_yaml_documents(ROOT / "examples" / "debounced-alerting.yaml")]
+    assert schema_errors(doc) == [] and validate_manifest(doc) == []
+    stored = parse_monitor(apply_defaults(doc, SCHEMA))
+    assert stored.alerting == parse_monitor(doc).alerting == AlertingSettings(3, 2, 2)
+    for name, example in example_monitors():
+        # every other example keeps acting on each run's own verdict
+        if name != "debounced-alerting.yaml":
+            assert parse_monitor(apply_defaults(example, SCHEMA)).alerting.immediate, name
