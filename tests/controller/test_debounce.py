@@ -10,6 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prometheus_client import generate_latest
 
+from driftwarden.controller.metrics import gauges_from_status
+from driftwarden.controller.reconcile import outcome_events
+from driftwarden.monitor.debounce import AlertingSettings, AlertState, advance
+from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome
 from tests.controller.conftest import NAMESPACE
 from tests.controller.test_failures import _retraining_template
 
@@ -187,3 +191,85 @@ def test_a_flapping_feature_does_not_flip_the_monitor(cluster):
         assert steady["alerting"]["features"] == [{"name": "income", "runs": 2}]
         cluster.api.wait_for(lambda: cluster.events("flap", "DriftDetected"))
         cluster.api.wait_for(lambda: _gauge(reconciler, "driftwarden_dataset_drifted", "flap") == 1)
+
+
+# ---------------------------------------------------------------- gauges and Events, pure
+
+
+def test_gauges_follow_the_debounced_state_and_keep_the_raw_verdict():
+    last = {"outcome": "Succeeded", "completionTime": "2026-01-01T03:00:00Z", "drifted": True}
+    pending = gauges_from_status(
+        {"lastRun": last, "alerting": {"state": "Healthy", "driftedRuns": 2, "cleanRuns": 0}}
+    )
+    assert (pending.dataset_drifted, pending.run_drifted, pending.drifted_runs) == (0.0, 1.0, 2.0)
+    assert pending.drifting_since is None
+    drifted = gauges_from_status(
+        {
+            "lastRun": {**last, "drifted": False},
+            "alerting": {"state": "Drifted", "driftedRuns": 0, "cleanRuns": 1},
+            "driftingSince": {
+                "job": "j",
+                "slot": "2026-01-01T01:00:00Z",
+                "time": "2026-01-01T01:03:00Z",
+            },
+        },
+        pending,
+    )
+    assert (drifted.dataset_drifted, drifted.run_drifted, drifted.clean_runs) == (1.0, 0.0, 1.0)
+    assert drifted.drifting_since == 1767229380.0
+    healthy = gauges_from_status(
+        {"lastRun": {**last, "drifted": False}, "alerting": {"state": "Healthy", "cleanRuns": 2}},
+        drifted,
+    )
+    assert healthy.dataset_drifted == 0.0 and healthy.drifting_since is None
+    # A failed run keeps the verdict; a status from before debouncing has the run's verdict.
+    failed = gauges_from_status({"lastRun": {"outcome": "Failed"}}, drifted)
+    assert failed.dataset_drifted == 1.0 and failed.drifting_since == drifted.drifting_since
+    assert gauges_from_status({"lastRun": last}).dataset_drifted == 1.0
+
+
+def test_events_follow_the_debounced_state():
+    def outcome(drifted: bool) -> RunOutcome:
+        feature = FeatureResult("income", "numerical", "psi", 0.5 if drifted else 0.1, 0.2, drifted)
+        count = 1 if drifted else 0
+        return RunOutcome(
+            "churn-1",
+            SUCCEEDED,
+            SUCCEEDED,
+            "…",
+            drifted=drifted,
+            drift_share=count / 2,
+            drifted_features=count,
+            total_features=2,
+            features=(feature,),
+        )
+
+    def reasons(settings, before, drifted):
+        step = advance(settings, 0.5, before, outcome(drifted))
+        return [(e.type, e.reason, e.message) for e in outcome_events(outcome(drifted), step)]
+
+    defaults = AlertingSettings()
+    # The defaults post exactly what they always did (and so does a call without a step).
+    assert reasons(defaults, None, True) == [
+        (e.type, e.reason, e.message) for e in outcome_events(outcome(True))
+    ]
+    assert reasons(defaults, None, True)[0][:2] == ("Warning", "DriftDetected")
+    assert reasons(defaults, AlertState("Drifted", 1, 0), False)[0][:2] == ("Normal", "NoDrift")
+    three = AlertingSettings(drift_after_runs=3, recover_after_runs=2)
+    assert reasons(three, None, True) == [
+        (
+            "Normal",
+            "DriftPending",
+            "1/2 features drifted (share 0.50); drifted in 1 of 3 required runs "
+            "(spec.alerting.driftAfterRuns)",
+        )
+    ]
+    assert reasons(three, AlertState("Healthy", 2, 0), True)[0][:2] == ("Warning", "DriftDetected")
+    assert reasons(three, AlertState("Drifted", 3, 0), False)[0][:2] == (
+        "Normal",
+        "RecoveryPending",
+    )
+    assert reasons(three, AlertState("Drifted", 0, 1), False)[0][:2] == ("Normal", "NoDrift")
+    flapping = AlertingSettings(feature_drift_after_runs=2)
+    (event,) = reasons(flapping, None, True)
+    assert event[:2] == ("Normal", "DriftPending") and "featureDriftAfterRuns" in event[2]

@@ -455,3 +455,22 @@ def test_the_example_is_valid_and_keeps_its_settings_through_the_api_server_defa
         # every other example keeps acting on each run's own verdict
         if name != "debounced-alerting.yaml":
             assert parse_monitor(apply_defaults(example, SCHEMA)).alerting.immediate, name
+
+
+def test_lowering_a_setting_takes_effect_with_the_next_run_and_says_so():
+    pending = statuses(
+        manifest(alerting={"driftAfterRuns": 3}), [run(0, "a", "b"), run(1, "a", "b")]
+    )[-1]
+    lowered = parse_monitor(manifest(alerting={"driftAfterRuns": 2}))
+    status = compute_status(lowered, pending, None, SLOT0 + timedelta(hours=1, minutes=10))
+    assert status["phase"] == "Healthy"
+    assert cond(status, "Drifted")["message"].startswith(
+        "drifted in 2 runs (spec.alerting.driftAfterRuns is now 2: applies from the next run)"
+    )
+    after = merge_patch(
+        pending,
+        json.loads(
+            json.dumps(compute_status(lowered, pending, run(2), SLOT0 + timedelta(hours=2)))
+        ),
+    )
+    assert after["phase"] == "Healthy" and after["alerting"]["driftedRuns"] == 0

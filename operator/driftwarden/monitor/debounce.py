@@ -240,20 +240,25 @@ def advance(
     )
 
 
+def runs_text(what: str, runs: int, required: int, setting: str) -> str:
+    """``drifted in 2 of 3 required runs (spec.alerting.driftAfterRuns)``. A count already at a
+    setting lowered since the last run (the state changes with runs only) says so."""
+    if runs < required:
+        return f"{what} in {runs} of {required} required runs (spec.alerting.{setting})"
+    return f"{what} in {runs} runs (spec.alerting.{setting} is now {required}: applies from the next run)"
+
+
 def pending_message(step: Step) -> str | None:
     """Why the run's drift did not (yet) make the monitor Drifted, or why it stays Drifted
     after a clean run; None when the debounced state agrees with the run's own verdict."""
     settings, after = step.settings, step.after
     if after.drifted and not step.counted:
-        return (
-            f"clean in {after.clean_runs} of {settings.recover_after_runs} required runs "
-            "(spec.alerting.recoverAfterRuns); the monitor stays Drifted"
+        clean = runs_text(
+            "clean", after.clean_runs, settings.recover_after_runs, "recoverAfterRuns"
         )
+        return f"{clean}; the monitor stays Drifted"
     if not after.drifted and step.counted:
-        return (
-            f"drifted in {after.drifted_runs} of {settings.drift_after_runs} required runs "
-            "(spec.alerting.driftAfterRuns)"
-        )
+        return runs_text("drifted", after.drifted_runs, settings.drift_after_runs, "driftAfterRuns")
     return None
 
 

@@ -49,6 +49,7 @@ from driftwarden.monitor.debounce import (
     drifting_since,
     pending_message,
     recent_runs,
+    runs_text,
     state_from_status,
     unpersistent_message,
 )
@@ -320,16 +321,16 @@ def _drift_condition(
             return (
                 "True",
                 "RecoveryPending",
-                f"clean in {state.clean_runs} of {settings.recover_after_runs} required runs "
-                f"(spec.alerting.recoverAfterRuns), the monitor stays Drifted: {text}",
+                f"{runs_text('clean', state.clean_runs, settings.recover_after_runs, 'recoverAfterRuns')}"
+                f", the monitor stays Drifted: {text}",
             )
         return ("True", "DriftDetected", text)
     if state.drifted_runs:
         return (
             "False",
             "DriftPending",
-            f"drifted in {state.drifted_runs} of {settings.drift_after_runs} required runs "
-            f"(spec.alerting.driftAfterRuns): {text}",
+            f"{runs_text('drifted', state.drifted_runs, settings.drift_after_runs, 'driftAfterRuns')}"
+            f": {text}",
         )
     if raw:
         return ("False", "DriftPending", f"{unpersistent_message(settings)}: {text}")
