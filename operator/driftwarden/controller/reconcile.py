@@ -61,6 +61,7 @@ from driftwarden.monitor import (
     suspended_status,
 )
 from driftwarden.monitor.backoff import POLICY_CAP, may_attempt, record_failure
+from driftwarden.monitor.debounce import Step, pending_message
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
@@ -101,7 +102,14 @@ from driftwarden.monitor.runs import (
     pods_of_job,
 )
 from driftwarden.monitor.spec import Monitor
-from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, Problem, get_condition
+from driftwarden.monitor.status import (
+    READY,
+    RETRAINING_TRIGGERED,
+    Problem,
+    drift_step,
+    get_condition,
+    unconfirmed_drift,
+)
 from driftwarden.monitor.times import parse_time
 
 log = logging.getLogger("driftwarden.controller")
@@ -144,8 +152,10 @@ def _condition_message(status: Mapping[str, Any] | None, kind: str) -> str | Non
     return None if condition is None else condition.get("message")
 
 
-def outcome_events(outcome: RunOutcome) -> list[Event]:
-    """The Events that tell people how a run ended."""
+def outcome_events(outcome: RunOutcome, step: Step | None = None) -> list[Event]:
+    """The Events that tell people how a run ended; ``step`` is what it did to the debounced
+    verdict (spec.alerting): a drift not confirmed yet, or a clean run that does not end a
+    Drifted state yet, is a Normal ``DriftPending`` / ``RecoveryPending`` Event, not a Warning."""
     if not outcome.succeeded:
         return [
             Event(
@@ -154,6 +164,10 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
         ]
     share = "?" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
     counts = f"{outcome.drifted_features}/{outcome.total_features} features drifted (share {share})"
+    pending = None if step is None else pending_message(step)
+    if step is not None and not step.confirmed and (outcome.drifted or pending):
+        reason = "RecoveryPending" if step.after.drifted else "DriftPending"
+        return [Event("Normal", reason, f"{counts}; {pending or unconfirmed_drift(step)}")]
     if outcome.drifted:
         names = ", ".join(f.name for f in outcome.features if f.drifted)
         return [
@@ -339,10 +353,11 @@ class Reconciler:
         candidate = self._finished_outcome(newest, previous, runs, now)
         if candidate is not None and is_new_outcome(previous, candidate):
             work.outcome = candidate
-            await self._maybe_retrain(monitor, candidate, previous, now, work)
+            step = drift_step(monitor, previous, candidate)
+            await self._maybe_retrain(monitor, candidate, previous, now, work, step)
             outcome = candidate
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
-            work.events[:0] = outcome_events(candidate)
+            work.events[:0] = outcome_events(candidate, step)
         self._record_retraining(monitor, jobs, pods, previous, work)
         retrained = newest_retraining_job(jobs)
         work.promotion = decide_promotion(
@@ -470,8 +485,15 @@ class Reconciler:
         previous: Mapping[str, Any],
         now: datetime,
         work: Pass,
+        step: Step,
     ) -> None:
-        decision = decide_retraining(monitor, outcome, previous.get("lastRetraining"), now)
+        decision = decide_retraining(
+            monitor,
+            outcome,
+            previous.get("lastRetraining"),
+            now,
+            unconfirmed=unconfirmed_drift(step),
+        )
         if decision.reason == COOLDOWN:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:

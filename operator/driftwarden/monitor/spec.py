@@ -26,6 +26,7 @@ from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
 from driftwarden.documents import check_depth
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
+from driftwarden.monitor.debounce import AlertingSettings, parse_alerting
 from driftwarden.monitor.schedule import Schedule, parse_cron, parse_interval
 
 GROUP = "driftwarden.io"
@@ -66,6 +67,7 @@ _SPEC_KEYS = {
     "retraining",
     "output",
     "job",
+    "alerting",
 }
 _JOB_KEYS = {
     "image",
@@ -144,6 +146,8 @@ class Monitor:
     retraining: RetrainingSettings | None
     job: JobSettings
     spec: Mapping[str, Any]  # the spec as given, for the analysis Job's DRIFTWARDEN_MONITOR
+    # spec.alerting: how many runs drift must persist (monitor/debounce.py); last, with a default
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
 
     @property
     def output_path(self) -> str | None:
@@ -515,6 +519,7 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         attempt(section)
     retraining = attempt(lambda: parse_retraining(spec))
     job = attempt(lambda: parse_job(spec))
+    alerting = attempt(lambda: parse_alerting(spec))
     if errors:
         return errors, None
     run = settings.parse_run_config(spec)
@@ -531,6 +536,7 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         retraining=retraining,
         job=job,
         spec=copy.deepcopy(dict(spec)),
+        alerting=alerting or AlertingSettings(),
     )
     return [], monitor
 
