@@ -31,13 +31,18 @@ def _write(path, shift=0.0, n=3000):
     return path
 
 
-# Runs the command as ``python -m driftwarden.cli.main`` would, and writes the names of
-# the modules loaded by then to a file when the interpreter exits.
+# Runs the command's main() as the ``driftwarden`` executable does, and writes the
+# names of the modules loaded by then to a file (the executable itself ends an
+# analysis with os._exit, so an atexit hook would not run).
 _PROBE = """
-import atexit, runpy, sys
+import sys
 out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
-runpy.run_module("driftwarden.cli.main", run_name="__main__")
+from driftwarden.cli.main import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    open(out, "w").write("\\n".join(sorted(sys.modules)))
+sys.exit(code)
 """
 
 
@@ -88,8 +93,11 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
 # for, with what each cost a run at 10^5 rows (bench/RESULTS.md, addendum 3): PyYAML
 # (~10 ms; only --config is YAML), datasketches (~5 ms; only a column past
 # maxCategories), numpy.ma (~7 ms; pulled in by np.unique and pa.array(ndarray)),
-# the thread pool (~2 ms; only multi-file datasets), and the operator and its commands.
+# the thread pool (~2 ms; only multi-file datasets), run history (~2 ms; only
+# --history), and the operator and its commands.
 _NOT_FOR_ANALYSIS = (
+    "driftwarden.history",
+    "driftwarden.cli.history",
     "yaml",
     "datasketches",
     "numpy.ma",

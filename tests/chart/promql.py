@@ -83,6 +83,8 @@ FULL_STATUS = {
         "rows": {"reference": 10, "current": 10},
     },
     "features": [{"name": "x", "method": "psi", "score": 0.3, "drifted": True}],
+    "alerting": {"state": "Drifted", "driftedRuns": 3, "cleanRuns": 0},
+    "driftingSince": {"job": "x", "time": "2026-01-01T00:00:00Z"},
 }
 
 

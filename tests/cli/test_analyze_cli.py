@@ -250,3 +250,45 @@ def test_control_characters_in_column_names_reach_the_table_escaped(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert "evil\\x1b[2Jname"[:24] in result.stdout
+
+
+def test_output_reaches_a_pipe_in_full_although_the_process_skips_finalization(tmp_path, data):
+    # `analyze` ends its process with os._exit once done (cli.main.console): whatever
+    # was buffered for a pipe must be flushed first — the table's last row included.
+    # Buffered as in a container (this workplace sets PYTHONUNBUFFERED).
+    result = driftwarden(
+        "analyze",
+        "--reference",
+        data("ref"),
+        "--current",
+        data("cur", shift=1.0),
+        "--output",
+        tmp_path / "out",
+        "--no-profile-cache",
+        env={"PYTHONUNBUFFERED": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    names = {"x", "y", "c"}
+    table_rows = [
+        line for line in result.stdout.splitlines() if line.split()[:1] in ([n] for n in names)
+    ]
+    assert len(table_rows) == 3, result.stdout
+    assert json.loads(result.stderr.splitlines()[-1])["message"] == "analysis finished"
+    assert load_report((tmp_path / "out" / "report.json").read_bytes())["features"]
+
+
+def test_main_returns_its_exit_code_in_process(tmp_path, data):
+    from driftwarden.cli.main import main
+
+    code = main(
+        [
+            "analyze",
+            "--reference",
+            str(data("ref")),
+            "--current",
+            str(data("cur")),
+            "--quiet",
+            "--no-profile-cache",
+        ]
+    )
+    assert code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.fs as pafs
 from prometheus_client import generate_latest
 
 from tests.controller.conftest import NAMESPACE, G, P, V
@@ -33,6 +34,14 @@ def test_healthy_run_sets_status_events_and_metrics(cluster):
         assert last["rows"] == {"reference": 2000, "current": 2000}
         assert last["totalFeatures"] == 3 and last["driftedFeatures"] == 0
         assert last["report"].startswith(f"s3://{cluster.bucket}/reports/")
+        # The run's trend page sits next to its report, and the status links it.
+        assert last["history"] == last["report"].removesuffix("report.json") + "history.html"
+        page = last["history"].removeprefix("s3://")
+        assert cluster.s3.filesystem().get_file_info(page).size > 10_000
+        records = cluster.s3.filesystem().get_file_info(
+            pafs.FileSelector(f"{cluster.bucket}/reports/churn/history")
+        )
+        assert [r.base_name for r in records] == [f"20261123T100000Z-{last['job']}.json"]
         assert status["observedGeneration"] == cluster.get("churn")["metadata"]["generation"]
         assert status["nextRunTime"] == "2026-11-23T11:00:00Z"
         cluster.api.wait_for(lambda: cluster.events("churn", "NoDrift"))
@@ -102,6 +111,28 @@ def test_drifted_run_starts_retraining_once_and_respects_cooldown(cluster):
         )
         assert len(cluster.jobs("retraining")) == 1
         cluster.api.wait_for(lambda: cluster.events("churn", "RetrainingSkipped"))
+        # The second run learnt of the retraining the first started: its history marks it.
+        second = next(j for j in cluster.jobs() if j["metadata"]["name"] != first_run)
+        second_env = {
+            e["name"]: e.get("value")
+            for e in second["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert json.loads(second_env["DRIFTWARDEN_LAST_RETRAINING"]) == {
+            "job": retrain["metadata"]["name"],
+            "run": first_run,
+            "time": status["lastRetraining"]["time"],
+        }
+        trend = json.loads(
+            cluster.s3.filesystem()
+            .open_input_file(
+                status["lastRun"]["history"].removeprefix("s3://").replace(".html", ".json")
+            )
+            .read()
+        )
+        assert [r["retrainingStarted"] for r in trend["runs"]] == [
+            [retrain["metadata"]["name"]],
+            [],
+        ]
 
         cluster.clock.advance(hours=25)  # cooldown over
         cluster.api.wait_for(lambda: len(cluster.jobs("retraining")) == 2, timeout=45)

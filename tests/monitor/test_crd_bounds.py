@@ -153,7 +153,16 @@ def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
     manifest["spec"]["schedule"] = "0 * * * *"
     for side in ("reference", "current"):
         manifest["spec"][side]["window"] = "24h"
+    # The costliest mode is a fixed one (it carries a path); offset belongs to mode offset.
+    manifest["spec"]["reference"]["mode"] = "fixed"
+    manifest["spec"]["reference"].pop("offset")
     return manifest
+
+
+def largest_promoted_reference() -> dict[str, Any]:
+    """The promoted reference the operator passes along (status.reference of the config)."""
+    path_node = SCHEMA["properties"]["status"]["properties"]["lastPromotion"]["properties"]["path"]
+    return {"source": "promoted", "path": worst_string(path_node, "status.lastPromotion.path")}
 
 
 def largest_monitor() -> Monitor:
@@ -169,10 +178,11 @@ def container_env(job: Mapping[str, Any]) -> dict[str, str]:
 
 def test_the_largest_admissible_spec_fits_the_budget_in_chunks_under_the_variable_limit():
     monitor = largest_monitor()
-    size = len(monitor_config(monitor).encode())
+    promoted = largest_promoted_reference()
+    size = len(monitor_config(monitor, promoted).encode())
     assert size < CONFIG_BUDGET, f"{size} bytes"
     assert size > CONFIG_BUDGET * 0.9  # the generator did build a large spec, not an empty one
-    job = analysis_job(monitor, SLOT, "ghcr.io/driftwarden/driftwarden:1.0.0")
+    job = analysis_job(monitor, SLOT, "ghcr.io/driftwarden/driftwarden:1.0.0", reference=promoted)
     env = container_env(job)
     assert int(env[CONFIG_ENV + "_CHUNKS"]) == 7
     for name, value in env.items():  # as execve counts them: NAME=value and a NUL

@@ -24,6 +24,8 @@ def node(path: str) -> dict[str, Any]:
 
 
 TEMPLATE = {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "i"}]}}}}
+WINDOWED = {"path": "p", "window": "1h", "timestampColumn": "ts"}
+PROMOTING = {"promoteReference": {"fromJob": True}}
 # (where the rule sits, an accepted value, a rejected value) for every rule of the CRD
 CEL_CASES: list[tuple[str, Any, Any]] = [
     ("", {"metadata": {"name": "churn"}, "spec": {}}, {"metadata": {"name": "x" * 64}, "spec": {}}),
@@ -71,6 +73,33 @@ CEL_CASES: list[tuple[str, Any, Any]] = [
         {"feature": "a", "method": "chisquare", "threshold": 1},
         {"feature": "a", "method": "chisquare", "threshold": 3},
     ),
+    # reference lifecycle: modes and promotion
+    ("spec.reference", {"mode": "rolling"}, {"mode": "rolling", "path": "p"}),
+    ("spec.reference", {"path": "p"}, {"format": "csv"}),
+    ("spec.reference", {"mode": "offset", "offset": "7d"}, {"mode": "offset"}),
+    ("spec.reference", {"mode": "fixed", "path": "p"}, {"path": "p", "offset": "7d"}),
+    (
+        "spec.reference",
+        {"mode": "rolling"},
+        {"mode": "rolling", "window": "1h", "timestampColumn": "ts"},
+    ),
+    (
+        "spec",
+        {"interval": "1h", "reference": {"mode": "rolling"}, "current": WINDOWED},
+        {"interval": "1h", "reference": {"mode": "rolling"}, "current": {"path": "p"}},
+    ),
+    (
+        "spec",
+        {"interval": "1h", "reference": {"path": "p"}, "retraining": PROMOTING},
+        {
+            "interval": "1h",
+            "reference": {"mode": "offset", "offset": "7d"},
+            "current": WINDOWED,
+            "retraining": PROMOTING,
+        },
+    ),
+    ("spec.retraining.promoteReference", {"path": "s3://b/train/{date}/"}, {"fromJob": False}),
+    ("spec.retraining.promoteReference", {"fromJob": True}, {}),
     ("spec.retraining", {"enabled": True, "jobTemplate": TEMPLATE}, {"enabled": True}),
     ("spec.retraining", {"enabled": False}, {"enabled": True, "cooldown": "1h"}),
     ("spec.retraining.jobTemplate", TEMPLATE, {"spec": {"template": {"spec": {"containers": []}}}}),

@@ -1,3 +1,4 @@
+import copy
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from driftwarden.monitor.job import (
     analysis_job,
     analysis_job_name,
     jobs_to_delete,
+    latest_retraining,
     monitor_config,
     retraining_job,
     retraining_job_name,
@@ -135,6 +137,10 @@ def test_container_args_are_the_analyze_contract():
         f"s3://logs/churn/drift-reports/churn/{name}",
         "--profile-cache",
         "s3://logs/churn/drift-reports/churn/profile-cache",
+        "--history",
+        "s3://logs/churn/drift-reports/churn/history",
+        "--history-runs",
+        "50",
         "--summary-file",
         "/dev/termination-log",
         "--log-format",
@@ -148,6 +154,34 @@ def test_no_output_path_means_no_output_flag():
     job = analysis_job(parse_monitor(manifest(output=None)), SLOT, IMAGE)
     assert "--output" not in container(job)["args"]
     assert "--profile-cache" not in container(job)["args"]
+    assert "--history" not in container(job)["args"]
+
+
+def test_last_retraining_reaches_the_run_without_its_message():
+    record = {
+        "job": "churn-retrain-1a2b3c4d",
+        "run": "churn-202405010900-aaaa",
+        "time": "2024-05-01T09:05:00Z",
+        "reason": "DriftDetected",
+        "message": "2 of 5 features drifted: income, plan",
+    }
+    env = {
+        e["name"]: e.get("value")
+        for e in container(analysis_job(parse_monitor(BASE), SLOT, IMAGE, last_retraining=record))[
+            "env"
+        ]
+    }
+    assert json.loads(env["DRIFTWARDEN_LAST_RETRAINING"]) == {
+        "job": "churn-retrain-1a2b3c4d",
+        "run": "churn-202405010900-aaaa",
+        "time": "2024-05-01T09:05:00Z",
+    }
+    # No retraining yet (or a status that is not a mapping): no variable at all.
+    for nothing in (None, "junk", {"time": "x"}):
+        env = container(analysis_job(parse_monitor(BASE), SLOT, IMAGE, last_retraining=nothing))[
+            "env"
+        ]
+        assert "DRIFTWARDEN_LAST_RETRAINING" not in {e["name"] for e in env}
     assert run_output(parse_monitor(manifest(output=None)), "run") is None
 
 
@@ -477,3 +511,37 @@ def test_retraining_jobs_beyond_the_history_limits_are_deleted():
         "churn-retrain-11",
         "churn-retrain-12",
     ]
+
+
+def test_latest_retraining_prefers_a_newer_job_than_the_status_records():
+    recorded = {
+        "job": "churn-retrain-old",
+        "run": "r1",
+        "time": "2024-05-01T08:00:00Z",
+        "reason": "x",
+    }
+    newer = {
+        "metadata": {
+            "name": "churn-retrain-new",
+            "labels": {"app.kubernetes.io/component": "retraining"},
+            "annotations": {
+                "driftwarden.io/triggered-by-run": "r2",
+                "driftwarden.io/triggered-at": "2024-05-01T09:00:00Z",
+            },
+        }
+    }
+    older = copy.deepcopy(newer)
+    older["metadata"]["name"] = "churn-retrain-older"
+    older["metadata"]["annotations"]["driftwarden.io/triggered-at"] = "2024-05-01T07:00:00Z"
+    analysis = running_job()
+    assert latest_retraining([analysis, older], recorded) == {
+        "job": "churn-retrain-old",
+        "run": "r1",
+        "time": "2024-05-01T08:00:00Z",
+    }
+    assert latest_retraining([older, newer], recorded) == {
+        "job": "churn-retrain-new",
+        "run": "r2",
+        "time": "2024-05-01T09:00:00Z",
+    }
+    assert latest_retraining([analysis], None) is None

@@ -411,3 +411,15 @@ def test_a_failed_retry_does_not_stand_for_the_pod_that_succeeded():
 
 def test_a_running_job_is_not_lagged_by_its_pods():
     assert not pod_lags_job(running_job(), [_running_pod()])
+
+
+def test_the_history_page_reaches_the_outcome_of_successful_and_failed_runs():
+    page = "s3://logs/churn/drift-reports/churn/run/history.html"
+    ok = outcome_from_job(finished_job(), pod(summary(history=page)))
+    assert ok.history == page
+    failed = outcome_from_job(
+        finished_job(state="Failed", reason="PodFailurePolicy"),
+        pod({"v": 1, "history": page, "error": {"reason": "DataNotFound", "message": "x"}}, 3),
+    )
+    assert not failed.succeeded and failed.history == page
+    assert outcome_from_job(finished_job(), pod(summary())).history is None

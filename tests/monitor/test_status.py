@@ -456,3 +456,13 @@ def test_retraining_problem_sets_retraining_triggered_false_and_clears_when_it_s
     assert cond(stuck, "RetrainingTriggered")["reason"] == "RetrainingNotStarting"
     going = compute_status(monitor, stuck, None, T0)
     assert cond(going, "RetrainingTriggered")["status"] == "True"
+
+
+def test_last_run_links_its_history_page_and_drops_a_stale_one():
+    page = "s3://logs/churn/drift-reports/churn/churn-202405011000-abcdef12/history.html"
+    status = compute_status(MONITOR, None, drifted_outcome(history=page), T0)
+    assert status["lastRun"]["history"] == page
+    # The next run wrote no page (an older image, no output path): no link to the old one.
+    later = drifted_outcome(name="churn-202405011100-bbbbbbbb", slot="2024-05-01T11:00:00Z")
+    status = compute_status(MONITOR, status, later, T0 + timedelta(hours=1))
+    assert status["lastRun"]["history"] is None

@@ -183,6 +183,23 @@ def test_header_states_the_verdict_share_threshold_rows_window_and_time():
     assert parse_html(render_html(doc)).find_all("h1")[0].all_text() == "No drift detected"
 
 
+def test_header_names_a_rolling_reference_and_its_window():
+    doc = example_report(6)
+    doc["reference"]["source"] = "rolling"
+    doc["reference"]["window"] = {
+        "column": "ts",
+        "start": "2026-11-21T10:00:00Z",
+        "end": "2026-11-22T10:00:00Z",
+    }
+    header = parse_html(render_html(doc)).find_all("header")[0]
+    text = " ".join(header.all_text().split())
+    assert "rolling reference" in text
+    assert "ts from 2026-11-21 10:00:00 UTC to 2026-11-22 10:00:00 UTC" in text
+    doc["reference"]["source"] = "spec"
+    spec_text = parse_html(render_html(doc)).find_all("header")[0].all_text()
+    assert "rolling reference" not in spec_text and "spec reference" not in spec_text
+
+
 def test_findings_are_listed_errors_first_and_link_to_their_feature():
     doc = _hostile_report()
     doc["findings"].insert(

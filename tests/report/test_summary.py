@@ -105,7 +105,15 @@ def _huge_report(n=10_000, name_chars=250):
         }
         for i in range(20)
     ]
-    return report(features, findings=findings)
+    doc = report(features, findings=findings)
+    doc["reference"] = {
+        "uri": "s3://bucket/" + "ü/" * 1000 + "train/",
+        "source": "rolling",
+        "rows": 10,
+        "fingerprint": "ab" * 32,
+        "window": {"column": "ts", "start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"},
+    }
+    return doc
 
 
 @pytest.mark.parametrize("max_bytes", [TERMINATION_MESSAGE_BYTES, 2048, MIN_SUMMARY_BYTES])
@@ -131,6 +139,12 @@ def test_huge_report_with_long_multibyte_names_and_uri_still_fits(max_bytes):
         assert kept >= 8
         assert summary["report"] is not None
         assert len(summary["errors"]) >= 1
+    if "reference" in summary:  # which reference the run read: kept while it fits
+        assert summary["reference"]["source"] == "rolling"
+        assert summary["reference"]["uri"].endswith("train/")
+    if max_bytes >= 2048:
+        assert summary["reference"]["fingerprint"] == "ab" * 32
+        assert summary["reference"]["window"]["end"] == "2026-11-23T00:00:00Z"
 
 
 def test_a_summary_too_small_to_hold_the_counts_is_refused():
@@ -290,3 +304,27 @@ def test_summary_carries_the_p_value_of_p_value_methods():
     summary = parse_summary(dump_summary(build_summary(doc, None)))
     by_name = {f["name"]: f for f in summary["features"]}
     assert by_name["x"]["pValue"] == 0.001 and "pValue" not in by_name["y"]
+
+
+def test_summary_links_the_history_page_and_gives_it_up_before_the_report():
+    doc = example_report(7)
+    page = "s3://logs/churn/drift-reports/churn/run/history.html"
+    summary = build_summary(doc, "s3://r/report.json", history_uri=page)
+    assert parse_summary(dump_summary(summary))["history"] == page
+    assert "history" not in build_summary(doc, "s3://r/report.json")  # as before without it
+    # When space is short the history link goes first, the report link stays.
+    long_uri = "s3://bucket/" + "p" * 1100
+    tight = build_summary(doc, long_uri, max_bytes=600, history_uri=long_uri + "/history.html")
+    assert len(dump_summary(tight).encode()) <= 600
+    assert "history" not in tight and tight["report"]
+    with pytest.raises(ReportError, match="history"):
+        parse_summary(json.dumps({**summary, "history": 5}))
+
+
+def test_error_summary_links_the_history_page_and_still_fits():
+    page = "s3://logs/churn/drift-reports/churn/run/history.html"
+    summary = build_error_summary("DataNotFound", "m" * 10_000, history_uri=page)
+    text = dump_summary(summary)
+    assert len(text.encode()) <= TERMINATION_MESSAGE_BYTES
+    assert parse_summary(text)["history"] == page
+    assert "history" not in build_error_summary("DataNotFound", "m")

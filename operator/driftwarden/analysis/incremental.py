@@ -507,7 +507,7 @@ class WindowCache:
             keep.update(self._agg_name(files[j:]) for j in range(max(segment.built, 1), len(files)))
             keep.update(self._file_name(f) for f in files[: segment.built])
         names = self._io(lambda: list_names(self.uri, self.storage, label="window profile cache"))
-        for name in names:
+        for name in names or []:
             if name.endswith(_SUFFIX) and name.startswith(("agg-", "file-")) and name not in keep:
                 self._delete(join_uri(self.uri, name))
 

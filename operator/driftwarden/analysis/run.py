@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,7 @@ import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import Counts, profile_window, scan_file
 from driftwarden.analysis.plan import FeaturePlan, plan_features
+from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
 from driftwarden.errors import ProfileError, StorageError
 from driftwarden.profile import (
@@ -57,15 +58,16 @@ def storage_options(config: RunConfig) -> StorageOptions:
 def _open(
     source: SourceConfig, options: StorageOptions, window_end: datetime, label: str
 ) -> OpenedDataset:
-    start = window_end - source.window if source.window is not None else None
+    # Rolling and offset references close their window source.offset before the slot.
+    bounds = window_bounds(window_end, source.window, source.offset)
     return open_dataset(
         DatasetSource(
             uri=source.path,
             format=source.format,
             partitioning=source.partitioning,
             timestamp_column=source.timestamp_column,
-            start=start,
-            end=window_end if source.window is not None else None,
+            start=bounds[0] if bounds else None,
+            end=bounds[1] if bounds else None,
             label=label,
         ),
         options,
@@ -101,6 +103,12 @@ def reference_cache_key(
 COLUMN_GROUP = 64
 
 
+def _batches(dataset: OpenedDataset, plan: FeaturePlan) -> Iterator[Any]:
+    return dataset.batches(
+        plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP
+    )
+
+
 def _profile(
     dataset: OpenedDataset,
     plan: FeaturePlan,
@@ -108,6 +116,7 @@ def _profile(
     phase: str,
     progress: Progress | None,
     edges: dict[str, Any] | None = None,
+    batches: Iterator[Any] | None = None,
 ) -> DatasetProfile:
     rows = 0
     # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
@@ -124,12 +133,41 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        dataset.batches(plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP),
+        _batches(dataset, plan) if batches is None else batches,
         plan.columns,
         options,
         edges=edges,
         on_batch=on_batch,
     )
+
+
+# ---- reference lifecycle: cache entries of windowed (rolling, offset) references
+# Their window moves every run, so their key (which covers the window: the dataset
+# fingerprint does) changes every run too. Kept one entry per key they would pile up,
+# one per run, never read again; so each mode has a single entry, overwritten by every
+# run, whose first line is its key: another run's entry is a miss, never a stale hit,
+# and a retried pod of the same slot still finds its own.
+_KEYED_MAGIC = b"DWREFKEY "
+
+
+def reference_cache_name(key: str, windowed_mode: str | None) -> str:
+    """The cache entry's name: keyed for a fixed reference, one per mode for a windowed one."""
+    if windowed_mode is None:
+        return f"reference-{key}.dwprofile"
+    return f"reference-{windowed_mode}-latest.dwprofile"
+
+
+def _with_key(key: str, data: bytes) -> bytes:
+    return _KEYED_MAGIC + key.encode() + b"\n" + data
+
+
+def _keyed_payload(key: str, data: bytes) -> bytes | None:
+    """The profile bytes of a single-entry cache file written for ``key``; None for another key."""
+    prefix = _KEYED_MAGIC + key.encode() + b"\n"
+    return data[len(prefix) :] if data.startswith(prefix) else None
+
+
+# ---- end of the reference lifecycle block
 
 
 def load_or_build_reference(
@@ -142,10 +180,15 @@ def load_or_build_reference(
     storage: StorageOptions,
     progress: Progress | None,
     findings: list[dict[str, Any]],
+    windowed_mode: str | None = None,
 ) -> tuple[DatasetProfile, bool]:
-    """The reference profile, from the cache when a valid one exists; (profile, was_cached)."""
+    """The reference profile, from the cache when a valid one exists; (profile, was_cached).
+
+    ``windowed_mode`` (rolling, offset) keeps the profile in that mode's single cache
+    entry (:func:`reference_cache_name`) instead of one entry per key.
+    """
     key = reference_cache_key(reference, plan, options, bins)
-    uri = join_uri(cache, f"reference-{key}.dwprofile") if cache else None
+    uri = join_uri(cache, reference_cache_name(key, windowed_mode)) if cache else None
     if uri is not None:
         try:
             data = read_bytes(uri, storage, label="cached reference profile")
@@ -154,6 +197,8 @@ def load_or_build_reference(
                 _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
             )
             data = None
+        if data is not None and windowed_mode is not None:
+            data = _keyed_payload(key, data)  # another window's profile: rebuilt, not used
         if data is not None:
             try:
                 profile = loads_profile(data, source=redact(uri))
@@ -165,9 +210,10 @@ def load_or_build_reference(
     profile = _profile(reference, plan, options, "reference", progress)
     if uri is not None:
         try:
+            payload = dumps_profile(profile, keep_keys=False)
             write_bytes(
                 uri,
-                dumps_profile(profile, keep_keys=False),
+                payload if windowed_mode is None else _with_key(key, payload),
                 storage,
                 label="reference profile cache",
             )
@@ -224,6 +270,14 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _window_document(source: SourceConfig, window_end: datetime) -> dict[str, Any] | None:
+    """``{column, start, end}`` of a side's time window in the report; None without one."""
+    bounds = window_bounds(window_end, source.window, source.offset)
+    if bounds is None:
+        return None
+    return {"column": source.timestamp_column, "start": _iso(bounds[0]), "end": _iso(bounds[1])}
+
+
 def analyze(
     config: RunConfig,
     *,
@@ -265,6 +319,7 @@ def analyze(
         storage=storage,
         progress=progress,
         findings=findings,
+        windowed_mode=None if config.reference.offset is None else config.reference_mode,
     )
     cur_profile, cur_files = _profile_current(
         current,
@@ -283,7 +338,6 @@ def analyze(
     features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
     findings.extend(feature_findings)
     detection = settings.detection
-    start = window_end - config.current.window if config.current.window else None
     return {
         "schemaVersion": SCHEMA_VERSION,
         "generatedAt": _iso(datetime.now(UTC)),
@@ -295,19 +349,16 @@ def analyze(
             "rows": ref_profile.rows,
             "fingerprint": reference.fingerprint(),
             "profileCached": cached,
+            # reference lifecycle: where this run's reference came from, and its window
+            "source": config.reference_source,
+            "window": _window_document(config.reference, window_end),
         },
         "current": {
             "uri": redact(config.current.path),
             "format": current.format,
             "rows": cur_profile.rows,
             "files": cur_files.as_report(),
-            "window": None
-            if start is None
-            else {
-                "column": config.current.timestamp_column,
-                "start": _iso(start),
-                "end": _iso(window_end),
-            },
+            "window": _window_document(config.current, window_end),
         },
         "settings": {
             "numerical": {

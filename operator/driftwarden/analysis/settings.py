@@ -18,7 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 from driftwarden import formats as data_formats
-from driftwarden.durations import parse_duration
+from driftwarden.analysis import reference as ref
+from driftwarden.durations import format_duration, parse_duration
 from driftwarden.errors import ConfigError
 
 NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
@@ -121,6 +122,8 @@ class SourceConfig:
     partitioning: str | None = "hive"
     timestamp_column: str | None = None
     window: timedelta | None = None
+    # The window closes this long before the slot (rolling and offset references).
+    offset: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ class RunConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     output: str | None = None
+    # spec.reference.mode (fixed, rolling, offset), and where this run's reference comes
+    # from: spec, rolling, offset, or promoted (status.reference, after retraining).
+    reference_mode: str = ref.FIXED
+    reference_source: str = ref.SOURCE_SPEC
 
 
 # ---------------------------------------------------------------- parsing
@@ -462,9 +469,13 @@ def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
     output = as_mapping(spec.get("output"), "spec.output").get("path")
     if output is not None:
         output = parse_path(output, "spec.output.path")
+    current = parse_source(spec["current"], "spec.current")
+    reference, mode = parse_reference(spec["reference"], current)
     return RunConfig(
-        reference=parse_source(spec["reference"], "spec.reference"),
-        current=parse_source(spec["current"], "spec.current"),
+        reference=reference,
+        current=current,
+        reference_mode=mode,
+        reference_source=ref.source_of_mode(mode),
         storage=parse_storage(spec.get("storage")),
         settings=AnalysisSettings(
             detection=parse_detection(spec.get("detection")),
@@ -473,3 +484,70 @@ def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
         ),
         output=output,
     )
+
+
+# ---------------------------------------------------------------- reference modes
+
+_REFERENCE_ONLY_KEYS = {"mode", "offset"}
+# What a rolling or offset reference takes from spec.current (partitioning is left
+# out: the schema gives it a default, so its presence says nothing).
+_SHIFTED_REFUSED = ("path", "format", "timestampColumn", "window")
+
+
+def parse_reference(spec: Any, current: SourceConfig) -> tuple[SourceConfig, str]:
+    """Parse ``spec.reference`` (modes fixed, rolling, offset); ``(source, mode)``.
+
+    A fixed reference is a source like ``spec.current``. Rolling and offset references
+    are ``current`` shifted back in time, so they need ``spec.current.window`` and
+    ``timestampColumn`` and refuse a path of their own.
+    """
+    where = "spec.reference"
+    section = as_mapping(spec, where)
+    mode = section.get("mode", ref.FIXED)
+    if mode is None:
+        mode = ref.FIXED
+    if mode not in ref.MODES:
+        raise ConfigError(
+            f"{where}.mode: unknown mode {mode!r}",
+            hint="fixed (spec.reference.path), rolling (the previous window of spec.current) "
+            "or offset (the current window spec.reference.offset earlier)",
+        )
+    raw_offset = section.get("offset")
+    if mode != ref.OFFSET and raw_offset is not None:
+        raise ConfigError(
+            f"{where}.offset: only an offset reference has an offset (mode is {mode})",
+            hint="set mode: offset, or remove offset",
+        )
+    if mode == ref.FIXED:
+        plain = {k: v for k, v in section.items() if k not in _REFERENCE_ONLY_KEYS}
+        return parse_source(plain, where), mode
+    check_keys(section, {*_REFERENCE_ONLY_KEYS, *_SHIFTED_REFUSED, "partitioning"}, where)
+    the_mode = "an offset" if mode == ref.OFFSET else "a rolling"
+    given = [key for key in _SHIFTED_REFUSED if section.get(key) is not None]
+    if given:
+        raise ConfigError(
+            f"{where}.{given[0]}: {the_mode} reference reads spec.current "
+            f"(its path, format, timestampColumn and window)",
+            hint=f"remove {where}.{given[0]}, or use mode: fixed",
+        )
+    if current.window is None or current.timestamp_column is None:
+        raise ConfigError(
+            f"{where}.mode: {the_mode} reference needs spec.current.window and "
+            "spec.current.timestampColumn (it is the current data's window, shifted back)",
+            hint="e.g. current: {timestampColumn: ts, window: 24h}",
+        )
+    offset = current.window
+    if mode == ref.OFFSET:
+        if raw_offset is None:
+            raise ConfigError(
+                f"{where}.offset: an offset reference needs an offset",
+                hint="e.g. offset: 7d compares with the same window a week earlier",
+            )
+        offset = parse_duration(raw_offset, field=f"{where}.offset")
+        if offset < current.window:
+            raise ConfigError(
+                f"{where}.offset: {format_duration(offset)} is shorter than spec.current.window "
+                f"({format_duration(current.window)}): the two windows would overlap",
+                hint="use an offset at least as long as the window; mode rolling is offset = window",
+            )
+    return replace(current, offset=offset), mode

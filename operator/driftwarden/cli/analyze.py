@@ -9,12 +9,17 @@ import math
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
+
+# Not from cli.history: its modules load only for a run given --history.
+from driftwarden.cli.argtypes import runs_count
 from driftwarden.durations import format_duration
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.report import (
@@ -130,14 +135,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (for CI)"
     )
     out.add_argument("--quiet", action="store_true", help="print no result table")
+    kept = parser.add_argument_group("history (docs/history.md)")
+    kept.add_argument(
+        "--history",
+        metavar="DIR_OR_URI",
+        help="keep this run's record under this prefix (<output.path>/<monitor>/history) and, "
+        "with --output, draw history.html and history.json of the last runs next to the report",
+    )
+    kept.add_argument(
+        "--history-runs",
+        type=runs_count,
+        default=50,
+        metavar="N",
+        help="runs drawn on the history page (default: 50)",
+    )
+    kept.add_argument(
+        "--run-name",
+        metavar="NAME",
+        help="this run's name in the history (default: $DRIFTWARDEN_RUN, else the --output "
+        "directory's name)",
+    )
 
 
 def _split(value: str | None) -> list[str] | None:
     return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The spec from --config / --config-env (empty if neither) and the monitor's name."""
+def _load_manifest(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The spec from --config / --config-env (empty if neither), the monitor's name, and the
+    promoted reference path its ``status.reference`` names (None when the spec's applies)."""
     # The readers are imported in their branch: an analysis from flags alone reads no
     # manifest, and start-up is most of a small run (bench/RESULTS.md, addendum 3).
     document: Any = {}
@@ -173,10 +201,26 @@ def _load_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
             else None
         )
         spec = document.get("spec") or {}
+        promoted = promoted_reference(document.get("status"))
     else:
-        spec, monitor = document, None
+        spec, monitor, promoted = document, None, None
     # A plain-JSON copy, as the operator passes it; YAML dates and the like are refused.
-    return json.loads(json.dumps(spec, default=_not_json)), monitor
+    return json.loads(json.dumps(spec, default=_not_json)), monitor, promoted
+
+
+def promoted_reference(status: Any) -> str | None:
+    """The path of a promoted reference in a monitor's ``status.reference``, else None.
+
+    The operator passes it in the config it gives the analysis Job (after a retraining
+    Job succeeded, see docs/monitor-reference.md); ``kubectl get dm -o yaml`` holds it
+    too, so ``--config`` of that output runs against the same reference.
+    """
+    from driftwarden.analysis.settings import as_mapping, parse_path
+
+    reference = as_mapping(as_mapping(status, "status").get("reference"), "status.reference")
+    if reference.get("source") != SOURCE_PROMOTED:
+        return None
+    return parse_path(reference.get("path"), "status.reference.path")
 
 
 def _not_json(value: Any) -> Any:
@@ -211,7 +255,17 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
 
 def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
     """Flags over the manifest, validated by the same parser the operator uses."""
-    spec, monitor = _load_manifest(args)
+    spec, monitor, promoted = _load_manifest(args)
+    reference = spec.get("reference")
+    if (
+        promoted is not None
+        and args.reference is None
+        and isinstance(reference, dict)
+        and reference.get("mode") in (None, "fixed")
+    ):
+        reference["path"] = promoted  # the reference moved after retraining
+    else:
+        promoted = None
     for path, value in (
         ("reference.path", args.reference),
         ("current.path", args.current),
@@ -245,7 +299,10 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
     spec.pop("schedule", None)
     for key in ("interval", "suspend", "retraining", "job"):
         spec.pop(key, None)
-    return parse_run_config(spec), monitor
+    config = parse_run_config(spec)
+    if promoted is not None:
+        config = replace(config, reference_source=SOURCE_PROMOTED)
+    return config, monitor
 
 
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:
@@ -267,6 +324,9 @@ def _window_end(text: str | None, config: RunConfig) -> datetime | None:
         ("reference", config.reference.window),
         ("current", config.current.window),
     ):
+        # A rolling or offset reference's window lies its offset further back.
+        if window is not None and side == "reference" and config.reference.offset:
+            window += config.reference.offset
         if window is not None and end - datetime.min.replace(tzinfo=UTC) < window:
             raise ConfigError(
                 f"--window-end {text!r}: the {side} window of {format_duration(window)} "
@@ -288,11 +348,19 @@ def _profile_cache(args: argparse.Namespace) -> str | None:
 
 
 def write_outputs(
-    report: dict[str, Any], config: RunConfig, output: str | None
+    report: dict[str, Any],
+    config: RunConfig,
+    output: str | None,
+    history_page: str | None = None,
 ) -> tuple[str | None, dict[str, Any]]:
-    """Write report.json, report.html and summary.json under ``output``; returns (report URI, summary)."""
+    """Write report.json, report.html and summary.json under ``output``; returns (report URI, summary).
+
+    ``history_page`` (the run's history.html, already written) goes into the summary.
+    """
     report_uri = join_uri(output, "report.json") if output else None
-    summary = build_summary(report, redact(report_uri) if report_uri else None)
+    summary = build_summary(
+        report, redact(report_uri) if report_uri else None, history_uri=history_page
+    )
     if output:
         options = storage_options(config)
         write_bytes(
@@ -350,6 +418,85 @@ def _write_summary_file(path: str | None, summary: Mapping[str, Any]) -> None:
             log.warning("cannot write the summary file", extra={"path": path, "error": str(error)})
 
 
+def _run_name(args: argparse.Namespace, output: str | None) -> str:
+    if args.run_name:
+        return str(args.run_name)
+    if os.environ.get("DRIFTWARDEN_RUN"):
+        return os.environ["DRIFTWARDEN_RUN"]
+    if output:
+        name = output.rstrip("/").rsplit("/", 1)[-1]
+        if name:
+            return name
+    return "run"
+
+
+def _last_retraining() -> Mapping[str, Any] | None:
+    """The operator's ``status.lastRetraining`` from $DRIFTWARDEN_LAST_RETRAINING, if usable."""
+    raw = os.environ.get("DRIFTWARDEN_LAST_RETRAINING")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        log.warning("DRIFTWARDEN_LAST_RETRAINING is not JSON; retraining left unmarked")
+        return None
+    return value if isinstance(value, Mapping) else None
+
+
+def _keep_history(
+    args: argparse.Namespace,
+    config: RunConfig | None,
+    monitor: Mapping[str, Any] | None,
+    *,
+    report: dict[str, Any] | None = None,
+    error: DriftwardenError | None = None,
+) -> str | None:
+    """Store this run's history record and draw history.html (with ``--history``).
+
+    Returns the page's URI. Problems become warning findings of ``report`` (a
+    failed run has none: they are logged), never a failed run.
+    """
+    if config is None or not args.history:
+        return None
+    # Imported here: a run without --history pays nothing for it.
+    from driftwarden.history.keep import keep_run
+    from driftwarden.history.record import build_failure_record, build_record
+
+    now = datetime.now(UTC)
+    slot = _window_end(args.window_end, config) if args.window_end else None
+    common: dict[str, Any] = {
+        "run": _run_name(args, config.output),
+        "slot": slot,
+        "time": now,
+        "retraining": _last_retraining(),
+    }
+    if report is not None:
+        output = config.output
+        record = build_record(
+            report,
+            report_uri=redact(join_uri(output, "report.json")) if output else None,
+            report_html_uri=redact(join_uri(output, "report.html")) if output else None,
+            **common,
+        )
+    else:
+        assert error is not None
+        record = build_failure_record(error.reason, str(error), **common)
+    page, findings = keep_run(
+        record,
+        args.history,
+        config.output,
+        storage_options(config),
+        runs=args.history_runs,
+        now=now,
+        monitor=monitor,
+    )
+    for item in findings:
+        log.warning(item["message"], extra={"code": item["code"]})
+    if report is not None:
+        report["findings"].extend(findings)
+    return page
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``driftwarden analyze``; returns the exit code."""
     progress = None
@@ -357,6 +504,8 @@ def run(args: argparse.Namespace) -> int:
         from driftwarden.cli.progress import ProgressLine  # only on a terminal
 
         progress = ProgressLine()
+    config: RunConfig | None = None
+    monitor: dict[str, Any] | None = None
     try:
         config, monitor = build_config(args)
         log.info(
@@ -375,12 +524,17 @@ def run(args: argparse.Namespace) -> int:
         )
         if progress is not None:
             progress.close()
-        report_uri, summary = write_outputs(report, config, config.output)
+        history_page = _keep_history(args, config, monitor, report=report)
+        report_uri, summary = write_outputs(report, config, config.output, history_page)
     except DriftwardenError as error:
         if progress is not None:
             progress.close()
         log.error(str(error), extra={"reason": error.reason})
-        _write_summary_file(args.summary_file, build_error_summary(error.reason, str(error)))
+        failed_page = _keep_history(args, config, monitor, error=error)
+        _write_summary_file(
+            args.summary_file,
+            build_error_summary(error.reason, str(error), history_uri=failed_page),
+        )
         print(f"driftwarden: error: {error}", file=sys.stderr)
         return _EXIT_BY_REASON.get(error.reason, EXIT_INTERNAL)
     except Exception as error:  # an unexpected failure still leaves a readable summary

@@ -58,11 +58,41 @@ class MonitorGauges:
     rows_reference: float | None = None
     rows_current: float | None = None
     features: tuple[FeatureGauges, ...] = ()
+    # debounced alerting (spec.alerting): dataset_drifted above is the debounced verdict
+    run_drifted: float | None = None
+    drifted_runs: float | None = None
+    clean_runs: float | None = None
+    drifting_since: float | None = None
 
 
 # (metric name, help, record field) of the gauges with the monitor's labels only.
 _SCALARS = (
-    ("dataset_drifted", "1 when the latest successful run found dataset drift", "dataset_drifted"),
+    (
+        "dataset_drifted",
+        "1 while the monitor is Drifted: the debounced verdict of the successful runs "
+        "(spec.alerting; by default the latest successful run's verdict)",
+        "dataset_drifted",
+    ),
+    (
+        "run_drifted",
+        "1 when the latest successful run itself found dataset drift (before debouncing)",
+        "run_drifted",
+    ),
+    (
+        "drifted_runs",
+        "Consecutive successful runs counted as drifted (towards spec.alerting.driftAfterRuns)",
+        "drifted_runs",
+    ),
+    (
+        "clean_runs",
+        "Consecutive clean successful runs (towards spec.alerting.recoverAfterRuns)",
+        "clean_runs",
+    ),
+    (
+        "drifting_since_timestamp_seconds",
+        "When the current Drifted state began (status.driftingSince); absent while Healthy",
+        "drifting_since",
+    ),
     ("drift_share", "Share of drifted features in the latest successful run", "drift_share"),
     ("drifted_features", "Drifted features in the latest successful run", "drifted_features"),
     ("features", "Features compared in the latest successful run", "total_features"),
@@ -119,8 +149,9 @@ def gauges_from_status(
         changes["last_success"] = success.timestamp()
     if last.get("outcome") == "Succeeded":
         rows = last.get("rows") or {}
+        changes.update(_debounced(status))
         changes.update(
-            dataset_drifted=1.0 if last.get("drifted") else 0.0,
+            run_drifted=1.0 if last.get("drifted") else 0.0,
             drift_share=_kept(last.get("driftShare"), record.drift_share),
             drifted_features=_kept(last.get("driftedFeatures"), record.drifted_features),
             total_features=_kept(last.get("totalFeatures"), record.total_features),
@@ -135,6 +166,24 @@ def gauges_from_status(
             ),
         )
     return replace(record, **changes) if changes else record
+
+
+def _debounced(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The debounced verdict's gauges from ``status.alerting`` (a status without it, written
+    before debouncing, has the last run's own verdict)."""
+    alerting = status.get("alerting")
+    if not isinstance(alerting, Mapping) or alerting.get("state") not in ("Drifted", "Healthy"):
+        drifted = bool((status.get("lastRun") or {}).get("drifted"))
+        return {"dataset_drifted": 1.0 if drifted else 0.0}
+    drifted = alerting["state"] == "Drifted"
+    since = status.get("driftingSince") or {}
+    began = parse_time(since.get("time") or since.get("slot")) if drifted else None
+    return {
+        "dataset_drifted": 1.0 if drifted else 0.0,
+        "drifted_runs": float(alerting.get("driftedRuns") or 0),
+        "clean_runs": float(alerting.get("cleanRuns") or 0),
+        "drifting_since": None if began is None else began.timestamp(),
+    }
 
 
 class _GaugeCollector(Collector):

@@ -61,10 +61,12 @@ from driftwarden.monitor import (
     suspended_status,
 )
 from driftwarden.monitor.backoff import POLICY_CAP, may_attempt, record_failure
+from driftwarden.monitor.debounce import Step, pending_message
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
     COMPONENT_RETRAINING,
     RESULT_FINALIZER,
+    latest_retraining,
 )
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
@@ -75,6 +77,12 @@ from driftwarden.monitor.outcome import (
     result_lost,
 )
 from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
+from driftwarden.monitor.reference import (
+    Promotion,
+    config_reference,
+    decide_promotion,
+    with_reference,
+)
 from driftwarden.monitor.retraining import (
     COOLDOWN,
     REJECTED,
@@ -94,7 +102,14 @@ from driftwarden.monitor.runs import (
     pods_of_job,
 )
 from driftwarden.monitor.spec import Monitor
-from driftwarden.monitor.status import READY, RETRAINING_TRIGGERED, Problem, get_condition
+from driftwarden.monitor.status import (
+    READY,
+    RETRAINING_TRIGGERED,
+    Problem,
+    drift_step,
+    get_condition,
+    unconfirmed_drift,
+)
 from driftwarden.monitor.times import parse_time
 
 log = logging.getLogger("driftwarden.controller")
@@ -120,6 +135,7 @@ class Pass:
     retraining_problem: Problem | None = None
     job_creation: dict[str, Any] | None = None
     blocked: dict[str, str] = field(default_factory=dict)  # condition → why the Job policy refused
+    promotion: Promotion | None = None  # a succeeded retraining Job moved the reference
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -136,8 +152,10 @@ def _condition_message(status: Mapping[str, Any] | None, kind: str) -> str | Non
     return None if condition is None else condition.get("message")
 
 
-def outcome_events(outcome: RunOutcome) -> list[Event]:
-    """The Events that tell people how a run ended."""
+def outcome_events(outcome: RunOutcome, step: Step | None = None) -> list[Event]:
+    """The Events that tell people how a run ended; ``step`` is what it did to the debounced
+    verdict (spec.alerting): a drift not confirmed yet, or a clean run that does not end a
+    Drifted state yet, is a Normal ``DriftPending`` / ``RecoveryPending`` Event, not a Warning."""
     if not outcome.succeeded:
         return [
             Event(
@@ -146,6 +164,10 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
         ]
     share = "?" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
     counts = f"{outcome.drifted_features}/{outcome.total_features} features drifted (share {share})"
+    pending = None if step is None else pending_message(step)
+    if step is not None and not step.confirmed and (outcome.drifted or pending):
+        reason = "RecoveryPending" if step.after.drifted else "DriftPending"
+        return [Event("Normal", reason, f"{counts}; {pending or unconfirmed_drift(step)}")]
     if outcome.drifted:
         names = ", ".join(f.name for f in outcome.features if f.drifted)
         return [
@@ -156,6 +178,22 @@ def outcome_events(outcome: RunOutcome) -> list[Event]:
             )
         ]
     return [Event("Normal", "NoDrift", f"{counts}; dataset below its drift share")]
+
+
+def promotion_events(promotion: Promotion | None) -> list[Event]:
+    """The Event that tells people the reference moved after retraining (or why it did not)."""
+    if promotion is None:
+        return []
+    if not promotion.promoted:
+        return [Event("Warning", "ReferencePromotionFailed", promotion.message)]
+    return [
+        Event(
+            "Normal",
+            "ReferencePromoted",
+            f"retraining Job {promotion.job} succeeded: the reference is now "
+            f"{promotion.path} ({promotion.message})",
+        )
+    ]
 
 
 PASSES_AT_ONCE = 8  # concurrent reconciliations (see Reconciler.__init__)
@@ -315,11 +353,21 @@ class Reconciler:
         candidate = self._finished_outcome(newest, previous, runs, now)
         if candidate is not None and is_new_outcome(previous, candidate):
             work.outcome = candidate
-            await self._maybe_retrain(monitor, candidate, previous, now, work)
+            step = drift_step(monitor, previous, candidate)
+            await self._maybe_retrain(monitor, candidate, previous, now, work, step)
             outcome = candidate
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
-            work.events[:0] = outcome_events(candidate)
+            work.events[:0] = outcome_events(candidate, step)
         self._record_retraining(monitor, jobs, pods, previous, work)
+        retrained = newest_retraining_job(jobs)
+        work.promotion = decide_promotion(
+            monitor,
+            retrained,
+            pods_of_job(pods, name_of(retrained)) if retrained is not None else [],
+            previous.get("lastPromotion"),
+            now,
+        )
+        work.events.extend(promotion_events(work.promotion))
 
         problem: Problem | None = None
         if running is not None and newest is not None:
@@ -343,6 +391,7 @@ class Reconciler:
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
         status = blocked_status(status, work.blocked, now, monitor.generation)
+        status = with_reference(monitor, previous, status, work.outcome, work.promotion, now)
         if problem and _ready_message(previous) != _ready_message(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
         if work.retraining_problem and _condition_message(
@@ -436,8 +485,15 @@ class Reconciler:
         previous: Mapping[str, Any],
         now: datetime,
         work: Pass,
+        step: Step,
     ) -> None:
-        decision = decide_retraining(monitor, outcome, previous.get("lastRetraining"), now)
+        decision = decide_retraining(
+            monitor,
+            outcome,
+            previous.get("lastRetraining"),
+            now,
+            unconfirmed=unconfirmed_drift(step),
+        )
         if decision.reason == COOLDOWN:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))
         if decision.reason != START:
@@ -518,7 +574,19 @@ class Reconciler:
             self.config,
             monitor,
             analysis_job(
-                monitor, slot, self.config.image, pod_failure_policy=self.pod_failure_policy
+                monitor,
+                slot,
+                self.config.image,
+                pod_failure_policy=self.pod_failure_policy,
+                reference=config_reference(
+                    monitor,
+                    work.promotion.to_status()
+                    if work.promotion is not None
+                    else previous.get("lastPromotion"),
+                ),
+                last_retraining=latest_retraining(
+                    self._jobs(monitor.uid, view), previous.get("lastRetraining")
+                ),
             ),
         )
         if violation:

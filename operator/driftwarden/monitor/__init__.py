@@ -6,6 +6,7 @@
 - :mod:`~driftwarden.monitor.outcome`: what a finished Job says (``outcome_from_job``)
 - :mod:`~driftwarden.monitor.status`: the status and its conditions (``compute_status`` …)
 - :mod:`~driftwarden.monitor.retraining`: whether to retrain (``decide_retraining``)
+- :mod:`~driftwarden.monitor.debounce`: debounced alerting (``spec.alerting``), recent runs
 
 The controller gathers inputs from the Kubernetes API, calls these and applies
 the results. See docs/monitor-reference.md.

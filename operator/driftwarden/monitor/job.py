@@ -30,12 +30,16 @@ from driftwarden.monitor.outcome import (
     job_state,
 )
 from driftwarden.monitor.spec import API_VERSION, KIND, Monitor
-from driftwarden.monitor.times import format_time, utc
+from driftwarden.monitor.times import format_time, parse_time, utc
 
 MAX_NAME = 63
 HASH_LENGTH = 8
 TERMINATION_LOG = "/dev/termination-log"
 CONFIG_ENV = "DRIFTWARDEN_MONITOR"
+# The retraining Job the operator last started (status.lastRetraining: job, run, time),
+# as compact JSON: the analysis records it so the trend page can mark retraining starts.
+LAST_RETRAINING_ENV = "DRIFTWARDEN_LAST_RETRAINING"
+HISTORY_RUNS = 50
 RUN_AS = 65532
 MAX_FEATURE_LIST = 2048
 
@@ -55,6 +59,8 @@ ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
 ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
 ANNOTATION_REPORT = "driftwarden.io/report"
 ANNOTATION_DRIFT_SHARE = "driftwarden.io/drift-share"
+# The slot of the run that triggered a retraining Job: promotion templates render on it.
+ANNOTATION_RUN_SLOT = "driftwarden.io/run-slot"
 COMPONENT_ANALYSIS = "analysis"
 COMPONENT_RETRAINING = "retraining"
 # Exit codes of `driftwarden analyze` that a retry cannot fix: 2 bad config, 3 data errors.
@@ -117,7 +123,7 @@ def analysis_selector(monitor: Monitor) -> str:
     return f"{LABEL_MONITOR}={monitor.name},{LABEL_COMPONENT}={COMPONENT_ANALYSIS}"
 
 
-def monitor_config(monitor: Monitor) -> str:
+def monitor_config(monitor: Monitor, reference: Mapping[str, Any] | None = None) -> str:
     """The analysis config: compact JSON of the monitor, as the Job reads it.
 
     ``spec.retraining`` and ``spec.job`` are left out (the analysis uses neither;
@@ -126,6 +132,10 @@ def monitor_config(monitor: Monitor) -> str:
     ``spec.storage.secretRef``: the pod gets the credentials through ``envFrom``,
     the only place the Secret is named. Non-ASCII stays UTF-8 (``ensure_ascii=False``):
     4 bytes at most per character, where ``\\uXXXX`` escapes would take 12.
+
+    ``reference`` is a promoted reference (``{source: promoted, path}``, see
+    :mod:`driftwarden.monitor.reference`): it travels as ``status.reference`` of the
+    document, and the Job reads it in place of ``spec.reference.path``.
     """
     spec = {k: copy.deepcopy(v) for k, v in monitor.spec.items() if k not in ("retraining", "job")}
     if isinstance(spec.get("storage"), dict):
@@ -136,16 +146,23 @@ def monitor_config(monitor: Monitor) -> str:
         "metadata": {"name": monitor.name, "namespace": monitor.namespace, "uid": monitor.uid},
         "spec": spec,
     }
+    if reference is not None:
+        document["status"] = {"reference": dict(reference)}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def monitor_config_env(monitor: Monitor) -> list[dict[str, str]]:
+def monitor_config_env(
+    monitor: Monitor, reference: Mapping[str, Any] | None = None
+) -> list[dict[str, str]]:
     """The env entries carrying :func:`monitor_config`: DRIFTWARDEN_MONITOR_CHUNKS and the chunks.
 
     Each chunk is at most 112 KiB, under Linux's 128 KiB per variable
     (``driftwarden.envchunks``); ``driftwarden analyze --config-env`` joins them.
     """
-    return [{"name": k, "value": v} for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor))]
+    return [
+        {"name": k, "value": v}
+        for k, v in chunked_env(CONFIG_ENV, monitor_config(monitor, reference))
+    ]
 
 
 def run_output(monitor: Monitor, run: str) -> str | None:
@@ -168,6 +185,71 @@ def profile_cache(monitor: Monitor) -> str | None:
     return f"{base.rstrip('/')}/{monitor.name}/profile-cache"
 
 
+def history_path(monitor: Monitor) -> str | None:
+    """Where the monitor's runs keep their history records: ``<spec.output.path>/<monitor>/history``.
+
+    One small JSON record per run (docs/history.md); each run also draws the last
+    :data:`HISTORY_RUNS` of them into history.html next to its report. None without an
+    output path.
+    """
+    base = monitor.output_path
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{monitor.name}/history"
+
+
+def last_retraining_env(last_retraining: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The env entry carrying ``status.lastRetraining`` (job, run, time only), or none.
+
+    The analysis Job cannot see the cluster; this is how its history record learns
+    which retraining Job had started before it ran. The message is left out: the
+    record needs no prose, and the value stays a few hundred bytes.
+    """
+    if not isinstance(last_retraining, Mapping) or not isinstance(last_retraining.get("job"), str):
+        return []
+    value = {
+        key: str(last_retraining[key])[:253]
+        for key in ("job", "run", "time")
+        if isinstance(last_retraining.get(key), str) and last_retraining.get(key)
+    }
+    return [
+        {
+            "name": LAST_RETRAINING_ENV,
+            "value": json.dumps(value, sort_keys=True, separators=(",", ":")),
+        }
+    ]
+
+
+def latest_retraining(
+    jobs: Iterable[Mapping[str, Any]], recorded: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The newest retraining start the operator knows of, as ``{job, run, time}``.
+
+    ``recorded`` is ``status.lastRetraining``; ``jobs`` the monitor's Jobs (watched, or
+    created and not yet watched). A retraining Job newer than the record wins: the
+    status write that records it may not be back from the watch when the next slot's
+    Job is built, and that Job must still learn of it.
+    """
+    best: dict[str, Any] | None = None
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("job"), str):
+        best = {k: recorded.get(k) for k in ("job", "run", "time")}
+    for job in jobs:
+        meta = job.get("metadata") or {}
+        if (meta.get("labels") or {}).get(LABEL_COMPONENT) != COMPONENT_RETRAINING:
+            continue
+        notes = meta.get("annotations") or {}
+        started = parse_time(notes.get(ANNOTATION_TRIGGERED_AT))
+        if started is None:
+            continue
+        if best is None or (parse_time(best.get("time")) or started) < started:
+            best = {
+                "job": str(meta.get("name") or ""),
+                "run": notes.get(ANNOTATION_TRIGGERED_BY),
+                "time": format_time(started),
+            }
+    return best
+
+
 def analysis_job(
     monitor: Monitor,
     slot: datetime,
@@ -175,14 +257,21 @@ def analysis_job(
     *,
     extra_labels: Mapping[str, str] | None = None,
     pod_failure_policy: bool = True,
+    reference: Mapping[str, Any] | None = None,
+    last_retraining: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job that analyses one schedule slot of a monitor.
+
+    ``reference`` is the promoted reference the run reads instead of ``spec.reference.path``
+    (:func:`monitor_config`), None when the spec's reference applies.
 
     ``image`` is the operator's own image (its entrypoint is ``driftwarden``);
     ``spec.job.image`` overrides it. The current window ends at ``slot``. With
     ``spec.output.path`` the run writes its reports to :func:`run_output` and
-    caches the reference profile at :func:`profile_cache`.
-    ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
+    caches the reference profile at :func:`profile_cache`, keeps its history record
+    under :func:`history_path` and draws history.html next to its report;
+    ``last_retraining`` (``status.lastRetraining``) goes into its env so the record can
+    mark retraining starts. ``extra_labels`` (say, an operator instance) never replace driftwarden's own.
     ``pod_failure_policy`` False leaves ``spec.podFailurePolicy`` out, for API servers
     older than 1.26 that would drop it (non-retryable exits then retry up to backoffLimit).
 
@@ -198,16 +287,18 @@ def analysis_job(
     output = run_output(monitor, name)
     if output is not None:
         args += ["--output", output, "--profile-cache", str(profile_cache(monitor))]
+        args += ["--history", str(history_path(monitor)), "--history-runs", str(HISTORY_RUNS)]
     args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
     container: dict[str, Any] = {
         "name": ANALYSIS_CONTAINER,
         "image": settings.image or image,
         "args": args,
         "env": [
-            *monitor_config_env(monitor),
+            *monitor_config_env(monitor, reference),
             {"name": "DRIFTWARDEN_RUN", "value": name},
             {"name": "DRIFTWARDEN_SLOT", "value": slot_text},
             {"name": "HOME", "value": "/tmp"},
+            *last_retraining_env(last_retraining),
         ],
         "resources": copy.deepcopy(dict(settings.resources)),
         "terminationMessagePath": TERMINATION_LOG,
@@ -349,6 +440,8 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
         ANNOTATION_REPORT: run.report or "",
         ANNOTATION_DRIFT_SHARE: _format_share(run.drift_share),
     }
+    if run.slot is not None:
+        annotations[ANNOTATION_RUN_SLOT] = format_time(run.slot)
     spec = template.get("spec") or {}
     pod_template = spec.setdefault("template", {})
     pod_meta = pod_template.setdefault("metadata", {}) or {}

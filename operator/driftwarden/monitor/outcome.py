@@ -90,6 +90,36 @@ class FeatureResult:
 
 
 @dataclass(frozen=True)
+class RunReference:
+    """Which reference a run used, as its summary reports it (``summary.reference``)."""
+
+    source: str  # spec | rolling | offset | promoted
+    path: str | None = None  # redacted by the analysis
+    fingerprint: str | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def run_reference(value: Any) -> RunReference | None:
+    """The summary's ``reference`` as a :class:`RunReference`; None when absent or unreadable."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("source"), str):
+        return None
+    raw_window = value.get("window")
+    window: Mapping[str, Any] = raw_window if isinstance(raw_window, Mapping) else {}
+    return RunReference(
+        source=_bounded(value["source"], 32),
+        path=_text(value.get("uri"), 1024),
+        fingerprint=_text(value.get("fingerprint"), 64),
+        window_start=_text(window.get("start"), 40),
+        window_end=_text(window.get("end"), 40),
+    )
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """The result of one finished analysis Job.
 
@@ -118,6 +148,9 @@ class RunOutcome:
     errors: tuple[str, ...] = ()
     exit_code: int | None = None
     duration_seconds: float | None = None
+    reference: RunReference | None = None
+    # The run's trend page (history.html), failed runs included, when the Job wrote one.
+    history: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -428,6 +461,17 @@ def _nesting_depth(text: str) -> int:
     return deepest
 
 
+def json_object(text: str) -> Mapping[str, Any] | None:
+    """An untrusted message (a termination message) as a JSON object; None when it is not one."""
+    if _nesting_depth(text) > MAX_SUMMARY_DEPTH:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, Mapping) else None
+
+
 def _decode(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
     """``(summary, None)``, or ``(None, why)`` when ``text`` is not a summary.
 
@@ -494,6 +538,7 @@ def outcome_from_summary(
         "completion_time": completion_time,
         "exit_code": exit_code,
         "duration_seconds": _float(summary.get("durationSeconds")),
+        "history": summary.get("history") if isinstance(summary.get("history"), str) else None,
     }
     error = summary.get("error")
     if error is not None:
@@ -545,6 +590,7 @@ def outcome_from_summary(
         features=features,
         truncated=_count(summary.get("truncated")) or 0,
         errors=errors,
+        reference=run_reference(summary.get("reference")),
         **common,
     )
 

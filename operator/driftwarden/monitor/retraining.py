@@ -31,6 +31,7 @@ NOT_CONFIGURED = "NotConfigured"
 DISABLED = "Disabled"
 RUN_FAILED = "RunFailed"
 NOT_DRIFTED = "NotDrifted"
+DRIFT_PENDING = "DriftPending"
 ALREADY_TRIGGERED = "AlreadyTriggered"
 COOLDOWN = "CooldownActive"
 REJECTED = "RetrainingRejected"
@@ -72,8 +73,13 @@ def decide_retraining(
     outcome: RunOutcome,
     last_retraining: Mapping[str, Any] | None,
     now: datetime,
+    unconfirmed: str | None = None,
 ) -> Decision:
-    """Decide whether ``outcome`` starts a retraining Job; ``last_retraining`` is ``status.lastRetraining``."""
+    """Decide whether ``outcome`` starts a retraining Job; ``last_retraining`` is ``status.lastRetraining``.
+
+    ``unconfirmed`` says why a drifted run does not make the monitor Drifted yet
+    (spec.alerting, :func:`~driftwarden.monitor.status.unconfirmed_drift`): no retraining then.
+    """
     if monitor.retraining is None:
         return Decision(False, NOT_CONFIGURED, "spec.retraining.jobTemplate is not set")
     if not monitor.retraining.enabled:
@@ -82,6 +88,8 @@ def decide_retraining(
         return Decision(False, RUN_FAILED, f"run {outcome.job} failed: nothing to act on")
     if not outcome.drifted:
         return Decision(False, NOT_DRIFTED, f"run {outcome.job} found no drift")
+    if unconfirmed:
+        return Decision(False, DRIFT_PENDING, f"run {outcome.job} found drift, but {unconfirmed}")
     last = last_retraining or {}
     if last.get("run") == outcome.job:
         return Decision(

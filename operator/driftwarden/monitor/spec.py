@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from driftwarden.analysis import reference as reference_modes
 from driftwarden.analysis import settings
 from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
 from driftwarden.documents import check_depth
 from driftwarden.durations import parse_duration
 from driftwarden.errors import ConfigError
+from driftwarden.monitor.debounce import AlertingSettings, parse_alerting
 from driftwarden.monitor.schedule import Schedule, parse_cron, parse_interval
 
 GROUP = "driftwarden.io"
@@ -65,6 +67,7 @@ _SPEC_KEYS = {
     "retraining",
     "output",
     "job",
+    "alerting",
 }
 _JOB_KEYS = {
     "image",
@@ -86,12 +89,26 @@ _JOB_KEYS = {
 
 
 @dataclass(frozen=True)
+class PromoteReference:
+    """``spec.retraining.promoteReference``: where the reference moves once retraining succeeds.
+
+    ``path`` is a template on the triggering run's slot (see
+    :func:`driftwarden.analysis.reference.render_template`); with ``from_job`` the
+    retraining Job may name the path itself in its termination message, which wins.
+    """
+
+    path: str | None = None
+    from_job: bool = False
+
+
+@dataclass(frozen=True)
 class RetrainingSettings:
     """``spec.retraining``: the Job to start when a run drifts, and how often at most."""
 
     enabled: bool
     cooldown: timedelta
     job_template: Mapping[str, Any]
+    promote: PromoteReference | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,8 @@ class Monitor:
     retraining: RetrainingSettings | None
     job: JobSettings
     spec: Mapping[str, Any]  # the spec as given, for the analysis Job's DRIFTWARDEN_MONITOR
+    # spec.alerting: how many runs drift must persist (monitor/debounce.py); last, with a default
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
 
     @property
     def output_path(self) -> str | None:
@@ -255,7 +274,7 @@ def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
     """``spec.retraining``; None when no jobTemplate is given (and retraining is not asked for)."""
     where = "spec.retraining"
     section = as_mapping(spec.get("retraining"), where)
-    check_keys(section, {"enabled", "cooldown", "jobTemplate"}, where)
+    check_keys(section, {"enabled", "cooldown", "jobTemplate", "promoteReference"}, where)
     enabled = section.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise ConfigError(f"{where}.enabled: expected true or false, got {enabled!r}")
@@ -265,7 +284,13 @@ def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
         if raw_cooldown is None
         else parse_duration(raw_cooldown, field=f"{where}.cooldown")
     )
+    promote = parse_promote_reference(spec)
     template = section.get("jobTemplate")
+    if promote is not None and template is None:
+        raise ConfigError(
+            f"{where}.promoteReference: promotion follows a retraining Job, but {where}.jobTemplate is missing",
+            hint="add a jobTemplate, or remove promoteReference",
+        )
     if template is None:
         if enabled:
             raise ConfigError(
@@ -277,7 +302,46 @@ def parse_retraining(spec: Mapping[str, Any]) -> RetrainingSettings | None:
         enabled=True if enabled is None else enabled,
         cooldown=cooldown,
         job_template=parse_job_template(template, f"{where}.jobTemplate"),
+        promote=promote,
     )
+
+
+def parse_promote_reference(spec: Mapping[str, Any]) -> PromoteReference | None:
+    """``spec.retraining.promoteReference``: a path template and/or ``fromJob``; None when absent.
+
+    Only a fixed reference moves: a rolling or offset one follows the current data.
+    """
+    where = "spec.retraining.promoteReference"
+    retraining = as_mapping(spec.get("retraining"), "spec.retraining")
+    if retraining.get("promoteReference") is None:
+        return None
+    section = as_mapping(retraining["promoteReference"], where)
+    check_keys(section, {"path", "fromJob"}, where)
+    from_job = section.get("fromJob", False)
+    if not isinstance(from_job, bool):
+        raise ConfigError(f"{where}.fromJob: expected true or false, got {from_job!r}")
+    path = section.get("path")
+    if path is not None:
+        path = settings.parse_path(path, f"{where}.path")
+        reference_modes.check_template(path, f"{where}.path", settings.MAX_PATH_LENGTH)
+        if reference_modes.has_credentials(path):
+            raise ConfigError(
+                f"{where}.path: the path holds credentials (user:password@)",
+                hint="credentials come from spec.storage.secretRef, never from a path",
+            )
+    if path is None and not from_job:
+        raise ConfigError(
+            f"{where}: nothing to promote to",
+            hint="set path (a template such as s3://logs/churn/train/{date}/), fromJob: true, or both",
+        )
+    mode = as_mapping(spec.get("reference"), "spec.reference").get("mode") or reference_modes.FIXED
+    if mode != reference_modes.FIXED:
+        raise ConfigError(
+            f"{where}: {'an' if mode == 'offset' else 'a'} {mode} reference follows the current "
+            "data and is never promoted",
+            hint="use spec.reference.mode: fixed with a path, or remove promoteReference",
+        )
+    return PromoteReference(path=path, from_job=from_job)
 
 
 def parse_job_template(value: Any, where: str) -> dict[str, Any]:
@@ -396,14 +460,20 @@ def _require_sources(spec: Mapping[str, Any]) -> None:
         )
 
 
+def _parse_reference(spec: Mapping[str, Any]) -> object:
+    """``spec.reference``; its modes check ``spec.current`` too, whose own errors come separately."""
+    try:
+        current = settings.parse_source(spec.get("current"), "spec.current")
+    except ConfigError:
+        current = settings.SourceConfig(path="-", timestamp_column="-", window=timedelta(0))
+    return settings.parse_reference(spec["reference"], current)
+
+
 def _analysis_sections(spec: Mapping[str, Any]) -> list[Callable[[], object]]:
     """Each analysis section parsed on its own, so one bad section does not hide the next."""
     return [
         lambda: _require_sources(spec),
-        lambda: (
-            spec.get("reference") is not None
-            and settings.parse_source(spec["reference"], "spec.reference")
-        ),
+        lambda: spec.get("reference") is not None and _parse_reference(spec),
         lambda: (
             spec.get("current") is not None
             and settings.parse_source(spec["current"], "spec.current")
@@ -449,6 +519,7 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         attempt(section)
     retraining = attempt(lambda: parse_retraining(spec))
     job = attempt(lambda: parse_job(spec))
+    alerting = attempt(lambda: parse_alerting(spec))
     if errors:
         return errors, None
     run = settings.parse_run_config(spec)
@@ -465,6 +536,7 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         retraining=retraining,
         job=job,
         spec=copy.deepcopy(dict(spec)),
+        alerting=alerting or AlertingSettings(),
     )
     return [], monitor
 

@@ -21,10 +21,12 @@ Ready                  RunSucceeded (True); InvalidSpec, the failed run's reason
                        Unschedulable, PodCreationFailed, JobNotStarting
                        (False); Pending,
                        FirstRunInProgress (Unknown)
-Drifted                DriftDetected (True), NoDrift (False), NoSuccessfulRun
-                       (Unknown) — always the verdict of the last *successful* run
+Drifted                DriftDetected, RecoveryPending (True); NoDrift, DriftPending
+                       (False); NoSuccessfulRun (Unknown) — the debounced verdict of
+                       the successful runs (spec.alerting, :mod:`~driftwarden.monitor.debounce`);
+                       with the defaults, the verdict of the last *successful* run
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
-                       NotDrifted, RunFailed, CooldownActive, NotTriggered,
+                       NotDrifted, DriftPending, RunFailed, CooldownActive, NotTriggered,
                        RetrainingRejected, RetrainingFailed, RetrainingNotStarting
                        (False); RetrainingPending (Unknown)
 =====================  ======================================================
@@ -40,6 +42,17 @@ from typing import Any
 from driftwarden.analysis.settings import P_VALUE_METHODS
 from driftwarden.errors import ConfigError
 from driftwarden.monitor.backoff import rejection_message, rejection_reason
+from driftwarden.monitor.debounce import (
+    AlertState,
+    Step,
+    advance,
+    drifting_since,
+    pending_message,
+    recent_runs,
+    runs_text,
+    state_from_status,
+    unpersistent_message,
+)
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
@@ -82,6 +95,10 @@ STATUS_FIELDS = (
     "nextRunTime",
     "failures",
     "jobCreation",
+    # debounced alerting and the recent runs (monitor/debounce.py)
+    "alerting",
+    "driftingSince",
+    "recentRuns",
 )
 
 
@@ -191,6 +208,8 @@ def last_run_status(outcome: RunOutcome) -> dict[str, Any]:
         "driftedFeatures": outcome.drifted_features if ok else None,
         "totalFeatures": outcome.total_features if ok else None,
         "report": outcome.report if ok else None,
+        # history.html of the run: the trend of the monitor's last runs (history Job option)
+        "history": outcome.history,
         "message": outcome.message,
         "durationSeconds": outcome.duration_seconds,
     }
@@ -251,6 +270,73 @@ def _drift_message(
     if names:
         text += ": " + ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
     return text
+
+
+# ---------------------------------------------------------------- debounced verdict
+
+
+def drift_step(
+    monitor: Monitor, previous_status: Mapping[str, Any] | None, outcome: RunOutcome
+) -> Step:
+    """What ``outcome`` does to the monitor's debounced verdict (spec.alerting), from the
+    state ``previous_status`` records: the same answer for the status, retraining and Events."""
+    return advance(
+        monitor.alerting,
+        monitor.run.settings.detection.drift_share,
+        state_from_status(previous_status),
+        outcome,
+    )
+
+
+def unconfirmed_drift(step: Step) -> str | None:
+    """Why a run that found drift may not start retraining yet (None: it may).
+
+    Only asked of a run whose own verdict is drift (a clean run never retrains).
+    """
+    if step.confirmed:
+        return None
+    if step.counted:
+        return pending_message(step)
+    return unpersistent_message(step.settings)
+
+
+def _recorded_step(monitor: Monitor, previous_status: Mapping[str, Any] | None) -> Step:
+    """The step a run already recorded in ``previous_status`` took (it is not counted twice)."""
+    state = state_from_status(previous_status) or AlertState()
+    return Step(None, state, counted=state.drifted_runs > 0, settings=monitor.alerting)
+
+
+def _drift_condition(
+    state: AlertState | None,
+    monitor: Monitor,
+    last_run: Mapping[str, Any],
+    features: Sequence[Mapping[str, Any]] | None,
+) -> tuple[str, str, str]:
+    """The Drifted condition after a successful run: the debounced verdict, and what is pending."""
+    text = _drift_message(last_run, features)
+    raw = bool(last_run.get("drifted"))
+    settings = monitor.alerting
+    if state is None:  # a status from before debouncing without a Drifted condition
+        state = AlertState(state=DRIFTED_PHASE if raw else HEALTHY)
+    if state.drifted:
+        if state.clean_runs:
+            return (
+                "True",
+                "RecoveryPending",
+                f"{runs_text('clean', state.clean_runs, settings.recover_after_runs, 'recoverAfterRuns')}"
+                f", the monitor stays Drifted: {text}",
+            )
+        return ("True", "DriftDetected", text)
+    if state.drifted_runs:
+        return (
+            "False",
+            "DriftPending",
+            f"{runs_text('drifted', state.drifted_runs, settings.drift_after_runs, 'driftAfterRuns')}"
+            f": {text}",
+        )
+    if raw:
+        return ("False", "DriftPending", f"{unpersistent_message(settings)}: {text}")
+    return ("False", "NoDrift", text)
 
 
 # ---------------------------------------------------------------- whole status
@@ -332,6 +418,10 @@ def _compute(
     recorded_failures = prev.get("failures")
     failures: int = recorded_failures if isinstance(recorded_failures, int) else 0
     last_retraining = prev.get("lastRetraining")
+    alerting = prev.get("alerting")
+    since = prev.get("driftingSince")
+    recent = prev.get("recentRuns")
+    step: Step | None = None
 
     if outcome is not None and last_run is not None:
         recorded = parse_time(last_run.get("slot"))
@@ -351,6 +441,12 @@ def _compute(
             last_success = format_time(outcome.completion_time or now)
         elif not same_job:
             failures += 1
+        if not same_job:  # a run is counted once, whatever re-reads it
+            recent = recent_runs(recent, outcome)
+            if outcome.succeeded:
+                step = drift_step(monitor, previous_status, outcome)
+                alerting = step.after.to_status()
+                since = drifting_since(step, outcome, since if isinstance(since, Mapping) else None)
     if retraining is not None:
         last_retraining = retraining.to_status()
 
@@ -391,12 +487,10 @@ def _compute(
         ready = ("False", rejection_reason(job_creation), rejection_message(job_creation))
     conditions = set_condition(conditions, READY, *ready, now, gen)
 
-    # Drifted: the verdict of the last successful run
+    # Drifted: the debounced verdict of the successful runs (spec.alerting)
+    state = state_from_status({"alerting": alerting, "conditions": conditions})
     if last_run is not None and last_run.get("outcome") == SUCCEEDED:
-        if last_run.get("drifted"):
-            drift = ("True", "DriftDetected", _drift_message(last_run, features))
-        else:
-            drift = ("False", "NoDrift", _drift_message(last_run, features))
+        drift = _drift_condition(state, monitor, last_run, features)
         conditions = set_condition(conditions, DRIFTED, *drift, now, gen)
     elif get_condition(conditions, DRIFTED) is None:
         conditions = set_condition(
@@ -422,6 +516,7 @@ def _compute(
             outcome,
             previous_retraining if isinstance(previous_retraining, Mapping) else None,
             now,
+            unconfirmed=unconfirmed_drift(step or _recorded_step(monitor, previous_status)),
         )
         if decision.start:
             trigger = (
@@ -463,6 +558,8 @@ def _compute(
         phase = PENDING
     elif last_run.get("outcome") != SUCCEEDED:
         phase = FAILED
+    elif state is not None:
+        phase = DRIFTED_PHASE if state.drifted else HEALTHY
     else:
         phase = DRIFTED_PHASE if last_run.get("drifted") else HEALTHY
 
@@ -481,6 +578,9 @@ def _compute(
             else format_time(next_slot(monitor.schedule, now)),
             "failures": failures,
             "jobCreation": None if current_run is not None else _copy(job_creation),
+            "alerting": alerting if isinstance(alerting, Mapping) else None,
+            "driftingSince": since if isinstance(since, Mapping) else None,
+            "recentRuns": recent if isinstance(recent, list) else None,
         }
     )
     return prev

@@ -388,7 +388,7 @@ def sort_features(features: Iterable[Mapping[str, Any]]) -> list[Any]:
 # ---------------------------------------------------------------- writing and reading
 
 # Key order when writing, per enclosing key; keys not listed follow alphabetically.
-_SOURCE = ("uri", "format", "rows", "fingerprint", "profileCached", "window")
+_SOURCE = ("uri", "source", "format", "rows", "fingerprint", "profileCached", "window")
 _STATS = ("rows", "nulls", "nan", "inf", "mean", "std", "min", "max", "distinct")
 _KEY_ORDER: dict[str, tuple[str, ...]] = {
     "$": (

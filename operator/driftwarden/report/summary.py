@@ -36,6 +36,9 @@ NAME_BYTES = 96
 METHOD_BYTES = 32
 URI_BYTES = 1024
 MESSAGE_BYTES = 160
+# The reference's URI gives way to features sooner than the report's: the operator
+# knows the full path (the spec's, or the promoted one) and matches it by both ends.
+REFERENCE_URI_BYTES = 128
 CODE_BYTES = 48
 MAX_ERRORS = 3
 ELLIPSIS = "…"
@@ -90,7 +93,7 @@ def shorten(text: str, max_bytes: int, *, keep_end: bool = False) -> str:
     return cut(lo)
 
 
-def _round(value: Any) -> float | int | None:
+def round_number(value: Any) -> float | int | None:
     """A number with 6 significant digits, enough for status and alerts."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -110,13 +113,13 @@ def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
         "name": shorten(str(feature["name"]), NAME_BYTES, keep_end=True),
         "kind": shorten(str(feature["kind"]), METHOD_BYTES),
         "method": shorten(str(feature["method"]), METHOD_BYTES),
-        "score": _round(feature.get("score")),
-        "threshold": _round(feature.get("threshold")),
+        "score": round_number(feature.get("score")),
+        "threshold": round_number(feature.get("threshold")),
         "drifted": bool(feature.get("drifted")),
     }
     # p-value methods are judged by their p-value, not their score (the test statistic):
     # the operator needs it to rank features the way the report does.
-    p_value = _round(feature.get("pValue"))
+    p_value = round_number(feature.get("pValue"))
     if p_value is not None:
         entry["pValue"] = p_value
     return entry
@@ -142,6 +145,29 @@ def _errors(doc: Mapping[str, Any], limit: int, message_bytes: int) -> list[dict
     return errors
 
 
+def summary_reference(source: Any, uri_bytes: int) -> dict[str, Any] | None:
+    """Which reference the run used: ``{source, uri, fingerprint, window: {start, end}}``.
+
+    The operator records it in ``status.reference`` and ``status.lastRun.reference``;
+    None when the report names no reference.
+    """
+    if not isinstance(source, Mapping):
+        return None
+    window = source.get("window")
+    entry: dict[str, Any] = {
+        "source": shorten(str(source.get("source") or "spec"), CODE_BYTES),
+        "uri": shorten(str(source.get("uri") or ""), uri_bytes, keep_end=True) or None,
+        "fingerprint": shorten(str(source.get("fingerprint") or ""), 80) or None,
+        "window": {
+            "start": shorten(str(window.get("start") or ""), 40) or None,
+            "end": shorten(str(window.get("end") or ""), 40) or None,
+        }
+        if isinstance(window, Mapping)
+        else None,
+    }
+    return entry
+
+
 def _rows(doc: Mapping[str, Any], side: str) -> int | None:
     source = doc.get(side)
     rows = source.get("rows") if isinstance(source, Mapping) else None
@@ -152,12 +178,15 @@ def build_summary(
     doc: Mapping[str, Any],
     report_uri: str | None,
     max_bytes: int = TERMINATION_MESSAGE_BYTES,
+    *,
+    history_uri: str | None = None,
 ) -> Summary:
     """The compact summary of a validated report, sure to fit in ``max_bytes`` once dumped.
 
     Features come most drifted first (:func:`~driftwarden.report.document.sort_features`);
     as many as fit are kept, the rest are counted in ``truncated``. ``errors``
-    holds the first error findings, shortened. Raises :class:`ReportError` if
+    holds the first error findings, shortened. ``history`` (only when ``history_uri``
+    is given) is the run's trend page, history.html. Raises :class:`ReportError` if
     the report is invalid and ValueError if ``max_bytes`` < :data:`MIN_SUMMARY_BYTES`.
     """
     if max_bytes < MIN_SUMMARY_BYTES:
@@ -171,7 +200,7 @@ def build_summary(
     summary: Summary = {
         "v": SUMMARY_VERSION,
         "drifted": dataset["drifted"],
-        "driftShare": _round(dataset["driftShare"]),
+        "driftShare": round_number(dataset["driftShare"]),
         "driftedFeatures": dataset["driftedFeatures"],
         "totalFeatures": dataset["totalFeatures"],
         "rows": {"reference": _rows(doc, "reference"), "current": _rows(doc, "current")},
@@ -179,15 +208,27 @@ def build_summary(
         "features": [],
         "truncated": len(features),
         "errors": _errors(doc, MAX_ERRORS, MESSAGE_BYTES),
-        "durationSeconds": _round(duration),
+        "durationSeconds": round_number(duration),
     }
+    reference = summary_reference(doc.get("reference"), REFERENCE_URI_BYTES)
+    if reference is not None:
+        summary["reference"] = reference
+    if history_uri is not None:
+        summary["history"] = shorten(history_uri, URI_BYTES, keep_end=True)
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
+        lambda: _shorten_history(summary, 200),
         lambda: summary.update(errors=_errors(doc, 2, 80)),
         lambda: summary.update(errors=_errors(doc, 1, 40)),
         lambda: summary.update(report=shorten(report_uri or "", 200, keep_end=True) or None),
+        lambda: (
+            reference is not None
+            and summary.update(reference=summary_reference(doc.get("reference"), 64))
+        ),
         lambda: summary.update(errors=[]),
+        lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
+        lambda: summary.pop("reference", None),
     ]
     while _size(summary) > max_bytes:
         if not fallbacks:  # pragma: no cover - MIN_SUMMARY_BYTES leaves room for the counts
@@ -212,22 +253,35 @@ def build_summary(
     return summary
 
 
+def _shorten_history(summary: Summary, max_bytes: int) -> None:
+    if "history" in summary:
+        summary["history"] = shorten(summary["history"], max_bytes, keep_end=True)
+
+
 def build_error_summary(
-    reason: str, message: str, max_bytes: int = TERMINATION_MESSAGE_BYTES
+    reason: str,
+    message: str,
+    max_bytes: int = TERMINATION_MESSAGE_BYTES,
+    *,
+    history_uri: str | None = None,
 ) -> Summary:
     """The summary of a failed run: ``{"v": 1, "error": {"reason", "message"}}``.
 
     ``reason`` is a CamelCase machine-readable reason (``DriftwardenError.reason``),
     ``message`` the sentence for people; both are shortened to fit ``max_bytes``.
+    ``history`` (only when ``history_uri`` is given) is the trend page that shows the
+    failure among the monitor's runs; at most 512 bytes of it are kept.
     """
     if max_bytes < MIN_SUMMARY_BYTES:
         raise ValueError(f"max_bytes must be at least {MIN_SUMMARY_BYTES}, got {max_bytes}")
     reason = shorten(reason, CODE_BYTES) or "Error"
-    fixed = _size({"v": SUMMARY_VERSION, "error": {"reason": reason, "message": ""}})
-    return {
-        "v": SUMMARY_VERSION,
-        "error": {"reason": reason, "message": shorten(message, max_bytes - fixed + 2)},
-    }
+    summary: Summary = {"v": SUMMARY_VERSION}
+    if history_uri is not None:
+        # Room for the message first: the URI takes at most a quarter of the message.
+        summary["history"] = shorten(history_uri, min(URI_BYTES, max_bytes // 4), keep_end=True)
+    fixed = _size({**summary, "error": {"reason": reason, "message": ""}})
+    summary["error"] = {"reason": reason, "message": shorten(message, max_bytes - fixed + 2)}
+    return summary
 
 
 # ---------------------------------------------------------------- reading
@@ -263,6 +317,8 @@ def parse_summary(text: str | bytes) -> Summary:
             f"{SUMMARY_VERSION}",
             hint="run the analysis Job with the operator's image version",
         )
+    if summary.get("history") is not None and not isinstance(summary.get("history"), str):
+        raise _bad("history", "a string or null", summary.get("history"))
     if "error" in summary:
         error = summary["error"]
         if not isinstance(error, dict):
@@ -312,6 +368,22 @@ def parse_summary(text: str | bytes) -> Summary:
             f"invalid drift summary: {len(features)} features + truncated "
             f"{summary['truncated']} != totalFeatures {summary['totalFeatures']}"
         )
+
+    reference = summary.get("reference")
+    if reference is not None:
+        if not isinstance(reference, dict):
+            raise _bad("reference", "an object", reference)
+        for key in ("source", "uri", "fingerprint"):
+            if reference.get(key) is not None and not isinstance(reference.get(key), str):
+                raise _bad(f"reference.{key}", "a string or null", reference.get(key))
+        window = reference.get("window")
+        if window is not None and not (
+            isinstance(window, dict)
+            and all(
+                window.get(k) is None or isinstance(window.get(k), str) for k in ("start", "end")
+            )
+        ):
+            raise _bad("reference.window", "{start, end} strings or null", window)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):

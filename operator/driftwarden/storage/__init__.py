@@ -5,8 +5,8 @@ Public API::
     StorageOptions, resolve_filesystem, redact          (uri)
     DatasetSource, OpenedDataset, open_dataset          (dataset)
     FileInfo                                            (discovery)
-    read_bytes, write_bytes, join_uri,                  (objects)
-    list_names, delete_object
+    read_bytes, write_bytes, join_uri, list_names,      (objects)
+    delete_object
     FORMATS, normalize_format                           (formats)
 """
 

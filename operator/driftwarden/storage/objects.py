@@ -42,6 +42,19 @@ def read_bytes(uri: str, options: StorageOptions, *, label: str = "object") -> b
             return None  # deleted between the stat and the read
 
 
+def list_names(uri: str, options: StorageOptions, *, label: str = "objects") -> list[str] | None:
+    """Names of the files directly under the directory or prefix ``uri``, or None when
+    nothing is stored there. One listing request (no reads, no recursion), so a
+    caller can pick the few objects it needs from a long listing."""
+    filesystem, path = resolve_filesystem(uri, options)
+    with storage_errors(uri, options, label=label):
+        selector = pafs.FileSelector(path.rstrip("/"), recursive=False, allow_not_found=True)
+        infos = filesystem.get_file_info(selector)
+        if not infos and filesystem.get_file_info(path.rstrip("/")).type != pafs.FileType.Directory:
+            return None
+    return [info.base_name for info in infos if info.type == pafs.FileType.File]
+
+
 def write_bytes(uri: str, data: bytes, options: StorageOptions, *, label: str = "object") -> None:
     """Store ``data`` at ``uri``, replacing what is there.
 
@@ -65,15 +78,6 @@ def write_bytes(uri: str, data: bytes, options: StorageOptions, *, label: str = 
             return
         with filesystem.open_output_stream(path, compression=None) as out:
             out.write(data)
-
-
-def list_names(uri: str, options: StorageOptions, *, label: str = "objects") -> list[str]:
-    """Names of the objects directly under the directory or prefix ``uri`` (none if absent)."""
-    filesystem, path = resolve_filesystem(uri, options)
-    with storage_errors(uri, options, label=label):
-        selector = pafs.FileSelector(path, recursive=False, allow_not_found=True)
-        infos = filesystem.get_file_info(selector)
-    return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
 
 
 def delete_object(uri: str, options: StorageOptions, *, label: str = "object") -> None:
