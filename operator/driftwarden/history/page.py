@@ -36,6 +36,7 @@ from driftwarden.report.html import (
     html_page,
     nice_max,
     short_text,
+    sortable_head,
 )
 from driftwarden.report.html import escape_text as _e
 
@@ -357,10 +358,7 @@ def feature_table(model: Mapping[str, Any], slugs: Mapping[str, str]) -> str:
         ("Worst × threshold", "num"),
         ("Runs (oldest → newest)", "num"),
     )
-    head = "".join(
-        f'<th scope="col"><button type="button" data-type="{kind}">{_e(label)}</button></th>'
-        for label, kind in columns
-    )
+    head = sortable_head(columns)
     rows = []
     for rank, f in enumerate(features):
         name = str(f["name"])

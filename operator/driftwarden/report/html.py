@@ -529,10 +529,7 @@ def _table(features: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) ->
             '<section id="features"><h2>Features</h2>'
             '<p class="none">No features were compared.</p></section>'
         )
-    head = "".join(
-        f'<th scope="col"><button type="button" data-type="{kind}">{_e(label)}</button></th>'
-        for label, kind in _COLUMNS
-    )
+    head = sortable_head(_COLUMNS)
     rows = []
     for rank, f in enumerate(features):
         name = str(f["name"])
@@ -799,6 +796,14 @@ $body
 </html>
 """
 )
+
+
+def sortable_head(columns: Sequence[tuple[str, str]]) -> str:
+    """Header cells of a table SORT_SCRIPT sorts: (label, data type) per column."""
+    return "".join(
+        f'<th scope="col"><button type="button" data-type="{kind}">{_e(label)}</button></th>'
+        for label, kind in columns
+    )
 
 
 def html_page(*, title: str, version: str, body: str, footer: str, css: str, js: str) -> str:
