@@ -7,7 +7,7 @@ import pytest
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.settings import AnalysisSettings, parse_detection
 from driftwarden.profile import ColumnPlan, ProfileOptions, empty_profile
-from driftwarden.profile.dataset import column_rng
+from driftwarden.profile.sampling import RowKeys
 
 from .helpers import CAT0_TO_20, compare, synthetic
 
@@ -30,7 +30,7 @@ def _profile_in_shards(draw, rows: int, shard: int, edges=None):
     """Profile ``rows`` rows of one numerical (x) and one categorical (c) column, shard by shard."""
     plan = [ColumnPlan("x", "numerical"), ColumnPlan("c", "categorical")]
     profile = empty_profile(plan, ProfileOptions(), edges)
-    rng_sample = column_rng(0, "x")
+    rng_sample = RowKeys(0)
     dictionary = pa.array([f"cat{i}" for i in range(10)])
     for start in range(0, rows, shard):
         x, codes = draw(min(shard, rows - start))
@@ -57,8 +57,10 @@ def test_defaults_stay_quiet_at_10_to_the_8_rows():
     assert current.rows == rows
     assert not verdict.drifted
     assert not any(f["drifted"] for f in features)
-    # With 10^8 rows a p-value-only rule would flag anything; the effect sizes are tiny.
-    assert all(f["score"] < 0.01 for f in features)
+    # With 10^8 rows a p-value-only rule would flag anything; the effect sizes stay at the
+    # noise of two 32,768-value samples (Wasserstein/σ: mean 0.010, 99th percentile 0.023
+    # over 300 draws of N(0,1)), far below the 0.1 threshold.
+    assert all(f["score"] < 0.04 for f in features)
 
 
 @pytest.mark.parametrize("n", [1000, 100_000])

@@ -11,14 +11,14 @@ from scipy import stats as sps
 
 from driftwarden import stats
 from driftwarden.profile import NumericProfile
-from driftwarden.profile.dataset import column_rng
+from driftwarden.profile.sampling import RowKeys
 
 
 def _profile(values, sample_size=1000, edges=None, seed=0):
     profile = NumericProfile(sample_size)
     if edges is not None:
         profile = profile.with_edges(np.asarray(edges, float))
-    profile.update(pa.array(values, type=pa.float64()), column_rng(seed, "x"))
+    profile.update(pa.array(values, type=pa.float64()), RowKeys(seed))
     return profile
 
 
@@ -35,7 +35,7 @@ def test_small_column_is_held_exactly():
 def test_moments_stay_precise_with_a_large_offset():
     values = 1e9 + np.random.default_rng(2).normal(0, 1, 5000)
     profile = NumericProfile(100)
-    rng = column_rng(0, "x")
+    rng = RowKeys(0)
     for chunk in np.array_split(values, 7):
         profile.update(pa.array(chunk), rng)
     assert profile.std == pytest.approx(values.std(), rel=1e-6)
@@ -58,7 +58,7 @@ def test_nulls_nan_and_infinities_are_counted_apart():
 
 def test_integer_columns_are_profiled_as_numbers():
     profile = NumericProfile(10)
-    profile.update(pa.array([1, 2, None, 4], type=pa.int32()), column_rng(0, "n"))
+    profile.update(pa.array([1, 2, None, 4], type=pa.int32()), RowKeys(0))
     assert profile.finite == 3 and profile.mean == pytest.approx(7 / 3)
 
 
@@ -85,7 +85,7 @@ def test_quantile_edges_of_a_discrete_column_collapse_to_its_steps():
 def test_sample_is_bounded_and_uniform_on_large_columns():
     values = np.random.default_rng(4).normal(size=300_000)
     profile = NumericProfile(20_000)
-    rng = column_rng(0, "x")
+    rng = RowKeys(0)
     for chunk in np.array_split(values, 30):
         profile.update(pa.array(chunk), rng)
     assert profile.sample.size == 20_000 and not profile.exact
@@ -101,7 +101,7 @@ def test_sampling_error_bound_holds_across_repetitions():
     misses = 0
     for seed in range(100):
         profile = NumericProfile(2000)
-        profile.update(pa.array(population), column_rng(seed, "x"))
+        profile.update(pa.array(population), RowKeys(seed))
         misses += sps.ks_2samp(profile.sample, population).statistic > bound
     assert misses <= 3
 
@@ -163,7 +163,7 @@ def test_64_bit_integers_beyond_2_to_the_53_are_rounded_and_counted(dtype):
         [2**64 - 1] if dtype == pa.uint64() else [-(2**63)]
     )
     profile = NumericProfile(10)
-    profile.update(pa.array(big, type=dtype), column_rng(0, "id"))
+    profile.update(pa.array(big, type=dtype), RowKeys(0))
     assert profile.rounded == 3 and profile.finite == 4 and profile.nulls == 1
     assert profile.maximum == float(max(v for v in big if v is not None))
     assert profile.merge(profile).rounded == 6
@@ -171,12 +171,13 @@ def test_64_bit_integers_beyond_2_to_the_53_are_rounded_and_counted(dtype):
 
 def test_small_64_bit_integers_are_exact_and_not_counted():
     profile = NumericProfile(10)
-    profile.update(pa.array([2**53, -(2**53), 1], type=pa.int64()), column_rng(0, "n"))
+    profile.update(pa.array([2**53, -(2**53), 1], type=pa.int64()), RowKeys(0))
     assert profile.rounded == 0 and profile.maximum == 2**53
 
 
 def test_full_sample_updated_in_place_keeps_the_same_bottom_k_set():
-    from driftwarden.profile.numeric import _bottom_k, _replace_in_place
+    from driftwarden.profile.sampling import bottom_k as _bottom_k
+    from driftwarden.profile.sampling import replace_in_place as _replace_in_place
 
     rng = np.random.default_rng(3)
     sample, keys = rng.normal(size=500), rng.random(500)

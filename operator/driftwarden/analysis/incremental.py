@@ -2,8 +2,8 @@
 
 A sliding window (an hourly run over seven days of hourly files) shares all but a
 file or two with the previous run's window. The current side is therefore always
-profiled file by file, each file's sampling keys seeded by its path and the column
-(:func:`driftwarden.profile.dataset.column_rng`), and merged: a file's profile is a
+profiled file by file, each row's sampling key a hash of the file's path and the row's
+position (:class:`driftwarden.profile.sampling.RowKeys`), and merged: a file's profile is a
 function of the file alone, and merging is exact and order-free (bottom-k samples
 by key, integer counts, exact moment sums), so a window merged from cached pieces
 equals a window scanned whole. Without a cache the same file-by-file profiles are

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,6 +12,7 @@ from numpy.typing import NDArray
 
 from driftwarden.profile.categorical import CategoricalProfile
 from driftwarden.profile.numeric import NumericProfile
+from driftwarden.profile.sampling import AlignedSampler, RowKeys
 
 Kind = Literal["numerical", "categorical"]
 ColumnProfile = NumericProfile | CategoricalProfile
@@ -72,15 +72,6 @@ def kind_of(profile: ColumnProfile) -> Kind:
     return _kind(profile)
 
 
-def column_rng(seed: int, name: str, stream: bytes = b"") -> np.random.Generator:
-    """The sampling generator of one column: deterministic for a seed, a column name and
-    a ``stream`` (e.g. a digest of the file being profiled, so each file of a window
-    draws its own keys whatever else is read in the same run)."""
-    words = [seed, zlib.crc32(name.encode())]
-    words.extend(int.from_bytes(stream[at : at + 4], "little") for at in range(0, len(stream), 4))
-    return np.random.default_rng(words)
-
-
 def empty_profile(
     plan: Sequence[ColumnPlan],
     options: ProfileOptions,
@@ -115,27 +106,67 @@ def build_profile(
     columns (wide data is read in column groups): each column is updated from the
     batches that carry it, in order, and rows are counted from the batches that
     carry the first planned column. ``on_batch`` is told those batches' row counts
-    (for progress reporting). ``stream`` seeds the sampling keys along with the column
-    names (see :func:`column_rng`).
+    (for progress reporting). ``stream`` (e.g. a digest of the file) and the seed key the
+    rows' sampling (:class:`~driftwarden.profile.sampling.RowKeys`): a row's key is the
+    same for every column, so the samples of columns without nulls or non-finite values
+    are the same rows, selected once per batch.
     """
     profile = empty_profile(plan, options, edges)
-    # Only numerical columns sample (a generator costs ~0.3 ms to seed).
-    rngs = {
-        column.name: column_rng(options.seed, column.name, stream)
-        for column in plan
-        if column.kind == "numerical"
-    }
+    keys = RowKeys(options.seed, stream)
+    # Columns that had a finite value in every row so far share one sampling selection
+    # (profile.sampling): per set of columns a batch carries, as wide data is read in
+    # column groups whose batches each cover the same rows.
+    groups: dict[tuple[str, ...], _AlignedGroup] = {}
     first = plan[0].name if plan else None
     for batch in batches:
-        names = batch.schema.names
+        names = tuple(batch.schema.names)
+        group = groups.get(names)
+        if group is None:
+            group = groups[names] = _AlignedGroup.of(profile, names, options.sample_size)
+        aligned: list[tuple[NumericProfile, NDArray[np.float64]]] = []
         for name, array in zip(names, batch.columns, strict=True):
             target = profile.columns.get(name)
             if isinstance(target, NumericProfile):
-                target.update(array, rngs[name])
+                start = target.rows
+                finite, positions = target.observe(array)
+                if name in group.members:
+                    if positions is None:
+                        aligned.append((target, finite))
+                        continue
+                    group.members.discard(name)
+                    target.unalign()
+                if finite.size:
+                    batch_keys = keys.of(start, len(array))
+                    target.add_sample(
+                        finite, batch_keys if positions is None else batch_keys[positions]
+                    )
             elif target is not None:
                 target.update(array)
+        if aligned and batch.num_rows:
+            selection = group.sampler.step(keys.of(group.rows, batch.num_rows))
+            for target, finite in aligned:
+                target.apply_aligned(selection, finite, group.sampler.keys)
+        group.rows += batch.num_rows
         if first is None or first in names:
             profile.rows += batch.num_rows
             if on_batch is not None:
                 on_batch(batch.num_rows)
     return profile
+
+
+@dataclass
+class _AlignedGroup:
+    """The numerical columns of one column group still sampled by the shared selection."""
+
+    sampler: AlignedSampler
+    members: set[str]
+    rows: int = 0
+
+    @classmethod
+    def of(cls, profile: DatasetProfile, names: Sequence[str], k: int) -> _AlignedGroup:
+        members = {
+            name
+            for name in names
+            if isinstance(column := profile.columns.get(name), NumericProfile) and column.rows == 0
+        }
+        return cls(AlignedSampler(k), members)

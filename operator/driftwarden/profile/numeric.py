@@ -14,8 +14,9 @@ What is kept, and why:
   merged moments do not depend on the order or grouping of the merges: the profile of
   a window merged from cached per-file profiles equals the one merged file by file;
 * a uniform random sample of the finite values of at most ``sample_size`` values,
-  kept as a *bottom-k sample*: every value gets a uniform random key and the
-  profile keeps the ``k`` smallest keys. Merging two profiles keeps the ``k``
+  kept as a *bottom-k sample*: every row has a uniform key, a hash of its position in
+  the stream (:mod:`driftwarden.profile.sampling`), and the profile keeps the values
+  of the ``k`` smallest keys. Merging two profiles keeps the ``k``
   smallest keys of both, which is again a uniform sample of the union, so shards
   merge exactly like one pass. While a column has at most ``k`` finite values the
   sample *is* the column and every statistic on it is exact;
@@ -40,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from driftwarden.profile.sampling import RowKeys, Selection, bottom_k, replace_in_place
 from driftwarden.stats import is_sorted
 
 _EMPTY = np.empty(0, dtype=np.float64)
@@ -123,15 +125,31 @@ class NumericProfile:
 
     # ------------------------------------------------------------ building
 
-    def update(self, array: pa.Array | pa.ChunkedArray, rng: np.random.Generator) -> None:
-        """Add one batch of a column (any numeric Arrow type; nulls allowed)."""
+    def update(self, array: pa.Array | pa.ChunkedArray, keys: RowKeys) -> None:
+        """Add one batch of a column (any numeric Arrow type; nulls allowed).
+
+        ``keys`` are the sampling keys of the stream the batch comes from; the batch's
+        rows are the ``len(array)`` after the ones this profile has already seen.
+        """
         if isinstance(array, pa.ChunkedArray):
             for chunk in array.chunks:
-                self.update(chunk, rng)
+                self.update(chunk, keys)
             return
+        start = self.rows
+        finite, positions = self.observe(array)
+        if finite.size:
+            batch_keys = keys.of(start, len(array))
+            self.add_sample(finite, batch_keys if positions is None else batch_keys[positions])
+
+    def observe(self, array: pa.Array) -> tuple[NDArray[np.float64], NDArray[np.intp] | None]:
+        """Count one batch (rows, nulls, non-finite values, moments, histogram) but do not
+        sample it: the batch's finite values, and their rows in the batch (None when
+        every row holds a finite value, the common case)."""
         self.rows += len(array)
+        valid: NDArray[np.intp] | None = None
         if array.null_count:
             self.nulls += array.null_count
+            valid = np.flatnonzero(array.is_valid().to_numpy(zero_copy_only=False))
             array = pc.drop_null(array)
         if pa.types.is_int64(array.type) or pa.types.is_uint64(array.type):
             self.rounded += _beyond_exact(array)
@@ -141,9 +159,10 @@ class NumericProfile:
             array = pc.cast(array, pa.float64(), safe=False)
         values = array.to_numpy(zero_copy_only=False)
         if values.size == 0:
-            return
+            return values, valid
         finite_mask = np.isfinite(values)
         finite_count = int(np.count_nonzero(finite_mask))
+        positions = valid
         if finite_count != values.size:
             nan_count = int(np.count_nonzero(np.isnan(values)))
             pos = int(np.count_nonzero(values == np.inf))
@@ -152,13 +171,14 @@ class NumericProfile:
             self.neg_inf += values.size - finite_count - nan_count - pos
             ordered = values[~np.isnan(values)]  # ±inf stay: they belong in the outer bins
             finite = values[finite_mask]
+            positions = np.flatnonzero(finite_mask) if valid is None else valid[finite_mask]
         else:
             ordered = finite = values
         if self.edges is not None and self.bin_counts is not None:
             self.bin_counts += _histogram(ordered, self.edges)
         if finite.size:
             self._add_moments(finite)
-            self._add_sample(finite, rng)
+        return finite, positions
 
     def _add_moments(self, values: NDArray[np.float64]) -> None:
         n = values.size
@@ -183,33 +203,42 @@ class NumericProfile:
         self.maximum = max(self.maximum, hi)
         self._sums = None  # the floats changed: any exact sums are stale
 
-    def _add_sample(self, values: NDArray[np.float64], rng: np.random.Generator) -> None:
+    def add_sample(self, values: NDArray[np.float64], keys: NDArray[np.float64]) -> None:
+        """Offer finite ``values`` with their rows' ``keys`` to this column's own sample."""
         k = self.sample_size
-        threshold = self.keys.max() if self.keys.size >= k else 1.0
-        if threshold >= 1.0:
-            picked_keys = rng.random(values.size)
-            picked = values
-        else:
-            # Only values whose key would fall below the current k-th key can enter:
-            # draw how many (binomial) and which (uniform), instead of a key per value.
-            count = int(rng.binomial(values.size, threshold))
-            if count == 0:
+        if self.sample.size >= k:
+            # Only rows whose key falls below the current k-th key can enter.
+            enter = keys < self.keys.max()
+            if not enter.any():
                 return
-            positions = rng.choice(values.size, size=count, replace=False)
-            picked = values[positions]
-            picked_keys = rng.random(count) * threshold
+            values, keys = values[enter], keys[enter]
         if self.sample.size == k and self.sample.flags.writeable and self.keys.flags.writeable:
-            _replace_in_place(self.sample, self.keys, picked, picked_keys)
+            replace_in_place(self.sample, self.keys, values, keys)
             self._sorted_of = None  # same array object, new contents
             return
-        if self.sample.size == 0 and picked.size > k:
+        if self.sample.size == 0 and values.size > k:
             # The first batch fills the sample: select from it directly. Concatenating
             # with the empty sample would copy the whole batch and its keys first.
-            self.sample, self.keys = _bottom_k(picked, picked_keys, k)
+            self.sample, self.keys = bottom_k(values, keys, k)
             return
-        self.sample, self.keys = _bottom_k(
-            np.concatenate([self.sample, picked]), np.concatenate([self.keys, picked_keys]), k
+        self.sample, self.keys = bottom_k(
+            np.concatenate([self.sample, values]), np.concatenate([self.keys, keys]), k
         )
+
+    def apply_aligned(
+        self, selection: Selection, values: NDArray[np.float64], keys: NDArray[np.float64]
+    ) -> None:
+        """Sample a batch as every aligned column does (see :class:`AlignedSampler`):
+        ``values`` are the batch's, all finite; ``keys`` the sampler's shared keys."""
+        self.sample = selection.apply(self.sample, values)
+        self.keys = keys
+        self._sorted_of = None
+
+    def unalign(self) -> None:
+        """Leave the aligned columns: from now on this column samples on its own keys."""
+        self.keys = self.keys.copy()
+        if not self.sample.flags.writeable:
+            self.sample = self.sample.copy()
 
     # ------------------------------------------------------------ merging
 
@@ -253,7 +282,7 @@ class NumericProfile:
             merged._combine_moments(
                 other.finite, other.mean, other.m2, other.minimum, other.maximum
             )
-        merged.sample, merged.keys = _bottom_k(
+        merged.sample, merged.keys = bottom_k(
             np.concatenate([self.sample, other.sample]),
             np.concatenate([self.keys, other.keys]),
             self.sample_size,
@@ -388,38 +417,3 @@ def _to_float(value: Fraction) -> float:
         return float(value)
     except OverflowError:
         return math.inf if value > 0 else -math.inf
-
-
-def _bottom_k(
-    values: NDArray[np.float64], keys: NDArray[np.float64], k: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The ``k`` values with the smallest keys; the same set whatever the input order."""
-    if keys.size <= k:
-        return values, keys
-    keep = np.argpartition(keys, k - 1)[:k]
-    # Equal keys across the cut (keyless profiles merged: all keys 0) would leave the
-    # choice to argpartition, i.e. to the input order: break such ties by value.
-    if np.count_nonzero(keys <= keys[keep].max()) > k:
-        keep = np.lexsort((values, keys))[:k]
-    return values[keep], keys[keep]
-
-
-def _replace_in_place(
-    sample: NDArray[np.float64],
-    keys: NDArray[np.float64],
-    picked: NDArray[np.float64],
-    picked_keys: NDArray[np.float64],
-) -> None:
-    """Keep the ``sample.size`` smallest keys of both, in the full sample's own arrays.
-
-    The same set as :func:`_bottom_k` of the concatenation, but the sample's buffers
-    are kept: replacing them on every batch left the allocator with freed blocks it
-    could not reuse, and a 1,000-feature run's RSS at twice its samples' size.
-    """
-    k = sample.size
-    dropped = np.argpartition(np.concatenate([keys, picked_keys]), k - 1)[k:]
-    freed = dropped[dropped < k]
-    kept = np.ones(picked.size, dtype=bool)
-    kept[dropped[dropped >= k] - k] = False
-    sample[freed] = picked[kept]
-    keys[freed] = picked_keys[kept]
