@@ -14,6 +14,11 @@ from typing import Any
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import Counts, profile_window, scan_file
+from driftwarden.analysis.model_multivariate import (
+    multivariate_document,
+    row_features,
+    row_options,
+)
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -27,6 +32,7 @@ from driftwarden.profile import (
     kind_of,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
@@ -103,9 +109,11 @@ def reference_cache_key(
 COLUMN_GROUP = 64
 
 
-def _batches(dataset: OpenedDataset, plan: FeaturePlan) -> Iterator[Any]:
+def _batches(dataset: OpenedDataset, plan: FeaturePlan, options: ProfileOptions) -> Iterator[Any]:
     return dataset.batches(
-        plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP
+        read_order(plan.names, options.row_features),
+        dictionary_columns=plan.categorical,
+        column_group=COLUMN_GROUP,
     )
 
 
@@ -133,7 +141,7 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        _batches(dataset, plan) if batches is None else batches,
+        _batches(dataset, plan, options) if batches is None else batches,
         plan.columns,
         options,
         edges=edges,
@@ -310,6 +318,9 @@ def analyze(
         | _not_features(current, config.current),
     )
     findings = list(plan.findings)
+    multivariate = settings.model.multivariate if settings.model is not None else None
+    joint = () if multivariate is None else row_features(plan, multivariate, findings)
+    options = row_options(options, multivariate, joint)
     ref_profile, cached = load_or_build_reference(
         reference,
         plan,
@@ -337,6 +348,20 @@ def analyze(
             column.drop_keys()  # never merged: frees memory before the comparison
     features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
     findings.extend(feature_findings)
+    joint_document = (
+        None
+        if multivariate is None
+        else multivariate_document(ref_profile, cur_profile, multivariate, joint, findings)
+    )
+    # Why the run is drifted: the share of drifted features, the joint detector, or both.
+    drifted_by = [
+        reason
+        for reason, drifted in (
+            ("features", verdict.drifted),
+            ("multivariate", joint_document is not None and joint_document["drifted"]),
+        )
+        if drifted
+    ]
     detection = settings.detection
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -385,13 +410,15 @@ def analyze(
             },
         },
         "dataset": {
-            "drifted": verdict.drifted,
+            "drifted": bool(drifted_by),
+            "driftedBy": drifted_by,
             "driftShare": verdict.drift_share,
             "driftedFeatures": verdict.drifted_features,
             "totalFeatures": verdict.total_features,
             "threshold": verdict.threshold,
         },
         "features": features,
+        "multivariate": joint_document,
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }
