@@ -1,4 +1,4 @@
-"""The model's view: label joins, performance metrics with confidence intervals.
+"""The model's view: prediction and target columns, performance, root cause, multivariate drift.
 
 Imports numpy and pyarrow: only the analysis Job loads it, never the operator.
 """
