@@ -25,6 +25,9 @@ KINDS = ("numerical", "categorical")
 SEVERITIES = ("error", "warning", "info")
 REASONS = ("distribution", "missing", "distribution+missing")
 DISTRIBUTION_TYPES = ("histogram", "categories")
+# spec.model's columns in the report's ``predictions`` section.
+MODEL_ROLES = ("prediction", "target")
+MODEL_KINDS = ("label", "score", "value")
 # Methods whose score is a p-value: a feature drifts when the score falls *below*
 # the threshold. Must match driftwarden.analysis.settings.P_VALUE_METHODS (the
 # report layer may not import analysis).
@@ -281,6 +284,38 @@ def _validate_feature(feature: Any, path: str) -> None:
     _validate_distribution(feature, path)
 
 
+def _validate_predictions(doc: Mapping[str, Any]) -> None:
+    """``predictions`` (spec.model's prediction and target columns): null, or counts consistent
+    with its columns, each shaped like a feature with a role."""
+    section = _object(doc, "predictions", "$", null=True)
+    if section is None:
+        return
+    path = "$.predictions"
+    for key in ("drifted", "predictionDrifted"):
+        _boolean(section, key, path)
+    if section.get("targetDrifted") is not None:
+        _boolean(section, "targetDrifted", path)
+    _count(section, "driftedColumns", path)
+    _count(section, "totalColumns", path)
+    columns = _array(section, "columns", path)
+    for i, column in enumerate(columns):
+        _validate_feature(column, f"{path}.columns[{i}]")
+        _one_of(column, "role", f"{path}.columns[{i}]", MODEL_ROLES)
+        _one_of(column, "modelKind", f"{path}.columns[{i}]", MODEL_KINDS)
+    if section["totalColumns"] != len(columns) or section["driftedColumns"] != sum(
+        1 for c in columns if c["drifted"]
+    ):
+        raise ReportError(
+            f"invalid report: {path}: totalColumns/driftedColumns disagree with its columns"
+        )
+    for i, item in enumerate(_array(section, "notCompared", path)):
+        if not isinstance(item, dict):
+            raise _fail(f"{path}.notCompared[{i}]", "an object", item)
+        _string(item, "name", f"{path}.notCompared[{i}]")
+        _one_of(item, "role", f"{path}.notCompared[{i}]", MODEL_ROLES)
+        _string(item, "reason", f"{path}.notCompared[{i}]")
+
+
 def validate_report(doc: Any) -> None:
     """Check the stable core of a report; raise :class:`ReportError` (a ValueError) if broken.
 
@@ -347,6 +382,7 @@ def validate_jsonable(doc: Any) -> None:
             f"{drifted} of $.features are drifted"
         )
 
+    _validate_predictions(doc)
     _validate_root_cause(doc)
 
     findings = doc.get("findings", [])
