@@ -85,6 +85,7 @@ FULL_STATUS = {
     "features": [{"name": "x", "method": "psi", "score": 0.3, "drifted": True}],
     "alerting": {"state": "Drifted", "driftedRuns": 3, "cleanRuns": 0},
     "driftingSince": {"job": "x", "time": "2026-01-01T00:00:00Z"},
+    "model": {"multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3}},
 }
 
 

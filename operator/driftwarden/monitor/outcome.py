@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from driftwarden.monitor.multivariate import MultivariateOutcome, multivariate_outcome
 from driftwarden.monitor.times import parse_time
 
 ANALYSIS_CONTAINER = "analyze"
@@ -151,6 +152,8 @@ class RunOutcome:
     reference: RunReference | None = None
     # The run's trend page (history.html), failed runs included, when the Job wrote one.
     history: str | None = None
+    # spec.model.multivariate's verdict (monitor/multivariate.py); None without the detector.
+    multivariate: MultivariateOutcome | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -574,6 +577,9 @@ def outcome_from_summary(
     message = f"{verdict}: {drifted_count if drifted_count is not None else '?'} of {total if total is not None else '?'} features drifted"
     if share is not None:
         message += f" (share {share:.2f})"
+    joint = multivariate_outcome(summary.get("multivariate"))
+    if joint is not None and (joint.drifted or joint.skipped):
+        message += f"; {joint.text()}"
     if errors:
         message += f"; {len(errors)} feature(s) could not be compared"
     return RunOutcome(
@@ -591,6 +597,7 @@ def outcome_from_summary(
         truncated=_count(summary.get("truncated")) or 0,
         errors=errors,
         reference=run_reference(summary.get("reference")),
+        multivariate=joint,
         **common,
     )
 

@@ -53,6 +53,7 @@ from driftwarden.monitor.debounce import (
     state_from_status,
     unpersistent_message,
 )
+from driftwarden.monitor.multivariate import model_status, multivariate_outcome
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
@@ -99,6 +100,8 @@ STATUS_FIELDS = (
     "alerting",
     "driftingSince",
     "recentRuns",
+    # spec.model's results of the last successful run (monitor/multivariate.py …)
+    "model",
 )
 
 
@@ -258,7 +261,9 @@ def is_new_outcome(previous_status: Mapping[str, Any] | None, outcome: RunOutcom
 
 
 def _drift_message(
-    last_run: Mapping[str, Any], features: Sequence[Mapping[str, Any]] | None
+    last_run: Mapping[str, Any],
+    features: Sequence[Mapping[str, Any]] | None,
+    model: Mapping[str, Any] | None = None,
 ) -> str:
     share = last_run.get("driftShare")
     share_text = f"{share:.2f}" if isinstance(share, int | float) else "?"
@@ -269,6 +274,9 @@ def _drift_message(
     names = [f["name"] for f in features or [] if isinstance(f, Mapping) and f.get("drifted")]
     if names:
         text += ": " + ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+    joint = multivariate_outcome((model or {}).get("multivariate"))
+    if joint is not None and joint.drifted:
+        text += f"; {joint.text()}"
     return text
 
 
@@ -311,9 +319,10 @@ def _drift_condition(
     monitor: Monitor,
     last_run: Mapping[str, Any],
     features: Sequence[Mapping[str, Any]] | None,
+    model: Mapping[str, Any] | None = None,
 ) -> tuple[str, str, str]:
     """The Drifted condition after a successful run: the debounced verdict, and what is pending."""
-    text = _drift_message(last_run, features)
+    text = _drift_message(last_run, features, model)
     raw = bool(last_run.get("drifted"))
     settings = monitor.alerting
     if state is None:  # a status from before debouncing without a Drifted condition
@@ -421,6 +430,7 @@ def _compute(
     alerting = prev.get("alerting")
     since = prev.get("driftingSince")
     recent = prev.get("recentRuns")
+    model = prev.get("model")
     step: Step | None = None
 
     if outcome is not None and last_run is not None:
@@ -438,6 +448,7 @@ def _compute(
         if outcome.succeeded:
             failures = 0
             features = top_features(outcome.features)
+            model = model_status(model, outcome.job, outcome.multivariate)
             last_success = format_time(outcome.completion_time or now)
         elif not same_job:
             failures += 1
@@ -490,7 +501,9 @@ def _compute(
     # Drifted: the debounced verdict of the successful runs (spec.alerting)
     state = state_from_status({"alerting": alerting, "conditions": conditions})
     if last_run is not None and last_run.get("outcome") == SUCCEEDED:
-        drift = _drift_condition(state, monitor, last_run, features)
+        drift = _drift_condition(
+            state, monitor, last_run, features, model if isinstance(model, Mapping) else None
+        )
         conditions = set_condition(conditions, DRIFTED, *drift, now, gen)
     elif get_condition(conditions, DRIFTED) is None:
         conditions = set_condition(
@@ -581,6 +594,7 @@ def _compute(
             "alerting": alerting if isinstance(alerting, Mapping) else None,
             "driftingSince": since if isinstance(since, Mapping) else None,
             "recentRuns": recent if isinstance(recent, list) else None,
+            "model": model if isinstance(model, Mapping) else None,
         }
     )
     return prev

@@ -25,6 +25,10 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.multivariate_summary import (
+    check_summary_multivariate,
+    summary_multivariate,
+)
 
 SUMMARY_VERSION = 1
 TERMINATION_MESSAGE_BYTES = 4096
@@ -215,6 +219,9 @@ def build_summary(
         summary["reference"] = reference
     if history_uri is not None:
         summary["history"] = shorten(history_uri, URI_BYTES, keep_end=True)
+    joint = summary_multivariate(doc, round_number)  # fixed size: never given up below
+    if joint is not None:
+        summary["multivariate"] = joint
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: _shorten_history(summary, 200),
@@ -396,4 +403,5 @@ def parse_summary(text: str | bytes) -> Summary:
                 raise _bad(f"errors[{i}].{key}", "a string", error.get(key))
         if error.get("feature") is not None and not isinstance(error.get("feature"), str):
             raise _bad(f"errors[{i}].feature", "a string or null", error.get("feature"))
+    check_summary_multivariate(summary)
     return summary
