@@ -150,17 +150,50 @@ def test_a_new_reference_or_a_rewritten_file_invalidates_what_it_changes(tmp_pat
     assert not set(entries(cache)) & set(before)  # the old context's entries are gone
 
 
-def test_a_window_without_a_timestamp_column_caches_every_file(tmp_path):
+def test_without_a_window_a_file_is_cached_the_second_time_it_is_seen(tmp_path):
+    """A one-off analysis writes no profiles; a file seen again goes through the cache."""
     reference, current = make_data(tmp_path, 6)
     cache = tmp_path / "cache"
     conf = parse_run_config(
         {"reference": {"path": str(reference)}, "current": {"path": str(current)}}
     )
-    analyze(conf, profile_cache=str(cache))
+
+    def run() -> dict:
+        report = analyze(conf, profile_cache=str(cache))
+        same_verdict(report, analyze(conf, profile_cache=None))
+        return report["current"]["files"]
+
+    assert run() == {"total": 6, "scanned": 6, "cached": 0, "cacheReads": 0, "cacheWrites": 0}
+    assert entries(cache) == ["seen.json"]  # the small list of seen files, no profile
+    assert run()["scanned"] == 6  # seen twice: now profiled into the cache
+    assert any(name.endswith(".dwprofile") for name in entries(cache))
     hourly_file(current, 6)
+    assert run() | {"cacheReads": 0, "cacheWrites": 0} == {
+        "total": 7,
+        "scanned": 1,
+        "cached": 6,
+        "cacheReads": 0,
+        "cacheWrites": 0,
+    }
+    assert run()["scanned"] == 1  # the new file's second sight: scanned once more, stored
+    assert run()["scanned"] == 0
+
+
+def test_a_damaged_list_of_seen_files_is_a_finding_and_a_first_sight(tmp_path):
+    reference, current = make_data(tmp_path, 3)
+    cache = tmp_path / "cache"
+    conf = parse_run_config(
+        {"reference": {"path": str(reference)}, "current": {"path": str(current)}}
+    )
+    analyze(conf, profile_cache=str(cache))
+    (seen,) = cache.glob("current-*/seen.json")
+    seen.write_text("{not json")
     report = analyze(conf, profile_cache=str(cache))
+    assert "ProfileCacheInvalid" in {f["code"] for f in report["findings"]}
+    assert report["current"]["files"]["scanned"] == 3
     same_verdict(report, analyze(conf, profile_cache=None))
-    assert report["current"]["files"] == {**report["current"]["files"], "scanned": 1, "cached": 6}
+    again = analyze(conf, profile_cache=str(cache))
+    assert "ProfileCacheInvalid" not in {f["code"] for f in again["findings"]}
 
 
 @pytest.mark.parametrize("window", ["3h", "5h"])

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from driftwarden.analysis import settings
+from driftwarden.analysis import model_settings, settings
 from driftwarden.cli.analyze import build_config
 from driftwarden.cli.main import build_parser
 from driftwarden.envchunks import join_env
@@ -230,6 +230,16 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert SPEC_SCHEMA["properties"]["output"]["properties"]["path"]["maxLength"] == (
         settings.MAX_OUTPUT_PATH_LENGTH
     )
+    model = SPEC_SCHEMA["properties"]["model"]["properties"]
+    assert model["predictions"]["maxItems"] == model_settings.MAX_PREDICTIONS
+    for column in (model["predictions"]["items"], model["target"]):
+        assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    multivariate = model["multivariate"]["properties"]
+    assert multivariate["features"]["maxItems"] == model_settings.MAX_MULTIVARIATE_FEATURES
+    assert multivariate["features"]["items"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    assert (multivariate["sampleRows"]["minimum"], multivariate["sampleRows"]["maximum"]) == (
+        model_settings.MULTIVARIATE_ROWS
+    )
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
@@ -245,6 +255,15 @@ OVER_THE_BOUND = [
     ("output.path", lambda s: s["output"].update(path="s3://b/" + "x" * 890)),
     ("features.exclude[0]", lambda s: s["features"]["exclude"].__setitem__(0, "c" * 129)),
     ("current.timestampColumn", lambda s: s["current"].update(timestampColumn="t\x1b[31m")),
+    (
+        "model.predictions",
+        lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
+    ),
+    ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    (
+        "model.multivariate.features",
+        lambda s: s["model"]["multivariate"]["features"].append("one_more"),
+    ),
 ]
 
 

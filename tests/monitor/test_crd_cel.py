@@ -64,6 +64,27 @@ CEL_CASES: list[tuple[str, Any, Any]] = [
     ),
     ("spec.detection.categorical", {"method": "chisquare"}, {"method": "tvd", "threshold": 1.2}),
     (
+        "spec.model.predictions.[]",
+        {"column": "p", "kind": "score", "method": "psi", "threshold": 0.1},
+        {"column": "p", "kind": "score", "threshold": 0.1},
+    ),
+    (
+        "spec.model.predictions.[]",
+        {"column": "p", "kind": "label", "method": "chisquare", "threshold": 0.01},
+        {"column": "p", "kind": "label", "method": "chisquare", "threshold": 2},
+    ),
+    (
+        "spec.model.predictions.[]",
+        {"column": "p", "kind": "value", "method": "ks"},
+        {"column": "p", "kind": "label", "method": "ks"},
+    ),
+    (
+        "spec.model.target",
+        {"column": "y", "kind": "label", "method": "tvd"},
+        {"column": "y", "kind": "value", "method": "chisquare"},
+    ),
+    ("spec.model.multivariate.features", ["a", "b"], ["a"]),
+    (
         "spec.detection.overrides.[]",
         {"feature": "a", "method": "kl", "threshold": 7},
         {"feature": "a", "method": "ks", "threshold": 1.5},

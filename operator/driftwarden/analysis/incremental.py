@@ -49,6 +49,7 @@ from driftwarden.profile import (
     empty_profile,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     FileCoverage,
@@ -66,6 +67,8 @@ from driftwarden.storage import (
 log = logging.getLogger("driftwarden.analysis")
 
 MANIFEST = "window.json"
+SEEN = "seen.json"  # without a time window: the files the last run saw
+_SEEN_FORMAT = "driftwarden-seen-files-1"
 _FORMAT = "driftwarden-window-cache"
 _VERSION = 1
 _SUFFIX = ".dwprofile"
@@ -96,7 +99,8 @@ def scan_file(
     on_batch: Callable[[int], None] | None = None,
 ) -> Scan:
     """A :data:`Scan` of ``dataset``'s files with this run's columns and settings."""
-    names = [column.name for column in columns]
+    # The row sample's features lead, so they share the first column group's batches.
+    names = read_order([column.name for column in columns], options.row_features)
 
     def scan(info: FileInfo, whole: bool) -> DatasetProfile:
         batches = dataset.batches(
@@ -180,8 +184,11 @@ def profile_window(
     cut = [c.file for c in placed if c.state == "partial"]
     counts = Counts(total=len(whole))  # cut files count below, if they hold rows
     profile = empty_profile(plan, options, edges)
-    if cache is not None and whole:
-        uri = join_uri(cache, namespace(dataset))
+    uri = None if cache is None else join_uri(cache, namespace(dataset))
+    first_sight: list[FileInfo] = []
+    if uri is not None and whole and dataset.source.start is None and dataset.source.end is None:
+        whole, first_sight = _seen_before(uri, whole, storage, findings)
+    if uri is not None and whole:
         window = WindowCache(uri, context_key(plan, options, edges), storage, scan, counts)
         try:
             profile = window.profile(whole, findings)
@@ -191,7 +198,8 @@ def profile_window(
             counts = Counts(total=counts.total)
     elif whole:
         cut = [c.file for c in whole] + cut
-    whole_paths = {c.file.path for c in whole}
+    whole_paths = {c.file.path for c in whole} | {f.path for f in first_sight}
+    cut = first_sight + cut
     for info in cut:
         piece = scan(info, info.path in whole_paths)
         # Nothing yet: the piece is the profile. Merging it into the empty one would
@@ -204,6 +212,56 @@ def profile_window(
     if profile.rows == 0:
         raise dataset.empty_error()
     return profile, counts
+
+
+def _seen_before(
+    uri: str,
+    whole: list[FileCoverage],
+    storage: StorageOptions,
+    findings: list[dict[str, Any]],
+) -> tuple[list[FileCoverage], list[FileInfo]]:
+    """Without a time window, only files seen by an earlier run go through the cache.
+
+    A one-off analysis of a large file would otherwise store a profile as large as the
+    sample (about 0.5 GB for 10^5 rows x 1,000 features) that nothing reads again, and a
+    repeated benchmark would load its current side from the cache. So a file is cached
+    the second time it is seen; :data:`SEEN` lists the files of the last run (digests of
+    path, size and modification time), so it stays as small as the dataset's file list.
+    Returns (files seen before, files seen for the first time).
+    """
+    target = join_uri(uri, SEEN)
+    try:
+        data = read_bytes(target, storage, label="profile cache's seen files")
+        seen = set() if data is None else set(json.loads(data)["files"])
+    except (ValueError, KeyError, TypeError) as error:
+        findings.append(_warning("ProfileCacheInvalid", f"{redact(target)} is damaged ({error})"))
+        seen = set()
+    except (StorageError, DataNotFoundError) as error:
+        findings.append(
+            _warning("ProfileCacheUnavailable", f"cannot use the profile cache: {error}")
+        )
+        return [], [c.file for c in whole]
+    digests = {_seen_digest(c.file): c for c in whole}
+    if set(digests) != seen:
+        document = {"format": _SEEN_FORMAT, "files": sorted(digests)}
+        try:
+            write_bytes(
+                target,
+                json.dumps(document, separators=(",", ":")).encode(),
+                storage,
+                label="profile cache's seen files",
+            )
+        except (StorageError, DataNotFoundError) as error:
+            findings.append(
+                _warning("ProfileCacheUnavailable", f"cannot use the profile cache: {error}")
+            )
+            return [], [c.file for c in whole]
+    again = [c for d, c in digests.items() if d in seen]
+    return sorted(again, key=_order), [c.file for d, c in digests.items() if d not in seen]
+
+
+def _seen_digest(info: FileInfo) -> str:
+    return hashlib.sha256(json.dumps(list(ident_of(info))).encode()).hexdigest()[:24]
 
 
 def _order(placed: FileCoverage) -> tuple[str, str]:

@@ -15,12 +15,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwarden import formats as data_formats
 from driftwarden.analysis import reference as ref
 from driftwarden.durations import format_duration, parse_duration
 from driftwarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftwarden.analysis.model_settings import ModelSettings
 
 NUMERICAL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "kl", "hellinger", "tvd")
 CATEGORICAL_METHODS = ("jensenshannon", "psi", "chisquare", "kl", "hellinger", "tvd")
@@ -143,6 +146,8 @@ class AnalysisSettings:
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     features: FeatureSelection = field(default_factory=FeatureSelection)
     profile: ProfileSettings = field(default_factory=ProfileSettings)
+    # spec.model (analysis/model_settings.py); None for a plain feature-drift monitor.
+    model: ModelSettings | None = None
 
     def method_for(self, feature: str, kind: str) -> MethodSetting:
         """The method and threshold that apply to one feature of a kind."""
@@ -459,6 +464,9 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
 
 def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
     """Parse the analysis-relevant parts of a DriftMonitor spec."""
+    # model_settings builds on this module's readers, so it is imported here, not at the top.
+    from driftwarden.analysis.model_settings import parse_model
+
     spec = as_mapping(spec, "spec")
     if "reference" not in spec or "current" not in spec:
         missing = [k for k in ("reference", "current") if k not in spec]
@@ -481,6 +489,7 @@ def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
             detection=parse_detection(spec.get("detection")),
             features=parse_features(spec.get("features")),
             profile=parse_profile(spec.get("profile")),
+            model=parse_model(spec.get("model")),
         ),
         output=output,
     )

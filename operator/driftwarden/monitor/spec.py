@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from driftwarden.analysis import model_settings, settings
 from driftwarden.analysis import reference as reference_modes
-from driftwarden.analysis import settings
 from driftwarden.analysis.settings import RunConfig, as_mapping, check_keys
 from driftwarden.documents import check_depth
 from driftwarden.durations import parse_duration
@@ -63,6 +63,7 @@ _SPEC_KEYS = {
     "current",
     "features",
     "detection",
+    "model",
     "profile",
     "retraining",
     "output",
@@ -481,6 +482,7 @@ def _analysis_sections(spec: Mapping[str, Any]) -> list[Callable[[], object]]:
         lambda: settings.parse_storage(spec.get("storage")),
         lambda: settings.parse_features(spec.get("features")),
         lambda: settings.parse_detection(spec.get("detection")),
+        lambda: model_settings.parse_model(spec.get("model")),
         lambda: settings.parse_profile(spec.get("profile")),
         lambda: parse_output(spec),
     ]
