@@ -20,14 +20,12 @@ def test_absent_means_estimate_with_defaults():
     assert settings.importance.sample_rows == DEFAULT_SAMPLE_ROWS
 
 
-def test_given_weights_and_against():
+def test_given_weights_and_sample_rows():
     parsed = parse_importance(
         {"weights": [{"feature": "a", "weight": 2}, {"feature": "b", "weight": 0.5}]}
     )
     assert parsed.given and parsed.weights == (("a", 2.0), ("b", 0.5))
-    assert parse_importance({"against": "label", "sampleRows": 500}) == ImportanceSettings(
-        (), "label", 500
-    )
+    assert parse_importance({"sampleRows": 500}) == ImportanceSettings((), 500)
 
 
 @pytest.mark.parametrize(
@@ -46,9 +44,13 @@ def test_given_weights_and_against():
         ),
         ({"weights": [{"feature": "a"}] * (MAX_WEIGHTS + 1)}, "spec.model.importance.weights"),
         ({"weights": [{"feature": "", "weight": 1}]}, "spec.model.importance.weights[0].feature"),
-        ({"against": "x\x1b"}, "spec.model.importance.against"),
+        (
+            {"weights": [{"feature": "f" * 41, "weight": 1}]},
+            "spec.model.importance.weights[0].feature",
+        ),
         ({"sampleRows": 10}, "spec.model.importance.sampleRows"),
         ({"method": "shap"}, "spec.model.importance"),
+        ({"against": "score"}, "spec.model.importance"),
     ],
 )
 def test_bad_values_name_the_field(value, where):

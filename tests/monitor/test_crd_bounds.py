@@ -239,6 +239,12 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert weights["items"]["properties"]["feature"]["maxLength"] == (
         importance_settings.MAX_NAME_LENGTH
     )
+    multivariate = model["multivariate"]["properties"]
+    assert multivariate["features"]["maxItems"] == model_settings.MAX_MULTIVARIATE_FEATURES
+    assert multivariate["features"]["items"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    assert (multivariate["sampleRows"]["minimum"], multivariate["sampleRows"]["maximum"]) == (
+        model_settings.MULTIVARIATE_ROWS
+    )
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
@@ -262,6 +268,10 @@ OVER_THE_BOUND = [
     (
         "model.importance.weights",
         lambda s: s["model"]["importance"]["weights"].append({"feature": "one_more", "weight": 1}),
+    ),
+    (
+        "model.multivariate.features",
+        lambda s: s["model"]["multivariate"]["features"].append("one_more"),
     ),
 ]
 

@@ -6,8 +6,11 @@ Pure Python, like the other spec parsers (the operator validates specs with it).
   model's own feature importances); a feature not listed weighs 0. When given, nothing
   is estimated.
 * otherwise the weights are estimated on the reference (model/importance.py) against
-  ``against`` (default: the first prediction column the reference holds, else the
-  target), on ``sampleRows`` row-aligned reference rows.
+  the first prediction column the reference holds, else the target, on ``sampleRows``
+  row-aligned reference rows.
+
+The bounds are tight because the whole spec travels to the analysis pod in a bounded
+config (tests/monitor/test_crd_bounds.py): 8 weights of names up to 40 characters.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from driftwarden.analysis.settings import as_mapping, bounded_text, check_keys
 from driftwarden.errors import ConfigError
 
 # The CRD holds the same bound (tests/monitor/test_crd_bounds.py: the spec size budget).
-MAX_WEIGHTS = 16
-MAX_NAME_LENGTH = 128
+MAX_WEIGHTS = 8
+MAX_NAME_LENGTH = 40
 SAMPLE_ROWS = (100, 100_000)
 DEFAULT_SAMPLE_ROWS = 10_000
 
@@ -31,7 +34,6 @@ class ImportanceSettings:
     """``spec.model.importance`` after defaults."""
 
     weights: tuple[tuple[str, float], ...] = ()
-    against: str | None = None
     sample_rows: int = DEFAULT_SAMPLE_ROWS
 
     @property
@@ -43,7 +45,7 @@ class ImportanceSettings:
 def parse_importance(spec: Any, where: str = "spec.model.importance") -> ImportanceSettings:
     """Parse ``spec.model.importance`` (absent: estimate with the defaults)."""
     section = as_mapping(spec, where)
-    check_keys(section, {"weights", "against", "sampleRows"}, where)
+    check_keys(section, {"weights", "sampleRows"}, where)
     raw = section.get("weights")
     weights: list[tuple[str, float]] = []
     if raw is not None:
@@ -80,14 +82,10 @@ def parse_importance(spec: Any, where: str = "spec.model.importance") -> Importa
                 f"{where}.weights: every weight is 0",
                 hint="give the important features a weight > 0",
             )
-    against = section.get("against")
-    if against is not None:
-        # Not used when weights are given (nothing is estimated), but still checked.
-        against = bounded_text(against, f"{where}.against", MAX_NAME_LENGTH, "a column name")
     rows = section.get("sampleRows", DEFAULT_SAMPLE_ROWS)
     low, high = SAMPLE_ROWS
     if isinstance(rows, bool) or not isinstance(rows, int) or not low <= rows <= high:
         raise ConfigError(
             f"{where}.sampleRows: expected an integer in [{low}, {high}], got {rows!r}"
         )
-    return ImportanceSettings(tuple(weights), against, rows)
+    return ImportanceSettings(tuple(weights), rows)

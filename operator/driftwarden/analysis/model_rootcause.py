@@ -19,7 +19,6 @@ from typing import Any
 
 import driftwarden
 from driftwarden.analysis.model_settings import LABEL, ModelSettings
-from driftwarden.analysis.plan import natural_kind
 from driftwarden.errors import DriftwardenError
 from driftwarden.model.importance import (
     DEFAULT_BINS,
@@ -37,22 +36,11 @@ log = logging.getLogger("driftwarden.analysis")
 
 
 def against_column(model: ModelSettings, reference: OpenedDataset) -> tuple[str, bool] | None:
-    """The column importance is estimated against, and whether it is categorical.
-
-    ``importance.against`` when given; else the first prediction column the reference
-    holds, else the target. None when the reference holds none of them.
-    """
-    types = {f.name: f.type for f in reference.schema}
-    wanted = model.importance.against
-    if wanted is not None:
-        if wanted not in types:
-            return None
-        for column in model.model_columns:
-            if column.column == wanted:
-                return wanted, column.kind == LABEL
-        return wanted, natural_kind(types[wanted]) != "numerical"
+    """The column importance is estimated against, and whether it is categorical: the
+    first prediction column the reference holds, else the target; None without one."""
+    names = set(reference.schema.names)
     for column in model.model_columns:
-        if column.column in types:
+        if column.column in names:
             return column.column, column.kind == LABEL
     return None
 
@@ -135,7 +123,7 @@ def feature_importance(
                 "ImportanceNotEstimated",
                 None,
                 "root cause: no prediction or target column in the reference to estimate feature "
-                "importance against; give spec.model.importance.weights (or importance.against)",
+                "importance against; give spec.model.importance.weights",
             )
         )
         return None

@@ -28,6 +28,7 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.multivariate_html import multivariate_lead, multivariate_section
 from driftwarden.report.text import printable
 
 # Plots are the heavy part of the page (~7 KB each): every drifted feature gets one up
@@ -417,6 +418,7 @@ def _header(doc: Mapping[str, Any]) -> str:
     )
     if _finite(threshold):
         lead += f"; the dataset counts as drifted at {fmt_pct(threshold)} or more"
+    lead += multivariate_lead(doc, fmt_num)
     facts = []
     for side, label in (("reference", "Reference"), ("current", "Current")):
         source = doc.get(side)
@@ -896,6 +898,7 @@ def render_html(
                 _header(doc),
                 root_cause_html(doc, anchors),  # first: what explains the move
                 _findings(doc, anchors),
+                multivariate_section(doc, fmt_num),
                 _table(features, anchors),
                 plots,
             )
