@@ -49,6 +49,7 @@ from driftwarden.profile import (
     empty_profile,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     FileCoverage,
@@ -99,7 +100,8 @@ def scan_file(
     on_batch: Callable[[int], None] | None = None,
 ) -> Scan:
     """A :data:`Scan` of ``dataset``'s files with this run's columns and settings."""
-    names = [column.name for column in columns]
+    # The row sample's features lead, so they share the first column group's batches.
+    names = read_order([column.name for column in columns], options.row_features)
 
     def scan(info: FileInfo, whole: bool) -> DatasetProfile:
         batches = dataset.batches(
@@ -201,7 +203,10 @@ def profile_window(
     cut = first_sight + cut
     for info in cut:
         piece = scan(info, info.path in whole_paths)
-        profile = profile.merge(piece)
+        # Nothing yet: the piece is the profile. Merging it into the empty one would
+        # copy every sample and give every column its own copy of the shared keys
+        # (at 10^5 x 1,000: 0.3 s, and 0.5 GiB on the peak RSS).
+        profile = piece if profile.rows == 0 else profile.merge(piece)
         counts.scanned += 1
         if piece.rows and info.path not in whole_paths:
             counts.total += 1

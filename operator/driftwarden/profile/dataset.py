@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from driftwarden.profile.categorical import CategoricalProfile
 from driftwarden.profile.numeric import NumericProfile
+from driftwarden.profile.rows import RowSample
 from driftwarden.profile.sampling import AlignedSampler, RowKeys
 
 Kind = Literal["numerical", "categorical"]
@@ -33,6 +34,15 @@ class ProfileOptions:
     sample_size: int = 32768
     max_categories: int = 10000
     seed: int = 0
+    # The row sample (profile/rows.py) of these numerical features, at most
+    # ``row_sample_size`` rows; none while ``row_sample_size`` is 0.
+    row_features: tuple[str, ...] = ()
+    row_sample_size: int = 0
+
+    @property
+    def keeps_rows(self) -> bool:
+        """True when profiles built with these options keep a row sample."""
+        return self.row_sample_size > 0 and bool(self.row_features)
 
 
 @dataclass
@@ -43,6 +53,8 @@ class DatasetProfile:
     columns: dict[str, ColumnProfile]
     rows: int = 0
     metadata: dict[str, object] = field(default_factory=dict)
+    # Whole rows of ``options.row_features`` (the multivariate detector's input).
+    row_sample: RowSample | None = None
 
     def merge(self, other: DatasetProfile) -> DatasetProfile:
         """Profile of the union of both inputs' rows."""
@@ -60,7 +72,14 @@ class DatasetProfile:
                     f"column {name!r} is {_kind(mine)} in one profile and {_kind(theirs)} in the other"
                 )
             columns[name] = mine.merge(theirs)  # type: ignore[arg-type]
-        return DatasetProfile(self.options, columns, self.rows + other.rows, dict(self.metadata))
+        row_sample = (
+            self.row_sample.merge(other.row_sample)
+            if self.row_sample is not None and other.row_sample is not None
+            else self.row_sample or other.row_sample
+        )
+        return DatasetProfile(
+            self.options, columns, self.rows + other.rows, dict(self.metadata), row_sample
+        )
 
 
 def _kind(profile: ColumnProfile) -> Kind:
@@ -87,7 +106,13 @@ def empty_profile(
             columns[column.name] = profile
         else:
             columns[column.name] = CategoricalProfile(options.max_categories)
-    return DatasetProfile(options, columns)
+    return DatasetProfile(options, columns, row_sample=_row_sample(options))
+
+
+def _row_sample(options: ProfileOptions) -> RowSample | None:
+    if not options.keeps_rows:
+        return None
+    return RowSample(options.row_features, options.row_sample_size)
 
 
 def build_profile(
@@ -109,7 +134,9 @@ def build_profile(
     (for progress reporting). ``stream`` (e.g. a digest of the file) and the seed key the
     rows' sampling (:class:`~driftwarden.profile.sampling.RowKeys`): a row's key is the
     same for every column, so the samples of columns without nulls or non-finite values
-    are the same rows, selected once per batch.
+    are the same rows, selected once per batch. With ``options.row_features`` the
+    profile also keeps a row sample (:mod:`driftwarden.profile.rows`) of those
+    features, from the batches that carry all of them.
     """
     profile = empty_profile(plan, options, edges)
     keys = RowKeys(options.seed, stream)
@@ -118,6 +145,7 @@ def build_profile(
     # column groups whose batches each cover the same rows.
     groups: dict[tuple[str, ...], _AlignedGroup] = {}
     first = plan[0].name if plan else None
+    rows = profile.row_sample
     for batch in batches:
         names = tuple(batch.schema.names)
         group = groups.get(names)
@@ -146,6 +174,12 @@ def build_profile(
             selection = group.sampler.step(keys.of(group.rows, batch.num_rows))
             for target, finite in aligned:
                 target.apply_aligned(selection, finite, group.sampler.keys)
+        if rows is not None and batch.num_rows and group.has(rows.features):
+            # The same range of keys as the aligned selection above: computed once.
+            rows.offer(
+                [batch.column(name) for name in rows.features],
+                keys.of(group.rows, batch.num_rows),
+            )
         group.rows += batch.num_rows
         if first is None or first in names:
             profile.rows += batch.num_rows
@@ -160,7 +194,12 @@ class _AlignedGroup:
 
     sampler: AlignedSampler
     members: set[str]
+    names: frozenset[str] = frozenset()
     rows: int = 0
+
+    def has(self, names: Sequence[str]) -> bool:
+        """True when this group's batches carry every one of ``names``."""
+        return self.names.issuperset(names)
 
     @classmethod
     def of(cls, profile: DatasetProfile, names: Sequence[str], k: int) -> _AlignedGroup:
@@ -169,4 +208,4 @@ class _AlignedGroup:
             for name in names
             if isinstance(column := profile.columns.get(name), NumericProfile) and column.rows == 0
         }
-        return cls(AlignedSampler(k), members)
+        return cls(AlignedSampler(k), members, frozenset(names))

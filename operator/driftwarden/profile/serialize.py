@@ -30,6 +30,7 @@ from driftwarden.errors import ProfileError
 from driftwarden.profile.categorical import CategoricalProfile, sketches
 from driftwarden.profile.dataset import ColumnProfile, DatasetProfile, ProfileOptions
 from driftwarden.profile.numeric import NumericProfile
+from driftwarden.profile.rows import RowSample
 
 FORMAT = "driftwarden-profile"
 VERSION = 2
@@ -198,6 +199,57 @@ def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
     raise ValueError(f"unknown column kind {data['kind']!r}")
 
 
+def _options_to_dict(options: ProfileOptions) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "sampleSize": options.sample_size,
+        "maxCategories": options.max_categories,
+        "seed": options.seed,
+    }
+    if options.keeps_rows:  # only then: profiles without a row sample read as before
+        document["rowFeatures"] = list(options.row_features)
+        document["rowSampleSize"] = options.row_sample_size
+    return document
+
+
+def _options_from_dict(data: dict[str, Any]) -> ProfileOptions:
+    features = data.get("rowFeatures") or []
+    if not isinstance(features, list) or not all(isinstance(name, str) for name in features):
+        raise ValueError("rowFeatures is not a list of column names")
+    return ProfileOptions(
+        sample_size=int(data["sampleSize"]),
+        max_categories=int(data["maxCategories"]),
+        seed=int(data["seed"]),
+        row_features=tuple(features),
+        row_sample_size=int(data.get("rowSampleSize") or 0),
+    )
+
+
+def _rows_to_dict(sample: RowSample | None, put: Put) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    # Keys always kept (8 bytes a row, against 8 per feature): the sample is small, and
+    # a cached reference's rows keep their order, which the detector's split relies on.
+    return {
+        "rows": sample.rows,
+        "values": put(sample.values.reshape(-1), "<f8"),
+        "keys": put(sample.keys, "<f8"),
+    }
+
+
+def _rows_from_dict(data: Any, options: ProfileOptions, get: Get) -> RowSample | None:
+    if data is None:
+        return None
+    width, rows = len(options.row_features), int(data["rows"])
+    values, keys = get(data["values"], "<f8"), get(data["keys"], "<f8")
+    if values is None or keys is None or keys.size != rows or values.size != rows * width:
+        raise ValueError(f"the row sample does not hold {rows} rows of {width} features")
+    if rows > options.row_sample_size or np.any(np.diff(keys) < 0):
+        raise ValueError("the row sample is larger than its size or not in key order")
+    return RowSample(
+        options.row_features, options.row_sample_size, values.reshape(rows, width), keys
+    )
+
+
 def dumps_profile(profile: DatasetProfile, *, keep_keys: bool = True, sort: bool = True) -> bytes:
     """Serialise a profile. ``keep_keys=False`` drops the sampling keys (half the size);
     such a profile still compares, but no longer merges as a uniform sample.
@@ -217,11 +269,7 @@ def dump_parts(
     document = {
         "format": FORMAT,
         "version": VERSION,
-        "options": {
-            "sampleSize": profile.options.sample_size,
-            "maxCategories": profile.options.max_categories,
-            "seed": profile.options.seed,
-        },
+        "options": _options_to_dict(profile.options),
         "rows": profile.rows,
         "metadata": profile.metadata,
         "columns": {
@@ -229,6 +277,8 @@ def dump_parts(
             for name, column in profile.columns.items()
         },
     }
+    if profile.row_sample is not None:
+        document["rowSample"] = _rows_to_dict(profile.row_sample, payload.put)
     crc = 0
     for part in payload.parts:  # part by part: the payload is copied once, below
         crc = zlib.crc32(part, crc)
@@ -286,16 +336,19 @@ def loads_profile(data: bytes | memoryview, *, source: str = "profile") -> Datas
             hint="delete it to recompute",
         )
     try:
-        options = ProfileOptions(
-            sample_size=int(document["options"]["sampleSize"]),
-            max_categories=int(document["options"]["maxCategories"]),
-            seed=int(document["options"]["seed"]),
-        )
+        options = _options_from_dict(document["options"])
         columns = {
             name: _column_from_dict(column, get) for name, column in document["columns"].items()
         }
+        row_sample = _rows_from_dict(document.get("rowSample"), options, get)
+        if (row_sample is None) == options.keeps_rows:
+            raise ValueError("the row sample does not match the profile's options")
         return DatasetProfile(
-            options, columns, int(document["rows"]), dict(document.get("metadata") or {})
+            options,
+            columns,
+            int(document["rows"]),
+            dict(document.get("metadata") or {}),
+            row_sample,
         )
     except Exception as error:
         raise ProfileError(
