@@ -234,6 +234,12 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert model["predictions"]["maxItems"] == model_settings.MAX_PREDICTIONS
     for column in (model["predictions"]["items"], model["target"]):
         assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    multivariate = model["multivariate"]["properties"]
+    assert multivariate["features"]["maxItems"] == model_settings.MAX_MULTIVARIATE_FEATURES
+    assert multivariate["features"]["items"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    assert (multivariate["sampleRows"]["minimum"], multivariate["sampleRows"]["maximum"]) == (
+        model_settings.MULTIVARIATE_ROWS
+    )
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
@@ -254,6 +260,10 @@ OVER_THE_BOUND = [
         lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
     ),
     ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    (
+        "model.multivariate.features",
+        lambda s: s["model"]["multivariate"]["features"].append("one_more"),
+    ),
 ]
 
 

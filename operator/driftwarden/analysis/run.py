@@ -14,6 +14,11 @@ from typing import Any
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import Counts, profile_window, scan_file
+from driftwarden.analysis.model_multivariate import (
+    multivariate_document,
+    row_features,
+    row_options,
+)
 from driftwarden.analysis.model_predictions import (
     compare_model_columns,
     only_columns,
@@ -33,6 +38,7 @@ from driftwarden.profile import (
     kind_of,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
@@ -41,7 +47,7 @@ from driftwarden.storage import (
     StorageOptions,
     join_uri,
     open_dataset,
-    read_bytes,
+    read_mapped,
     redact,
     write_bytes,
 )
@@ -109,9 +115,11 @@ def reference_cache_key(
 COLUMN_GROUP = 64
 
 
-def _batches(dataset: OpenedDataset, plan: FeaturePlan) -> Iterator[Any]:
+def _batches(dataset: OpenedDataset, plan: FeaturePlan, options: ProfileOptions) -> Iterator[Any]:
     return dataset.batches(
-        plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP
+        read_order(plan.names, options.row_features),
+        dictionary_columns=plan.categorical,
+        column_group=COLUMN_GROUP,
     )
 
 
@@ -139,7 +147,7 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        _batches(dataset, plan) if batches is None else batches,
+        _batches(dataset, plan, options) if batches is None else batches,
         plan.columns,
         options,
         edges=edges,
@@ -167,10 +175,10 @@ def _with_key(key: str, data: bytes) -> bytes:
     return _KEYED_MAGIC + key.encode() + b"\n" + data
 
 
-def _keyed_payload(key: str, data: bytes) -> bytes | None:
+def _keyed_payload(key: str, data: bytes | memoryview) -> bytes | memoryview | None:
     """The profile bytes of a single-entry cache file written for ``key``; None for another key."""
     prefix = _KEYED_MAGIC + key.encode() + b"\n"
-    return data[len(prefix) :] if data.startswith(prefix) else None
+    return data[len(prefix) :] if bytes(data[: len(prefix)]) == prefix else None
 
 
 # ---- end of the reference lifecycle block
@@ -197,7 +205,7 @@ def load_or_build_reference(
     uri = join_uri(cache, reference_cache_name(key, windowed_mode)) if cache else None
     if uri is not None:
         try:
-            data = read_bytes(uri, storage, label="cached reference profile")
+            data = read_mapped(uri, storage, label="cached reference profile")
         except StorageError as error:
             findings.append(
                 _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
@@ -323,6 +331,10 @@ def analyze(
         model_plan = plan_model_columns(reference.schema, current.schema, model)
         plan = FeaturePlan(plan.columns + model_plan.columns, plan.findings + model_plan.findings)
     findings = list(plan.findings)
+    multivariate = settings.model.multivariate if settings.model is not None else None
+    # Features only: prediction and target columns are the model's, not its inputs.
+    joint = () if multivariate is None else row_features(features_plan, multivariate, findings)
+    options = row_options(options, multivariate, joint)
     ref_profile, cached = load_or_build_reference(
         reference,
         plan,
@@ -361,6 +373,20 @@ def analyze(
     features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
     findings.extend(feature_findings)
     findings.extend(model_findings)
+    joint_document = (
+        None
+        if multivariate is None
+        else multivariate_document(ref_profile, cur_profile, multivariate, joint, findings)
+    )
+    # Why the run is drifted: the share of drifted features, the joint detector, or both.
+    drifted_by = [
+        reason
+        for reason, drifted in (
+            ("features", verdict.drifted),
+            ("multivariate", joint_document is not None and joint_document["drifted"]),
+        )
+        if drifted
+    ]
     detection = settings.detection
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -409,7 +435,8 @@ def analyze(
             },
         },
         "dataset": {
-            "drifted": verdict.drifted,
+            "drifted": bool(drifted_by),
+            "driftedBy": drifted_by,
             "driftShare": verdict.drift_share,
             "driftedFeatures": verdict.drifted_features,
             "totalFeatures": verdict.total_features,
@@ -418,6 +445,7 @@ def analyze(
         "features": features,
         # spec.model's prediction and target columns (docs/report-schema.md); None without them
         "predictions": predictions,
+        "multivariate": joint_document,
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }

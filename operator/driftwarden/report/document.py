@@ -220,6 +220,35 @@ def _validate_distribution(feature: Mapping[str, Any], path: str) -> None:
     _numbers(dist, "current", path, bins)
 
 
+def _validate_root_cause(doc: Mapping[str, Any]) -> None:
+    """``rootCause`` (informative; the HTML view and the summary read it)."""
+    section = _object(doc, "rootCause", "$", null=True)
+    if section is None:
+        return
+    path = "$.rootCause"
+    _boolean(section, "triggered", path)
+    for i, trigger in enumerate(_array(section, "triggers", path)):
+        if not isinstance(trigger, str):
+            raise _fail(f"{path}.triggers[{i}]", "a string", trigger)
+    _string(section, "summary", path, null=True)
+    top = _object(section, "top", path, null=True)
+    if top is not None:
+        _string(top, "feature", f"{path}.top")
+        _number(top, "share", f"{path}.top")
+    _object(section, "importance", path, null=True)
+    for i, cause in enumerate(_array(section, "causes", path)):
+        where = f"{path}.causes[{i}]"
+        if not isinstance(cause, dict):
+            raise _fail(where, "an object", cause)
+        _string(cause, "feature", where)
+        for key in ("share", "importance", "magnitude", "contribution"):
+            _number(cause, key, where)
+        _boolean(cause, "drifted", where)
+    segments = section.get("segments")
+    if segments is not None and not isinstance(segments, list):
+        raise _fail(f"{path}.segments", "an array or null", segments)
+
+
 def _validate_feature(feature: Any, path: str) -> None:
     if not isinstance(feature, dict):
         raise _fail(path, "an object", feature)
@@ -354,6 +383,7 @@ def validate_jsonable(doc: Any) -> None:
         )
 
     _validate_predictions(doc)
+    _validate_root_cause(doc)
 
     findings = doc.get("findings", [])
     if not isinstance(findings, list):
@@ -437,11 +467,14 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
         "current",
         "settings",
         "dataset",
+        "rootCause",
         "findings",
         "features",
         "durationSeconds",
     ),
     "monitor": ("name", "namespace"),
+    "rootCause": ("triggered", "triggers", "summary", "top", "importance", "causes", "segments"),
+    "causes": ("feature", "kind", "share", "importance", "magnitude", "contribution", "drifted"),
     "reference": _SOURCE + _STATS,
     "current": _SOURCE + _STATS,
     "window": ("column", "start", "end"),
