@@ -70,19 +70,6 @@ def multivariate_outcome(value: Any) -> MultivariateOutcome | None:
     )
 
 
-def model_status(
-    previous: Mapping[str, Any] | None, job: str, outcome: MultivariateOutcome | None
-) -> dict[str, Any] | None:
-    """``status.model`` after a successful run: its ``multivariate`` set from the run, or
-    removed when the run had no detector; other parts of ``status.model`` are kept."""
-    model = dict(previous) if isinstance(previous, Mapping) else {}
-    if outcome is None:
-        model.pop("multivariate", None)
-    else:
-        model["multivariate"] = outcome.to_status(job)
-    return model or None
-
-
 def multivariate_gauges(status: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """(drifted, p-value) gauges from ``status.model.multivariate``; None: series absent."""
     model = status.get("model")

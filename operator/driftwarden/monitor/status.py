@@ -25,6 +25,9 @@ Drifted                DriftDetected, RecoveryPending (True); NoDrift, DriftPend
                        (False); NoSuccessfulRun (Unknown) — the debounced verdict of
                        the successful runs (spec.alerting, :mod:`~driftwarden.monitor.debounce`);
                        with the defaults, the verdict of the last *successful* run
+PredictionDrifted      PredictionDriftDetected (True); NoPredictionDrift (False);
+                       NoSuccessfulRun (Unknown) — only with spec.model columns
+                       (:mod:`~driftwarden.monitor.model_status`)
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
                        NotDrifted, DriftPending, RunFailed, CooldownActive, NotTriggered,
                        RetrainingRejected, RetrainingFailed, RetrainingNotStarting
@@ -53,7 +56,13 @@ from driftwarden.monitor.debounce import (
     state_from_status,
     unpersistent_message,
 )
-from driftwarden.monitor.multivariate import model_status, multivariate_outcome
+from driftwarden.monitor.model_status import (
+    PREDICTION_DRIFTED,
+    model_status,
+    prediction_condition,
+    predictions_drifted,
+)
+from driftwarden.monitor.multivariate import multivariate_outcome
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
@@ -100,7 +109,7 @@ STATUS_FIELDS = (
     "alerting",
     "driftingSince",
     "recentRuns",
-    # spec.model's results of the last successful run (monitor/multivariate.py …)
+    # the model's view (spec.model; monitor/model_status.py)
     "model",
 )
 
@@ -448,7 +457,7 @@ def _compute(
         if outcome.succeeded:
             failures = 0
             features = top_features(outcome.features)
-            model = model_status(model, outcome.job, outcome.multivariate)
+            model = model_status(model, outcome)
             last_success = format_time(outcome.completion_time or now)
         elif not same_job:
             failures += 1
@@ -509,6 +518,13 @@ def _compute(
         conditions = set_condition(
             conditions, DRIFTED, "Unknown", "NoSuccessfulRun", "no run has succeeded yet", now, gen
         )
+
+    # PredictionDrifted: the model's columns in the last successful run (spec.model)
+    prediction = prediction_condition(monitor, {"model": model, "lastRun": last_run})
+    if prediction is not None:
+        conditions = set_condition(conditions, PREDICTION_DRIFTED, *prediction, now, gen)
+    else:
+        conditions = [c for c in conditions if c.get("type") != PREDICTION_DRIFTED]
 
     # RetrainingTriggered: what the last finished run did about retraining
     trigger: tuple[str, str, str] | None = None
@@ -575,6 +591,8 @@ def _compute(
         phase = DRIFTED_PHASE if state.drifted else HEALTHY
     else:
         phase = DRIFTED_PHASE if last_run.get("drifted") else HEALTHY
+    if phase == HEALTHY and prediction is not None and predictions_drifted({"model": model}):
+        phase = DRIFTED_PHASE  # the model's outputs moved, whatever the features do
 
     prev.update(
         {
@@ -594,7 +612,7 @@ def _compute(
             "alerting": alerting if isinstance(alerting, Mapping) else None,
             "driftingSince": since if isinstance(since, Mapping) else None,
             "recentRuns": recent if isinstance(recent, list) else None,
-            "model": model if isinstance(model, Mapping) else None,
+            "model": model if isinstance(model, Mapping) and model else None,
         }
     )
     return prev
