@@ -25,6 +25,7 @@ from driftwarden.analysis.model_predictions import (
     plan_model_columns,
     without_model_columns,
 )
+from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -47,7 +48,7 @@ from driftwarden.storage import (
     StorageOptions,
     join_uri,
     open_dataset,
-    read_bytes,
+    read_mapped,
     redact,
     write_bytes,
 )
@@ -175,10 +176,10 @@ def _with_key(key: str, data: bytes) -> bytes:
     return _KEYED_MAGIC + key.encode() + b"\n" + data
 
 
-def _keyed_payload(key: str, data: bytes) -> bytes | None:
+def _keyed_payload(key: str, data: bytes | memoryview) -> bytes | memoryview | None:
     """The profile bytes of a single-entry cache file written for ``key``; None for another key."""
     prefix = _KEYED_MAGIC + key.encode() + b"\n"
-    return data[len(prefix) :] if data.startswith(prefix) else None
+    return data[len(prefix) :] if bytes(data[: len(prefix)]) == prefix else None
 
 
 # ---- end of the reference lifecycle block
@@ -205,7 +206,7 @@ def load_or_build_reference(
     uri = join_uri(cache, reference_cache_name(key, windowed_mode)) if cache else None
     if uri is not None:
         try:
-            data = read_bytes(uri, storage, label="cached reference profile")
+            data = read_mapped(uri, storage, label="cached reference profile")
         except StorageError as error:
             findings.append(
                 _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
@@ -388,7 +389,20 @@ def analyze(
         if drifted
     ]
     detection = settings.detection
-    return {
+    importance = (
+        None
+        if model is None
+        else feature_importance(
+            model,
+            reference,
+            features_plan.columns,
+            seed=settings.profile.seed,
+            cache=profile_cache,
+            storage=storage,
+            findings=findings,
+        )
+    )
+    report = {
         "schemaVersion": SCHEMA_VERSION,
         "generatedAt": _iso(datetime.now(UTC)),
         "driftwardenVersion": driftwarden.__version__,
@@ -449,3 +463,6 @@ def analyze(
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }
+    # spec.model's root cause (analysis/model_rootcause.py): last, it reads the other sections.
+    report["rootCause"] = root_cause(report, importance, settings.profile.sample_size)
+    return report
