@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from driftwarden.analysis import model_settings, settings
+from driftwarden.analysis import model_settings, performance_settings, settings
 from driftwarden.cli.analyze import build_config
 from driftwarden.cli.main import build_parser
 from driftwarden.envchunks import join_env
@@ -156,6 +156,16 @@ def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
     # The costliest mode is a fixed one (it carries a path); offset belongs to mode offset.
     manifest["spec"]["reference"]["mode"] = "fixed"
     manifest["spec"]["reference"].pop("offset")
+    # performance: a duration as above, and distinct metrics (the CRD cannot say so).
+    manifest["spec"]["model"]["labels"]["joinWindow"] = "24h"
+    manifest["spec"]["model"]["performance"]["degradation"] = [
+        {**item, "metric": metric}
+        for item, metric in zip(
+            manifest["spec"]["model"]["performance"]["degradation"],
+            performance_settings.METRICS["classification"],
+            strict=True,
+        )
+    ]
     return manifest
 
 
@@ -234,6 +244,19 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert model["predictions"]["maxItems"] == model_settings.MAX_PREDICTIONS
     for column in (model["predictions"]["items"], model["target"]):
         assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    performance = model["performance"]["properties"]
+    assert performance["segments"]["maxItems"] == performance_settings.MAX_SEGMENTS
+    assert performance["degradation"]["maxItems"] == len(
+        performance_settings.METRICS["classification"]
+    )
+    assert performance["positiveClass"]["maxLength"] == performance_settings.MAX_CLASS_LENGTH
+    for column in (
+        model["idColumn"],
+        model["labels"]["properties"]["labelColumn"],
+        performance["predictionColumn"],
+        performance["segments"]["items"],
+    ):
+        assert column["maxLength"] == performance_settings.MAX_COLUMN
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
@@ -254,6 +277,10 @@ OVER_THE_BOUND = [
         lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
     ),
     ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    (
+        "model.performance.segments",
+        lambda s: s["model"]["performance"]["segments"].append("one_more"),
+    ),
 ]
 
 

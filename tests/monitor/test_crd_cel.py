@@ -84,6 +84,11 @@ CEL_CASES: list[tuple[str, Any, Any]] = [
         {"column": "y", "kind": "value", "method": "chisquare"},
     ),
     (
+        "spec.model.labels",
+        {"path": "p", "labelColumn": "y", "timestampColumn": "t", "joinWindow": "7d"},
+        {"path": "p", "labelColumn": "y", "joinWindow": "7d"},
+    ),
+    (
         "spec.detection.overrides.[]",
         {"feature": "a", "method": "kl", "threshold": 7},
         {"feature": "a", "method": "ks", "threshold": 1.5},

@@ -6,6 +6,8 @@ parts of issue 10 grow side by side:
 
 * ``predictions``, ``target``, ``retrainOnPredictionDrift`` — prediction and target
   drift (analysis/model_predictions.py).
+* ``idColumn``, ``labels``, ``performance`` — performance with delayed labels
+  (analysis/performance_settings.py, analysis/model_performance.py).
 
 The block is optional: a monitor without ``spec.model`` is a plain feature-drift
 monitor and its reports carry no model sections.
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from driftwarden.analysis.performance_settings import PerformanceSettings, parse_performance
 from driftwarden.analysis.settings import (
     CATEGORICAL_METHODS,
     DEFAULT_THRESHOLDS,
@@ -42,6 +45,9 @@ MODEL_KEYS = {
     "predictions",  # prediction drift
     "target",  # target drift
     "retrainOnPredictionDrift",  # prediction drift
+    "idColumn",  # performance (delayed labels)
+    "labels",  # performance
+    "performance",  # performance
 }
 
 
@@ -73,6 +79,8 @@ class ModelSettings:
     target: ModelColumn | None = None
     # Whether prediction or target drift alone may start retraining (spec.retraining).
     retrain_on_prediction_drift: bool = True
+    # idColumn, labels, performance (analysis/performance_settings.py); None without them.
+    performance: PerformanceSettings | None = None
 
     @property
     def model_columns(self) -> tuple[ModelColumn, ...]:
@@ -168,6 +176,7 @@ def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
         retrain_on_prediction_drift=parse_retrain_flag(
             section.get("retrainOnPredictionDrift"), f"{where}.retrainOnPredictionDrift"
         ),
+        performance=parse_performance(section, predictions, where),
     )
 
 

@@ -302,12 +302,15 @@ def analyze(
     )
     reference = _open(config.reference, storage, window_end, "reference data")
     current = _open(config.current, storage, window_end, "current data")
+    # spec.model.performance: its id, prediction and score columns are never features.
+    performance = None if settings.model is None else settings.model.performance
     plan = plan_features(
         reference.schema,
         current.schema,
         settings.features,
         not_features=_not_features(reference, config.reference)
-        | _not_features(current, config.current),
+        | _not_features(current, config.current)
+        | set(performance.columns if performance is not None else ()),
     )
     findings = list(plan.findings)
     ref_profile, cached = load_or_build_reference(
@@ -337,6 +340,22 @@ def analyze(
             column.drop_keys()  # never merged: frees memory before the comparison
     features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
     findings.extend(feature_findings)
+    performance_report = None
+    if performance is not None:
+        # Imported here: a plain feature-drift run loads no model code.
+        from driftwarden.analysis.model_performance import performance_section
+
+        performance_report = performance_section(
+            performance,
+            current=current,
+            current_source=config.current,
+            reference=reference,
+            reference_source=config.reference,
+            window_end=window_end,
+            storage=storage,
+            findings=findings,
+            seed=settings.profile.seed,
+        )
     detection = settings.detection
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -392,6 +411,7 @@ def analyze(
             "threshold": verdict.threshold,
         },
         "features": features,
+        "performance": performance_report,
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }

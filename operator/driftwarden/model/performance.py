@@ -423,7 +423,7 @@ def segment_report(
                     pValue=normal_sf(drop / spread) if spread > 0 else None,
                 )
             values.append(entry)
-        out.append({"column": column, "metric": metric, "values": values})
+        out.append({"feature": column, "metric": metric, "values": values})
     return out
 
 
@@ -439,7 +439,7 @@ def worst_segments(
     """The segments that lost the most, from a report's ``performance`` section.
 
     Pure: it reads only the section (the root-cause ranking calls it on a report).
-    Each item is ``{column, value, metric, rows, current, reference, drop, pValue}``;
+    Each item is ``{feature, value, metric, rows, current, reference, drop, pValue}``;
     only segments with ``min_rows`` labeled rows in both periods and a positive
     drop count, largest drop first (ties: more rows first, then by name).
     """
@@ -453,6 +453,6 @@ def worst_segments(
                 continue
             if item.get("rows", 0) < min_rows or item.get("referenceRows", 0) < min_rows:
                 continue
-            found.append({"column": group["column"], "metric": group["metric"], **item})
-    found.sort(key=lambda s: (-s["drop"], -s["rows"], s["column"], s["value"]))
+            found.append({"feature": group["feature"], "metric": group["metric"], **item})
+    found.sort(key=lambda s: (-s["drop"], -s["rows"], s["feature"], s["value"]))
     return found[:limit]
