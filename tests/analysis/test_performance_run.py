@@ -87,7 +87,7 @@ def _spec(tmp_path, **performance):
                 "timestampColumn": "labeled_at",
                 "joinWindow": "2d",
             },
-            "performance": {"segments": ["plan"], **performance},
+            "performance": performance,
         },
     }
 
@@ -164,10 +164,11 @@ def test_a_reference_without_predictions_is_measured_not_compared(tmp_path):
     assert "PerformanceReferenceUnavailable" in {f["code"] for f in report["findings"]}
 
 
-def test_a_missing_prediction_column_names_it(tmp_path):
+def test_a_missing_id_column_names_it(tmp_path):
     rng = np.random.default_rng(5)
     _logs(tmp_path, rng)
-    spec = _spec(tmp_path, predictionColumn="nope")
+    spec = _spec(tmp_path)
+    spec["model"]["idColumn"] = "nope"
     with pytest.raises(SchemaError, match="nope"):
         analyze(parse_run_config(spec), window_end=END)
 
@@ -177,12 +178,13 @@ def test_a_missing_prediction_column_names_it(tmp_path):
     [
         ({"idColumn": None}, "spec.model.idColumn"),
         ({"labels": {"path": "/x", "labelColumn": "y", "joinWindow": "1d"}}, "timestampColumn"),
-        ({"performance": {"task": "ranking"}}, "spec.model.performance.task"),
+        ({"performance": {"task": "ranking"}}, "spec.model.performance"),
+        ({"predictions": [{"column": "s", "kind": "score"}]}, "spec.model.predictions"),
         (
             {"performance": {"degradation": [{"metric": "mae", "maxDrop": 1}]}},
             "degradation[0].metric",
         ),
-        ({"performance": {"segments": ["a"] * 9}}, "spec.model.performance.segments"),
+        ({"labels": {"path": "/" + "x" * 512, "labelColumn": "y"}}, "spec.model.labels.path"),
     ],
 )
 def test_bad_performance_specs_name_the_field(tmp_path, change, where):

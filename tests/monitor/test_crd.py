@@ -191,6 +191,7 @@ def test_there_are_examples_of_each_kind():
         "offset-reference.yaml",
         "promote-reference.yaml",
         "prediction-drift.yaml",
+        "multivariate.yaml",
     } <= names
     assert all(
         any(d.get("kind") == "DriftMonitor" for d in load_yaml_documents(p)) for p in EXAMPLES

@@ -156,7 +156,9 @@ def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
     # The costliest mode is a fixed one (it carries a path); offset belongs to mode offset.
     manifest["spec"]["reference"]["mode"] = "fixed"
     manifest["spec"]["reference"].pop("offset")
-    # performance: a duration as above, and distinct metrics (the CRD cannot say so).
+    # performance: a duration as above, a score to measure, and distinct metrics (the CRD
+    # cannot say so).
+    manifest["spec"]["model"]["predictions"][1]["kind"] = "score"
     manifest["spec"]["model"]["labels"]["joinWindow"] = "24h"
     manifest["spec"]["model"]["performance"]["degradation"] = [
         {**item, "metric": metric}
@@ -245,18 +247,26 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     for column in (model["predictions"]["items"], model["target"]):
         assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
     performance = model["performance"]["properties"]
-    assert performance["segments"]["maxItems"] == performance_settings.MAX_SEGMENTS
     assert performance["degradation"]["maxItems"] == len(
         performance_settings.METRICS["classification"]
     )
     assert performance["positiveClass"]["maxLength"] == performance_settings.MAX_CLASS_LENGTH
+    assert model["labels"]["properties"]["path"]["maxLength"] == (
+        performance_settings.MAX_LABELS_PATH_LENGTH
+    )
     for column in (
         model["idColumn"],
         model["labels"]["properties"]["labelColumn"],
-        performance["predictionColumn"],
-        performance["segments"]["items"],
+        model["labels"]["properties"]["idColumn"],
+        model["labels"]["properties"]["timestampColumn"],
     ):
         assert column["maxLength"] == performance_settings.MAX_COLUMN
+    multivariate = model["multivariate"]["properties"]
+    assert multivariate["features"]["maxItems"] == model_settings.MAX_MULTIVARIATE_FEATURES
+    assert multivariate["features"]["items"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    assert (multivariate["sampleRows"]["minimum"], multivariate["sampleRows"]["maximum"]) == (
+        model_settings.MULTIVARIATE_ROWS
+    )
     storage = SPEC_SCHEMA["properties"]["storage"]["properties"]
     assert storage["endpoint"]["maxLength"] == settings.MAX_PATH_LENGTH
     assert storage["region"]["maxLength"] == settings.MAX_REGION_LENGTH
@@ -277,9 +287,10 @@ OVER_THE_BOUND = [
         lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
     ),
     ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    ("model.labels.labelColumn", lambda s: s["model"]["labels"].update(labelColumn="y" * 129)),
     (
-        "model.performance.segments",
-        lambda s: s["model"]["performance"]["segments"].append("one_more"),
+        "model.multivariate.features",
+        lambda s: s["model"]["multivariate"]["features"].append("one_more"),
     ),
 ]
 

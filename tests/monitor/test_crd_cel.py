@@ -83,6 +83,7 @@ CEL_CASES: list[tuple[str, Any, Any]] = [
         {"column": "y", "kind": "label", "method": "tvd"},
         {"column": "y", "kind": "value", "method": "chisquare"},
     ),
+    ("spec.model.multivariate.features", ["a", "b"], ["a"]),
     (
         "spec.model.labels",
         {"path": "p", "labelColumn": "y", "timestampColumn": "t", "joinWindow": "7d"},

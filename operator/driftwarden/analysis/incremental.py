@@ -49,6 +49,7 @@ from driftwarden.profile import (
     empty_profile,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     FileCoverage,
@@ -98,7 +99,8 @@ def scan_file(
     on_batch: Callable[[int], None] | None = None,
 ) -> Scan:
     """A :data:`Scan` of ``dataset``'s files with this run's columns and settings."""
-    names = [column.name for column in columns]
+    # The row sample's features lead, so they share the first column group's batches.
+    names = read_order([column.name for column in columns], options.row_features)
 
     def scan(info: FileInfo, whole: bool) -> DatasetProfile:
         batches = dataset.batches(

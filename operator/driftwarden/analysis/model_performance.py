@@ -10,6 +10,7 @@ to then, and a prediction whose window is still open without a label is *pending
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,7 +112,7 @@ def _period(
     wanted = [settings.id_column, settings.prediction_column]
     wanted += [settings.score_column] if settings.score_column else []
     wanted += [columns.timestamp] if columns.timestamp else []
-    wanted += list(settings.segments)
+    wanted += list(task.segments)
     names = list(dict.fromkeys(wanted))
     id_type = common_id_type(
         predictions.schema.field(settings.id_column).type,
@@ -171,20 +172,25 @@ def performance_section(
     window_end: datetime,
     storage: StorageOptions,
     findings: list[dict[str, Any]],
+    segments: Sequence[str] = (),
     seed: int = 0,
     spill_dir: str | None = None,
 ) -> dict[str, Any]:
-    """The report's ``performance`` object (docs/report-schema.md)."""
+    """The report's ``performance`` object (docs/report-schema.md).
+
+    ``segments`` are the categorical features: each gets per-value accuracy (MAE for a
+    regression), so the root cause can say which segment lost it.
+    """
     needed = [settings.id_column, settings.prediction_column]
     needed += [settings.score_column] if settings.score_column else []
-    needed += list(settings.segments)
     missing = _missing(current, needed)
     if missing:
         raise SchemaError(
             f"current data has no column(s) {', '.join(map(repr, missing))} for the performance",
-            hint="check spec.model.idColumn and spec.model.performance (predictionColumn, "
-            "scoreColumn, segments)",
+            hint="check spec.model.idColumn and spec.model.predictions",
         )
+    segments = tuple(s for s in segments if s not in needed)[: perf.SEGMENT_COLUMNS]
+    needed += list(segments)
     label_type = None
     label_data = _open_labels(settings, current_source, window_end, storage)
     if label_data is not None and settings.labels.label_column in label_data.schema.names:
@@ -198,7 +204,7 @@ def performance_section(
         score=settings.score_column,
         positive=positive,
         id=settings.id_column,
-        segments=settings.segments,
+        segments=segments,
         seed=seed,
     )
     if settings.score_column and positive is None:

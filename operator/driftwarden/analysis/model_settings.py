@@ -8,6 +8,7 @@ parts of issue 10 grow side by side:
   drift (analysis/model_predictions.py).
 * ``idColumn``, ``labels``, ``performance`` — performance with delayed labels
   (analysis/performance_settings.py, analysis/model_performance.py).
+* ``multivariate`` — joint drift of whole rows (analysis/model_multivariate.py).
 
 The block is optional: a monitor without ``spec.model`` is a plain feature-drift
 monitor and its reports carry no model sections.
@@ -48,6 +49,7 @@ MODEL_KEYS = {
     "idColumn",  # performance (delayed labels)
     "labels",  # performance
     "performance",  # performance
+    "multivariate",  # multivariate drift
 }
 
 
@@ -71,6 +73,29 @@ class ModelColumn:
         return "categorical" if self.kind == LABEL else "numerical"
 
 
+# spec.model.multivariate: the CRD holds the same bounds (tests/monitor/test_crd_bounds.py).
+MAX_MULTIVARIATE_FEATURES = 32
+MULTIVARIATE_ROWS = (100, 65536)
+DEFAULT_MULTIVARIATE_ROWS = 4096
+DEFAULT_MULTIVARIATE_THRESHOLD = 0.01
+DEFAULT_MULTIVARIATE_VARIANCE = 0.9
+
+
+@dataclass(frozen=True)
+class MultivariateSettings:
+    """``spec.model.multivariate``: the PCA reconstruction-error detector (docs/statistics.md).
+
+    ``features`` empty: the run's numerical features, the first 32 in plan order.
+    ``threshold`` is a p-value level; ``variance`` the share the components explain.
+    """
+
+    enabled: bool = True
+    features: tuple[str, ...] = ()
+    sample_rows: int = DEFAULT_MULTIVARIATE_ROWS
+    threshold: float = DEFAULT_MULTIVARIATE_THRESHOLD
+    variance: float = DEFAULT_MULTIVARIATE_VARIANCE
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """``spec.model``: prediction and target columns and what their drift does."""
@@ -81,6 +106,8 @@ class ModelSettings:
     retrain_on_prediction_drift: bool = True
     # idColumn, labels, performance (analysis/performance_settings.py); None without them.
     performance: PerformanceSettings | None = None
+    # spec.model.multivariate; None when absent or disabled.
+    multivariate: MultivariateSettings | None = None
 
     @property
     def model_columns(self) -> tuple[ModelColumn, ...]:
@@ -153,6 +180,56 @@ def parse_retrain_flag(value: Any, where: str) -> bool:
     return value
 
 
+def _unit_number(value: Any, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{where}: expected {what} in (0, 1], got {value!r}")
+    return float(value)
+
+
+def parse_multivariate(value: Any, where: str) -> MultivariateSettings | None:
+    """``spec.model.multivariate``; None when absent or ``enabled: false``."""
+    if value is None:
+        return None
+    section = as_mapping(value, where)
+    check_keys(section, {"enabled", "features", "sampleRows", "threshold", "variance"}, where)
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}.enabled: expected true or false, got {enabled!r}")
+    raw = section.get("features")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}.features: expected a list of column names, got {raw!r}")
+    if len(raw) > MAX_MULTIVARIATE_FEATURES or len(raw) == 1:
+        raise ConfigError(
+            f"{where}.features: {len(raw)} columns; the detector takes 2 to "
+            f"{MAX_MULTIVARIATE_FEATURES} numerical features",
+            hint="name the features whose joint behaviour matters, or leave the list out "
+            f"for the first {MAX_MULTIVARIATE_FEATURES} numerical features",
+        )
+    features = tuple(_column_name(v, f"{where}.features[{i}]") for i, v in enumerate(raw))
+    for i, name in enumerate(features):
+        if name in features[:i]:
+            raise ConfigError(f"{where}.features[{i}]: {name!r} is listed twice")
+    settings = MultivariateSettings(enabled=enabled, features=features)
+    rows = section.get("sampleRows", settings.sample_rows)
+    low, high = MULTIVARIATE_ROWS
+    if isinstance(rows, bool) or not isinstance(rows, int) or not low <= rows <= high:
+        raise ConfigError(
+            f"{where}.sampleRows: expected an integer in [{low}, {high}], got {rows!r}",
+            hint="more rows see smaller joint changes; 4096 is the default",
+        )
+    threshold = _unit_number(
+        section.get("threshold", settings.threshold), f"{where}.threshold", "a p-value level"
+    )
+    variance = _unit_number(
+        section.get("variance", settings.variance), f"{where}.variance", "a share of variance"
+    )
+    if not enabled:
+        return None
+    return MultivariateSettings(True, features, rows, threshold, variance)
+
+
 def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
     """Parse ``spec.model``; None when the monitor has no model block."""
     if spec is None:
@@ -177,6 +254,7 @@ def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
             section.get("retrainOnPredictionDrift"), f"{where}.retrainOnPredictionDrift"
         ),
         performance=parse_performance(section, predictions, where),
+        multivariate=parse_multivariate(section.get("multivariate"), f"{where}.multivariate"),
     )
 
 

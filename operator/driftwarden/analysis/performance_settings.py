@@ -2,8 +2,9 @@
 
 Pure (standard library and the pure parsers only), like the rest of the spec: the
 operator validates with it. The analysis side is analysis/model_performance.py.
-Prediction and score columns default to spec.model.predictions' entries (a ``label``
-or ``value`` prediction, a ``score``), so a model declared once is not declared twice.
+The prediction and score columns are spec.model.predictions' first ``label`` or
+``value`` entry and first ``score`` entry: the model is declared once. Segments
+are the run's categorical features (analysis/model_performance.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from driftwarden.analysis.settings import (
     as_mapping,
     bounded_text,
     check_keys,
+    parse_path,
     parse_source,
 )
 from driftwarden.durations import parse_duration
@@ -37,9 +39,10 @@ SCORE_METRICS = ("rocAuc", "logLoss", "ece")
 # Without spec.model.performance.degradation: the headline metric of each task may drop
 # this much (absolute) before the monitor degrades, if the drop is also significant.
 DEFAULT_DEGRADATION = {CLASSIFICATION: (("accuracy", 0.05),), REGRESSION: (("r2", 0.1),)}
-MAX_SEGMENTS = 8  # the CRD holds the same bounds
-MAX_COLUMN = 128
-MAX_CLASS_LENGTH = 128
+MAX_COLUMN = 128  # the CRD holds the same bounds
+MAX_CLASS_LENGTH = 64
+# The label log's location: shorter than a data path's 1,024, for the spec's size budget.
+MAX_LABELS_PATH_LENGTH = 512
 LABEL_KEYS = {
     "path",
     "format",
@@ -49,16 +52,7 @@ LABEL_KEYS = {
     "timestampColumn",
     "joinWindow",
 }
-PERFORMANCE_KEYS = {
-    "task",
-    "predictionColumn",
-    "scoreColumn",
-    "positiveClass",
-    "degradation",
-    "significance",
-    "minLabeledRows",
-    "segments",
-}
+PERFORMANCE_KEYS = {"positiveClass", "degradation", "significance", "minLabeledRows"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,6 @@ class PerformanceSettings:
     degradation: tuple[tuple[str, float], ...] = ()
     significance: float = 0.05
     min_labeled_rows: int = 100
-    segments: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -105,6 +98,7 @@ def parse_labels(spec: Any, id_column: str, where: str) -> LabelSource:
     section = as_mapping(spec, where)
     check_keys(section, LABEL_KEYS, where)
     # Where the log is and how it is read: exactly as spec.current.
+    parse_path(section.get("path"), f"{where}.path", MAX_LABELS_PATH_LENGTH)
     source = parse_source(
         {key: section[key] for key in ("path", "format", "partitioning") if key in section}, where
     )
@@ -160,31 +154,18 @@ def parse_performance(
     here = f"{where}.performance"
     section = as_mapping(model["performance"], here)
     check_keys(section, PERFORMANCE_KEYS, here)
+    # The model's output is declared once, in spec.model.predictions.
     declared = _from_predictions(predictions, ("label", "value"))
-    task = section.get("task")
-    if task is None:
-        task = (
-            None
-            if declared is None
-            else (CLASSIFICATION if declared.kind == "label" else REGRESSION)
-        )
-    if task not in TASKS:
+    if declared is None:
         raise ConfigError(
-            f"{here}.task: expected classification or regression, got {task!r}",
-            hint="or declare the model's output in spec.model.predictions (kind label or value)",
+            f"{where}.predictions: performance needs the model's output there",
+            hint="add the predicted class ({column: ..., kind: label}) or value (kind: value), "
+            "and the positive class's probability (kind: score) for ROC AUC, log loss and ECE",
         )
-    prediction = section.get("predictionColumn")
-    if prediction is None and declared is not None:
-        prediction = declared.column
-    prediction = _column(prediction, f"{here}.predictionColumn")
-    score = section.get("scoreColumn")
-    if score is None and task == CLASSIFICATION:
-        scored = _from_predictions(predictions, ("score",))
-        score = None if scored is None else scored.column
-    if score is not None:
-        if task == REGRESSION:
-            raise ConfigError(f"{here}.scoreColumn: a regression has no score column")
-        score = _column(score, f"{here}.scoreColumn")
+    task = CLASSIFICATION if declared.kind == "label" else REGRESSION
+    prediction = declared.column
+    scored = _from_predictions(predictions, ("score",)) if task == CLASSIFICATION else None
+    score = None if scored is None else scored.column
     positive = section.get("positiveClass")
     if positive is not None:
         if isinstance(positive, bool):
@@ -203,12 +184,6 @@ def parse_performance(
     min_rows = section.get("minLabeledRows", 100)
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or not 1 <= min_rows <= 10**9:
         raise ConfigError(f"{here}.minLabeledRows: expected an integer >= 1, got {min_rows!r}")
-    segments = section.get("segments") or []
-    if not isinstance(segments, list) or len(segments) > MAX_SEGMENTS:
-        raise ConfigError(
-            f"{here}.segments: expected a list of at most {MAX_SEGMENTS} column names",
-            hint="name the few categorical columns whose values may lose accuracy (plan, country)",
-        )
     return PerformanceSettings(
         id_column=id_column,
         labels=labels,
@@ -219,9 +194,6 @@ def parse_performance(
         degradation=degradation,
         significance=significance,
         min_labeled_rows=min_rows,
-        segments=tuple(
-            dict.fromkeys(_column(s, f"{here}.segments[{i}]") for i, s in enumerate(segments))
-        ),
     )
 
 
@@ -247,7 +219,7 @@ def _degradation(value: Any, task: str, scored: bool, where: str) -> tuple[tuple
         if metric in SCORE_METRICS and not scored:
             raise ConfigError(
                 f"{item_where}.metric: {metric} needs the model's score",
-                hint=f"set {where}.scoreColumn (the positive class's probability)",
+                hint="add the positive class's probability to spec.model.predictions (kind: score)",
             )
         if metric in out:
             raise ConfigError(f"{item_where}.metric: {metric} is listed twice")

@@ -14,6 +14,17 @@ from typing import Any
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import Counts, profile_window, scan_file
+from driftwarden.analysis.model_multivariate import (
+    multivariate_document,
+    row_features,
+    row_options,
+)
+from driftwarden.analysis.model_predictions import (
+    compare_model_columns,
+    only_columns,
+    plan_model_columns,
+    without_model_columns,
+)
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -27,6 +38,7 @@ from driftwarden.profile import (
     kind_of,
     loads_profile,
 )
+from driftwarden.profile.rows import read_order
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
@@ -103,9 +115,11 @@ def reference_cache_key(
 COLUMN_GROUP = 64
 
 
-def _batches(dataset: OpenedDataset, plan: FeaturePlan) -> Iterator[Any]:
+def _batches(dataset: OpenedDataset, plan: FeaturePlan, options: ProfileOptions) -> Iterator[Any]:
     return dataset.batches(
-        plan.names, dictionary_columns=plan.categorical, column_group=COLUMN_GROUP
+        read_order(plan.names, options.row_features),
+        dictionary_columns=plan.categorical,
+        column_group=COLUMN_GROUP,
     )
 
 
@@ -133,7 +147,7 @@ def _profile(
             progress(phase, rows, total)
 
     return build_profile(
-        _batches(dataset, plan) if batches is None else batches,
+        _batches(dataset, plan, options) if batches is None else batches,
         plan.columns,
         options,
         edges=edges,
@@ -304,15 +318,26 @@ def analyze(
     current = _open(config.current, storage, window_end, "current data")
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
+    model = settings.model
     plan = plan_features(
         reference.schema,
         current.schema,
-        settings.features,
+        without_model_columns(settings.features, model),
         not_features=_not_features(reference, config.reference)
         | _not_features(current, config.current)
         | set(performance.columns if performance is not None else ()),
     )
+    features_plan = plan
+    model_plan = None
+    if model is not None and model.model_columns:
+        # Prediction and target columns are profiled in the same pass as the features.
+        model_plan = plan_model_columns(reference.schema, current.schema, model)
+        plan = FeaturePlan(plan.columns + model_plan.columns, plan.findings + model_plan.findings)
     findings = list(plan.findings)
+    multivariate = settings.model.multivariate if settings.model is not None else None
+    # Features only: prediction and target columns are the model's, not its inputs.
+    joint = () if multivariate is None else row_features(features_plan, multivariate, findings)
+    options = row_options(options, multivariate, joint)
     ref_profile, cached = load_or_build_reference(
         reference,
         plan,
@@ -338,7 +363,17 @@ def analyze(
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):
             column.drop_keys()  # never merged: frees memory before the comparison
-    features, feature_findings, verdict = compare_profiles(ref_profile, cur_profile, settings)
+    predictions = None
+    if model_plan is not None and model is not None:
+        predictions, model_findings = compare_model_columns(
+            ref_profile, cur_profile, model_plan, settings, model
+        )
+        feature_names = features_plan.names
+        ref_features = only_columns(ref_profile, feature_names)
+        cur_features = only_columns(cur_profile, feature_names)
+    else:
+        model_findings, ref_features, cur_features = [], ref_profile, cur_profile
+    features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
     findings.extend(feature_findings)
     performance_report = None
     if performance is not None:
@@ -354,8 +389,24 @@ def analyze(
             window_end=window_end,
             storage=storage,
             findings=findings,
+            segments=features_plan.categorical,
             seed=settings.profile.seed,
         )
+    findings.extend(model_findings)
+    joint_document = (
+        None
+        if multivariate is None
+        else multivariate_document(ref_profile, cur_profile, multivariate, joint, findings)
+    )
+    # Why the run is drifted: the share of drifted features, the joint detector, or both.
+    drifted_by = [
+        reason
+        for reason, drifted in (
+            ("features", verdict.drifted),
+            ("multivariate", joint_document is not None and joint_document["drifted"]),
+        )
+        if drifted
+    ]
     detection = settings.detection
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -404,7 +455,8 @@ def analyze(
             },
         },
         "dataset": {
-            "drifted": verdict.drifted,
+            "drifted": bool(drifted_by),
+            "driftedBy": drifted_by,
             "driftShare": verdict.drift_share,
             "driftedFeatures": verdict.drifted_features,
             "totalFeatures": verdict.total_features,
@@ -412,6 +464,9 @@ def analyze(
         },
         "features": features,
         "performance": performance_report,
+        # spec.model's prediction and target columns (docs/report-schema.md); None without them
+        "predictions": predictions,
+        "multivariate": joint_document,
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }

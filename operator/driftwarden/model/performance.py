@@ -42,6 +42,8 @@ RESAMPLES = 200
 LEVEL = 0.95
 MAX_SEGMENT_VALUES = 1000  # distinct values tracked per segment column; the rest are "(other)"
 REPORTED_SEGMENTS = 20  # per column in the report: the most-rows values
+SEGMENT_COLUMNS = 64  # categorical columns segmented (the first in the plan's order)
+REPORTED_SEGMENT_COLUMNS = 16  # in the report: those whose worst value lost the most
 MIN_SEGMENT_ROWS = 30  # a segment needs this many labeled rows in both periods to be ranked
 OTHER, NULL = "(other)", "(null)"
 
@@ -386,7 +388,8 @@ def segment_report(
     current: PeriodAccumulator,
     reference: PeriodAccumulator | None,
 ) -> list[dict[str, Any]]:
-    """Per segment column, the most-rows values with their metric in both periods.
+    """Per segment column, the most-rows values with their metric in both periods; the
+    ``REPORTED_SEGMENT_COLUMNS`` columns whose worst value dropped most, first.
 
     The metric is accuracy for a classifier and MAE for a regression; ``drop`` is how
     much worse the segment got, with the one-sided p-value of that drop (normal
@@ -424,7 +427,13 @@ def segment_report(
                 )
             values.append(entry)
         out.append({"feature": column, "metric": metric, "values": values})
-    return out
+
+    def worst(group: dict[str, Any]) -> float:
+        drops = [v["drop"] for v in group["values"] if v["drop"] is not None]
+        return max(drops, default=-math.inf)
+
+    out.sort(key=lambda g: -worst(g))  # stable: ties keep the plan's order
+    return out[:REPORTED_SEGMENT_COLUMNS]
 
 
 def _mean_se(rows: float, total: float, squares: float) -> tuple[float, float]:

@@ -25,6 +25,9 @@ KINDS = ("numerical", "categorical")
 SEVERITIES = ("error", "warning", "info")
 REASONS = ("distribution", "missing", "distribution+missing")
 DISTRIBUTION_TYPES = ("histogram", "categories")
+# spec.model's columns in the report's ``predictions`` section.
+MODEL_ROLES = ("prediction", "target")
+MODEL_KINDS = ("label", "score", "value")
 # Methods whose score is a p-value: a feature drifts when the score falls *below*
 # the threshold. Must match driftwarden.analysis.settings.P_VALUE_METHODS (the
 # report layer may not import analysis).
@@ -217,6 +220,35 @@ def _validate_distribution(feature: Mapping[str, Any], path: str) -> None:
     _numbers(dist, "current", path, bins)
 
 
+def _validate_root_cause(doc: Mapping[str, Any]) -> None:
+    """``rootCause`` (informative; the HTML view and the summary read it)."""
+    section = _object(doc, "rootCause", "$", null=True)
+    if section is None:
+        return
+    path = "$.rootCause"
+    _boolean(section, "triggered", path)
+    for i, trigger in enumerate(_array(section, "triggers", path)):
+        if not isinstance(trigger, str):
+            raise _fail(f"{path}.triggers[{i}]", "a string", trigger)
+    _string(section, "summary", path, null=True)
+    top = _object(section, "top", path, null=True)
+    if top is not None:
+        _string(top, "feature", f"{path}.top")
+        _number(top, "share", f"{path}.top")
+    _object(section, "importance", path, null=True)
+    for i, cause in enumerate(_array(section, "causes", path)):
+        where = f"{path}.causes[{i}]"
+        if not isinstance(cause, dict):
+            raise _fail(where, "an object", cause)
+        _string(cause, "feature", where)
+        for key in ("share", "importance", "magnitude", "contribution"):
+            _number(cause, key, where)
+        _boolean(cause, "drifted", where)
+    segments = section.get("segments")
+    if segments is not None and not isinstance(segments, list):
+        raise _fail(f"{path}.segments", "an array or null", segments)
+
+
 def _validate_feature(feature: Any, path: str) -> None:
     if not isinstance(feature, dict):
         raise _fail(path, "an object", feature)
@@ -250,6 +282,38 @@ def _validate_feature(feature: Any, path: str) -> None:
             for key in ("mean", "std", "min", "max"):
                 _number(stats, key, f"{path}.{side}", null=True)
     _validate_distribution(feature, path)
+
+
+def _validate_predictions(doc: Mapping[str, Any]) -> None:
+    """``predictions`` (spec.model's prediction and target columns): null, or counts consistent
+    with its columns, each shaped like a feature with a role."""
+    section = _object(doc, "predictions", "$", null=True)
+    if section is None:
+        return
+    path = "$.predictions"
+    for key in ("drifted", "predictionDrifted"):
+        _boolean(section, key, path)
+    if section.get("targetDrifted") is not None:
+        _boolean(section, "targetDrifted", path)
+    _count(section, "driftedColumns", path)
+    _count(section, "totalColumns", path)
+    columns = _array(section, "columns", path)
+    for i, column in enumerate(columns):
+        _validate_feature(column, f"{path}.columns[{i}]")
+        _one_of(column, "role", f"{path}.columns[{i}]", MODEL_ROLES)
+        _one_of(column, "modelKind", f"{path}.columns[{i}]", MODEL_KINDS)
+    if section["totalColumns"] != len(columns) or section["driftedColumns"] != sum(
+        1 for c in columns if c["drifted"]
+    ):
+        raise ReportError(
+            f"invalid report: {path}: totalColumns/driftedColumns disagree with its columns"
+        )
+    for i, item in enumerate(_array(section, "notCompared", path)):
+        if not isinstance(item, dict):
+            raise _fail(f"{path}.notCompared[{i}]", "an object", item)
+        _string(item, "name", f"{path}.notCompared[{i}]")
+        _one_of(item, "role", f"{path}.notCompared[{i}]", MODEL_ROLES)
+        _string(item, "reason", f"{path}.notCompared[{i}]")
 
 
 def validate_report(doc: Any) -> None:
@@ -320,6 +384,9 @@ def validate_jsonable(doc: Any) -> None:
             f"invalid report: $.dataset.driftedFeatures: is {dataset['driftedFeatures']} but "
             f"{drifted} of $.features are drifted"
         )
+
+    _validate_predictions(doc)
+    _validate_root_cause(doc)
 
     findings = doc.get("findings", [])
     if not isinstance(findings, list):
@@ -403,11 +470,14 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
         "current",
         "settings",
         "dataset",
+        "rootCause",
         "findings",
         "features",
         "durationSeconds",
     ),
     "monitor": ("name", "namespace"),
+    "rootCause": ("triggered", "triggers", "summary", "top", "importance", "causes", "segments"),
+    "causes": ("feature", "kind", "share", "importance", "magnitude", "contribution", "drifted"),
     "reference": _SOURCE + _STATS,
     "current": _SOURCE + _STATS,
     "window": ("column", "start", "end"),
