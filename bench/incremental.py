@@ -18,6 +18,12 @@ cached (an untimed warm-up), a 168h window and ``--window-end`` on the hour:
   front of the aggregation runs out (after 84) and the runs that then build the
   middle's suffixes are among them.
 
+Every process runs with bytecode, as in the container image (pip compiles the installed
+wheel): ``PYTHONDONTWRITEBYTECODE`` is dropped and ``PYTHONPYCACHEPREFIX`` points into
+the work directory, so the warm-up compiles driftwarden's modules once and no source tree
+is written to. In an editable install without it every process compiles ~45 modules
+(~40 ms of CPU, bench/RESULTS.md addendum 3); ``--source`` measures that way.
+
 ``--checks`` of the steady runs (spread evenly) are followed by a full and an uncached
 run at the same window end (the window cache set aside meanwhile): those are the baselines
 (interleaved with the steady runs, so both see the same machine), and each report's
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -217,8 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--window-files", type=int, default=WINDOW_FILES, help="hourly files in the window"
     )
+    parser.add_argument(
+        "--source", action="store_true", help="no bytecode: compile every module in every run"
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
+    if not args.source:  # the children inherit this environment (run.run_child)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     generate(workdir, args.rows_per_file, args.window_files + args.steady)
     for stale in ("cache", "out", "logs", "cache-keep"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
@@ -227,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(bench.results, mismatches) | {
         "rowsPerFile": args.rows_per_file,
         "windowFiles": args.window_files,
+        "bytecode": not args.source,
         "machine": run.machine_facts(),
     }
     print(json.dumps(summary, indent=2))

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 from scipy.spatial import distance
 
@@ -245,3 +247,71 @@ def test_distribution_functions_equal_scipy_special():
     for n in (1, 2, 5, 40, 140, 1000, 16_384, 100_000):
         for x in np.concatenate([np.linspace(0, 1, 101), np.geomspace(1e-5, 0.5, 60)]):
             assert smirnov(n, x) == pytest.approx(special.smirnov(n, x), abs=1e-9)
+
+
+_small_samples = st.lists(st.integers(-4, 4), min_size=1, max_size=40).map(
+    lambda values: np.array(values, dtype=np.float64) / 2
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_small_samples, _small_samples)
+def test_ks_statistic_is_scipys_bit_for_bit_with_ties_everywhere(a, b):
+    # Few distinct values: ties inside each sample and across the two, runs at either
+    # end, one-value samples — every candidate of the binary-search form is reached.
+    a, b = np.sort(a), np.sort(b)
+    assert stats.ks_test_sorted(a, b).statistic == sps.ks_2samp(a, b).statistic
+    assert stats.ks_test_sorted(b, a).statistic == sps.ks_2samp(b, a).statistic
+
+
+@settings(max_examples=300, deadline=None)
+@given(_small_samples, _small_samples)
+def test_wasserstein_quantile_form_equals_scipy_with_ties_and_any_sizes(a, b):
+    expected = sps.wasserstein_distance(a, b)
+    assert stats.wasserstein_sorted(np.sort(a), np.sort(b), 1.0) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "n,m,shift",
+    [(32_768, 32_768, 0.0), (32_768, 32_768, 0.3), (32_768, 32_767, 0.01), (5_000, 32_768, 1.0)],
+)
+def test_ks_and_wasserstein_at_sample_size_equal_scipy(n, m, shift):
+    # The analysis' own case: two 32,768-value samples (equal sizes: the mean of
+    # |a_i − b_i|) and nearly equal ones (the merged quantile grid).
+    a = np.sort(RNG.normal(size=n))
+    b = np.sort(np.round(RNG.normal(shift, 1.2, size=m), 2))  # ties within b and with a
+    ks, w = stats.ks_and_wasserstein_sorted(a, b, 1.5)
+    theirs = sps.ks_2samp(a, b)
+    assert ks.statistic == theirs.statistic
+    assert ks.pvalue == pytest.approx(theirs.pvalue, abs=1e-9)
+    assert w == pytest.approx(sps.wasserstein_distance(a, b) / 1.5, abs=1e-9)
+
+
+def test_ks_of_identical_and_of_disjoint_samples():
+    a = np.sort(RNG.normal(size=500))
+    assert stats.ks_test_sorted(a, a).statistic == 0.0
+    assert stats.ks_test_sorted(a, a + 100).statistic == 1.0
+    assert stats.ks_test_sorted(a + 100, a).statistic == 1.0
+    assert stats.wasserstein_sorted(a, a, 1.0) == 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 6000),
+    st.integers(1, 6000),
+    st.sampled_from([0.0, 0.003, 0.05, 0.5, 3.0]),
+    st.sampled_from([None, 3, 2, 1]),
+)
+def test_ks_statistic_through_the_grid_is_scipys_bit_for_bit(seed, n, m, shift, decimals):
+    # Samples large enough for the coarse grid (more than 128 distinct values in b),
+    # same or shifted distributions, with and without ties (rounded values): the
+    # stretches the grid skips never hold the supremum.
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(shift, 1.0, size=m)
+    if decimals is not None:
+        a, b = np.round(a, decimals), np.round(b, decimals)
+    a, b = np.sort(a), np.sort(b)
+    assert stats.ks_test_sorted(a, b).statistic == sps.ks_2samp(a, b).statistic

@@ -56,3 +56,11 @@ def test_files_of_a_selection_without_rows_are_no_error(tmp_path):
     (placed,) = opened.coverage()
     assert placed.state == "outside"
     assert list(opened.batches(["x"], files=[placed.file])) == []
+
+
+def test_the_first_timestamp_is_the_least_of_every_row_group(tmp_path):
+    """Rows in reverse time order: the last row group holds the earliest timestamp."""
+    table = hourly_table(24, start=T0 + timedelta(days=1))
+    pq.write_table(table.take(list(range(23, -1, -1))), tmp_path / "rev.parquet", row_group_size=5)
+    (placed,) = _open(tmp_path, T0, T0 + timedelta(days=3)).coverage()
+    assert (placed.state, placed.first) == ("whole", T0 + timedelta(days=1))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from driftwarden.errors import ConfigError
-from driftwarden.storage import StorageOptions, join_uri, read_bytes, write_bytes
+from driftwarden.storage import StorageOptions, join_uri, read_bytes, read_mapped, write_bytes
 
 OPTS = StorageOptions()
 
@@ -30,6 +31,19 @@ def test_file_uri_and_compressed_names_are_stored_verbatim(tmp_path):
 
 def test_directory_is_not_an_object(tmp_path):
     assert read_bytes(str(tmp_path), OPTS) is None
+
+
+def test_pieces_are_written_in_order_and_mapped_back(tmp_path):
+    uri = str(tmp_path / "c" / "p.bin")
+    assert read_mapped(uri, OPTS) is None
+    values = np.arange(4, dtype="<f8")
+    write_bytes(uri, [b"head", values.data.cast("B"), memoryview(b"tail")], OPTS)
+    mapped = read_mapped(uri, OPTS)
+    assert mapped is not None and bytes(mapped) == b"head" + values.tobytes() + b"tail"
+    # A mapping stays readable after the object is replaced (written, then renamed).
+    write_bytes(uri, b"new", OPTS)
+    assert bytes(mapped[:4]) == b"head" and read_mapped(uri, OPTS) == memoryview(b"new")
+    assert read_mapped(str(tmp_path), OPTS) is None  # a directory is no object
 
 
 def test_join_uri():

@@ -45,7 +45,7 @@ from driftwarden.profile import (
     DatasetProfile,
     ProfileOptions,
     build_profile,
-    dumps_profile,
+    dump_parts,
     empty_profile,
     loads_profile,
 )
@@ -60,6 +60,7 @@ from driftwarden.storage import (
     join_uri,
     list_names,
     read_bytes,
+    read_mapped,
     redact,
     write_bytes,
 )
@@ -202,7 +203,10 @@ def profile_window(
     cut = first_sight + cut
     for info in cut:
         piece = scan(info, info.path in whole_paths)
-        profile = profile.merge(piece)
+        # Nothing yet: the piece is the profile. Merging it into the empty one would
+        # copy every sample and give every column its own copy of the shared keys
+        # (at 10^5 x 1,000: 0.3 s, and 0.5 GiB on the peak RSS).
+        profile = piece if profile.rows == 0 else profile.merge(piece)
         counts.scanned += 1
         if piece.rows and info.path not in whole_paths:
             counts.total += 1
@@ -485,7 +489,7 @@ class WindowCache:
     def _load(self, name: str, files: Sequence[Ident]) -> DatasetProfile:
         """A stored profile of exactly ``files`` under this context, or _Damaged."""
         uri = join_uri(self.uri, name)
-        data = self._io(lambda: read_bytes(uri, self.storage, label="cached window profile"))
+        data = self._io(lambda: read_mapped(uri, self.storage, label="cached window profile"))
         try:
             if data is None:
                 raise ProfileError(f"{redact(uri)} is missing")
@@ -507,7 +511,7 @@ class WindowCache:
     def _store(self, name: str, profile: DatasetProfile, files: Sequence[Ident]) -> None:
         profile.metadata = {**profile.metadata, "windowCache": self._stamp(files)}
         # Keys kept: merged again later; unsorted: never compared as stored.
-        data = dumps_profile(profile, keep_keys=True, sort=False)
+        data = dump_parts(profile, keep_keys=True, sort=False)
         uri = join_uri(self.uri, name)
         self._io(lambda: write_bytes(uri, data, self.storage, label="window profile cache"))
         self.counts.writes += 1

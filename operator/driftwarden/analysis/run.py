@@ -47,7 +47,7 @@ from driftwarden.storage import (
     StorageOptions,
     join_uri,
     open_dataset,
-    read_bytes,
+    read_mapped,
     redact,
     write_bytes,
 )
@@ -175,10 +175,10 @@ def _with_key(key: str, data: bytes) -> bytes:
     return _KEYED_MAGIC + key.encode() + b"\n" + data
 
 
-def _keyed_payload(key: str, data: bytes) -> bytes | None:
+def _keyed_payload(key: str, data: bytes | memoryview) -> bytes | memoryview | None:
     """The profile bytes of a single-entry cache file written for ``key``; None for another key."""
     prefix = _KEYED_MAGIC + key.encode() + b"\n"
-    return data[len(prefix) :] if data.startswith(prefix) else None
+    return data[len(prefix) :] if bytes(data[: len(prefix)]) == prefix else None
 
 
 # ---- end of the reference lifecycle block
@@ -205,7 +205,7 @@ def load_or_build_reference(
     uri = join_uri(cache, reference_cache_name(key, windowed_mode)) if cache else None
     if uri is not None:
         try:
-            data = read_bytes(uri, storage, label="cached reference profile")
+            data = read_mapped(uri, storage, label="cached reference profile")
         except StorageError as error:
             findings.append(
                 _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")

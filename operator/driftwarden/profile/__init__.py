@@ -11,7 +11,7 @@ from driftwarden.profile.dataset import (
     kind_of,
 )
 from driftwarden.profile.numeric import NumericProfile
-from driftwarden.profile.serialize import dumps_profile, loads_profile
+from driftwarden.profile.serialize import dump_parts, dumps_profile, loads_profile
 
 __all__ = [
     "OTHER",
@@ -23,6 +23,7 @@ __all__ = [
     "NumericProfile",
     "ProfileOptions",
     "build_profile",
+    "dump_parts",
     "dumps_profile",
     "empty_profile",
     "kind_of",

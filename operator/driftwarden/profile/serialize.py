@@ -46,13 +46,15 @@ class _Payload:
     """The binary payload being written: arrays appended 8-byte aligned."""
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list[memoryview] = []
         self.size = 0
 
     def put(self, array: np.ndarray | None, dtype: str) -> dict[str, int] | None:
         if array is None:
             return None
-        data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+        # A view of the array's own bytes (copied only if its layout or type differs):
+        # the parts are written out one by one, never joined in memory.
+        data = np.ascontiguousarray(array, dtype=dtype).data.cast("B")
         ref = {"at": self.size, "n": len(data) // np.dtype(dtype).itemsize}
         self.parts.append(data)
         self.size += len(data)  # every dtype here is 8 bytes wide: stays aligned
@@ -253,6 +255,16 @@ def dumps_profile(profile: DatasetProfile, *, keep_keys: bool = True, sort: bool
     such a profile still compares, but no longer merges as a uniform sample.
     ``sort=False`` stores samples in their own order: for profiles that are only merged
     again (the window cache), where sorting ~2 ms a column would be wasted."""
+    return b"".join(dump_parts(profile, keep_keys=keep_keys, sort=sort))
+
+
+def dump_parts(
+    profile: DatasetProfile, *, keep_keys: bool = True, sort: bool = True
+) -> list[bytes | memoryview]:
+    """:func:`dumps_profile` as the consecutive pieces of the file, for a writer that
+    takes them one by one: the arrays are views of the profile's own memory, so a
+    10 MiB profile is not copied twice (into bytes, then into one joined object) before
+    it is written. Valid while the profile is unchanged."""
     payload = _Payload()
     document = {
         "format": FORMAT,
@@ -275,7 +287,7 @@ def dumps_profile(profile: DatasetProfile, *, keep_keys: bool = True, sort: bool
         json.dumps(document, separators=(",", ":")).encode(), compresslevel=5, mtime=0
     )
     padding = b"\0" * (-(len(_MAGIC) + _LENGTH.size + len(header)) % 8)
-    return b"".join((_MAGIC, _LENGTH.pack(len(header)), header, padding, *payload.parts))
+    return [_MAGIC + _LENGTH.pack(len(header)) + header + padding, *payload.parts]
 
 
 def _unreadable(source: str, error: Exception) -> ProfileError:
@@ -285,15 +297,16 @@ def _unreadable(source: str, error: Exception) -> ProfileError:
     )
 
 
-def _read_document(data: bytes) -> tuple[Any, Get]:
+def _read_document(data: bytes | memoryview) -> tuple[Any, Get]:
     """The JSON document of a profile file and how to read its arrays."""
-    if not data.startswith(_MAGIC):  # version 1: one gzip-compressed JSON document
-        return json.loads(gzip.decompress(data)), _get_base64
+    view = memoryview(data).cast("B")
+    if bytes(view[: len(_MAGIC)]) != _MAGIC:  # version 1: gzip-compressed JSON
+        return json.loads(gzip.decompress(bytes(view))), _get_base64
     start = len(_MAGIC) + _LENGTH.size
-    (length,) = _LENGTH.unpack_from(data, len(_MAGIC))
-    document = json.loads(gzip.decompress(data[start : start + length]))
+    (length,) = _LENGTH.unpack_from(view, len(_MAGIC))
+    document = json.loads(gzip.decompress(bytes(view[start : start + length])))
     body_start = start + length + (-(start + length) % 8)
-    body = memoryview(data)[body_start:]
+    body = view[body_start:]
     expected = document.get("payload") if isinstance(document, dict) else None
     if not isinstance(expected, dict):
         raise ValueError("no payload description in the header")
@@ -302,8 +315,11 @@ def _read_document(data: bytes) -> tuple[Any, Get]:
     return document, _getter(body)
 
 
-def loads_profile(data: bytes, *, source: str = "profile") -> DatasetProfile:
-    """Read a profile written by :func:`dumps_profile`; ProfileError names ``source`` if it can't."""
+def loads_profile(data: bytes | memoryview, *, source: str = "profile") -> DatasetProfile:
+    """Read a profile written by :func:`dumps_profile`; ProfileError names ``source`` if it can't.
+
+    ``data`` may be any buffer (a memory-mapped file): the arrays of the profile are
+    read-only views of it, so it must not change while the profile is in use."""
     try:
         document, get = _read_document(data)
     # Any failure to decode is damage (zlib.error for a corrupt deflate stream is not an

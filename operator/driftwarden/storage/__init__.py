@@ -5,8 +5,8 @@ Public API::
     StorageOptions, resolve_filesystem, redact          (uri)
     DatasetSource, OpenedDataset, open_dataset          (dataset)
     FileInfo                                            (discovery)
-    read_bytes, write_bytes, join_uri, list_names,      (objects)
-    delete_object
+    read_bytes, read_mapped, write_bytes, join_uri,     (objects)
+    list_names, delete_object
     FORMATS, normalize_format                           (formats)
 """
 
@@ -18,6 +18,7 @@ from driftwarden.storage.objects import (
     join_uri,
     list_names,
     read_bytes,
+    read_mapped,
     write_bytes,
 )
 from driftwarden.storage.uri import StorageOptions, redact, resolve_filesystem
@@ -35,6 +36,7 @@ __all__ = [
     "normalize_format",
     "open_dataset",
     "read_bytes",
+    "read_mapped",
     "redact",
     "resolve_filesystem",
     "write_bytes",
