@@ -17,9 +17,10 @@ monitor and its reports carry no model sections.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from driftwarden.analysis.importance_settings import ImportanceSettings, parse_importance
 from driftwarden.analysis.performance_settings import PerformanceSettings, parse_performance
 from driftwarden.analysis.settings import (
     CATEGORICAL_METHODS,
@@ -49,6 +50,7 @@ MODEL_KEYS = {
     "idColumn",  # performance (delayed labels)
     "labels",  # performance
     "performance",  # performance
+    "importance",  # root cause
     "multivariate",  # multivariate drift
 }
 
@@ -106,6 +108,8 @@ class ModelSettings:
     retrain_on_prediction_drift: bool = True
     # idColumn, labels, performance (analysis/performance_settings.py); None without them.
     performance: PerformanceSettings | None = None
+    # Root cause: how features are weighed (analysis/importance_settings.py).
+    importance: ImportanceSettings = field(default_factory=ImportanceSettings)
     # spec.model.multivariate; None when absent or disabled.
     multivariate: MultivariateSettings | None = None
 
@@ -254,6 +258,7 @@ def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
             section.get("retrainOnPredictionDrift"), f"{where}.retrainOnPredictionDrift"
         ),
         performance=parse_performance(section, predictions, where),
+        importance=parse_importance(section.get("importance"), f"{where}.importance"),
         multivariate=parse_multivariate(section.get("multivariate"), f"{where}.multivariate"),
     )
 

@@ -48,7 +48,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 # variable; driftwarden.envchunks), all of them within the exec's 2 MiB ARG_MAX and
 # the Job within etcd's ~1.5 MiB per object, so the CRD and this parser bound every
 # string and list of it: with these numbers the largest admissible spec encodes to
-# about 756 KiB, under a 768 KiB budget (tests/monitor/test_crd_bounds.py builds it
+# about 758 KiB, under a 768 KiB budget (tests/monitor/test_crd_bounds.py builds it
 # from the CRD). The CRD holds the same numbers.
 MAX_PATH_LENGTH = 1024  # a URI; S3 and GCS keys are at most 1,024 bytes
 # spec.output.path leaves room for the /<monitor>/<run> (63 characters each) that
