@@ -85,6 +85,14 @@ FULL_STATUS = {
     "features": [{"name": "x", "method": "psi", "score": 0.3, "drifted": True}],
     "alerting": {"state": "Drifted", "driftedRuns": 3, "cleanRuns": 0},
     "driftingSince": {"job": "x", "time": "2026-01-01T00:00:00Z"},
+    "model": {
+        "predictions": {
+            "drifted": True,
+            "columns": [
+                {"name": "p", "role": "prediction", "method": "psi", "score": 0.4, "drifted": True}
+            ],
+        }
+    },
 }
 
 

@@ -19,6 +19,7 @@ from tests.chart.promql import TARGET_LABELS, exported_metrics, label_matchers, 
 HERE = Path(__file__).parent
 ALERTS = {
     "DriftwardenDriftDetected",
+    "DriftwardenPredictionDrift",
     "DriftwardenMonitorFailing",
     "DriftwardenMonitorStale",
     "DriftwardenOperatorDown",

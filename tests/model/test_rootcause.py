@@ -169,6 +169,25 @@ def test_no_weighted_drift_names_no_cause():
     assert root_cause_section([_feature("a", 0.5)], imp, triggers=["performance"])["top"] is None
 
 
+def _group(column, *values):
+    return {
+        "column": column,
+        "metric": "accuracy",
+        "values": [
+            {
+                "value": v,
+                "rows": 500,
+                "current": 0.9 - drop,
+                "referenceRows": 500,
+                "reference": 0.9,
+                "drop": drop,
+                "pValue": 0.01,
+            }
+            for v, drop in values
+        ],
+    }
+
+
 def test_segments_of_the_top_categorical_causes_only():
     features = [
         _feature("plan", 0.3, "categorical"),
@@ -178,12 +197,19 @@ def test_segments_of_the_top_categorical_causes_only():
     ]
     imp = given_importance({"plan": 1, "age": 1, "region": 1}, [f["name"] for f in features])
     causes = rank_causes(features, imp)
-    performance_segments = [
-        {"feature": "region", "segments": [{"value": "eu", "accuracy": 0.7}]},
-        {"feature": "plan", "segments": [{"value": "pro", "accuracy": 0.6}]},
-        {"feature": "device", "segments": [{"value": "ios", "accuracy": 0.9}]},
-    ]
-    picked = segments_of(causes, performance_segments)
-    # device weighs nothing; age is numerical: plan and region, in ranking order.
+    performance = {
+        "segments": [
+            _group("region", ("eu", 0.2), ("us", -0.05)),
+            _group("plan", ("basic", 0.05), ("pro", 0.3)),
+            _group("device", ("ios", 0.4)),
+        ]
+    }
+    picked = segments_of(causes, performance)
+    # device weighs nothing; age is numerical: plan and region, in ranking order, and
+    # within each the segments that got worse, largest drop first.
     assert [s["feature"] for s in picked] == ["plan", "region"]
+    assert [v["value"] for v in picked[0]["segments"]] == ["pro", "basic"]
+    assert [v["value"] for v in picked[1]["segments"]] == ["eu"]
+    assert picked[0]["metric"] == "accuracy" and "column" not in picked[0]["segments"][0]
     assert segments_of(causes, None) is None
+    assert segments_of(causes, {"segments": []}) == []

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from driftwarden.analysis import model_settings, settings
+from driftwarden.analysis import importance_settings, model_settings, settings
 from driftwarden.cli.analyze import build_config
 from driftwarden.cli.main import build_parser
 from driftwarden.envchunks import join_env
@@ -234,6 +234,11 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert model["predictions"]["maxItems"] == model_settings.MAX_PREDICTIONS
     for column in (model["predictions"]["items"], model["target"]):
         assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    weights = model["importance"]["properties"]["weights"]
+    assert weights["maxItems"] == importance_settings.MAX_WEIGHTS
+    assert weights["items"]["properties"]["feature"]["maxLength"] == (
+        importance_settings.MAX_NAME_LENGTH
+    )
     multivariate = model["multivariate"]["properties"]
     assert multivariate["features"]["maxItems"] == model_settings.MAX_MULTIVARIATE_FEATURES
     assert multivariate["features"]["items"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
@@ -260,6 +265,10 @@ OVER_THE_BOUND = [
         lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
     ),
     ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    (
+        "model.importance.weights",
+        lambda s: s["model"]["importance"]["weights"].append({"feature": "one_more", "weight": 1}),
+    ),
     (
         "model.multivariate.features",
         lambda s: s["model"]["multivariate"]["features"].append("one_more"),

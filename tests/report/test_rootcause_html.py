@@ -15,14 +15,12 @@ from tests.report.domparse import parse_html
 from tests.report.test_browser import HOSTILE, _run_chromium
 
 
-def _report(triggers=("predictions",), segments=None) -> dict:
+def _report(triggers=("predictions",)) -> dict:
     doc = example_report(7)
     names = [f["name"] for f in doc["features"]]
     weights = {name: float(i + 1) for i, name in enumerate(names)}
     importance = given_importance(weights, names)
-    doc["rootCause"] = root_cause_section(
-        doc["features"], importance, triggers=list(triggers), segments=segments
-    )
+    doc["rootCause"] = root_cause_section(doc["features"], importance, triggers=list(triggers))
     return doc
 
 
@@ -62,13 +60,21 @@ def test_names_and_segments_are_escaped():
         "drifted": True,
         "scores": {"jensenshannon": 0.4},
     }
-    segments = [{"feature": HOSTILE, "segments": [{"value": HOSTILE, "accuracy": 0.5}]}]
+    group = {
+        "column": HOSTILE,
+        "metric": "accuracy",
+        "values": [
+            {"value": HOSTILE, "rows": 99, "current": 0.5, "referenceRows": 99, "reference": 0.9}
+            | {"drop": 0.4, "pValue": 0.001}
+        ],
+    }
     doc["rootCause"] = root_cause_section(
         [feature],
         Importance("given", {HOSTILE: 1.0}, {HOSTILE: 1.0}),
         triggers=["performance"],
-        segments=segments,
+        performance={"segments": [group]},
     )
+    assert doc["rootCause"]["segments"][0]["segments"][0]["value"] == HOSTILE
     html = render_html(doc)
     assert "<script>alert" not in html
     dom = parse_html(html)

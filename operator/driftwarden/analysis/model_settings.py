@@ -15,9 +15,10 @@ monitor and its reports carry no model sections.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from driftwarden.analysis.importance_settings import ImportanceSettings, parse_importance
 from driftwarden.analysis.settings import (
     CATEGORICAL_METHODS,
     DEFAULT_THRESHOLDS,
@@ -43,6 +44,7 @@ MODEL_KEYS = {
     "predictions",  # prediction drift
     "target",  # target drift
     "retrainOnPredictionDrift",  # prediction drift
+    "importance",  # root cause
     "multivariate",  # multivariate drift
 }
 
@@ -98,6 +100,8 @@ class ModelSettings:
     target: ModelColumn | None = None
     # Whether prediction or target drift alone may start retraining (spec.retraining).
     retrain_on_prediction_drift: bool = True
+    # Root cause: how features are weighed (analysis/importance_settings.py).
+    importance: ImportanceSettings = field(default_factory=ImportanceSettings)
     # spec.model.multivariate; None when absent or disabled.
     multivariate: MultivariateSettings | None = None
 
@@ -245,6 +249,7 @@ def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
         retrain_on_prediction_drift=parse_retrain_flag(
             section.get("retrainOnPredictionDrift"), f"{where}.retrainOnPredictionDrift"
         ),
+        importance=parse_importance(section.get("importance"), f"{where}.importance"),
         multivariate=parse_multivariate(section.get("multivariate"), f"{where}.multivariate"),
     )
 

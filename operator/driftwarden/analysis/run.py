@@ -25,6 +25,7 @@ from driftwarden.analysis.model_predictions import (
     plan_model_columns,
     without_model_columns,
 )
+from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -388,7 +389,20 @@ def analyze(
         if drifted
     ]
     detection = settings.detection
-    return {
+    importance = (
+        None
+        if model is None
+        else feature_importance(
+            model,
+            reference,
+            features_plan.columns,
+            seed=settings.profile.seed,
+            cache=profile_cache,
+            storage=storage,
+            findings=findings,
+        )
+    )
+    report = {
         "schemaVersion": SCHEMA_VERSION,
         "generatedAt": _iso(datetime.now(UTC)),
         "driftwardenVersion": driftwarden.__version__,
@@ -449,3 +463,6 @@ def analyze(
         "findings": findings,
         "durationSeconds": round(time.monotonic() - started, 3),
     }
+    # spec.model's root cause (analysis/model_rootcause.py): last, it reads the other sections.
+    report["rootCause"] = root_cause(report, importance, settings.profile.sample_size)
+    return report

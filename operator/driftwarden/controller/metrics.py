@@ -41,6 +41,17 @@ class FeatureGauges:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelColumnGauges:
+    """One prediction or target column (spec.model) of the latest successful run."""
+
+    name: str
+    role: str
+    method: str
+    score: float
+    drifted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MonitorGauges:
     """Everything the gauges say about one monitor (``None``: series absent)."""
 
@@ -63,6 +74,9 @@ class MonitorGauges:
     drifted_runs: float | None = None
     clean_runs: float | None = None
     drifting_since: float | None = None
+    # prediction and target drift (spec.model): each run's own verdict
+    prediction_drifted: float | None = None
+    model_columns: tuple[ModelColumnGauges, ...] = ()
 
 
 # (metric name, help, record field) of the gauges with the monitor's labels only.
@@ -92,6 +106,12 @@ _SCALARS = (
         "drifting_since_timestamp_seconds",
         "When the current Drifted state began (status.driftingSince); absent while Healthy",
         "drifting_since",
+    ),
+    (
+        "prediction_drifted",
+        "1 when the latest successful run found prediction or target drift (spec.model); "
+        "absent for monitors without prediction or target columns",
+        "prediction_drifted",
     ),
     ("drift_share", "Share of drifted features in the latest successful run", "drift_share"),
     ("drifted_features", "Drifted features in the latest successful run", "drifted_features"),
@@ -165,7 +185,30 @@ def gauges_from_status(
                 if f.get("score") is not None
             ),
         )
+        changes.update(_model(status))
     return replace(record, **changes) if changes else record
+
+
+def _model(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The prediction-drift gauges from ``status.model.predictions`` (absent: no series)."""
+    model = status.get("model")
+    predictions = model.get("predictions") if isinstance(model, Mapping) else None
+    if not isinstance(predictions, Mapping):
+        return {"prediction_drifted": None, "model_columns": ()}
+    return {
+        "prediction_drifted": 1.0 if predictions.get("drifted") else 0.0,
+        "model_columns": tuple(
+            ModelColumnGauges(
+                str(c["name"]),
+                str(c.get("role")),
+                str(c.get("method")),
+                float(c["score"]),
+                bool(c.get("drifted")),
+            )
+            for c in predictions.get("columns") or []
+            if isinstance(c, Mapping) and c.get("name") and c.get("score") is not None
+        ),
+    }
 
 
 def _debounced(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,6 +262,16 @@ class _GaugeCollector(Collector):
             "Rows analysed by the latest successful run",
             labels=[*_MONITOR, "side"],
         )
+        column_score = GaugeMetricFamily(
+            f"{PREFIX}_prediction_drift_score",
+            "Drift score of a prediction or target column (spec.model) in the latest successful run",
+            labels=[*_MONITOR, "column", "role", "method"],
+        )
+        column_drifted = GaugeMetricFamily(
+            f"{PREFIX}_prediction_column_drifted",
+            "1 when the prediction or target column drifted in the latest successful run",
+            labels=[*_MONITOR, "column", "role", "method"],
+        )
         phase = GaugeMetricFamily(
             f"{PREFIX}_monitor_phase",
             "1 for the monitor's current phase",
@@ -233,6 +286,10 @@ class _GaugeCollector(Collector):
                 series = [namespace, name, feature.name, feature.method]
                 score.add_metric(series, feature.score)
                 drifted.add_metric(series, 1.0 if feature.drifted else 0.0)
+            for column in record.model_columns:
+                series = [namespace, name, column.name, column.role, column.method]
+                column_score.add_metric(series, column.score)
+                column_drifted.add_metric(series, 1.0 if column.drifted else 0.0)
             for side, value in (
                 ("reference", record.rows_reference),
                 ("current", record.rows_current),
@@ -245,7 +302,7 @@ class _GaugeCollector(Collector):
                 value = getattr(record, field)
                 if value is not None:
                     family.add_metric([namespace, name], value)
-        yield from (score, drifted, rows, phase)
+        yield from (score, drifted, column_score, column_drifted, rows, phase)
         yield from (family for family, _ in scalars)
 
 

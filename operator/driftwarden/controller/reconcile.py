@@ -68,6 +68,7 @@ from driftwarden.monitor.job import (
     RESULT_FINALIZER,
     latest_retraining,
 )
+from driftwarden.monitor.model_status import prediction_events
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
     newest_pod,
@@ -86,11 +87,13 @@ from driftwarden.monitor.reference import (
 from driftwarden.monitor.retraining import (
     COOLDOWN,
     REJECTED,
-    START,
     RetrainingRecord,
     newest_retraining_job,
     retraining_trouble,
     unrecorded_retraining,
+)
+from driftwarden.monitor.retraining import (
+    START as RETRAINING_START,
 )
 from driftwarden.monitor.runs import (
     Run,
@@ -357,7 +360,9 @@ class Reconciler:
             await self._maybe_retrain(monitor, candidate, previous, now, work, step)
             outcome = candidate
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
-            work.events[:0] = outcome_events(candidate, step)
+            work.events[:0] = outcome_events(candidate, step) + [
+                Event(*event) for event in prediction_events(candidate, previous)
+            ]
         self._record_retraining(monitor, jobs, pods, previous, work)
         retrained = newest_retraining_job(jobs)
         work.promotion = decide_promotion(
@@ -496,10 +501,18 @@ class Reconciler:
         )
         if decision.reason == COOLDOWN:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))
-        if decision.reason != START:
+        if not decision.start:
             return
         manifest, violation = await admit_retraining(
-            self.api, self.config, outcome.job, retraining_job(monitor, outcome, now)
+            self.api,
+            self.config,
+            outcome.job,
+            retraining_job(
+                monitor,
+                outcome,
+                now,
+                None if decision.reason == RETRAINING_START else decision.reason,
+            ),
         )
         if violation:  # the run is recorded as usual; the next drifted run tries again
             work.blocked[RETRAINING_TRIGGERED] = violation

@@ -27,8 +27,9 @@ in, a ranking out. The rules, decided once here:
 * the ranking is by contribution, ties by name; at most ``MAX_CAUSES`` are reported.
 
 Per-segment performance of the top categorical causes (which segment lost accuracy)
-comes from the performance section (``performance.segments``, built by the performance
-part of the model view): :func:`segments_of` picks the segments of the top causes.
+comes from the report's performance section (``performance.segments``, built by
+:mod:`driftwarden.model.performance`): :func:`segments_of` picks the segments of the
+top causes.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from driftwarden.model.importance import Importance
 
 # Causes in the report and the HTML view; the status keeps fewer (monitor/status.py).
 MAX_CAUSES = 10
-# Categorical causes whose per-segment performance is shown.
+# Categorical causes whose per-segment performance is shown, and segments per cause.
 SEGMENT_FEATURES = 3
+SEGMENTS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -145,20 +147,37 @@ def rank_causes(
 
 
 def segments_of(
-    causes: Sequence[Cause], segments: Sequence[Mapping[str, Any]] | None
+    causes: Sequence[Cause], performance: Mapping[str, Any] | None
 ) -> list[dict[str, Any]] | None:
-    """The per-segment performance of the top categorical causes, worst segment first.
+    """Which segments of the top categorical causes lost performance, worst first.
 
-    ``segments`` are the performance part's per-segment results, each with a
-    ``feature`` (the categorical column it segments by); None while no performance
-    is configured (then the report's ``rootCause.segments`` is null).
+    ``performance`` is the report's performance section; its segments (the columns
+    ``spec.model.performance`` segments by) are read by
+    :func:`driftwarden.model.performance.worst_segments`. Per top categorical cause
+    (at most SEGMENT_FEATURES) that is segmented: ``{feature, metric, segments}``, the
+    segments that got significantly-or-not worse, largest drop first (at most
+    SEGMENTS_SHOWN). None without a performance section.
     """
-    if segments is None:
+    if performance is None:
         return None
+    from driftwarden.model.performance import worst_segments  # numpy/pyarrow: Job side only
+
     top = [c.feature for c in causes if c.kind == "categorical" and c.contribution > 0]
-    top = top[:SEGMENT_FEATURES]
-    by_feature = {str(s.get("feature")): s for s in segments}
-    return [dict(by_feature[name]) for name in top if name in by_feature]
+    worst = worst_segments(performance, limit=1_000_000)
+    out = []
+    for name in top[:SEGMENT_FEATURES]:
+        mine = [s for s in worst if s.get("column") == name][:SEGMENTS_SHOWN]
+        if mine:
+            out.append(
+                {
+                    "feature": name,
+                    "metric": mine[0].get("metric"),
+                    "segments": [
+                        {k: v for k, v in s.items() if k not in ("column", "metric")} for s in mine
+                    ],
+                }
+            )
+    return out
 
 
 def summary_text(causes: Sequence[Cause]) -> str | None:
@@ -173,7 +192,7 @@ def root_cause_section(
     importance: Importance,
     *,
     triggers: Sequence[str],
-    segments: Sequence[Mapping[str, Any]] | None = None,
+    performance: Mapping[str, Any] | None = None,
     sample_size: int | None = None,
 ) -> dict[str, Any]:
     """The report's ``rootCause`` object (docs/report-schema.md).
@@ -197,5 +216,5 @@ def root_cause_section(
             "bins": importance.bins,
         },
         "causes": [c.as_report() for c in causes[:MAX_CAUSES]],
-        "segments": segments_of(causes, segments),
+        "segments": segments_of(causes, performance),
     }

@@ -59,6 +59,8 @@ ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
 ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
 ANNOTATION_REPORT = "driftwarden.io/report"
 ANNOTATION_DRIFT_SHARE = "driftwarden.io/drift-share"
+# Why retraining started, when not the features' drift (PredictionDriftDetected, spec.model).
+ANNOTATION_TRIGGER_REASON = "driftwarden.io/trigger-reason"
 # The slot of the run that triggered a retraining Job: promotion templates render on it.
 ANNOTATION_RUN_SLOT = "driftwarden.io/run-slot"
 COMPONENT_ANALYSIS = "analysis"
@@ -417,15 +419,21 @@ def _set_env(container: dict[str, Any], values: Mapping[str, str]) -> None:
     container["env"] = env
 
 
-def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str, Any]:
+def retraining_job(
+    monitor: Monitor, run: RunOutcome, now: datetime, reason: str | None = None
+) -> dict[str, Any]:
     """The retraining Job for a drifted run, built from ``spec.retraining.jobTemplate``.
 
     Every container (and init container) gets DRIFTWARDEN_MONITOR_NAME,
     DRIFTWARDEN_MONITOR_NAMESPACE, DRIFTWARDEN_RUN, DRIFTWARDEN_SLOT,
     DRIFTWARDEN_REPORT, DRIFTWARDEN_DRIFT_SHARE, DRIFTWARDEN_DRIFTED_FEATURES
     (comma list of the drifted features the summary names, cut at
-    2048 characters) and DRIFTWARDEN_DRIFTED_FEATURE_COUNT. Raises ValueError
-    when the monitor has no retraining template.
+    2048 characters), DRIFTWARDEN_DRIFTED_FEATURE_COUNT and DRIFTWARDEN_DRIFTED_PREDICTIONS
+    (comma list of the drifted prediction and target columns; set only when the run
+    compared spec.model's columns). Raises ValueError
+    when the monitor has no retraining template. ``reason`` (the retraining
+    decision's, when not plain feature drift) is kept in an annotation, so the record
+    rebuilt from the Job says why it started.
     """
     if monitor.retraining is None:
         raise ValueError(f"DriftMonitor {monitor.name} has no spec.retraining.jobTemplate")
@@ -442,6 +450,8 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
     }
     if run.slot is not None:
         annotations[ANNOTATION_RUN_SLOT] = format_time(run.slot)
+    if reason is not None:
+        annotations[ANNOTATION_TRIGGER_REASON] = reason
     spec = template.get("spec") or {}
     pod_template = spec.setdefault("template", {})
     pod_meta = pod_template.setdefault("metadata", {}) or {}
@@ -466,6 +476,8 @@ def retraining_job(monitor: Monitor, run: RunOutcome, now: datetime) -> dict[str
         if run.drifted_features is None
         else str(run.drifted_features),
     }
+    if run.predictions is not None:  # only for runs that compared spec.model's columns
+        env["DRIFTWARDEN_DRIFTED_PREDICTIONS"] = _feature_list(run.predictions.drifted_names)
     for key in ("initContainers", "containers"):
         for container in pod_spec.get(key) or []:
             _set_env(container, env)

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from driftwarden.monitor.times import parse_time
+from driftwarden.report.rootcause_summary import root_cause_status, root_cause_text
 
 ANALYSIS_CONTAINER = "analyze"
 SLOT_ANNOTATION = "driftwarden.io/slot"
@@ -37,6 +38,8 @@ SUMMARY_VERSION = 1
 # A summary is a few levels deep; anything deeper is not one. Checked before json.loads,
 # whose recursion would otherwise raise RecursionError on a message of 4,096 brackets.
 MAX_SUMMARY_DEPTH = 32
+# spec.model: 16 predictions and a target at most.
+MAX_MODEL_COLUMNS = 17
 RESULT_LOST = "ResultLost"
 OUT_OF_MEMORY = "OutOfMemory"
 UNSCHEDULABLE = "Unschedulable"
@@ -87,6 +90,102 @@ class FeatureResult:
             "threshold": self.threshold,
             "drifted": self.drifted,
         }
+
+
+@dataclass(frozen=True)
+class ModelColumnResult:
+    """One prediction or target column's verdict, as in the summary and ``status.model.predictions``."""
+
+    name: str
+    role: str  # prediction | target
+    method: str
+    score: float | None
+    threshold: float | None
+    drifted: bool
+    p_value: float | None = None
+
+    def to_status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+        }
+
+
+@dataclass(frozen=True)
+class PredictionsResult:
+    """Prediction and target drift of a run (``summary.predictions``; spec.model)."""
+
+    drifted: bool  # a prediction or the target drifted
+    prediction_drifted: bool
+    target_drifted: bool | None  # None: the target was not compared
+    retrain: bool  # spec.model.retrainOnPredictionDrift, as the run saw it
+    columns: tuple[ModelColumnResult, ...] = ()
+    truncated: int = 0
+
+    @property
+    def drifted_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.drifted)
+
+    def to_status(self) -> dict[str, Any]:
+        """``status.model.predictions``: the verdicts and the columns (at most 17, bounded)."""
+        return {
+            "drifted": self.drifted,
+            "predictionDrifted": self.prediction_drifted,
+            "targetDrifted": self.target_drifted,
+            "driftedColumns": sum(1 for c in self.columns if c.drifted),
+            "columns": [c.to_status() for c in self.columns[:MAX_MODEL_COLUMNS]],
+        }
+
+
+def predictions_result(value: Any) -> PredictionsResult | None:
+    """The summary's ``predictions`` as a :class:`PredictionsResult`; None when absent or unreadable."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("drifted"), bool):
+        return None
+    columns = []
+    raw = value.get("columns")
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            continue
+        columns.append(
+            ModelColumnResult(
+                name=_bounded(item["name"], 128),
+                role="target" if item.get("role") == "target" else "prediction",
+                method=_bounded(str(item.get("method") or ""), 32),
+                score=_float(item.get("score")),
+                threshold=_float(item.get("threshold")),
+                drifted=item.get("drifted") is True,
+                p_value=_float(item.get("pValue")),
+            )
+        )
+    target = value.get("targetDrifted")
+    return PredictionsResult(
+        drifted=value["drifted"],
+        prediction_drifted=value.get("predictionDrifted") is True,
+        target_drifted=target if isinstance(target, bool) else None,
+        retrain=value.get("retrain") is True,
+        columns=tuple(columns[:MAX_MODEL_COLUMNS]),
+        truncated=_count(value.get("truncated")) or 0,
+    )
+
+
+def predictions_text(result: PredictionsResult) -> str:
+    """One phrase on prediction and target drift, e.g. ``prediction drift: churn_score``."""
+    names = result.drifted_names
+    if not result.drifted:
+        return "no prediction drift"
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    what = (
+        "prediction and target drift"
+        if result.prediction_drifted and result.target_drifted
+        else "target drift"
+        if result.target_drifted
+        else "prediction drift"
+    )
+    return f"{what}: {shown}" if shown else what
 
 
 @dataclass(frozen=True)
@@ -151,6 +250,10 @@ class RunOutcome:
     reference: RunReference | None = None
     # The run's trend page (history.html), failed runs included, when the Job wrote one.
     history: str | None = None
+    # Prediction and target drift (spec.model), None when the run compared no model column.
+    predictions: PredictionsResult | None = None
+    # status.model.rootCause (report/rootcause_summary.py); None without spec.model's root cause
+    root_cause: Mapping[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -574,6 +677,12 @@ def outcome_from_summary(
     message = f"{verdict}: {drifted_count if drifted_count is not None else '?'} of {total if total is not None else '?'} features drifted"
     if share is not None:
         message += f" (share {share:.2f})"
+    predictions = predictions_result(summary.get("predictions"))
+    if predictions is not None:
+        message += "; " + predictions_text(predictions)
+    root_cause = root_cause_status(summary.get("rootCause"))
+    if (cause := root_cause_text(root_cause)) is not None:
+        message += "; " + cause
     if errors:
         message += f"; {len(errors)} feature(s) could not be compared"
     return RunOutcome(
@@ -591,6 +700,8 @@ def outcome_from_summary(
         truncated=_count(summary.get("truncated")) or 0,
         errors=errors,
         reference=run_reference(summary.get("reference")),
+        predictions=predictions,
+        root_cause=root_cause,
         **common,
     )
 

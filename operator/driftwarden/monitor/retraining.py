@@ -17,16 +17,27 @@ from typing import Any
 from driftwarden.durations import format_duration
 from driftwarden.monitor.job import (
     ANNOTATION_DRIFT_SHARE,
+    ANNOTATION_TRIGGER_REASON,
     ANNOTATION_TRIGGERED_AT,
     ANNOTATION_TRIGGERED_BY,
     COMPONENT_RETRAINING,
     LABEL_COMPONENT,
 )
-from driftwarden.monitor.outcome import FAILED, RunOutcome, job_state, newest_pod, pod_problem
+from driftwarden.monitor.outcome import (
+    FAILED,
+    RunOutcome,
+    job_state,
+    newest_pod,
+    pod_problem,
+    predictions_text,
+)
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.times import format_time, parse_time, utc
 
 START = "DriftDetected"
+# Started by prediction or target drift alone (spec.model.retrainOnPredictionDrift).
+PREDICTION_START = "PredictionDriftDetected"
+STARTS = (START, PREDICTION_START)
 NOT_CONFIGURED = "NotConfigured"
 DISABLED = "Disabled"
 RUN_FAILED = "RunFailed"
@@ -86,9 +97,10 @@ def decide_retraining(
         return Decision(False, DISABLED, "spec.retraining.enabled is false")
     if not outcome.succeeded:
         return Decision(False, RUN_FAILED, f"run {outcome.job} failed: nothing to act on")
-    if not outcome.drifted:
+    model_drift = retrains_on_predictions(monitor, outcome)
+    if not outcome.drifted and not model_drift:
         return Decision(False, NOT_DRIFTED, f"run {outcome.job} found no drift")
-    if unconfirmed:
+    if unconfirmed and not model_drift:
         return Decision(False, DRIFT_PENDING, f"run {outcome.job} found drift, but {unconfirmed}")
     last = last_retraining or {}
     if last.get("run") == outcome.job:
@@ -110,10 +122,26 @@ def decide_retraining(
     share = "?" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
     drifted = "?" if outcome.drifted_features is None else outcome.drifted_features
     total = "?" if outcome.total_features is None else outcome.total_features
+    features = f"drift in {drifted} of {total} features (share {share})"
+    if outcome.drifted and not unconfirmed:
+        return Decision(True, START, f"run {outcome.job} found {features}")
+    assert outcome.predictions is not None  # model_drift
     return Decision(
         True,
-        START,
-        f"run {outcome.job} found drift in {drifted} of {total} features (share {share})",
+        PREDICTION_START,
+        f"run {outcome.job} found {predictions_text(outcome.predictions)} "
+        f"(features: {features}{'; ' + unconfirmed if outcome.drifted and unconfirmed else ''})",
+    )
+
+
+def retrains_on_predictions(monitor: Monitor, outcome: RunOutcome) -> bool:
+    """Whether ``outcome``'s prediction or target drift alone may start retraining."""
+    model = monitor.run.settings.model
+    return (
+        model is not None
+        and model.retrain_on_prediction_drift
+        and outcome.predictions is not None
+        and outcome.predictions.drifted
     )
 
 
@@ -169,13 +197,17 @@ def unrecorded_retraining(
     if name == recorded.get("job") or run == recorded.get("run"):
         return None
     share = annotations.get(ANNOTATION_DRIFT_SHARE) or "?"
+    reason = annotations.get(ANNOTATION_TRIGGER_REASON)
+    by_predictions = reason == PREDICTION_START
     return RetrainingRecord(
         job=name,
         time=parse_time(annotations.get(ANNOTATION_TRIGGERED_AT))
         or parse_time(_meta(job).get("creationTimestamp"))
         or utc(now),
-        reason=START,
-        message=f"run {run} found drift (share {share})",
+        reason=PREDICTION_START if by_predictions else START,
+        message=f"run {run} found prediction or target drift (spec.model; feature share {share})"
+        if by_predictions
+        else f"run {run} found drift (share {share})",
         run=run,
     )
 

@@ -25,6 +25,9 @@ Drifted                DriftDetected, RecoveryPending (True); NoDrift, DriftPend
                        (False); NoSuccessfulRun (Unknown) — the debounced verdict of
                        the successful runs (spec.alerting, :mod:`~driftwarden.monitor.debounce`);
                        with the defaults, the verdict of the last *successful* run
+PredictionDrifted      PredictionDriftDetected (True); NoPredictionDrift (False);
+                       NoSuccessfulRun (Unknown) — only with spec.model columns
+                       (:mod:`~driftwarden.monitor.model_status`)
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
                        NotDrifted, DriftPending, RunFailed, CooldownActive, NotTriggered,
                        RetrainingRejected, RetrainingFailed, RetrainingNotStarting
@@ -52,6 +55,12 @@ from driftwarden.monitor.debounce import (
     runs_text,
     state_from_status,
     unpersistent_message,
+)
+from driftwarden.monitor.model_status import (
+    PREDICTION_DRIFTED,
+    model_status,
+    prediction_condition,
+    predictions_drifted,
 )
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.retraining import (
@@ -99,6 +108,8 @@ STATUS_FIELDS = (
     "alerting",
     "driftingSince",
     "recentRuns",
+    # the model's view (spec.model; monitor/model_status.py)
+    "model",
 )
 
 
@@ -421,6 +432,7 @@ def _compute(
     alerting = prev.get("alerting")
     since = prev.get("driftingSince")
     recent = prev.get("recentRuns")
+    model = prev.get("model")
     step: Step | None = None
 
     if outcome is not None and last_run is not None:
@@ -438,6 +450,7 @@ def _compute(
         if outcome.succeeded:
             failures = 0
             features = top_features(outcome.features)
+            model = model_status(model, outcome)
             last_success = format_time(outcome.completion_time or now)
         elif not same_job:
             failures += 1
@@ -496,6 +509,13 @@ def _compute(
         conditions = set_condition(
             conditions, DRIFTED, "Unknown", "NoSuccessfulRun", "no run has succeeded yet", now, gen
         )
+
+    # PredictionDrifted: the model's columns in the last successful run (spec.model)
+    prediction = prediction_condition(monitor, {"model": model, "lastRun": last_run})
+    if prediction is not None:
+        conditions = set_condition(conditions, PREDICTION_DRIFTED, *prediction, now, gen)
+    else:
+        conditions = [c for c in conditions if c.get("type") != PREDICTION_DRIFTED]
 
     # RetrainingTriggered: what the last finished run did about retraining
     trigger: tuple[str, str, str] | None = None
@@ -562,6 +582,8 @@ def _compute(
         phase = DRIFTED_PHASE if state.drifted else HEALTHY
     else:
         phase = DRIFTED_PHASE if last_run.get("drifted") else HEALTHY
+    if phase == HEALTHY and prediction is not None and predictions_drifted({"model": model}):
+        phase = DRIFTED_PHASE  # the model's outputs moved, whatever the features do
 
     prev.update(
         {
@@ -581,6 +603,7 @@ def _compute(
             "alerting": alerting if isinstance(alerting, Mapping) else None,
             "driftingSince": since if isinstance(since, Mapping) else None,
             "recentRuns": recent if isinstance(recent, list) else None,
+            "model": model if isinstance(model, Mapping) and model else None,
         }
     )
     return prev

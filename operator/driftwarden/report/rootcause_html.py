@@ -82,7 +82,8 @@ def _segments(segments: Sequence[Any]) -> str:
             for row in rows
         )
         parts.append(
-            f"<h3>Segments of <code>{_e(entry.get('feature', DASH))}</code></h3>"
+            f"<h3>Segments of <code>{_e(entry.get('feature', DASH))}</code> that lost "
+            f"{_e(entry.get('metric') or 'performance')}</h3>"
             f'<div class="scroll"><table class="segments"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>"
         )

@@ -25,6 +25,7 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.rootcause_summary import check_root_cause, summary_root_cause
 
 SUMMARY_VERSION = 1
 TERMINATION_MESSAGE_BYTES = 4096
@@ -125,6 +126,47 @@ def summary_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+# spec.model's prediction and target columns get at most this much of the summary,
+# taken before the features: the operator's status, metrics and retraining read them.
+PREDICTIONS_BYTES = 1024
+
+
+def summary_predictions(section: Any, max_bytes: int = PREDICTIONS_BYTES) -> dict[str, Any] | None:
+    """The report's ``predictions`` section, compact: ``{drifted, predictionDrifted,
+    targetDrifted, retrain, columns, truncated}``, at most ``max_bytes`` once dumped.
+
+    Columns come most drifted first (report order), as many as fit; ``truncated``
+    counts the rest. None when the report has no such section.
+    """
+    if not isinstance(section, Mapping):
+        return None
+    target = section.get("targetDrifted")
+    out: dict[str, Any] = {
+        "drifted": bool(section.get("drifted")),
+        "predictionDrifted": bool(section.get("predictionDrifted")),
+        "targetDrifted": target if isinstance(target, bool) else None,
+        "retrain": bool(section.get("retrainOnDrift")),
+        "columns": [],
+        "truncated": 0,
+    }
+    columns = [c for c in section.get("columns") or [] if isinstance(c, Mapping)]
+    out["truncated"] = len(columns)
+    used = _size(out)
+    for column in columns:
+        entry = {
+            **summary_feature(column),
+            "role": "target" if column.get("role") == "target" else "prediction",
+        }
+        entry["name"] = shorten(str(column.get("name")), 64, keep_end=True)
+        cost = _size(entry) + (1 if out["columns"] else 0)
+        if used + cost > max_bytes:
+            break
+        out["columns"].append(entry)
+        used += cost
+    out["truncated"] = len(columns) - len(out["columns"])
+    return out
+
+
 def _errors(doc: Mapping[str, Any], limit: int, message_bytes: int) -> list[dict[str, Any]]:
     errors = []
     for finding in doc.get("findings") or []:
@@ -215,6 +257,14 @@ def build_summary(
         summary["reference"] = reference
     if history_uri is not None:
         summary["history"] = shorten(history_uri, URI_BYTES, keep_end=True)
+    predictions = summary_predictions(
+        doc.get("predictions"), min(PREDICTIONS_BYTES, max_bytes // 4)
+    )
+    if predictions is not None:
+        summary["predictions"] = predictions
+    root_cause = summary_root_cause(doc.get("rootCause"))
+    if root_cause is not None:
+        summary["rootCause"] = root_cause
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: _shorten_history(summary, 200),
@@ -226,6 +276,11 @@ def build_summary(
             and summary.update(reference=summary_reference(doc.get("reference"), 64))
         ),
         lambda: summary.update(errors=[]),
+        lambda: (
+            predictions is not None
+            and summary.update(predictions=summary_predictions(doc.get("predictions"), 128))
+        ),
+        lambda: root_cause is not None and summary.update(rootCause={**root_cause, "causes": []}),
         lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
         lambda: summary.pop("reference", None),
@@ -352,17 +407,7 @@ def parse_summary(text: str | bytes) -> Summary:
     if not isinstance(features, list):
         raise _bad("features", "an array", features)
     for i, feature in enumerate(features):
-        path = f"features[{i}]"
-        if not isinstance(feature, dict):
-            raise _bad(path, "an object", feature)
-        for key in ("name", "kind", "method"):
-            if not isinstance(feature.get(key), str):
-                raise _bad(f"{path}.{key}", "a string", feature.get(key))
-        for key in ("score", "threshold", "pValue"):
-            if feature.get(key) is not None and not _is_num(feature.get(key)):
-                raise _bad(f"{path}.{key}", "a number or null", feature.get(key))
-        if not isinstance(feature.get("drifted"), bool):
-            raise _bad(f"{path}.drifted", "true or false", feature.get("drifted"))
+        _check_entry(feature, f"features[{i}]")
     if len(features) + summary["truncated"] != summary["totalFeatures"]:
         raise ReportError(
             f"invalid drift summary: {len(features)} features + truncated "
@@ -385,6 +430,9 @@ def parse_summary(text: str | bytes) -> Summary:
         ):
             raise _bad("reference.window", "{start, end} strings or null", window)
 
+    _check_predictions(summary.get("predictions"))
+    check_root_cause(summary.get("rootCause"), _bad)
+
     errors = summary.get("errors")
     if not isinstance(errors, list):
         raise _bad("errors", "an array", errors)
@@ -397,3 +445,39 @@ def parse_summary(text: str | bytes) -> Summary:
         if error.get("feature") is not None and not isinstance(error.get("feature"), str):
             raise _bad(f"errors[{i}].feature", "a string or null", error.get("feature"))
     return summary
+
+
+def _check_predictions(section: Any) -> None:
+    """``predictions`` of a summary (optional): verdicts and well-formed columns."""
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise _bad("predictions", "an object", section)
+    for key in ("drifted", "predictionDrifted", "retrain"):
+        if not isinstance(section.get(key), bool):
+            raise _bad(f"predictions.{key}", "true or false", section.get(key))
+    if section.get("targetDrifted") is not None and not isinstance(section["targetDrifted"], bool):
+        raise _bad("predictions.targetDrifted", "true, false or null", section["targetDrifted"])
+    if not _is_int(section.get("truncated")):
+        raise _bad("predictions.truncated", "a non-negative integer", section.get("truncated"))
+    columns = section.get("columns")
+    if not isinstance(columns, list):
+        raise _bad("predictions.columns", "an array", columns)
+    for i, column in enumerate(columns):
+        _check_entry(column, f"predictions.columns[{i}]")
+        if column.get("role") not in ("prediction", "target"):
+            raise _bad(f"predictions.columns[{i}].role", "prediction or target", column.get("role"))
+
+
+def _check_entry(entry: Any, path: str) -> None:
+    """A feature (or model column) entry of a summary: names, numbers and its verdict."""
+    if not isinstance(entry, dict):
+        raise _bad(path, "an object", entry)
+    for key in ("name", "kind", "method"):
+        if not isinstance(entry.get(key), str):
+            raise _bad(f"{path}.{key}", "a string", entry.get(key))
+    for key in ("score", "threshold", "pValue"):
+        if entry.get(key) is not None and not _is_num(entry.get(key)):
+            raise _bad(f"{path}.{key}", "a number or null", entry.get(key))
+    if not isinstance(entry.get("drifted"), bool):
+        raise _bad(f"{path}.drifted", "true or false", entry.get("drifted"))

@@ -1,0 +1,64 @@
+"""Whole-row reference sample: bounded, the same rows however the data is batched, nulls kept."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from driftwarden.model.reference_rows import as_values, sample_rows
+from driftwarden.profile import ColumnPlan, ProfileOptions, build_profile
+
+
+def _table(n: int) -> pa.Table:
+    rng = np.random.default_rng(1)
+    return pa.table(
+        {
+            "i": np.arange(n),
+            "x": rng.normal(size=n),
+            "c": pa.array(rng.choice(["a", "b"], n), mask=rng.random(n) < 0.1),
+        }
+    )
+
+
+@pytest.mark.parametrize("batch", [7, 1000, 100_000])
+def test_the_same_rows_whatever_the_batching(batch):
+    table = _table(20_000)
+    one = sample_rows(table.to_batches(max_chunksize=100_000), 500, seed=3)
+    other = sample_rows(table.to_batches(max_chunksize=batch), 500, seed=3)
+    assert one is not None and other is not None
+    assert one.num_rows == 500 and one.equals(other)
+    # Rows stay whole: a row's values travel together.
+    i = one["i"].to_numpy()
+    assert np.array_equal(one["x"].to_numpy(), table["x"].to_numpy()[i])
+
+
+def test_rows_are_the_profiles_sampled_rows():
+    """On the profile's keys: a column finite in every row samples exactly these rows."""
+    table = _table(20_000)
+    rows = sample_rows(table.to_batches(max_chunksize=4096), 1000, seed=5)
+    profile = build_profile(
+        table.to_batches(max_chunksize=4096),
+        [ColumnPlan("x", "numerical")],
+        ProfileOptions(sample_size=1000, seed=5),
+    )
+    assert rows is not None
+    assert np.array_equal(np.sort(rows["x"].to_numpy()), np.sort(profile.columns["x"].sample))
+
+
+def test_uniform_and_small_inputs_whole():
+    table = _table(50_000)
+    rows = sample_rows(table.to_batches(max_chunksize=5000), 2000, seed=0)
+    assert rows is not None
+    # Row positions of a uniform sample: mean ~ n/2 (σ of the mean ≈ 14,434/√2000 ≈ 323).
+    assert abs(rows["i"].to_numpy().mean() - 25_000) < 1500
+    small = sample_rows(_table(30).to_batches(), 100, seed=0)
+    assert small is not None and sorted(small["i"].to_pylist()) == list(range(30))
+    assert sample_rows(iter(()), 10, seed=0) is None
+
+
+def test_values_keep_nulls():
+    rows = sample_rows(_table(200).to_batches(), 200, seed=0)
+    assert rows is not None
+    labels = as_values(rows["c"], True)
+    assert None in labels.tolist() and set(labels.tolist()) <= {"a", "b", None}
+    numbers = as_values(pa.chunked_array([pa.array([1, None, 3])]), False)
+    assert numbers.dtype == np.float64 and np.isnan(numbers[1]) and numbers[2] == 3
