@@ -403,15 +403,25 @@ def _sort_value(value: Any) -> str:
 
 
 def _header(doc: Mapping[str, Any]) -> str:
+    from driftwarden.report.predictions_html import model_drifted, predictions_lead
+
     dataset = doc["dataset"]
     drifted = dataset["drifted"]
     threshold = dataset.get("threshold")
+    # The model's outputs moving is drift too, whatever the features do (spec.model).
+    model_only = not drifted and model_drifted(doc)
     monitor = doc.get("monitor") if isinstance(doc.get("monitor"), Mapping) else None
     who = ""
     if monitor and monitor.get("name"):
         ns = f"{monitor['namespace']}/" if monitor.get("namespace") else ""
         who = f" · monitor <strong>{_e(ns)}{_e(monitor['name'])}</strong>"
-    verdict = "Drift detected" if drifted else "No drift detected"
+    verdict = (
+        "Drift detected"
+        if drifted
+        else "Prediction drift detected"
+        if model_only
+        else "No drift detected"
+    )
     lead = (
         f"{fmt_num(dataset['driftedFeatures'])} of {fmt_num(dataset['totalFeatures'])} features "
         f"drifted (<strong>{fmt_pct(dataset['driftShare'])}</strong>)"
@@ -419,6 +429,7 @@ def _header(doc: Mapping[str, Any]) -> str:
     if _finite(threshold):
         lead += f"; the dataset counts as drifted at {fmt_pct(threshold)} or more"
     lead += multivariate_lead(doc, fmt_num)
+    lead += predictions_lead(doc)
     facts = []
     for side, label in (("reference", "Reference"), ("current", "Current")):
         source = doc.get(side)
@@ -472,7 +483,7 @@ def _header(doc: Mapping[str, Any]) -> str:
         run.append(f"driftwarden {_e(doc['driftwardenVersion'])}")
     facts.append(f"<dt>Run</dt><dd>{' · '.join(run)}</dd>")
     return (
-        f'<header class="verdict {"bad" if drifted else "ok"}">'
+        f'<header class="verdict {"bad" if drifted or model_only else "ok"}">'
         f'<p class="eyebrow">Data drift report{who}</p>'
         f'<h1 id="verdict">{verdict}</h1>'
         f'<p class="lead">{lead}</p>'
@@ -854,6 +865,7 @@ def render_html(
     has id ``details-<slug>``.
     """
     # The model sections read this module's formatting helpers: imported here, not at the top.
+    from driftwarden.report.predictions_html import predictions_section
     from driftwarden.report.rootcause_html import ROOT_CAUSE_CSS, root_cause_html
 
     doc = to_jsonable(doc)
@@ -898,6 +910,7 @@ def render_html(
                 _header(doc),
                 root_cause_html(doc, anchors),  # first: what explains the move
                 _findings(doc, anchors),
+                predictions_section(doc),
                 multivariate_section(doc, fmt_num),
                 _table(features, anchors),
                 plots,
