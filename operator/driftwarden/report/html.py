@@ -30,6 +30,8 @@ from driftwarden.report.document import (
 )
 from driftwarden.report.multivariate_html import multivariate_lead, multivariate_section
 from driftwarden.report.text import printable
+from driftwarden.report.verdict import headline, signals
+from driftwarden.report.verdict import is_bad as combined_bad
 
 # Plots are the heavy part of the page (~7 KB each): every drifted feature gets one up
 # to MAX_PLOTS, and at least the TOP_PLOTS most drifted do; the table lists them all.
@@ -403,25 +405,19 @@ def _sort_value(value: Any) -> str:
 
 
 def _header(doc: Mapping[str, Any]) -> str:
-    from driftwarden.report.predictions_html import model_drifted, predictions_lead
+    from driftwarden.report.predictions_html import predictions_lead
 
     dataset = doc["dataset"]
     drifted = dataset["drifted"]
     threshold = dataset.get("threshold")
-    # The model's outputs moving is drift too, whatever the features do (spec.model).
-    model_only = not drifted and model_drifted(doc)
     monitor = doc.get("monitor") if isinstance(doc.get("monitor"), Mapping) else None
     who = ""
     if monitor and monitor.get("name"):
         ns = f"{monitor['namespace']}/" if monitor.get("namespace") else ""
         who = f" · monitor <strong>{_e(ns)}{_e(monitor['name'])}</strong>"
-    verdict = (
-        "Drift detected"
-        if drifted
-        else "Prediction drift detected"
-        if model_only
-        else "No drift detected"
-    )
+    # Every signal the run judged (features, predictions, performance, joint drift).
+    bad = combined_bad(doc)
+    verdict = headline(doc)
     lead = (
         f"{fmt_num(dataset['driftedFeatures'])} of {fmt_num(dataset['totalFeatures'])} features "
         f"drifted (<strong>{fmt_pct(dataset['driftShare'])}</strong>)"
@@ -483,13 +479,28 @@ def _header(doc: Mapping[str, Any]) -> str:
         run.append(f"driftwarden {_e(doc['driftwardenVersion'])}")
     facts.append(f"<dt>Run</dt><dd>{' · '.join(run)}</dd>")
     return (
-        f'<header class="verdict {"bad" if drifted or model_only else "ok"}">'
+        f'<header class="verdict {"bad" if bad else "ok"}">'
         f'<p class="eyebrow">Data drift report{who}</p>'
-        f'<h1 id="verdict">{verdict}</h1>'
+        f'<h1 id="verdict">{_e(verdict)}</h1>'
+        f"{_signal_badges(doc)}"
         f'<p class="lead">{lead}</p>'
         f"{_share_meter(dataset['driftShare'], threshold if _finite(threshold) else None, drifted)}"
         f'<dl class="facts">{"".join(facts)}</dl></header>'
     )
+
+
+def _signal_badges(doc: Mapping[str, Any]) -> str:
+    """One badge per judged signal, when the report judged more than the features."""
+    judged = signals(doc)
+    if len(judged) < 2:
+        return ""
+    badges = "".join(
+        f'<li class="signal {"bad" if s.fired else "ok"}" data-signal="{_e(s.key)}">'
+        f'{_e(s.label)} <span class="badge {"bad" if s.fired else "ok"}">'
+        f"{'alert' if s.fired else 'ok'}</span></li>"
+        for s in judged
+    )
+    return f'<ul class="signals" id="signals">{badges}</ul>'
 
 
 _SEVERITY_ORDER: dict[Any, int] = {"error": 0, "warning": 1, "info": 2}
@@ -696,6 +707,7 @@ a{color:#1f5fbf}
 .verdict.bad{background:var(--bad-bg);border-color:var(--bad)}
 .verdict.ok{background:var(--ok-bg);border-color:var(--ok)}
 .verdict.bad h1{color:var(--bad)}.verdict.ok h1{color:var(--ok)}
+.signals{list-style:none;display:flex;flex-wrap:wrap;gap:6px 16px;padding:0;margin:0 0 8px}
 .eyebrow{margin:0;color:var(--muted);font-size:13px;text-transform:uppercase;letter-spacing:.04em}
 .lead{margin:0 0 8px;font-size:17px}
 .share-meter .track{fill:#fff;stroke:var(--line)}.share-meter .fill-bad{fill:var(--bad)}
@@ -900,7 +912,7 @@ def render_html(
         subject = f" · {monitor['name']}" + (
             f" ({monitor['namespace']})" if monitor.get("namespace") else ""
         )
-    verdict = "Drift detected" if doc["dataset"]["drifted"] else "No drift"
+    verdict = headline(doc)
     version = str(doc.get("driftwardenVersion") or "")
     return html_page(
         title=_e(f"{verdict}{subject} · driftwarden report"),
