@@ -44,6 +44,10 @@ def model_status(previous: Any, outcome: RunOutcome | None) -> dict[str, Any] | 
             model["predictions"] = outcome.predictions.to_status()
         else:
             model.pop("predictions", None)
+        if outcome.root_cause is not None:
+            model["rootCause"] = dict(outcome.root_cause)
+        else:
+            model.pop("rootCause", None)
     return model or None
 
 

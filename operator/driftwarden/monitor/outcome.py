@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from driftwarden.monitor.times import parse_time
+from driftwarden.report.rootcause_summary import root_cause_status, root_cause_text
 
 ANALYSIS_CONTAINER = "analyze"
 SLOT_ANNOTATION = "driftwarden.io/slot"
@@ -251,6 +252,8 @@ class RunOutcome:
     history: str | None = None
     # Prediction and target drift (spec.model), None when the run compared no model column.
     predictions: PredictionsResult | None = None
+    # status.model.rootCause (report/rootcause_summary.py); None without spec.model's root cause
+    root_cause: Mapping[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -677,6 +680,9 @@ def outcome_from_summary(
     predictions = predictions_result(summary.get("predictions"))
     if predictions is not None:
         message += "; " + predictions_text(predictions)
+    root_cause = root_cause_status(summary.get("rootCause"))
+    if (cause := root_cause_text(root_cause)) is not None:
+        message += "; " + cause
     if errors:
         message += f"; {len(errors)} feature(s) could not be compared"
     return RunOutcome(
@@ -695,6 +701,7 @@ def outcome_from_summary(
         errors=errors,
         reference=run_reference(summary.get("reference")),
         predictions=predictions,
+        root_cause=root_cause,
         **common,
     )
 

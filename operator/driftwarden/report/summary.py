@@ -25,6 +25,7 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.rootcause_summary import check_root_cause, summary_root_cause
 
 SUMMARY_VERSION = 1
 TERMINATION_MESSAGE_BYTES = 4096
@@ -261,6 +262,9 @@ def build_summary(
     )
     if predictions is not None:
         summary["predictions"] = predictions
+    root_cause = summary_root_cause(doc.get("rootCause"))
+    if root_cause is not None:
+        summary["rootCause"] = root_cause
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: _shorten_history(summary, 200),
@@ -276,6 +280,7 @@ def build_summary(
             predictions is not None
             and summary.update(predictions=summary_predictions(doc.get("predictions"), 128))
         ),
+        lambda: root_cause is not None and summary.update(rootCause={**root_cause, "causes": []}),
         lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
         lambda: summary.pop("reference", None),
@@ -426,6 +431,7 @@ def parse_summary(text: str | bytes) -> Summary:
             raise _bad("reference.window", "{start, end} strings or null", window)
 
     _check_predictions(summary.get("predictions"))
+    check_root_cause(summary.get("rootCause"), _bad)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):
