@@ -87,3 +87,22 @@ def test_status_and_message_name_the_top_cause_when_a_model_signal_moved():
     assert model_status(status, failed)["rootCause"] == status["rootCause"]
     plain = outcome_from_summary("run-4", build_summary(example_report(3), None))
     assert model_status(status, plain) is None
+
+
+def test_cli_table_leads_with_the_root_cause():
+    from driftwarden.cli.analyze import format_table
+
+    doc = _report()
+    text = format_table(doc)
+    lines = text.splitlines()
+    assert lines[1].startswith("root cause (predictions moved): top cause: ")
+    top = doc["rootCause"]["causes"][0]
+    assert lines[2].split()[0] == top["feature"]
+    segments = {
+        "feature": "x",
+        "metric": "accuracy",
+        "segments": [{"value": "eu", "current": 0.7, "reference": None, "drop": None}],
+    }
+    doc["rootCause"]["segments"] = [segments]
+    assert "segment x=eu: accuracy - → 0.700 (drop -)" in format_table(doc)
+    assert "root cause" not in format_table(example_report(3))

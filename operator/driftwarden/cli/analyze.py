@@ -29,6 +29,7 @@ from driftwarden.report import (
     dump_summary,
     render_html,
 )
+from driftwarden.report.rootcause_summary import root_cause_lines
 from driftwarden.report.text import printable
 from driftwarden.storage import join_uri, redact, write_bytes
 
@@ -391,6 +392,8 @@ def format_table(report: Mapping[str, Any], limit: int = 15) -> str:
         f"rows: reference {report['reference']['rows']:,}, current {report['current']['rows']:,}",
         f"  {'feature':<24} {'kind':<11} {'method':<13} {'score':>9} {'threshold':>9}  drifted",
     ]
+    # spec.model's root cause first: what explains the move (report/rootcause_summary.py)
+    lines[1:1] = root_cause_lines(report)
     for feature in report["features"][:limit]:
         score = "-" if feature["score"] is None else f"{feature['score']:.4g}"
         mark = (

@@ -143,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
         note = {CAMPAIGN_DAY: "  ← injected: campaign", BUG_DAY: "  ← injected: pipeline bug"}.get(
             day, ""
         )
+        cause = report.get("rootCause") or {}
+        if cause.get("triggered") and cause.get("summary"):
+            note += f"  [{cause['summary']}]"  # the model view: what explains the move
         print(
             f"{day_start:%Y-%m-%d}   {verdict:<17} {dataset['driftShare']:>6.2f}  {', '.join(drifted) or '-'}{note}"
         )

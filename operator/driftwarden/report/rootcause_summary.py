@@ -112,3 +112,44 @@ def root_cause_text(status: Mapping[str, Any] | None) -> str | None:
         return None
     text = status.get("summary")
     return text if isinstance(text, str) and text else None
+
+
+def root_cause_lines(report: Mapping[str, Any], limit: int = 3) -> list[str]:
+    """Plain-text lines on a report's root cause (the CLI's table); [] without one.
+
+    The summary line when a model signal moved, the top causes with their share of the
+    weighted drift, and the segments that lost the most.
+    """
+    from driftwarden.report.text import printable
+
+    section = report.get("rootCause")
+    if not isinstance(section, Mapping):
+        return []
+    triggers = [t for t in section.get("triggers") or [] if isinstance(t, str)]
+    head = (
+        f"root cause ({', '.join(triggers)} moved): {section.get('summary') or 'no weighted drift'}"
+        if triggers
+        else "root cause: no model signal moved"
+    )
+    lines = [head]
+    for cause in (section.get("causes") or [])[:limit]:
+        share = cause.get("share")
+        if not isinstance(share, int | float) or share <= 0:
+            continue
+        lines.append(
+            f"  {printable(str(cause.get('feature')))[:24]:<24} {share:>6.0%} of the weighted drift"
+            f" (importance {_num(cause.get('importance'), '.0%')}, drift {_num(cause.get('magnitude'))})"
+        )
+    for group in section.get("segments") or []:
+        for segment in (group.get("segments") or [])[:2]:
+            drop = segment.get("drop")
+            lines.append(
+                f"  segment {printable(str(group.get('feature')))}={printable(str(segment.get('value')))}: "
+                f"{group.get('metric')} {_num(segment.get('reference'))} → {_num(segment.get('current'))}"
+                f" (drop {_num(drop)})"
+            )
+    return lines
+
+
+def _num(value: Any, spec: str = ".3f") -> str:
+    return format(value, spec) if isinstance(value, int | float) and math.isfinite(value) else "-"
