@@ -876,6 +876,9 @@ def render_html(
     id ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details section
     has id ``details-<slug>``.
     """
+    # The model sections live in modules of their own, which import this one.
+    from driftwarden.report.performance_html import performance_html
+
     # The model sections read this module's formatting helpers: imported here, not at the top.
     from driftwarden.report.predictions_html import predictions_section
     from driftwarden.report.rootcause_html import ROOT_CAUSE_CSS, root_cause_html
@@ -921,6 +924,7 @@ def render_html(
             (
                 _header(doc),
                 root_cause_html(doc, anchors),  # first: what explains the move
+                performance_html(doc),
                 _findings(doc, anchors),
                 predictions_section(doc),
                 multivariate_section(doc, fmt_num),
