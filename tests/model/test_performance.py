@@ -163,7 +163,7 @@ def test_a_significant_drop_over_the_threshold_degrades():
     assert by["precision"]["degraded"] is False  # no threshold
     section = {"segments": perf.segment_report(task, cur, ref)}
     worst = perf.worst_segments(section)
-    assert worst[0]["column"] == "segment" and worst[0]["value"] == "b"
+    assert worst[0]["feature"] == "segment" and worst[0]["value"] == "b"
     assert worst[0]["drop"] > 0.1
     assert all(w["value"] != "b" for w in worst[1:])
 
@@ -199,7 +199,7 @@ def test_worst_segments_needs_rows_on_both_sides():
     section = {
         "segments": [
             {
-                "column": "plan",
+                "feature": "plan",
                 "metric": "accuracy",
                 "values": [
                     {"value": "free", "rows": 10, "referenceRows": 500, "drop": 0.5},

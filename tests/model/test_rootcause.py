@@ -171,7 +171,7 @@ def test_no_weighted_drift_names_no_cause():
 
 def _group(column, *values):
     return {
-        "column": column,
+        "feature": column,
         "metric": "accuracy",
         "values": [
             {
@@ -210,6 +210,6 @@ def test_segments_of_the_top_categorical_causes_only():
     assert [s["feature"] for s in picked] == ["plan", "region"]
     assert [v["value"] for v in picked[0]["segments"]] == ["pro", "basic"]
     assert [v["value"] for v in picked[1]["segments"]] == ["eu"]
-    assert picked[0]["metric"] == "accuracy" and "column" not in picked[0]["segments"][0]
+    assert picked[0]["metric"] == "accuracy" and "feature" not in picked[0]["segments"][0]
     assert segments_of(causes, None) is None
     assert segments_of(causes, {"segments": []}) == []

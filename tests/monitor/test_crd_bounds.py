@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from driftwarden.analysis import importance_settings, model_settings, settings
+from driftwarden.analysis import importance_settings, model_settings, performance_settings, settings
 from driftwarden.cli.analyze import build_config
 from driftwarden.cli.main import build_parser
 from driftwarden.envchunks import join_env
@@ -156,6 +156,18 @@ def runnable(manifest: dict[str, Any]) -> dict[str, Any]:
     # The costliest mode is a fixed one (it carries a path); offset belongs to mode offset.
     manifest["spec"]["reference"]["mode"] = "fixed"
     manifest["spec"]["reference"].pop("offset")
+    # performance: a duration as above, a score to measure, and distinct metrics (the CRD
+    # cannot say so).
+    manifest["spec"]["model"]["predictions"][1]["kind"] = "score"
+    manifest["spec"]["model"]["labels"]["joinWindow"] = "24h"
+    manifest["spec"]["model"]["performance"]["degradation"] = [
+        {**item, "metric": metric}
+        for item, metric in zip(
+            manifest["spec"]["model"]["performance"]["degradation"],
+            performance_settings.METRICS["classification"],
+            strict=True,
+        )
+    ]
     return manifest
 
 
@@ -234,6 +246,21 @@ def test_the_crd_and_the_parser_hold_the_same_bounds():
     assert model["predictions"]["maxItems"] == model_settings.MAX_PREDICTIONS
     for column in (model["predictions"]["items"], model["target"]):
         assert column["properties"]["column"]["maxLength"] == model_settings.MAX_COLUMN_NAME_LENGTH
+    performance = model["performance"]["properties"]
+    assert performance["degradation"]["maxItems"] == len(
+        performance_settings.METRICS["classification"]
+    )
+    assert performance["positiveClass"]["maxLength"] == performance_settings.MAX_CLASS_LENGTH
+    assert model["labels"]["properties"]["path"]["maxLength"] == (
+        performance_settings.MAX_LABELS_PATH_LENGTH
+    )
+    for column in (
+        model["idColumn"],
+        model["labels"]["properties"]["labelColumn"],
+        model["labels"]["properties"]["idColumn"],
+        model["labels"]["properties"]["timestampColumn"],
+    ):
+        assert column["maxLength"] == performance_settings.MAX_COLUMN
     weights = model["importance"]["properties"]["weights"]
     assert weights["maxItems"] == importance_settings.MAX_WEIGHTS
     assert weights["items"]["properties"]["feature"]["maxLength"] == (
@@ -265,6 +292,7 @@ OVER_THE_BOUND = [
         lambda s: s["model"]["predictions"].append({"column": "one_more", "kind": "score"}),
     ),
     ("model.target.column", lambda s: s["model"]["target"].update(column="y" * 129)),
+    ("model.labels.labelColumn", lambda s: s["model"]["labels"].update(labelColumn="y" * 129)),
     (
         "model.importance.weights",
         lambda s: s["model"]["importance"]["weights"].append({"feature": "one_more", "weight": 1}),

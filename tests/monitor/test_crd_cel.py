@@ -85,6 +85,11 @@ CEL_CASES: list[tuple[str, Any, Any]] = [
     ),
     ("spec.model.multivariate.features", ["a", "b"], ["a"]),
     (
+        "spec.model.labels",
+        {"path": "p", "labelColumn": "y", "timestampColumn": "t", "joinWindow": "7d"},
+        {"path": "p", "labelColumn": "y", "joinWindow": "7d"},
+    ),
+    (
         "spec.detection.overrides.[]",
         {"feature": "a", "method": "kl", "threshold": 7},
         {"feature": "a", "method": "ks", "threshold": 1.5},

@@ -61,7 +61,7 @@ def test_names_and_segments_are_escaped():
         "scores": {"jensenshannon": 0.4},
     }
     group = {
-        "column": HOSTILE,
+        "feature": HOSTILE,
         "metric": "accuracy",
         "values": [
             {"value": HOSTILE, "rows": 99, "current": 0.5, "referenceRows": 99, "reference": 0.9}

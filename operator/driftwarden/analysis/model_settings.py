@@ -6,6 +6,8 @@ parts of issue 10 grow side by side:
 
 * ``predictions``, ``target``, ``retrainOnPredictionDrift`` — prediction and target
   drift (analysis/model_predictions.py).
+* ``idColumn``, ``labels``, ``performance`` — performance with delayed labels
+  (analysis/performance_settings.py, analysis/model_performance.py).
 * ``multivariate`` — joint drift of whole rows (analysis/model_multivariate.py).
 
 The block is optional: a monitor without ``spec.model`` is a plain feature-drift
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftwarden.analysis.importance_settings import ImportanceSettings, parse_importance
+from driftwarden.analysis.performance_settings import PerformanceSettings, parse_performance
 from driftwarden.analysis.settings import (
     CATEGORICAL_METHODS,
     DEFAULT_THRESHOLDS,
@@ -44,6 +47,9 @@ MODEL_KEYS = {
     "predictions",  # prediction drift
     "target",  # target drift
     "retrainOnPredictionDrift",  # prediction drift
+    "idColumn",  # performance (delayed labels)
+    "labels",  # performance
+    "performance",  # performance
     "importance",  # root cause
     "multivariate",  # multivariate drift
 }
@@ -100,6 +106,8 @@ class ModelSettings:
     target: ModelColumn | None = None
     # Whether prediction or target drift alone may start retraining (spec.retraining).
     retrain_on_prediction_drift: bool = True
+    # idColumn, labels, performance (analysis/performance_settings.py); None without them.
+    performance: PerformanceSettings | None = None
     # Root cause: how features are weighed (analysis/importance_settings.py).
     importance: ImportanceSettings = field(default_factory=ImportanceSettings)
     # spec.model.multivariate; None when absent or disabled.
@@ -249,6 +257,7 @@ def parse_model(spec: Any, where: str = "spec.model") -> ModelSettings | None:
         retrain_on_prediction_drift=parse_retrain_flag(
             section.get("retrainOnPredictionDrift"), f"{where}.retrainOnPredictionDrift"
         ),
+        performance=parse_performance(section, predictions, where),
         importance=parse_importance(section.get("importance"), f"{where}.importance"),
         multivariate=parse_multivariate(section.get("multivariate"), f"{where}.multivariate"),
     )

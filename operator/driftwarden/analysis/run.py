@@ -317,13 +317,16 @@ def analyze(
     )
     reference = _open(config.reference, storage, window_end, "reference data")
     current = _open(config.current, storage, window_end, "current data")
+    # spec.model.performance: its id, prediction and score columns are never features.
+    performance = None if settings.model is None else settings.model.performance
     model = settings.model
     plan = plan_features(
         reference.schema,
         current.schema,
         without_model_columns(settings.features, model),
         not_features=_not_features(reference, config.reference)
-        | _not_features(current, config.current),
+        | _not_features(current, config.current)
+        | set(performance.columns if performance is not None else ()),
     )
     features_plan = plan
     model_plan = None
@@ -373,6 +376,23 @@ def analyze(
         model_findings, ref_features, cur_features = [], ref_profile, cur_profile
     features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
     findings.extend(feature_findings)
+    performance_report = None
+    if performance is not None:
+        # Imported here: a plain feature-drift run loads no model code.
+        from driftwarden.analysis.model_performance import performance_section
+
+        performance_report = performance_section(
+            performance,
+            current=current,
+            current_source=config.current,
+            reference=reference,
+            reference_source=config.reference,
+            window_end=window_end,
+            storage=storage,
+            findings=findings,
+            segments=features_plan.categorical,
+            seed=settings.profile.seed,
+        )
     findings.extend(model_findings)
     joint_document = (
         None
@@ -457,6 +477,7 @@ def analyze(
             "threshold": verdict.threshold,
         },
         "features": features,
+        "performance": performance_report,
         # spec.model's prediction and target columns (docs/report-schema.md); None without them
         "predictions": predictions,
         "multivariate": joint_document,

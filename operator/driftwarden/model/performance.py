@@ -42,6 +42,8 @@ RESAMPLES = 200
 LEVEL = 0.95
 MAX_SEGMENT_VALUES = 1000  # distinct values tracked per segment column; the rest are "(other)"
 REPORTED_SEGMENTS = 20  # per column in the report: the most-rows values
+SEGMENT_COLUMNS = 64  # categorical columns segmented (the first in the plan's order)
+REPORTED_SEGMENT_COLUMNS = 16  # in the report: those whose worst value lost the most
 MIN_SEGMENT_ROWS = 30  # a segment needs this many labeled rows in both periods to be ranked
 OTHER, NULL = "(other)", "(null)"
 
@@ -386,7 +388,8 @@ def segment_report(
     current: PeriodAccumulator,
     reference: PeriodAccumulator | None,
 ) -> list[dict[str, Any]]:
-    """Per segment column, the most-rows values with their metric in both periods.
+    """Per segment column, the most-rows values with their metric in both periods; the
+    ``REPORTED_SEGMENT_COLUMNS`` columns whose worst value dropped most, first.
 
     The metric is accuracy for a classifier and MAE for a regression; ``drop`` is how
     much worse the segment got, with the one-sided p-value of that drop (normal
@@ -423,8 +426,14 @@ def segment_report(
                     pValue=normal_sf(drop / spread) if spread > 0 else None,
                 )
             values.append(entry)
-        out.append({"column": column, "metric": metric, "values": values})
-    return out
+        out.append({"feature": column, "metric": metric, "values": values})
+
+    def worst(group: dict[str, Any]) -> float:
+        drops = [v["drop"] for v in group["values"] if v["drop"] is not None]
+        return max(drops, default=-math.inf)
+
+    out.sort(key=lambda g: -worst(g))  # stable: ties keep the plan's order
+    return out[:REPORTED_SEGMENT_COLUMNS]
 
 
 def _mean_se(rows: float, total: float, squares: float) -> tuple[float, float]:
@@ -439,7 +448,7 @@ def worst_segments(
     """The segments that lost the most, from a report's ``performance`` section.
 
     Pure: it reads only the section (the root-cause ranking calls it on a report).
-    Each item is ``{column, value, metric, rows, current, reference, drop, pValue}``;
+    Each item is ``{feature, value, metric, rows, current, reference, drop, pValue}``;
     only segments with ``min_rows`` labeled rows in both periods and a positive
     drop count, largest drop first (ties: more rows first, then by name).
     """
@@ -453,6 +462,6 @@ def worst_segments(
                 continue
             if item.get("rows", 0) < min_rows or item.get("referenceRows", 0) < min_rows:
                 continue
-            found.append({"column": group["column"], "metric": group["metric"], **item})
-    found.sort(key=lambda s: (-s["drop"], -s["rows"], s["column"], s["value"]))
+            found.append({"feature": group["feature"], "metric": group["metric"], **item})
+    found.sort(key=lambda s: (-s["drop"], -s["rows"], s["feature"], s["value"]))
     return found[:limit]

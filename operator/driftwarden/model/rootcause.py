@@ -166,14 +166,14 @@ def segments_of(
     worst = worst_segments(performance, limit=1_000_000)
     out = []
     for name in top[:SEGMENT_FEATURES]:
-        mine = [s for s in worst if s.get("column") == name][:SEGMENTS_SHOWN]
+        mine = [s for s in worst if s.get("feature") == name][:SEGMENTS_SHOWN]
         if mine:
             out.append(
                 {
                     "feature": name,
                     "metric": mine[0].get("metric"),
                     "segments": [
-                        {k: v for k, v in s.items() if k not in ("column", "metric")} for s in mine
+                        {k: v for k, v in s.items() if k not in ("feature", "metric")} for s in mine
                     ],
                 }
             )

@@ -347,6 +347,9 @@ def validate_jsonable(doc: Any) -> None:
     _validate_source(doc, "current")
     _object(doc, "settings", "$", null=True)
     _number(doc, "durationSeconds", "$", null=True)
+    performance = _object(doc, "performance", "$", null=True)
+    if performance is not None:  # the verdict the summary and the status read
+        _boolean(performance, "degraded", "$.performance")
 
     dataset = _object(doc, "dataset", "$")
     assert dataset is not None

@@ -405,6 +405,8 @@ def _sort_value(value: Any) -> str:
 
 
 def _header(doc: Mapping[str, Any]) -> str:
+    from driftwarden.report.predictions_html import predictions_lead
+
     dataset = doc["dataset"]
     drifted = dataset["drifted"]
     threshold = dataset.get("threshold")
@@ -423,6 +425,7 @@ def _header(doc: Mapping[str, Any]) -> str:
     if _finite(threshold):
         lead += f"; the dataset counts as drifted at {fmt_pct(threshold)} or more"
     lead += multivariate_lead(doc, fmt_num)
+    lead += predictions_lead(doc)
     facts = []
     for side, label in (("reference", "Reference"), ("current", "Current")):
         source = doc.get(side)
@@ -873,7 +876,11 @@ def render_html(
     id ``feature-<slug>`` (see :func:`feature_slugs`); each feature's details section
     has id ``details-<slug>``.
     """
+    # The model sections live in modules of their own, which import this one.
+    from driftwarden.report.performance_html import performance_html
+
     # The model sections read this module's formatting helpers: imported here, not at the top.
+    from driftwarden.report.predictions_html import predictions_section
     from driftwarden.report.rootcause_html import ROOT_CAUSE_CSS, root_cause_html
 
     doc = to_jsonable(doc)
@@ -917,7 +924,9 @@ def render_html(
             (
                 _header(doc),
                 root_cause_html(doc, anchors),  # first: what explains the move
+                performance_html(doc),
                 _findings(doc, anchors),
+                predictions_section(doc),
                 multivariate_section(doc, fmt_num),
                 _table(features, anchors),
                 plots,
