@@ -133,13 +133,24 @@ def _profile(
     edges: dict[str, Any] | None = None,
     batches: Iterator[Any] | None = None,
 ) -> DatasetProfile:
-    rows = 0
     # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
     total = (
         dataset.count_rows()
         if progress is not None and dataset.format in ("parquet", "arrow")
         else None
     )
+    return build_profile(
+        _batches(dataset, plan, options) if batches is None else batches,
+        plan.columns,
+        options,
+        edges=edges,
+        on_batch=_row_counter(progress, phase, total),
+    )
+
+
+def _row_counter(progress: Progress | None, phase: str, total: int | None) -> Callable[[int], None]:
+    """A batch callback that reports the rows of ``phase`` read so far to ``progress``."""
+    rows = 0
 
     def on_batch(count: int) -> None:
         nonlocal rows
@@ -147,13 +158,7 @@ def _profile(
         if progress is not None:
             progress(phase, rows, total)
 
-    return build_profile(
-        _batches(dataset, plan, options) if batches is None else batches,
-        plan.columns,
-        options,
-        edges=edges,
-        on_batch=on_batch,
-    )
+    return on_batch
 
 
 # ---- reference lifecycle: windowed (rolling, offset) references
@@ -175,14 +180,7 @@ def windowed_reference(
     findings: list[dict[str, Any]],
 ) -> tuple[DatasetProfile, Counts]:
     """A rolling or offset reference's profile, through its window cache under ``cache``."""
-    rows = 0
-
-    def on_batch(count: int) -> None:
-        nonlocal rows
-        rows += count
-        if progress is not None:
-            progress("reference", rows, None)
-
+    on_batch = _row_counter(progress, "reference", None)
     scan = scan_file(
         reference, plan.columns, plan.categorical, options, None, COLUMN_GROUP, on_batch
     )
@@ -258,14 +256,7 @@ def _profile_current(
 ) -> tuple[DatasetProfile, Counts]:
     """The current window's profile, file by file, whole files through the window cache
     under ``cache`` (analysis/incremental.py); histograms on the reference's edges."""
-    rows = 0
-
-    def on_batch(count: int) -> None:
-        nonlocal rows
-        rows += count
-        if progress is not None:
-            progress("current", rows, None)
-
+    on_batch = _row_counter(progress, "current", None)
     edges = dict(edges_for(reference, bins))
     scan = scan_file(
         current, plan.columns, plan.categorical, options, edges, COLUMN_GROUP, on_batch
