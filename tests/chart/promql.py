@@ -91,7 +91,8 @@ FULL_STATUS = {
             "columns": [
                 {"name": "p", "role": "prediction", "method": "psi", "score": 0.4, "drifted": True}
             ],
-        }
+        },
+        "multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3},
     },
 }
 
