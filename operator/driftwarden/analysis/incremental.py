@@ -140,13 +140,15 @@ def context_key(
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def namespace(dataset: OpenedDataset) -> str:
-    """The cache directory of one current dataset: runs of other data never meet here."""
+def namespace(dataset: OpenedDataset, space: str = "current") -> str:
+    """The cache directory of one dataset on one side (``current``, or
+    ``reference-window`` for rolling and offset references): runs of other data, or
+    the other side's cache of the same data (other edges), never meet here."""
     source = dataset.source
     material = json.dumps(
         [source.uri, dataset.format, source.partitioning, source.timestamp_column]
     )
-    return "current-" + hashlib.sha256(material.encode()).hexdigest()[:24]
+    return f"{space}-" + hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -179,17 +181,19 @@ def profile_window(
     cache: str | None,
     storage: StorageOptions,
     findings: list[dict[str, Any]],
+    space: str = "current",
 ) -> tuple[DatasetProfile, Counts]:
-    """The current window's profile: whole files through the cache, cut files scanned.
+    """A window's profile: whole files through the cache, cut files scanned.
 
-    Raises the dataset's empty-window error when no row falls in the window.
+    ``space`` names the cache directory's kind (:func:`namespace`). Raises the
+    dataset's empty-window error when no row falls in the window.
     """
     placed = dataset.coverage()
     whole = sorted((c for c in placed if c.state == "whole"), key=_order)
     cut = [c.file for c in placed if c.state == "partial"]
     counts = Counts(total=len(whole))  # cut files count below, if they hold rows
     profile = empty_profile(plan, options, edges)
-    uri = None if cache is None else join_uri(cache, namespace(dataset))
+    uri = None if cache is None else join_uri(cache, namespace(dataset, space))
     first_sight: list[FileInfo] = []
     if uri is not None and whole and dataset.source.start is None and dataset.source.end is None:
         whole, first_sight = _seen_before(uri, whole, storage, findings)
