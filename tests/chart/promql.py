@@ -91,7 +91,17 @@ FULL_STATUS = {
             "columns": [
                 {"name": "p", "role": "prediction", "method": "psi", "score": 0.4, "drifted": True}
             ],
-        }
+        },
+        "performance": {
+            "degraded": True,
+            "decided": True,
+            "metric": "accuracy",
+            "current": 0.78,
+            "reference": 0.91,
+            "drop": 0.13,
+            "degradedMetrics": ["accuracy"],
+            "coverage": {"predictions": 10, "labeled": 8, "pending": 2, "share": 0.8},
+        },
     },
 }
 

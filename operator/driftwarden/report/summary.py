@@ -25,6 +25,7 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.performance_summary import check_performance, summary_performance
 from driftwarden.report.rootcause_summary import check_root_cause, summary_root_cause
 
 SUMMARY_VERSION = 1
@@ -265,6 +266,9 @@ def build_summary(
     root_cause = summary_root_cause(doc.get("rootCause"))
     if root_cause is not None:
         summary["rootCause"] = root_cause
+    performance = summary_performance(doc.get("performance"))
+    if performance is not None:
+        summary["performance"] = performance
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: _shorten_history(summary, 200),
@@ -281,6 +285,10 @@ def build_summary(
             and summary.update(predictions=summary_predictions(doc.get("predictions"), 128))
         ),
         lambda: root_cause is not None and summary.update(rootCause={**root_cause, "causes": []}),
+        lambda: (
+            performance is not None
+            and summary.update(performance={**performance, "degradedMetrics": [], "coverage": {}})
+        ),
         lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
         lambda: summary.pop("reference", None),
@@ -432,6 +440,7 @@ def parse_summary(text: str | bytes) -> Summary:
 
     _check_predictions(summary.get("predictions"))
     check_root_cause(summary.get("rootCause"), _bad)
+    check_performance(summary.get("performance"), _bad)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):
