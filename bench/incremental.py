@@ -149,10 +149,20 @@ class Incremental:
             "duration": report["durationSeconds"],
             "files": report["current"].get("files"),
             "rows": report["current"]["rows"],
+            "cacheMiB": round(self.window_cache_bytes() / run.MIB, 1),
         }
         print(json.dumps(record), flush=True)
         self.results.append(record)
         return report
+
+    def window_cache_bytes(self) -> int:
+        """What the current data's window cache holds on disk after the run."""
+        return sum(
+            entry.stat().st_size
+            for space in self.cache.glob("current-*")
+            for entry in space.iterdir()
+            if entry.is_file()
+        )
 
     def empty_window_cache(self) -> None:
         """Drop the current data's window cache; the reference profile stays cached."""
@@ -209,6 +219,11 @@ def summarize(results: list[dict[str, Any]], mismatches: list[str]) -> dict[str,
         }
     steady = [r for r in results if r["kind"] == "steady"]
     summary["steadyMaxCacheReads"] = max(r["files"]["cacheReads"] for r in steady)
+    summary["cacheMiB"] = {
+        "afterFull": statistics.median(r["cacheMiB"] for r in results if r["kind"] == "full"),
+        "steadyMax": max(r["cacheMiB"] for r in steady),
+        "steadyMedian": statistics.median(r["cacheMiB"] for r in steady),
+    }
     summary["steadyScanned"] = sorted({r["files"]["scanned"] for r in steady})
     summary["mismatches"] = mismatches
     return summary
@@ -240,6 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(bench.results, mismatches) | {
         "rowsPerFile": args.rows_per_file,
         "windowFiles": args.window_files,
+        "windowDataMiB": round(
+            sum(
+                p.stat().st_size
+                for p in sorted((workdir / "data" / "current").glob("*.parquet"))[
+                    : args.window_files
+                ]
+            )
+            / run.MIB,
+            1,
+        ),
         "bytecode": not args.source,
         "machine": run.machine_facts(),
     }

@@ -11,7 +11,9 @@ then runs, as fresh child processes and in turn:
   iterated (what reading the data costs at all);
 * ``scan_lean``: the same without Parquet pre-buffering (as driftwarden reads local
   Parquet): a leaner, faster baseline;
-* ``analyze``: ``driftwarden analyze`` with the reference profile cached.
+* ``analyze``: ``driftwarden analyze`` with the reference profile cached and the
+  current file profiled (what the cache holds of it is dropped before each run:
+  ``run.forget_current``), checked in each run's report.
 
 Each child's wall time, CPU time and exact peak RSS come from ``os.wait4``. Prints
 one JSON line per measurement and a summary (medians, max RSS). Nothing here is
@@ -85,6 +87,13 @@ def run_child(argv: list[str], logs: Path) -> dict[str, float]:
     return {"wall": child.wall, "cpu": child.cpu, "rss_mib": child.rss / (1024 * 1024)}
 
 
+def check_report(path: Path) -> None:
+    """A timed analyze must take the reference from the cache and scan the current file."""
+    report = json.loads(path.read_text())
+    if not report["reference"]["profileCached"] or report["current"]["files"]["cached"]:
+        raise SystemExit(f"{path}: reference not cached, or current data taken from the cache")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -111,7 +120,11 @@ def main() -> int:
     results: dict[str, list[dict[str, float]]] = {"scan": [], "scan_lean": [], "analyze": []}
     for _ in range(args.repeat):
         for name, argv in (("scan", scan), ("scan_lean", scan_lean), ("analyze", analyze)):
+            if name == "analyze":
+                run.forget_current(work / f"{tag}-cache")
             figure = run_child(argv, logs)
+            if name == "analyze":
+                check_report(work / f"{tag}-out" / "report.json")
             results[name].append(figure)
             print(json.dumps({"workload": name, **figure}), flush=True)
     summary = {

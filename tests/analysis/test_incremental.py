@@ -12,6 +12,7 @@ import pytest
 
 from driftwarden.analysis.run import analyze
 from driftwarden.analysis.settings import parse_run_config
+from driftwarden.profile import loads_profile
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 ROWS = 400  # per hourly file; 8 files overflow the 1,000-value samples
@@ -148,6 +149,23 @@ def test_a_new_reference_or_a_rewritten_file_invalidates_what_it_changes(tmp_pat
     report = compared(conf, end, cache)
     assert report["current"]["files"]["scanned"] == 8
     assert not set(entries(cache)) & set(before)  # the old context's entries are gone
+
+
+def test_front_aggregates_are_trimmed_and_dropped_when_a_file_they_rely_on_goes(tmp_path):
+    """Front suffixes keep only keys that can reach the window's sample beside the
+    newer half; when those newer files are gone, the trimmed suffixes are not used."""
+    reference, current = make_data(tmp_path, 12)
+    cache, conf = tmp_path / "cache", config(reference, current)
+    compared(conf, T0 + timedelta(hours=8), cache)  # front: files 0-3, middle: 4-7
+    (space,) = cache.glob("current-*")
+    incomes = [loads_profile(path.read_bytes()).columns["income"] for path in space.glob("agg-*")]
+    trimmed = [c for c in incomes if c.finite >= 1000 and c.sample.size < 1000]  # type: ignore[union-attr]
+    assert trimmed, "no stored aggregate was trimmed"
+    for hour in range(4, 9):  # the newer half goes (and the next file never comes)
+        (current / f"h-{hour:03d}.parquet").unlink()
+    report = compared(conf, T0 + timedelta(hours=9), cache)  # files 1-3: 1,200 rows
+    assert report["current"]["rows"] == 3 * ROWS
+    assert report["current"]["files"]["scanned"] == 3  # the trimmed front was not used
 
 
 def test_without_a_window_a_file_is_cached_the_second_time_it_is_seen(tmp_path):

@@ -65,10 +65,14 @@ def test_a_random_split_stays_quiet(tmp_path):
     side = rng.random(60_000) < 0.5
     _write_files(tmp_path / "ref", {k: v[side] for k, v in columns.items()}, 2)
     _write_files(tmp_path / "cur", {k: v[~side] for k, v in columns.items()}, 3)
-    report = analyze(_config(tmp_path, features=["x", "y"]), profile_cache=None)
+    # Row keys hash the file's path, so each run samples other rows: under no drift the
+    # p-value is uniform and a false alarm as likely as the threshold. 1e-4 keeps this
+    # test from flaking; the rate at the default 0.01 is tested over 100 splits in
+    # tests/stats/test_multivariate.py.
+    report = analyze(_config(tmp_path, features=["x", "y"], threshold=1e-4), profile_cache=None)
     joint = report["multivariate"]
     assert joint["features"] == ["x", "y"]
-    assert not joint["drifted"] and joint["pValue"] > 0.01
+    assert not joint["drifted"] and joint["pValue"] > 1e-4
     assert not report["dataset"]["drifted"] and report["dataset"]["driftedBy"] == []
 
 

@@ -135,33 +135,41 @@ def test_a_fixed_reference_reports_no_window_and_source_spec(logs):
 # ---------------------------------------------------------------- the profile cache
 
 
-def test_windowed_references_never_get_another_windows_profile_and_keep_one_entry(logs, tmp_path):
+def test_windowed_references_go_through_their_own_window_cache(logs, tmp_path):
+    """A rolling reference is profiled file by file through reference-window-*/: a run
+    reads only the files that entered its window, and equals an uncached run."""
     cache = tmp_path / "cache"
-    config = _config(logs, {"mode": "rolling"})
-    first = analyze(config, window_end=END, profile_cache=str(cache))
+    config = _config(logs, {"mode": "rolling"}, window="48h")
+
+    def run(end: datetime) -> dict:
+        report = analyze(config, window_end=end, profile_cache=str(cache))
+        plain = analyze(config, window_end=end, profile_cache=None)
+        assert report["features"] == plain["features"]
+        assert (report["reference"]["rows"], report["current"]["rows"]) == (
+            plain["reference"]["rows"],
+            plain["current"]["rows"],
+        )
+        assert plain["reference"]["files"]["cacheWrites"] == 0
+        return report
+
+    first = run(END)
     assert not first["reference"]["profileCached"]
-    retried = analyze(config, window_end=END, profile_cache=str(cache))  # a retried pod
+    assert first["reference"]["files"] == {**first["reference"]["files"], "total": 2, "scanned": 2}
+    retried = run(END)  # a retried pod: everything from the cache
     assert retried["reference"]["profileCached"]
-    assert retried["features"] == first["features"]
-    later = END + timedelta(days=1)
-    moved = analyze(config, window_end=later, profile_cache=str(cache))
-    assert not moved["reference"]["profileCached"]  # its key covers the window
+    assert retried["reference"]["files"]["scanned"] == 0
     day = timedelta(days=1)
-    assert _side(moved, "reference") == (*_hours(later - day, later - 2 * day), 24 * PER_HOUR)
+    moved = run(END + day)  # one day-file entered the reference window, one left
+    assert (moved["reference"]["files"]["scanned"], moved["reference"]["files"]["cached"]) == (1, 1)
+    assert _side(moved, "reference") == (*_hours(END - day, END - 3 * day), 48 * PER_HOUR)
     offset = analyze(
         _config(logs, {"mode": "offset", "offset": "7d"}), window_end=END, profile_cache=str(cache)
     )
     assert not offset["reference"]["profileCached"]
-    # One entry per mode, overwritten by each run: nothing piles up run after run.
-    # (The current window's cache is its own directory, bounded by its own cleanup.)
-    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith("current-")) == [
-        "reference-offset-latest.dwprofile",
-        "reference-rolling-latest.dwprofile",
-    ]
-    # The window ending a day earlier is gone: asking for it again rescans.
-    again = analyze(config, window_end=END, profile_cache=str(cache))
-    assert not again["reference"]["profileCached"]
-    assert again["features"] == first["features"]
+    # The current side of a windowed reference is not cached (its edges move every
+    # run), and nothing piles up as single files: only the reference's window caches.
+    assert [p.name.split("-")[:2] for p in cache.iterdir()] == [["reference", "window"]]
+    assert not first["current"]["files"]["cached"]
 
 
 def test_fixed_references_keep_their_keyed_entries(logs, tmp_path):

@@ -102,6 +102,7 @@ FULL_STATUS = {
             "degradedMetrics": ["accuracy"],
             "coverage": {"predictions": 10, "labeled": 8, "pending": 2, "share": 0.8},
         },
+        "multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3},
     },
 }
 

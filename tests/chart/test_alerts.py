@@ -21,6 +21,7 @@ ALERTS = {
     "DriftwardenDriftDetected",
     "DriftwardenPredictionDrift",
     "DriftwardenModelPerformanceDegraded",
+    "DriftwardenMultivariateDrift",
     "DriftwardenMonitorFailing",
     "DriftwardenMonitorStale",
     "DriftwardenOperatorDown",

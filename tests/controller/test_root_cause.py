@@ -38,11 +38,16 @@ def test_status_names_the_top_cause(cluster):
             model={"predictions": [{"column": "churn_score", "kind": "score"}]},
         )
         status = cluster.wait_status("churn-cause", lambda s: s.get("lastRun"), timeout=90)
+        events = cluster.api.wait_for(
+            lambda: cluster.events("churn-cause", "PredictionDriftDetected")
+        )
     assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
     cause = status["model"]["rootCause"]
     assert cause["triggered"] is True
     assert cause["causes"][0]["feature"] == "tenure"
     assert cause["summary"].startswith("top cause: tenure (")
     assert cause["summary"] in status["lastRun"]["message"]
+    # The Event on-call gets says it too.
+    assert "top cause: tenure (" in events[0]["message"]
     # income drifted far more, and ranks below: it carries no weight for the score.
     assert {f["name"]: f["drifted"] for f in status["features"]}["income"] is True

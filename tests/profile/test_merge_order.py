@@ -15,6 +15,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from driftwarden.analysis.incremental import trim_against
 from driftwarden.profile import (
     ColumnPlan,
     DatasetProfile,
@@ -119,3 +120,41 @@ def test_file_by_file_is_a_full_scan_up_to_float_rounding(seed, sizes):
     for a, b in zip(got["moments"], want["moments"], strict=True):
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9 * max(1.0, abs(b)))
     assert len(got["sample"]) == len(want["sample"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    sizes=st.lists(st.integers(0, 900), min_size=2, max_size=10),
+    cut=st.integers(1, 9),
+    newer=st.integers(0, 3),
+)
+def test_trimming_against_files_that_stay_changes_no_merge(seed, sizes, cut, newer):
+    """The window cache stores suffix aggregates trimmed against newer files that are in
+    every window using them (analysis/incremental.py, ``trim_against``): merged with those
+    files, and with any further ones, a trimmed aggregate gives exactly the untrimmed
+    merge, also after a round trip through the file format."""
+    cut = min(cut, len(sizes) - 1)
+    pieces = [_profile(table, i) for i, table in enumerate(_files(seed, sizes))]
+    older, bound = _merged(pieces[:cut]), _merged(pieces[cut:])
+    trimmed = trim_against(older, bound)
+    stored = loads_profile(dumps_profile(trimmed, sort=False))
+    later = [_profile(table, 100 + i) for i, table in enumerate(_files(seed + 1, [400] * newer))]
+    want = _facts(_merged([older, bound, *later]))
+    for aggregate in (trimmed, stored):
+        assert _facts(_merged([aggregate, bound, *later])) == want
+    x, kept = older.columns["x"], trimmed.columns["x"]
+    assert isinstance(x, NumericProfile) and isinstance(kept, NumericProfile)
+    assert set(kept.keys.tolist()) <= set(x.keys.tolist())
+    full = bound.columns["x"].sample.size == OPTIONS.sample_size  # type: ignore[union-attr]
+    if full:  # a bound holding k values drops every key above its k-th
+        assert kept.sample.size == np.count_nonzero(x.keys <= bound.columns["x"].keys.max())  # type: ignore[union-attr]
+    else:
+        assert kept.sample.size == x.sample.size
+
+
+def _merged(pieces: list[DatasetProfile]) -> DatasetProfile:
+    result = pieces[0]
+    for piece in pieces[1:]:
+        result = result.merge(piece)
+    return result

@@ -218,3 +218,22 @@ def test_sorted_histogram_counts_what_a_pass_per_edge_counts():
         if values.size:
             edges = np.unique(np.concatenate([edges, values[rng.integers(0, values.size, 3)]]))
         assert _sorted_histogram(values, edges).tolist() == _histogram(values, edges).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(any_floats, min_size=1, max_size=60))
+def test_counts_and_extremes_equal_numpy_whatever_mix_of_non_finite_values(values):
+    # Finite extremes prove a batch finite (the fast path); one NaN or ±inf anywhere
+    # must still be found and counted, and left out of min, max and the sample.
+    values = np.array(values)
+    profile = _profile(values, 1000, [0.0])
+    finite = values[np.isfinite(values)]
+    assert (profile.nan, profile.pos_inf, profile.neg_inf, profile.finite) == (
+        int(np.isnan(values).sum()),
+        int((values == np.inf).sum()),
+        int((values == -np.inf).sum()),
+        finite.size,
+    )
+    assert sorted(profile.sample) == sorted(finite)
+    if finite.size:
+        assert (profile.minimum, profile.maximum) == (finite.min(), finite.max())

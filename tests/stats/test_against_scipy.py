@@ -315,3 +315,16 @@ def test_ks_statistic_through_the_grid_is_scipys_bit_for_bit(seed, n, m, shift, 
         a, b = np.round(a, decimals), np.round(b, decimals)
     a, b = np.sort(a), np.sort(b)
     assert stats.ks_test_sorted(a, b).statistic == sps.ks_2samp(a, b).statistic
+
+
+@pytest.mark.parametrize("size", [2, 3, 10, 40])
+def test_histogram_distances_are_the_five_functions_bit_for_bit(size):
+    p, q = _counts(size)
+    p[0] = 0.0  # an empty bin: the floor of PSI and KL is applied alike
+    assert stats.histogram_distances(p, q) == {
+        "psi": stats.psi(p, q),
+        "kl": stats.kl_divergence(p, q),
+        "jensenshannon": stats.jensenshannon(p, q),
+        "hellinger": stats.hellinger(p, q),
+        "tvd": stats.total_variation(p, q),
+    }

@@ -105,16 +105,6 @@ def _categorical_side(profile: CategoricalProfile) -> dict[str, Any]:
     }
 
 
-def _histogram_scores(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
-    return {
-        "psi": stats.psi(p, q),
-        "kl": stats.kl_divergence(p, q),
-        "jensenshannon": stats.jensenshannon(p, q),
-        "hellinger": stats.hellinger(p, q),
-        "tvd": stats.total_variation(p, q),
-    }
-
-
 def observation_scale(total: float, sample_size: int) -> float:
     """The factor that brings ``total`` observations down to at most ``sample_size``."""
     return 1.0 if total <= sample_size else sample_size / total
@@ -192,7 +182,7 @@ def _score_numeric(
     scale = wasserstein_scale(ref, cur)
     ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)
     feature.scores = {
-        **_histogram_scores(p, q),
+        **stats.histogram_distances(p, q),
         "ks": ks.statistic,
         "wasserstein": wasserstein,
         "chisquare": None,
@@ -291,7 +281,7 @@ def _score_categorical(
         q[keep] * observation_scale(q.sum(), sample_size),
     )
     feature.scores = {
-        **_histogram_scores(p[keep], q[keep]),
+        **stats.histogram_distances(p[keep], q[keep]),
         "chisquare": chi.statistic,
         "ks": None,
         "wasserstein": None,

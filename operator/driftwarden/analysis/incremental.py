@@ -21,7 +21,9 @@ ordered list of files:
 * ``back``: newer files, each with its per-file profile, and their aggregate.
 
 A steady-state run loads three aggregates, scans the new file(s), and builds about
-one middle suffix: O(1) cached profiles however long the window. Files cut by the
+one middle suffix: O(1) cached profiles however long the window. Suffix aggregates
+are stored trimmed to the sample keys that can still reach the window's sample beside
+the newer segment (:func:`trim_against`), about half the size on average. Files cut by the
 window (partly inside) are scanned every run and never cached. Every stored object
 is named by a hash of what it covers, and everything the manifest no longer names is
 deleted at the end of a run, so storage stays about 1.5 profiles per file of the
@@ -30,6 +32,7 @@ window. docs/incremental.md has the why and the measurements.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -43,6 +46,7 @@ from driftwarden.errors import DataNotFoundError, ProfileError, StorageError
 from driftwarden.profile import (
     ColumnPlan,
     DatasetProfile,
+    NumericProfile,
     ProfileOptions,
     build_profile,
     dump_parts,
@@ -71,7 +75,7 @@ MANIFEST = "window.json"
 SEEN = "seen.json"  # without a time window: the files the last run saw
 _SEEN_FORMAT = "driftwarden-seen-files-1"
 _FORMAT = "driftwarden-window-cache"
-_VERSION = 1
+_VERSION = 2  # 2: segments record the files their trimmed aggregates rely on ("bound")
 _SUFFIX = ".dwprofile"
 
 # A file as the cache knows it: path, size, modification time (what fingerprints use).
@@ -136,13 +140,15 @@ def context_key(
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def namespace(dataset: OpenedDataset) -> str:
-    """The cache directory of one current dataset: runs of other data never meet here."""
+def namespace(dataset: OpenedDataset, space: str = "current") -> str:
+    """The cache directory of one dataset on one side (``current``, or
+    ``reference-window`` for rolling and offset references): runs of other data, or
+    the other side's cache of the same data (other edges), never meet here."""
     source = dataset.source
     material = json.dumps(
         [source.uri, dataset.format, source.partitioning, source.timestamp_column]
     )
-    return "current-" + hashlib.sha256(material.encode()).hexdigest()[:24]
+    return f"{space}-" + hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -175,17 +181,19 @@ def profile_window(
     cache: str | None,
     storage: StorageOptions,
     findings: list[dict[str, Any]],
+    space: str = "current",
 ) -> tuple[DatasetProfile, Counts]:
-    """The current window's profile: whole files through the cache, cut files scanned.
+    """A window's profile: whole files through the cache, cut files scanned.
 
-    Raises the dataset's empty-window error when no row falls in the window.
+    ``space`` names the cache directory's kind (:func:`namespace`). Raises the
+    dataset's empty-window error when no row falls in the window.
     """
     placed = dataset.coverage()
     whole = sorted((c for c in placed if c.state == "whole"), key=_order)
     cut = [c.file for c in placed if c.state == "partial"]
     counts = Counts(total=len(whole))  # cut files count below, if they hold rows
     profile = empty_profile(plan, options, edges)
-    uri = None if cache is None else join_uri(cache, namespace(dataset))
+    uri = None if cache is None else join_uri(cache, namespace(dataset, space))
     first_sight: list[FileInfo] = []
     if uri is not None and whole and dataset.source.start is None and dataset.source.end is None:
         whole, first_sight = _seen_before(uri, whole, storage, findings)
@@ -286,21 +294,73 @@ class _Damaged(Exception):
 @dataclass
 class Segment:
     """Files in window order. Aggregates of ``files[j:]`` are stored for ``j == 0`` and
-    every ``j >= built``; per-file profiles for every ``j < built``."""
+    every ``j >= built``; per-file profiles for every ``j < built``.
+
+    ``bound``: files that are in the window whenever this segment's suffix aggregates
+    (``j >= 1``) are used (the newer segment's files when they were built); the
+    aggregates' samples were trimmed against them (:func:`trim_against`), so the segment is
+    only usable while all of them are in the window."""
 
     files: list[Ident] = field(default_factory=list)
     built: int = 0
+    bound: list[Ident] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"files": [list(f) for f in self.files], "built": self.built}
+        return {
+            "files": [list(f) for f in self.files],
+            "built": self.built,
+            "bound": [list(f) for f in self.bound],
+        }
 
     @staticmethod
     def from_json(data: Any) -> Segment:
-        files = [(str(p), int(s), None if m is None else str(m)) for p, s, m in data["files"]]
+        files = [_ident(item) for item in data["files"]]
         built = int(data["built"])
         if not 0 <= built <= len(files):
             raise ValueError(f"built index {built} outside 0..{len(files)}")
-        return Segment(files, built)
+        return Segment(files, built, [_ident(item) for item in data.get("bound", [])])
+
+    def bind(self, files: Iterable[Ident]) -> None:
+        """Record that suffix aggregates were trimmed against ``files``."""
+        known = set(self.bound)
+        self.bound += [f for f in files if f not in known]
+
+
+def _ident(item: Any) -> Ident:
+    path, size, mtime = item
+    return (str(path), int(size), None if mtime is None else str(mtime))
+
+
+def trim_against(profile: DatasetProfile, bound: DatasetProfile | None) -> DatasetProfile:
+    """``profile`` with each numerical sample cut to the keys that can still reach a
+    window's sample, given that ``bound`` (a profile of other files) is in that window.
+
+    The window's sample keeps the ``k`` smallest keys of all its rows (ties broken by
+    value). When ``bound`` alone holds ``k`` sampled values, its largest key ``t`` is
+    its ``k``-th smallest, so no row with a key above ``t`` can be among the window's
+    ``k`` smallest: dropping those rows changes no merged sample. Counts, moments and
+    histograms are untouched. A suffix of ``j`` files kept beside a segment of ``n``
+    keeps about ``k * j / n`` values: the front's stored aggregates shrink to about half
+    (docs/incremental.md, "Memory, storage and cleanup").
+    """
+    if bound is None:
+        return profile
+    columns: dict[str, Any] = {}
+    for name, column in profile.columns.items():
+        other = bound.columns.get(name)
+        if (
+            isinstance(column, NumericProfile)
+            and isinstance(other, NumericProfile)
+            and other.sample.size
+            and other.sample.size >= column.sample_size
+        ):
+            keep = column.keys <= other.keys.max()
+            if not keep.all():
+                column = copy.copy(column)
+                column.sample, column.keys = column.sample[keep], column.keys[keep]
+                column._sorted_of = None
+        columns[name] = column
+    return DatasetProfile(profile.options, columns, profile.rows, dict(profile.metadata))
 
 
 class WindowCache:
@@ -358,7 +418,10 @@ class WindowCache:
             if start is None:
                 segments[index] = Segment()
                 continue
-            if all(f in self.infos for f in segment.files[start:]):
+            # A file its aggregates were trimmed against has left (deleted, rewritten,
+            # or an earlier window end): they may lack values this window needs.
+            bound = all(f in self.infos for f in segment.bound)
+            if bound and all(f in self.infos for f in segment.files[start:]):
                 try:
                     parts[index] = self._suffix(segment, start)
                     segments[index] = _drop(segment, start)
@@ -382,21 +445,33 @@ class WindowCache:
         segments[2] = Segment()
         result = self._build_suffixes(segments[1], newer, 0)
         if older:
-            result = result.merge(self._build_suffixes(segments[0], older, 0))
+            # The newer half is in every window the older half's suffixes serve.
+            bound = (segments[1].files, result)
+            result = result.merge(self._build_suffixes(segments[0], older, 0, bound))
         return result
 
     def _build_suffixes(
-        self, segment: Segment, files: list[tuple[Ident, bool]], down_to: int
+        self,
+        segment: Segment,
+        files: list[tuple[Ident, bool]],
+        down_to: int,
+        bound: tuple[list[Ident], DatasetProfile | None] | None = None,
     ) -> DatasetProfile:
         """Store the aggregates of ``segment.files[j:]`` for j from ``segment.built - 1``
-        (or the end) down to ``down_to``; returns the last one built."""
+        (or the end) down to ``down_to``; returns the last one built, untrimmed.
+
+        ``bound``: newer files, and their aggregate, that will be in the window whenever
+        these aggregates are used: they are stored trimmed against it (:func:`trim_against`)."""
         top = segment.built
         acc = self._load_agg(segment.files[top:]) if top < len(segment.files) else None
+        if bound is not None and bound[1] is not None and down_to < top:
+            segment.bind(bound[0])
+        limit = None if bound is None else bound[1]
         for j in range(top - 1, down_to - 1, -1):
             ident, stored = files[j]
             piece = self._file_profile(ident, stored)
             acc = piece if acc is None else piece.merge(acc)
-            self._store_agg(segment.files[j:], acc)
+            self._store_agg(segment.files[j:], acc if j == 0 else trim_against(acc, limit))
             segment.built = j
         assert acc is not None
         return acc
@@ -430,7 +505,8 @@ class WindowCache:
         while not front.files and (middle.files or back.files):
             if middle.files:
                 if middle.built > 1:  # behind: finish it now
-                    self._build_suffixes(middle, [(f, True) for f in middle.files], 1)
+                    files = [(f, True) for f in middle.files]
+                    self._build_suffixes(middle, files, 1, (back.files, parts[2]))
                 middle.built = 0
                 segments[0], parts[0] = middle, parts[1]
             else:
@@ -439,9 +515,14 @@ class WindowCache:
             segments[2], parts[2] = Segment(), None
             front, middle, back = segments
         if middle.built > 1:
+            # The back's files become the next middle: in every window that uses the
+            # middle's suffixes once it is the front.
             steps = math.ceil((middle.built - 1) / max(len(front.files), 1))
             self._build_suffixes(
-                middle, [(f, True) for f in middle.files], max(middle.built - steps, 1)
+                middle,
+                [(f, True) for f in middle.files],
+                max(middle.built - steps, 1),
+                (back.files, parts[2]),
             )
         if middle.built <= 1:
             middle.built = 0
@@ -534,8 +615,10 @@ class WindowCache:
             return [Segment(), Segment(), Segment()]
         try:
             document = json.loads(data)
-            if document.get("format") != _FORMAT or document.get("version") != _VERSION:
-                raise ValueError("not a driftwarden window cache manifest of version 1")
+            if document.get("format") != _FORMAT or document.get("version") not in (1, _VERSION):
+                raise ValueError(
+                    f"not a driftwarden window cache manifest of version 1 or {_VERSION}"
+                )
             if document.get("context") != self.context:
                 return [Segment(), Segment(), Segment()]  # other columns, settings or reference
             segments = [Segment.from_json(s) for s in document["segments"]]
@@ -585,7 +668,7 @@ class WindowCache:
 
 def _drop(segment: Segment, start: int) -> Segment:
     """``segment`` without its first ``start`` files (their aggregate is then stored)."""
-    return Segment(segment.files[start:], max(segment.built - start, 0))
+    return Segment(segment.files[start:], max(segment.built - start, 0), segment.bound)
 
 
 def _set_hash(files: Iterable[Ident]) -> str:

@@ -133,13 +133,24 @@ def _profile(
     edges: dict[str, Any] | None = None,
     batches: Iterator[Any] | None = None,
 ) -> DatasetProfile:
-    rows = 0
     # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
     total = (
         dataset.count_rows()
         if progress is not None and dataset.format in ("parquet", "arrow")
         else None
     )
+    return build_profile(
+        _batches(dataset, plan, options) if batches is None else batches,
+        plan.columns,
+        options,
+        edges=edges,
+        on_batch=_row_counter(progress, phase, total),
+    )
+
+
+def _row_counter(progress: Progress | None, phase: str, total: int | None) -> Callable[[int], None]:
+    """A batch callback that reports the rows of ``phase`` read so far to ``progress``."""
+    rows = 0
 
     def on_batch(count: int) -> None:
         nonlocal rows
@@ -147,39 +158,43 @@ def _profile(
         if progress is not None:
             progress(phase, rows, total)
 
-    return build_profile(
-        _batches(dataset, plan, options) if batches is None else batches,
+    return on_batch
+
+
+# ---- reference lifecycle: windowed (rolling, offset) references
+# Their window moves every run, like the current one's: they are profiled file by file
+# through a window cache of their own (analysis/incremental.py, directory
+# "reference-window-<hash>/", no histogram edges in its context), so a run scans the
+# files that entered the reference window and merges the rest. The current side then
+# goes uncached: its histograms count on the reference's edges, which move every run.
+
+
+def windowed_reference(
+    reference: OpenedDataset,
+    plan: FeaturePlan,
+    options: ProfileOptions,
+    *,
+    cache: str | None,
+    storage: StorageOptions,
+    progress: Progress | None,
+    findings: list[dict[str, Any]],
+) -> tuple[DatasetProfile, Counts]:
+    """A rolling or offset reference's profile, through its window cache under ``cache``."""
+    on_batch = _row_counter(progress, "reference", None)
+    scan = scan_file(
+        reference, plan.columns, plan.categorical, options, None, COLUMN_GROUP, on_batch
+    )
+    return profile_window(
+        reference,
         plan.columns,
         options,
-        edges=edges,
-        on_batch=on_batch,
+        None,
+        scan,
+        cache=cache,
+        storage=storage,
+        findings=findings,
+        space="reference-window",
     )
-
-
-# ---- reference lifecycle: cache entries of windowed (rolling, offset) references
-# Their window moves every run, so their key (which covers the window: the dataset
-# fingerprint does) changes every run too. Kept one entry per key they would pile up,
-# one per run, never read again; so each mode has a single entry, overwritten by every
-# run, whose first line is its key: another run's entry is a miss, never a stale hit,
-# and a retried pod of the same slot still finds its own.
-_KEYED_MAGIC = b"DWREFKEY "
-
-
-def reference_cache_name(key: str, windowed_mode: str | None) -> str:
-    """The cache entry's name: keyed for a fixed reference, one per mode for a windowed one."""
-    if windowed_mode is None:
-        return f"reference-{key}.dwprofile"
-    return f"reference-{windowed_mode}-latest.dwprofile"
-
-
-def _with_key(key: str, data: bytes) -> bytes:
-    return _KEYED_MAGIC + key.encode() + b"\n" + data
-
-
-def _keyed_payload(key: str, data: bytes | memoryview) -> bytes | memoryview | None:
-    """The profile bytes of a single-entry cache file written for ``key``; None for another key."""
-    prefix = _KEYED_MAGIC + key.encode() + b"\n"
-    return data[len(prefix) :] if bytes(data[: len(prefix)]) == prefix else None
 
 
 # ---- end of the reference lifecycle block
@@ -195,15 +210,11 @@ def load_or_build_reference(
     storage: StorageOptions,
     progress: Progress | None,
     findings: list[dict[str, Any]],
-    windowed_mode: str | None = None,
 ) -> tuple[DatasetProfile, bool]:
-    """The reference profile, from the cache when a valid one exists; (profile, was_cached).
-
-    ``windowed_mode`` (rolling, offset) keeps the profile in that mode's single cache
-    entry (:func:`reference_cache_name`) instead of one entry per key.
-    """
+    """A fixed reference's profile, from the cache when a valid one exists; (profile,
+    was_cached). Rolling and offset references: :func:`windowed_reference`."""
     key = reference_cache_key(reference, plan, options, bins)
-    uri = join_uri(cache, reference_cache_name(key, windowed_mode)) if cache else None
+    uri = join_uri(cache, f"reference-{key}.dwprofile") if cache else None
     if uri is not None:
         try:
             data = read_mapped(uri, storage, label="cached reference profile")
@@ -212,8 +223,6 @@ def load_or_build_reference(
                 _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
             )
             data = None
-        if data is not None and windowed_mode is not None:
-            data = _keyed_payload(key, data)  # another window's profile: rebuilt, not used
         if data is not None:
             try:
                 profile = loads_profile(data, source=redact(uri))
@@ -226,12 +235,7 @@ def load_or_build_reference(
     if uri is not None:
         try:
             payload = dumps_profile(profile, keep_keys=False)
-            write_bytes(
-                uri,
-                payload if windowed_mode is None else _with_key(key, payload),
-                storage,
-                label="reference profile cache",
-            )
+            write_bytes(uri, payload, storage, label="reference profile cache")
         except StorageError as error:
             findings.append(
                 _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
@@ -252,14 +256,7 @@ def _profile_current(
 ) -> tuple[DatasetProfile, Counts]:
     """The current window's profile, file by file, whole files through the window cache
     under ``cache`` (analysis/incremental.py); histograms on the reference's edges."""
-    rows = 0
-
-    def on_batch(count: int) -> None:
-        nonlocal rows
-        rows += count
-        if progress is not None:
-            progress("current", rows, None)
-
+    on_batch = _row_counter(progress, "current", None)
     edges = dict(edges_for(reference, bins))
     scan = scan_file(
         current, plan.columns, plan.categorical, options, edges, COLUMN_GROUP, on_batch
@@ -339,24 +336,38 @@ def analyze(
     # Features only: prediction and target columns are the model's, not its inputs.
     joint = () if multivariate is None else row_features(features_plan, multivariate, findings)
     options = row_options(options, multivariate, joint)
-    ref_profile, cached = load_or_build_reference(
-        reference,
-        plan,
-        options,
-        settings.profile.bins,
-        cache=profile_cache,
-        storage=storage,
-        progress=progress,
-        findings=findings,
-        windowed_mode=None if config.reference.offset is None else config.reference_mode,
-    )
+    ref_files: Counts | None = None
+    if config.reference.offset is None:
+        ref_profile, cached = load_or_build_reference(
+            reference,
+            plan,
+            options,
+            settings.profile.bins,
+            cache=profile_cache,
+            storage=storage,
+            progress=progress,
+            findings=findings,
+        )
+    else:
+        ref_profile, ref_files = windowed_reference(
+            reference,
+            plan,
+            options,
+            cache=profile_cache,
+            storage=storage,
+            progress=progress,
+            findings=findings,
+        )
+        cached = ref_files.scanned == 0
     cur_profile, cur_files = _profile_current(
         current,
         plan,
         options,
         ref_profile,
         settings.profile.bins,
-        profile_cache,
+        # A windowed reference moves the histogram edges every run: a current window
+        # cache keyed by them would be laid out again, and never read, every run.
+        profile_cache if ref_files is None else None,
         storage,
         findings,
         progress,
@@ -433,6 +444,8 @@ def analyze(
             "rows": ref_profile.rows,
             "fingerprint": reference.fingerprint(),
             "profileCached": cached,
+            # rolling and offset references: their window cache's counts, as current.files
+            "files": None if ref_files is None else ref_files.as_report(),
             # reference lifecycle: where this run's reference came from, and its window
             "source": config.reference_source,
             "window": _window_document(config.reference, window_end),

@@ -407,10 +407,32 @@ def format_table(report: Mapping[str, Any], limit: int = 15) -> str:
         )
     if len(report["features"]) > limit:
         lines.append(f"  … {len(report['features']) - limit} more features in the report")
+    lines.extend(_prediction_lines(report.get("predictions")))
     for finding in report["findings"]:
         if finding["severity"] in ("error", "warning"):
             lines.append(f"  {finding['severity']}: {printable(finding['message'])}")
     return "\n".join(lines)
+
+
+def _prediction_lines(section: Any) -> list[str]:
+    """The table's lines on spec.model's prediction and target columns; none without them."""
+    if not isinstance(section, Mapping):
+        return []
+    verdict = "PREDICTION DRIFT" if section.get("drifted") else "no prediction drift"
+    lines = [
+        f"{verdict}: {section.get('driftedColumns')}/{section.get('totalColumns')} "
+        "prediction and target columns drifted"
+    ]
+    for column in section.get("columns") or []:
+        score = "-" if column.get("score") is None else f"{column['score']:.4g}"
+        name = f"{printable(str(column['name']))[:13]} ({column.get('role')})"
+        lines.append(
+            f"  {name:<24} {column['kind']:<11} {column['method']:<13} "
+            f"{score:>9} {column['threshold']:>9.4g}  {'YES' if column['drifted'] else 'no'}"
+        )
+    for item in section.get("notCompared") or []:
+        lines.append(f"  {printable(str(item.get('name')))} ({item.get('role')}): not compared")
+    return lines
 
 
 def _write_summary_file(path: str | None, summary: Mapping[str, Any]) -> None:

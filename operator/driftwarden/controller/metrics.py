@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from driftwarden.monitor.multivariate import multivariate_gauges
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.times import parse_time
 
@@ -82,6 +83,9 @@ class MonitorGauges:
     label_coverage: float | None = None
     performance_metric: str | None = None
     performance: tuple[tuple[str, float], ...] = ()  # (period, value)
+    # spec.model.multivariate of the latest successful run (absent without the detector)
+    multivariate_drifted: float | None = None
+    multivariate_p_value: float | None = None
 
 
 # (metric name, help, record field) of the gauges with the monitor's labels only.
@@ -130,6 +134,17 @@ _SCALARS = (
         "label_coverage",
     ),
     ("drift_share", "Share of drifted features in the latest successful run", "drift_share"),
+    (
+        "multivariate_drifted",
+        "1 when the multivariate (joint) detector drifted the latest successful run "
+        "(spec.model.multivariate); absent without the detector",
+        "multivariate_drifted",
+    ),
+    (
+        "multivariate_p_value",
+        "KS p-value of the multivariate detector in the latest successful run",
+        "multivariate_p_value",
+    ),
     ("drifted_features", "Drifted features in the latest successful run", "drifted_features"),
     ("features", "Features compared in the latest successful run", "total_features"),
     (
@@ -186,6 +201,9 @@ def gauges_from_status(
     if last.get("outcome") == "Succeeded":
         rows = last.get("rows") or {}
         changes.update(_debounced(status))
+        changes["multivariate_drifted"], changes["multivariate_p_value"] = multivariate_gauges(
+            status
+        )
         changes.update(
             run_drifted=1.0 if last.get("drifted") else 0.0,
             drift_share=_kept(last.get("driftShare"), record.drift_share),

@@ -69,6 +69,7 @@ from driftwarden.monitor.job import (
     latest_retraining,
 )
 from driftwarden.monitor.model_status import prediction_events
+from driftwarden.monitor.multivariate import MULTIVARIATE_DRIFT
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
     newest_pod,
@@ -179,9 +180,27 @@ def outcome_events(outcome: RunOutcome, step: Step | None = None) -> list[Event]
                 "Warning",
                 "DriftDetected",
                 f"{counts}: {names}; report {outcome.report or 'not written'}",
-            )
+            ),
+            *multivariate_events(outcome),
         ]
     return [Event("Normal", "NoDrift", f"{counts}; dataset below its drift share")]
+
+
+def multivariate_events(outcome: RunOutcome) -> list[Event]:
+    """A Warning ``MultivariateDrift`` when the joint detector drifted the run: the features
+    move together differently, even where none of them drifts alone."""
+    joint = outcome.multivariate
+    if joint is None or not joint.drifted:
+        return []
+    return [
+        Event(
+            "Warning",
+            MULTIVARIATE_DRIFT,
+            f"{joint.text()} in run {outcome.job} ({joint.features} features, KS statistic "
+            f"{'?' if joint.statistic is None else f'{joint.statistic:.3g}'}); "
+            f"report {outcome.report or 'not written'}",
+        )
+    ]
 
 
 def promotion_events(promotion: Promotion | None) -> list[Event]:

@@ -212,6 +212,9 @@ def advance(
     if settings.feature_drift_after_runs > 1:
         features, persistent, count = _feature_streaks(before, outcome, settings)
         counted = outcome.drifted and _share_drifted(count, outcome.total_features, drift_share)
+        # Feature persistence filters flapping features; a joint drift is not one of them.
+        joint = outcome.multivariate
+        counted = counted or (outcome.drifted and joint is not None and joint.drifted)
     previous = before or AlertState()
     slot = format_time(outcome.slot) if outcome.slot else None
     if counted:

@@ -23,6 +23,7 @@ from typing import Any
 
 from driftwarden.monitor.outcome import RunOutcome, predictions_result, predictions_text
 from driftwarden.monitor.spec import Monitor
+from driftwarden.report.rootcause_summary import root_cause_text
 
 PREDICTION_DRIFTED = "PredictionDrifted"
 DETECTED = "PredictionDriftDetected"
@@ -52,6 +53,10 @@ def model_status(previous: Any, outcome: RunOutcome | None) -> dict[str, Any] | 
             model["performance"] = dict(outcome.performance)
         else:
             model.pop("performance", None)
+        if outcome.multivariate is not None:  # monitor/multivariate.py
+            model["multivariate"] = outcome.multivariate.to_status(outcome.job)
+        else:
+            model.pop("multivariate", None)
     return model or None
 
 
@@ -92,6 +97,12 @@ def prediction_condition(
     return ("False", NOT_DRIFTED, text)
 
 
+def _cause(outcome: RunOutcome) -> str:
+    """``; top cause: income (62%)`` when the run's root cause names one (spec.model)."""
+    text = root_cause_text(outcome.root_cause)
+    return "" if text is None else f"; {text}"
+
+
 def prediction_events(
     outcome: RunOutcome, previous_status: Mapping[str, Any] | None
 ) -> list[tuple[str, str, str]]:
@@ -108,7 +119,8 @@ def prediction_events(
             (
                 "Warning",
                 DETECTED,
-                f"run {outcome.job}: {predictions_text(result)}; report {outcome.report or 'not written'}",
+                f"run {outcome.job}: {predictions_text(result)}{_cause(outcome)}; "
+                f"report {outcome.report or 'not written'}",
             )
         ]
     if predictions_drifted(previous_status):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from driftwarden.monitor.multivariate import MultivariateOutcome, multivariate_outcome
 from driftwarden.monitor.times import parse_time
 from driftwarden.report.performance_summary import performance_status, performance_text
 from driftwarden.report.rootcause_summary import root_cause_status, root_cause_text
@@ -257,6 +258,8 @@ class RunOutcome:
     root_cause: Mapping[str, Any] | None = None
     # status.model.performance (report/performance_summary.py); None without spec.model's labels
     performance: Mapping[str, Any] | None = None
+    # spec.model.multivariate's verdict (monitor/multivariate.py); None without the detector.
+    multivariate: MultivariateOutcome | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -689,6 +692,9 @@ def outcome_from_summary(
     root_cause = root_cause_status(summary.get("rootCause"))
     if (cause := root_cause_text(root_cause)) is not None:
         message += "; " + cause
+    joint = multivariate_outcome(summary.get("multivariate"))
+    if joint is not None and (joint.drifted or joint.skipped):
+        message += f"; {joint.text()}"
     if errors:
         message += f"; {len(errors)} feature(s) could not be compared"
     return RunOutcome(
@@ -709,6 +715,7 @@ def outcome_from_summary(
         predictions=predictions,
         root_cause=root_cause,
         performance=performance,
+        multivariate=joint,
         **common,
     )
 

@@ -66,6 +66,7 @@ from driftwarden.monitor.model_status import (
     prediction_condition,
     predictions_drifted,
 )
+from driftwarden.monitor.multivariate import multivariate_outcome
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
 from driftwarden.monitor.performance_status import PERFORMANCE_DEGRADED, performance_condition
 from driftwarden.monitor.retraining import (
@@ -274,7 +275,9 @@ def is_new_outcome(previous_status: Mapping[str, Any] | None, outcome: RunOutcom
 
 
 def _drift_message(
-    last_run: Mapping[str, Any], features: Sequence[Mapping[str, Any]] | None
+    last_run: Mapping[str, Any],
+    features: Sequence[Mapping[str, Any]] | None,
+    model: Mapping[str, Any] | None = None,
 ) -> str:
     share = last_run.get("driftShare")
     share_text = f"{share:.2f}" if isinstance(share, int | float) else "?"
@@ -285,6 +288,9 @@ def _drift_message(
     names = [f["name"] for f in features or [] if isinstance(f, Mapping) and f.get("drifted")]
     if names:
         text += ": " + ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+    joint = multivariate_outcome((model or {}).get("multivariate"))
+    if joint is not None and joint.drifted:
+        text += f"; {joint.text()}"
     return text
 
 
@@ -327,9 +333,10 @@ def _drift_condition(
     monitor: Monitor,
     last_run: Mapping[str, Any],
     features: Sequence[Mapping[str, Any]] | None,
+    model: Mapping[str, Any] | None = None,
 ) -> tuple[str, str, str]:
     """The Drifted condition after a successful run: the debounced verdict, and what is pending."""
-    text = _drift_message(last_run, features)
+    text = _drift_message(last_run, features, model)
     raw = bool(last_run.get("drifted"))
     settings = monitor.alerting
     if state is None:  # a status from before debouncing without a Drifted condition
@@ -508,7 +515,9 @@ def _compute(
     # Drifted: the debounced verdict of the successful runs (spec.alerting)
     state = state_from_status({"alerting": alerting, "conditions": conditions})
     if last_run is not None and last_run.get("outcome") == SUCCEEDED:
-        drift = _drift_condition(state, monitor, last_run, features)
+        drift = _drift_condition(
+            state, monitor, last_run, features, model if isinstance(model, Mapping) else None
+        )
         conditions = set_condition(conditions, DRIFTED, *drift, now, gen)
     elif get_condition(conditions, DRIFTED) is None:
         conditions = set_condition(

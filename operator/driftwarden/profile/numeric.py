@@ -160,8 +160,15 @@ class NumericProfile:
         values = array.to_numpy(zero_copy_only=False)
         if values.size == 0:
             return values, valid
-        finite_mask = np.isfinite(values)
-        finite_count = int(np.count_nonzero(finite_mask))
+        # NaN propagates through min and max and ±inf would be one of them, so finite
+        # extremes prove every value finite: the common case skips a mask and a count.
+        lo, hi = float(values.min()), float(values.max())
+        extremes: tuple[float, float] | None = None
+        if math.isfinite(lo) and math.isfinite(hi):
+            finite_count, extremes = values.size, (lo, hi)
+        else:
+            finite_mask = np.isfinite(values)
+            finite_count = int(np.count_nonzero(finite_mask))
         positions = valid
         if finite_count != values.size:
             nan_count = int(np.count_nonzero(np.isnan(values)))
@@ -177,10 +184,12 @@ class NumericProfile:
         if self.edges is not None and self.bin_counts is not None:
             self.bin_counts += _histogram(ordered, self.edges)
         if finite.size:
-            self._add_moments(finite)
+            self._add_moments(finite, extremes)
         return finite, positions
 
-    def _add_moments(self, values: NDArray[np.float64]) -> None:
+    def _add_moments(
+        self, values: NDArray[np.float64], extremes: tuple[float, float] | None = None
+    ) -> None:
         n = values.size
         # Shifting by one of the values keeps sum-of-squares from cancelling when the
         # mean is large compared to the spread.
@@ -191,7 +200,8 @@ class NumericProfile:
         # einsum, not np.dot: dot hands off to the BLAS library, whose own threads fight
         # Arrow's reader threads on small machines (measured: 45% slower and erratic).
         batch_m2 = max(float(np.einsum("i,i->", centred, centred)) - s1 * s1 / n, 0.0)
-        self._combine_moments(n, batch_mean, batch_m2, float(values.min()), float(values.max()))
+        lo, hi = extremes or (float(values.min()), float(values.max()))
+        self._combine_moments(n, batch_mean, batch_m2, lo, hi)
 
     def _combine_moments(self, n: int, mean: float, m2: float, lo: float, hi: float) -> None:
         total = self.finite + n

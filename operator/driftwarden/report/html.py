@@ -405,6 +405,8 @@ def _sort_value(value: Any) -> str:
 
 
 def _header(doc: Mapping[str, Any]) -> str:
+    from driftwarden.report.predictions_html import predictions_lead
+
     dataset = doc["dataset"]
     drifted = dataset["drifted"]
     threshold = dataset.get("threshold")
@@ -423,6 +425,7 @@ def _header(doc: Mapping[str, Any]) -> str:
     if _finite(threshold):
         lead += f"; the dataset counts as drifted at {fmt_pct(threshold)} or more"
     lead += multivariate_lead(doc, fmt_num)
+    lead += predictions_lead(doc)
     facts = []
     for side, label in (("reference", "Reference"), ("current", "Current")):
         source = doc.get(side)
@@ -877,6 +880,7 @@ def render_html(
     from driftwarden.report.performance_html import performance_html
 
     # The model sections read this module's formatting helpers: imported here, not at the top.
+    from driftwarden.report.predictions_html import predictions_section
     from driftwarden.report.rootcause_html import ROOT_CAUSE_CSS, root_cause_html
 
     doc = to_jsonable(doc)
@@ -922,6 +926,7 @@ def render_html(
                 root_cause_html(doc, anchors),  # first: what explains the move
                 performance_html(doc),
                 _findings(doc, anchors),
+                predictions_section(doc),
                 multivariate_section(doc, fmt_num),
                 _table(features, anchors),
                 plots,

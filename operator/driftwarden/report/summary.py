@@ -25,6 +25,10 @@ from driftwarden.report.document import (
     to_jsonable,
     validate_jsonable,
 )
+from driftwarden.report.multivariate_summary import (
+    check_summary_multivariate,
+    summary_multivariate,
+)
 from driftwarden.report.performance_summary import check_performance, summary_performance
 from driftwarden.report.rootcause_summary import check_root_cause, summary_root_cause
 
@@ -269,6 +273,9 @@ def build_summary(
     performance = summary_performance(doc.get("performance"))
     if performance is not None:
         summary["performance"] = performance
+    joint = summary_multivariate(doc, round_number)  # fixed size: never given up below
+    if joint is not None:
+        summary["multivariate"] = joint
     # The fixed part must fit with room to spare; give up detail until it does.
     fallbacks = [
         lambda: _shorten_history(summary, 200),
@@ -453,6 +460,7 @@ def parse_summary(text: str | bytes) -> Summary:
                 raise _bad(f"errors[{i}].{key}", "a string", error.get(key))
         if error.get("feature") is not None and not isinstance(error.get("feature"), str):
             raise _bad(f"errors[{i}].feature", "a string or null", error.get("feature"))
+    check_summary_multivariate(summary)
     return summary
 
 

@@ -3,6 +3,7 @@
 from driftwarden.stats.correction import adjust_pvalues
 from driftwarden.stats.distances import (
     hellinger,
+    histogram_distances,
     jensenshannon,
     kl_divergence,
     psi,
@@ -33,6 +34,7 @@ __all__ = [
     "dataset_verdict",
     "dkw_bound",
     "hellinger",
+    "histogram_distances",
     "is_sorted",
     "jensenshannon",
     "kl_divergence",

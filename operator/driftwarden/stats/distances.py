@@ -81,3 +81,24 @@ def total_variation(reference: ArrayLike, current: ArrayLike) -> float:
     """Total variation distance 0.5 * sum|p - q|, in [0, 1]."""
     p, q = _pair(reference, current)
     return float(0.5 * np.sum(np.abs(p - q)))
+
+
+def histogram_distances(reference: ArrayLike, current: ArrayLike) -> dict[str, float]:
+    """PSI, KL, Jensen–Shannon, Hellinger and total variation of one pair of histograms.
+
+    The same values, bit for bit, as the five functions above, but the inputs are
+    checked and normalised once: a 1,000-feature comparison called them 10,000 times.
+    """
+    p, q = _pair(reference, current)
+    p_floor, q_floor = _floored(p), _floored(q)
+    log_ratio = np.log(q_floor / p_floor)
+    m = 0.5 * (p + q)
+    divergence = 0.5 * _kl_terms(p, m) + 0.5 * _kl_terms(q, m)
+    overlap = float(np.sum(np.sqrt(p * q)))
+    return {
+        "psi": float(np.sum((q_floor - p_floor) * log_ratio)),
+        "kl": float(np.sum(q_floor * log_ratio)),
+        "jensenshannon": float(np.sqrt(max(divergence, 0.0))),
+        "hellinger": float(np.sqrt(max(1.0 - overlap, 0.0))),
+        "tvd": float(0.5 * np.sum(np.abs(p - q))),
+    }

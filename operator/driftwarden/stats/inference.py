@@ -62,12 +62,11 @@ def ks_statistic_sorted(a: NDArray[np.float64], b: NDArray[np.float64]) -> float
     last = np.empty(m, dtype=bool)  # the last of each run of equal values of b
     np.not_equal(b[1:], b[:-1], out=last[:-1])
     last[-1] = True
-    if last.all():
-        values, below_b = b, np.arange(1, m + 1)
-    else:
-        ends = np.flatnonzero(last)
-        values, below_b = b[ends], ends + 1
-    f_b = below_b / m
+    # F_b at its k-th distinct value is (k + 1) / m without ties, else (ends[k] + 1) / m;
+    # taken only where a candidate needs it.
+    ends = None if last.all() else np.flatnonzero(last)
+    values = b if ends is None else b[ends]
+    f_b = _StepHeights(ends, m)
     count = values.size
     if count <= 4 * KS_GRID_STEP:
         return _ks_candidates(a, values, f_b, np.arange(count))
@@ -75,9 +74,10 @@ def ks_statistic_sorted(a: NDArray[np.float64], b: NDArray[np.float64]) -> float
     if grid[-1] != count - 1:
         grid = np.append(grid, count - 1)
     right, left = _counts_in(a, values[grid])
-    found = max(float(np.max(np.abs(right / n - f_b[grid]))), float(left[0] / n))
+    f_grid = f_b[grid]
+    found = max(float(np.max(np.abs(right / n - f_grid))), float(left[0] / n))
     # Between grid points g < h: right ≤ right(h), left(k+1) ≤ right(h), f_b(g) ≤ f_b ≤ f_b(h).
-    bound = np.maximum(right[1:] / n - f_b[grid[:-1]], f_b[grid[1:]] - right[:-1] / n)
+    bound = np.maximum(right[1:] / n - f_grid[:-1], f_grid[1:] - right[:-1] / n)
     open_ = np.flatnonzero(bound > found)
     if open_.size == 0:
         return found
@@ -91,6 +91,18 @@ def ks_statistic_sorted(a: NDArray[np.float64], b: NDArray[np.float64]) -> float
 
 # The grid of ks_statistic_sorted: counts by binary search at every 32nd value first.
 KS_GRID_STEP = 32
+
+
+class _StepHeights:
+    """F_b at distinct values of b by index: ``(index + 1) / m``, or through the last
+    positions ``ends`` of runs of ties; the same division scipy does."""
+
+    def __init__(self, ends: NDArray[np.intp] | None, m: int) -> None:
+        self.ends, self.m = ends, m
+
+    def __getitem__(self, index: NDArray[np.intp]) -> NDArray[np.float64]:
+        below = index + 1 if self.ends is None else self.ends[index] + 1
+        return below / self.m
 
 
 def _counts_in(
@@ -108,7 +120,7 @@ def _counts_in(
 def _ks_candidates(
     a: NDArray[np.float64],
     values: NDArray[np.float64],
-    f_b: NDArray[np.float64],
+    f_b: _StepHeights,
     picked: NDArray[np.intp],
 ) -> float:
     """The largest candidate of :func:`ks_statistic_sorted` among ``picked`` indices of

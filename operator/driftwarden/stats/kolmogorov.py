@@ -301,20 +301,19 @@ def _pelz_good_cdf(n: int, x: float) -> float:
     k3b = pi2 * (135 * z4 - 96 * z6) / 4
     k3a = -30 * z6 - 90 * z**8
 
-    terms = np.zeros(4)
+    t0 = t1 = t2 = t3 = 0.0
     top = int(np.ceil(16 * z / np.pi))
     for k in range(top, 0, -1):  # Horner in q over odd m = 2k − 1
         m = 2 * k - 1
         m2, m4, m6 = m**2, m**4, m**6
-        terms *= np.power(q, 8 * k)
-        terms += np.array(
-            [
-                1.0,
-                k1a + k1b * m2,
-                k2a + k2b * m2 + k2c * m4,
-                k3a + k3b * m2 + k3c * m4 + k3d * m6,
-            ]
-        )
+        # Plain floats, not a 4-vector: the same operations in the same order, without
+        # an array built per step (this is the p-value of nearly every feature).
+        power = float(np.power(q, 8 * k))
+        t0 = t0 * power + 1.0
+        t1 = t1 * power + (k1a + k1b * m2)
+        t2 = t2 * power + (k2a + k2b * m2 + k2c * m4)
+        t3 = t3 * power + (k3a + k3b * m2 + k3c * m4 + k3d * m6)
+    terms = np.array([t0, t1, t2, t3])
     terms *= q
     terms *= np.sqrt(2 * np.pi)
     terms /= np.array([z, 6 * z4, 72 * z**7, 6480 * z**10])
