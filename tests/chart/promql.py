@@ -93,6 +93,11 @@ FULL_STATUS = {
             ],
         },
         "multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3},
+        "rootCause": {
+            "triggered": True,
+            "summary": "top cause: x (70%)",
+            "causes": [{"feature": "x", "share": 0.7, "drifted": True}],
+        },
     },
 }
 
