@@ -9,8 +9,8 @@ structure and measures how badly the current rows fit it:
    by rank into a *fit* half (even ranks) and a *hold-out* half (odd ranks). The keys
    are uniform hashes, so the halves are independent uniform samples of the reference.
 2. On the fit half: standardise each feature (mean, population standard deviation;
-   a constant feature keeps scale 1) and take the principal components (SVD of the
-   centred matrix) that explain ``variance`` of the total, at least one and at most
+   a constant feature keeps scale 1) and take the principal components (eigenvectors
+   of the standardised scatter matrix) that explain ``variance`` of the total, at least one and at most
    ``d - 1`` of ``d`` features (with all ``d`` every row is reconstructed exactly and
    nothing could be detected).
 3. Each row's reconstruction error is the squared distance between its standardised
@@ -23,7 +23,7 @@ structure and measures how badly the current rows fit it:
 
 Why PCA and not a domain classifier: it needs no training loop, no hyper-parameters
 beyond the explained variance, no dependency beyond numpy, and it is deterministic;
-the SVD of a few thousand rows of at most 32 features takes milliseconds. A linear
+the eigen-decomposition of a 32×32 matrix takes well under a millisecond. A linear
 domain classifier cannot see a correlation flip at all (both distributions have the
 same mean), and a non-linear one costs orders of magnitude more per run. What PCA
 misses: changes that stay inside the reference's principal subspace *and* keep the
@@ -89,21 +89,28 @@ def fit_pca(rows: ArrayLike, variance: float = DEFAULT_VARIANCE) -> PcaModel:
     scale = matrix.std(axis=0)
     scale[scale == 0] = 1.0  # a constant feature: any change of it is a large error
     centred = (matrix - mean) / scale
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    energy = singular**2
+    # The components are the eigenvectors of the d×d scatter matrix (those of the SVD of
+    # ``centred``). einsum and a d×d eigh, not an SVD of the n×d matrix: BLAS/LAPACK's
+    # threads fight Arrow's on small machines (measured here: a 2,048×20 SVD took
+    # 50–700 ms under load, this 2–5 ms), as profile/numeric.py found for np.dot.
+    scatter = np.einsum("ij,ik->jk", centred, centred)
+    energy, vectors = np.linalg.eigh(scatter)
+    order = np.argsort(energy)[::-1]
+    energy, vectors = np.clip(energy[order], 0.0, None), vectors[:, order]
     total = float(energy.sum())
     ratios = np.cumsum(energy) / total if total > 0 else np.ones_like(energy)
     # The smallest k reaching ``variance`` (a tolerance for ratios that round just below).
     k = int(np.searchsorted(ratios, variance - 1e-12) + 1)
-    k = min(max(k, 1), matrix.shape[1] - 1, vt.shape[0])
-    return PcaModel(mean, scale, vt[:k].copy(), float(ratios[k - 1]))
+    k = min(max(k, 1), matrix.shape[1] - 1)
+    return PcaModel(mean, scale, np.ascontiguousarray(vectors[:, :k].T), float(ratios[k - 1]))
 
 
 def reconstruction_errors(model: PcaModel, rows: ArrayLike) -> NDArray[np.float64]:
     """Squared distance of each standardised row from its projection on the components."""
     matrix = (np.asarray(rows, dtype=np.float64) - model.mean) / model.scale
-    projected = (matrix @ model.components.T) @ model.components
-    residual = matrix - projected
+    projected = np.einsum("ij,kj->ik", matrix, model.components)
+    reconstructed = np.einsum("ik,kj->ij", projected, model.components)
+    residual = matrix - reconstructed
     return np.einsum("ij,ij->i", residual, residual)
 
 
