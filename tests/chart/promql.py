@@ -103,6 +103,11 @@ FULL_STATUS = {
             "coverage": {"predictions": 10, "labeled": 8, "pending": 2, "share": 0.8},
         },
         "multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3},
+        "rootCause": {
+            "triggered": True,
+            "summary": "top cause: x (70%)",
+            "causes": [{"feature": "x", "share": 0.7, "drifted": True}],
+        },
     },
 }
 

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from driftwarden.monitor.multivariate import multivariate_gauges
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.times import parse_time
+from driftwarden.report.rootcause_summary import root_cause_gauges
 
 PREFIX = "driftwarden"
 _MONITOR = ("namespace", "monitor")
@@ -86,6 +87,8 @@ class MonitorGauges:
     # spec.model.multivariate of the latest successful run (absent without the detector)
     multivariate_drifted: float | None = None
     multivariate_p_value: float | None = None
+    # root cause (status.model.rootCause): (feature, rank, share) of the top causes
+    root_causes: tuple[tuple[str, int, float], ...] = ()
 
 
 # (metric name, help, record field) of the gauges with the monitor's labels only.
@@ -221,6 +224,7 @@ def gauges_from_status(
         )
         changes.update(_model(status))
         changes.update(_performance(status))
+        changes["root_causes"] = root_cause_gauges(status)
     return replace(record, **changes) if changes else record
 
 
@@ -344,6 +348,12 @@ class _GaugeCollector(Collector):
             "1 for the monitor's current phase",
             labels=[*_MONITOR, "phase"],
         )
+        cause = GaugeMetricFamily(
+            f"{PREFIX}_root_cause_share",
+            "Share of the importance-weighted drift of the latest successful run's top causes "
+            "(spec.model; rank 1 is the top cause)",
+            labels=[*_MONITOR, "feature", "rank"],
+        )
         scalars = [
             (GaugeMetricFamily(f"{PREFIX}_{name}", text, labels=list(_MONITOR)), field)
             for name, text, field in _SCALARS
@@ -357,6 +367,8 @@ class _GaugeCollector(Collector):
                 series = [namespace, name, column.name, column.role, column.method]
                 column_score.add_metric(series, column.score)
                 column_drifted.add_metric(series, 1.0 if column.drifted else 0.0)
+            for feature_name, rank, share in record.root_causes:
+                cause.add_metric([namespace, name, feature_name, str(rank)], share)
             for side, value in (
                 ("reference", record.rows_reference),
                 ("current", record.rows_current),
@@ -374,7 +386,7 @@ class _GaugeCollector(Collector):
                 value = getattr(record, field)
                 if value is not None:
                     family.add_metric([namespace, name], value)
-        yield from (score, drifted, column_score, column_drifted, rows, performance, phase)
+        yield from (score, drifted, column_score, column_drifted, cause, rows, performance, phase)
         yield from (family for family, _ in scalars)
 
 
