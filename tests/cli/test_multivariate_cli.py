@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from driftwarden.report import parse_summary
 from tests.cli.test_analyze_cli import driftwarden
@@ -23,17 +24,13 @@ def test_a_joint_drift_fails_the_run_and_names_the_detector(tmp_path):
     _write(tmp_path / "ref.parquet", rng, 0.9)
     _write(tmp_path / "cur.parquet", rng, -0.9)
     config = tmp_path / "monitor.yaml"
-    config.write_text(f"""
-apiVersion: driftwarden.io/v1alpha1
-kind: DriftMonitor
-metadata: {{name: sensors, namespace: ml}}
-spec:
-  interval: 1h
-  reference: {{path: {tmp_path / "ref.parquet"}}}
-  current: {{path: {tmp_path / "cur.parquet"}}}
-  model:
-    multivariate: {{features: [temperature, pressure], sampleRows: 2000}}
-""")
+    spec = {
+        "interval": "1h",
+        "reference": {"path": str(tmp_path / "ref.parquet")},
+        "current": {"path": str(tmp_path / "cur.parquet")},
+        "model": {"multivariate": {"features": ["temperature", "pressure"], "sampleRows": 2000}},
+    }
+    config.write_text(yaml.safe_dump({"spec": spec}))  # a bare spec is a valid --config
     out, summary_file = tmp_path / "out", tmp_path / "summary.json"
     result = driftwarden(
         "analyze",

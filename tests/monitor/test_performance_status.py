@@ -135,3 +135,17 @@ def test_a_monitor_without_labels_has_no_performance_condition():
     assert _condition(status) is None
     waiting = compute_status(parse_monitor(manifest(model=MODEL)), None, None, NOW)
     assert _condition(waiting)["status"] == "Unknown"
+
+
+def test_the_degraded_event_names_the_root_cause():
+    cause = {
+        "triggered": True,
+        "summary": "no drifted feature explains it; worst segment: plan=pro (accuracy -0.4)",
+        "causes": [],
+    }
+    doc = summary(performance=summary_performance(_section(True)), rootCause=cause)
+    outcome = outcome_from_summary("run-1", parse_summary(dump_summary(doc)))
+    ((_, _, message),) = performance_events(outcome, None)
+    assert "; no drifted feature explains it; worst segment: plan=pro (accuracy -0.4); report" in (
+        message
+    )

@@ -23,6 +23,7 @@ from typing import Any
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.spec import Monitor
 from driftwarden.report.performance_summary import performance_text
+from driftwarden.report.rootcause_summary import root_cause_text
 
 PERFORMANCE_DEGRADED = "PerformanceDegraded"
 DROPPED = "PerformanceDropped"
@@ -83,7 +84,12 @@ def performance_events(
     text = performance_text(recorded)
     if recorded.get("degraded") is True:
         report = outcome.report or "not written"
-        return [("Warning", PERFORMANCE_DEGRADED, f"run {outcome.job}: {text}; report {report}")]
+        # The root cause (spec.model) says which features or segment explain it.
+        cause = root_cause_text(outcome.root_cause)
+        why = "" if cause is None else f"; {cause}"
+        return [
+            ("Warning", PERFORMANCE_DEGRADED, f"run {outcome.job}: {text}{why}; report {report}")
+        ]
     if recorded.get("decided") is True and performance_degraded(previous_status):
         return [("Normal", RECOVERED, f"run {outcome.job}: {text}")]
     return []

@@ -16,8 +16,8 @@ structure and measures how badly the current rows fit it:
 3. Each row's reconstruction error is the squared distance between its standardised
    values and their projection on those components.
 4. The errors of the hold-out rows and of the current rows are compared with the
-   two-sample Kolmogorov–Smirnov test (:func:`driftwarden.stats.inference.ks_test`,
-   exact while both hold at most 10,000 rows). Under no drift both are errors of
+   two-sample Kolmogorov–Smirnov test, asymptotic p-value (:func:`ks_asymptotic`,
+   scipy's ``ks_2samp(method="asymp")``). Under no drift both are errors of
    rows the model never saw, drawn from one distribution, so the p-value is valid;
    errors of the fit rows would be biased low, which is why the reference is split.
 
@@ -31,7 +31,8 @@ marginals (rare, and the per-feature tests see most of those), and structure tha
 not linear. docs/statistics.md has the tests and the measured power.
 
 Checked against scikit-learn's ``PCA`` (tests/stats/test_multivariate.py): the same
-reconstruction errors to 1e-9.
+reconstruction errors to 1e-9; the KS test against scipy's ``ks_2samp(method="asymp")``
+to 1e-9.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from driftwarden.stats.inference import ks_test
+from driftwarden.stats.kolmogorov import kolmogorov_sf
+from driftwarden.stats.results import TestResult
 
 # Fewer rows than this on a side (hold-out or current) and the test is not run.
 MIN_ROWS = 20
@@ -114,6 +116,26 @@ def reconstruction_errors(model: PcaModel, rows: ArrayLike) -> NDArray[np.float6
     return np.einsum("ij,ij->i", residual, residual)
 
 
+def ks_asymptotic(reference: ArrayLike, current: ArrayLike) -> TestResult:
+    """Two-sample KS statistic with the asymptotic p-value (scipy's ``ks_2samp(method="asymp")``).
+
+    The exact p-value (what the per-feature tests use up to 10,000 values a side) took
+    65–140 ms at 2,048 vs 4,096 rows, most of the detector's cost; the asymptotic one takes
+    0.1 ms and at these sizes differs from it by less than 0.01 (tests/stats/test_multivariate.py).
+    """
+    a = np.sort(np.asarray(reference, dtype=np.float64))
+    b = np.sort(np.asarray(current, dtype=np.float64))
+    if a.size == 0 or b.size == 0:
+        raise ValueError("KS test needs at least one value on each side")
+    both = np.concatenate([a, b])
+    gap = np.searchsorted(a, both, side="right") / a.size
+    gap -= np.searchsorted(b, both, side="right") / b.size
+    statistic = float(np.max(np.abs(gap)))
+    m, n = float(a.size), float(b.size)
+    pvalue = kolmogorov_sf(int(np.round(m * n / (m + n))), statistic)
+    return TestResult(statistic, float(np.clip(pvalue, 0.0, 1.0)))
+
+
 def split_reference(rows: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The fit half (even ranks) and the hold-out half (odd ranks) of a key-ordered sample."""
     matrix = np.asarray(rows, dtype=np.float64)
@@ -138,7 +160,7 @@ def pca_drift(
     model = fit_pca(fit, variance)
     reference_errors = reconstruction_errors(model, holdout)
     current_errors = reconstruction_errors(model, rows)
-    test = ks_test(reference_errors, current_errors)
+    test = ks_asymptotic(reference_errors, current_errors)
     return MultivariateResult(
         statistic=test.statistic,
         pvalue=test.pvalue,
