@@ -235,6 +235,7 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     # the segment the promotion changed is the one that lost most.
     degraded = [day for day, line in lines.items() if "DEGRADED" in line]
     assert degraded == ["2026-11-05"], lines
+    assert "PERFORMANCE DEGRADED (accuracy):" in result.stdout  # the campaign day's table
     assert all("accuracy 0." in line for line in lines.values())
     report = load_report(
         (tmp_path / "demo" / "reports" / "2026-11-05" / "report.json").read_bytes()
