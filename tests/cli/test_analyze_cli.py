@@ -235,6 +235,7 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     # the segment the promotion changed is the one that lost most.
     degraded = [day for day, line in lines.items() if "DEGRADED" in line]
     assert degraded == ["2026-11-05"], lines
+    assert "PERFORMANCE DEGRADED (accuracy):" in result.stdout  # the campaign day's table
     assert all("accuracy 0." in line for line in lines.values())
     report = load_report(
         (tmp_path / "demo" / "reports" / "2026-11-05" / "report.json").read_bytes()
@@ -243,6 +244,19 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     assert performance["degradedMetrics"] == ["accuracy"]
     assert performance["current"]["coverage"]["labeled"] > 2000
     assert worst_segments(performance)[0]["value"] == "basic"
+    # The root cause: what moved the model's output (the campaign's short tenures and
+    # monthly contracts, features it rests on) and where accuracy was lost (basic plan).
+    cause = report["rootCause"]
+    assert cause["triggered"] and {"predictions", "performance"} <= set(cause["triggers"])
+    assert cause["top"]["feature"] in ("tenure_months", "contract")
+    assert "worst segment: plan=basic" in cause["summary"]
+    assert f"[{cause['summary']}]" in lines["2026-11-05"]
+    # The pipeline bug touches columns the model does not read: nothing to explain.
+    assert "top cause" not in lines["2026-11-06"]
+    bug = load_report((tmp_path / "demo" / "reports" / "2026-11-06" / "report.json").read_bytes())
+    assert not bug["rootCause"]["triggered"]
+    html = (tmp_path / "demo" / "reports" / "2026-11-05" / "report.html").read_text()
+    assert html.index('id="root-cause"') < html.index('id="performance"')
 
 
 def test_control_characters_in_column_names_reach_the_table_escaped(tmp_path):
