@@ -56,6 +56,8 @@ MESSAGE_BYTES = 512
 #: (``omittedFeatures`` counts the rest), so a record stays bounded whatever the data.
 MAX_FEATURES = 10_000
 _FEATURE_FIELDS = ("name", "setting", "score", "pValue", "drifted")
+#: The root cause's summary line a record keeps (spec.model; report rootCause.summary).
+ROOT_CAUSE_BYTES = 200
 #: spec.model's prediction and target columns a record keeps (16 predictions, a target).
 MAX_MODEL_COLUMNS = 17
 _SETTING_FIELDS = ("kind", "method", "threshold")
@@ -198,6 +200,10 @@ def build_record(
     predictions = _predictions(report.get("predictions"))
     if predictions is not None:
         record["predictions"] = predictions
+    cause = report.get("rootCause")
+    if isinstance(cause, Mapping) and cause.get("triggered") and cause.get("summary"):
+        # spec.model's root cause of a run that moved: "top cause: income (62%)"
+        record["rootCause"] = _text(str(cause["summary"]), ROOT_CAUSE_BYTES)
     return record
 
 
@@ -374,6 +380,8 @@ def parse_record(text: str | bytes) -> Record:
     rows = record.get("rows")
     _check(rows is None or isinstance(rows, dict), "rows", "an object or null", rows)
     _check_predictions(record.get("predictions"))
+    cause = record.get("rootCause")
+    _check(cause is None or isinstance(cause, str), "rootCause", "a string or null", cause)
     return record
 
 

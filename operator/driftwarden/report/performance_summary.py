@@ -136,3 +136,34 @@ def performance_text(status: Mapping[str, Any] | None) -> str | None:
         if coverage.get("pending"):
             text += f", {coverage['pending']} pending"
     return text
+
+
+def performance_lines(section: Any) -> list[str]:
+    """Plain-text lines on a report's ``performance`` (the CLI's table); [] without one:
+    the verdict with the label coverage, then each metric against the reference period."""
+    if not isinstance(section, Mapping):
+        return []
+    if section.get("degraded"):
+        verdict = "PERFORMANCE DEGRADED (" + ", ".join(section.get("degradedMetrics") or []) + ")"
+    elif section.get("decided"):
+        verdict = "performance within limits"
+    else:
+        verdict = "performance not decided (too few labels or no reference period)"
+    raw = section.get("current")
+    current: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    raw = current.get("coverage")
+    coverage: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    lines = [
+        f"{verdict}: {coverage.get('labeled', 0):,} of {coverage.get('predictions', 0):,} "
+        f"predictions labeled, {coverage.get('pending', 0):,} pending"
+    ]
+    for row in section.get("comparison") or []:
+        if not isinstance(row, Mapping) or row.get("current") is None:
+            continue
+        text = f"  {row.get('metric')!s:<10} {_fmt(_number(row.get('current')))}"
+        if row.get("reference") is not None:
+            text += f" (reference {_fmt(_number(row.get('reference')))}, drop {_fmt(_number(row.get('drop')))})"
+        if row.get("degraded"):
+            text += "  DEGRADED"
+        lines.append(text)
+    return lines
