@@ -114,3 +114,15 @@ def test_feature_persistence_does_not_hold_back_a_joint_drift(tmp_path):
     )
     status = compute_status(monitor, None, outcome, NOW)
     assert status["phase"] == "Drifted"
+
+
+def test_a_malformed_multivariate_summary_never_breaks_the_outcome():
+    from driftwarden.monitor.multivariate import multivariate_outcome
+    from driftwarden.report.multivariate_summary import multivariate_lines
+
+    joint = multivariate_outcome({"drifted": True, "pValue": None, "threshold": None})
+    assert joint is not None and joint.text() == "the features drift together (multivariate p = ?)"
+    assert multivariate_outcome({"drifted": "yes"}) is None
+    assert multivariate_lines({"drifted": True, "features": ["a"], "pValue": None}) == [
+        "JOINT DRIFT (multivariate, a): KS p-value - against -; mean reconstruction error - -> -"
+    ]

@@ -45,7 +45,8 @@ class MultivariateOutcome:
             return "multivariate detector skipped (too few complete rows or features)"
         p = "?" if self.p_value is None else f"{self.p_value:.2g}"
         if self.drifted:
-            return f"the features drift together (multivariate p = {p} < {self.threshold:g})"
+            level = "" if self.threshold is None else f" < {self.threshold:g}"
+            return f"the features drift together (multivariate p = {p}{level})"
         return f"no joint drift (multivariate p = {p})"
 
 

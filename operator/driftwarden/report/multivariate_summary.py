@@ -56,10 +56,15 @@ def multivariate_lines(joint: Any) -> list[str]:
     if joint.get("skipped"):
         return [f"multivariate: not compared ({printable(str(joint['skipped']))})"]
     verdict = "JOINT DRIFT" if joint.get("drifted") else "no joint drift"
-    p = joint.get("pValue")
+
+    def number(key: str) -> str:
+        value = joint.get(key)
+        return (
+            "-" if isinstance(value, bool) or not isinstance(value, int | float) else f"{value:.3g}"
+        )
+
     return [
-        f"{verdict} (multivariate, {names}): KS p-value "
-        f"{'-' if p is None else f'{p:.3g}'} against {joint.get('threshold')}; mean "
-        f"reconstruction error {joint.get('referenceError', 0):.3g} -> "
-        f"{joint.get('currentError', 0):.3g}"
+        f"{verdict} (multivariate, {names}): KS p-value {number('pValue')} against "
+        f"{number('threshold')}; mean reconstruction error {number('referenceError')} -> "
+        f"{number('currentError')}"
     ]
