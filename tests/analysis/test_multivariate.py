@@ -57,6 +57,18 @@ def test_correlation_only_drift_drifts_the_run_with_every_feature_quiet(tmp_path
     assert joint["rows"] == {"reference": 4096, "current": 4096, "fit": 2048, "holdout": 2048}
     assert report["dataset"]["drifted"] and report["dataset"]["driftedBy"] == ["multivariate"]
     assert report["dataset"]["driftedFeatures"] == 0
+    # Each marginal's own test is quiet too: KS on every numerical feature.
+    ks = parse_run_config(
+        {
+            "reference": {"path": str(tmp_path / "ref")},
+            "current": {"path": str(tmp_path / "cur")},
+            "detection": {"numerical": {"method": "ks"}, "correction": "none"},
+        }
+    )
+    marginals = analyze(ks, profile_cache=None)
+    pvalues = {f["name"]: f["pValue"] for f in marginals["features"] if f["kind"] == "numerical"}
+    assert set(pvalues) == {"x", "y", "z"} and min(pvalues.values()) > 0.01, pvalues
+    assert marginals["multivariate"] is None and not marginals["dataset"]["drifted"]
 
 
 def test_a_random_split_stays_quiet(tmp_path):

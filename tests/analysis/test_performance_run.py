@@ -15,6 +15,7 @@ from driftwarden.analysis.settings import parse_run_config
 from driftwarden.errors import ConfigError, SchemaError
 from driftwarden.model.performance import worst_segments
 from driftwarden.report import render_html, validate_report
+from driftwarden.report.summary import build_summary, dump_summary, parse_summary
 from tests.report.domparse import parse_html
 
 END = datetime(2026, 11, 8, tzinfo=UTC)
@@ -125,6 +126,10 @@ def test_a_drop_in_accuracy_degrades_with_coverage_and_worst_segment(tmp_path):
     assert perf["decided"] and perf["degraded"] and perf["degradedMetrics"] == ["accuracy"]
     worst = worst_segments(perf)
     assert worst[0]["feature"] == "plan" and worst[0]["value"] == "pro"
+    # The summary the operator reads carries the verdict and the coverage.
+    compact = parse_summary(dump_summary(build_summary(report, None)))["performance"]
+    assert compact["degraded"] and compact["metric"] == "accuracy"
+    assert compact["coverage"]["pending"] == coverage["pending"]
     # The HTML report shows it: the accuracy row marked bad, the segment table.
     page = parse_html(render_html(report))
     (section,) = [n for n in page.find_all("section") if n.attrs.get("id") == "performance"]

@@ -148,3 +148,26 @@ def test_without_spec_model_there_is_no_root_cause(tmp_path):
         {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
     )
     assert analyze(config).get("rootCause") is None
+
+
+def test_a_performance_drop_without_feature_drift_points_at_the_segment(tmp_path):
+    """Concept drift: the 'pro' plan's labels flip, no feature moves. The root cause says
+    no drifted feature explains the drop and names the segment that lost accuracy."""
+    from tests.analysis.test_performance_run import END, _logs, _spec
+
+    _logs(tmp_path, np.random.default_rng(1))
+    report = _analyze_spec(_spec(tmp_path), END)
+    validate_report(report)
+    section = report["rootCause"]
+    assert "performance" in section["triggers"]
+    assert section["importance"]["against"] == "pred"
+    (plan,) = section["segments"]
+    assert plan["feature"] == "plan" and plan["metric"] == "accuracy"
+    assert plan["segments"][0]["value"] == "pro" and plan["segments"][0]["drop"] > 0.1
+    assert "worst segment: plan=pro (accuracy -" in section["summary"]
+    html = render_html(report)
+    assert "Segments of <code>plan</code> that lost accuracy" in html
+
+
+def _analyze_spec(spec, window_end):
+    return analyze(parse_run_config(spec), window_end=window_end)

@@ -92,7 +92,22 @@ FULL_STATUS = {
                 {"name": "p", "role": "prediction", "method": "psi", "score": 0.4, "drifted": True}
             ],
         },
+        "performance": {
+            "degraded": True,
+            "decided": True,
+            "metric": "accuracy",
+            "current": 0.78,
+            "reference": 0.91,
+            "drop": 0.13,
+            "degradedMetrics": ["accuracy"],
+            "coverage": {"predictions": 10, "labeled": 8, "pending": 2, "share": 0.8},
+        },
         "multivariate": {"job": "x", "drifted": True, "pValue": 1e-9, "features": 3},
+        "rootCause": {
+            "triggered": True,
+            "summary": "top cause: x (70%)",
+            "causes": [{"feature": "x", "share": 0.7, "drifted": True}],
+        },
     },
 }
 

@@ -20,6 +20,7 @@ HERE = Path(__file__).parent
 ALERTS = {
     "DriftwardenDriftDetected",
     "DriftwardenPredictionDrift",
+    "DriftwardenModelPerformanceDegraded",
     "DriftwardenMultivariateDrift",
     "DriftwardenMonitorFailing",
     "DriftwardenMonitorStale",

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from driftwarden.model.performance import worst_segments
 from driftwarden.report import load_report, parse_summary
 
 RNG = np.random.default_rng(30)
@@ -230,6 +231,32 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     for day in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-07"):
         assert "healthy" in lines[day], lines[day]
     assert Path(tmp_path / "demo" / "reports" / "2026-11-05" / "report.html").exists()
+    # The model's accuracy on its delayed labels drops on the campaign day only, and
+    # the segment the promotion changed is the one that lost most.
+    degraded = [day for day, line in lines.items() if "DEGRADED" in line]
+    assert degraded == ["2026-11-05"], lines
+    assert "PERFORMANCE DEGRADED (accuracy):" in result.stdout  # the campaign day's table
+    assert all("accuracy 0." in line for line in lines.values())
+    report = load_report(
+        (tmp_path / "demo" / "reports" / "2026-11-05" / "report.json").read_bytes()
+    )
+    performance = report["performance"]
+    assert performance["degradedMetrics"] == ["accuracy"]
+    assert performance["current"]["coverage"]["labeled"] > 2000
+    assert worst_segments(performance)[0]["value"] == "basic"
+    # The root cause: what moved the model's output (the campaign's short tenures and
+    # monthly contracts, features it rests on) and where accuracy was lost (basic plan).
+    cause = report["rootCause"]
+    assert cause["triggered"] and {"predictions", "performance"} <= set(cause["triggers"])
+    assert cause["top"]["feature"] in ("tenure_months", "contract")
+    assert "worst segment: plan=basic" in cause["summary"]
+    assert f"[{cause['summary']}]" in lines["2026-11-05"]
+    # The pipeline bug touches columns the model does not read: nothing to explain.
+    assert "top cause" not in lines["2026-11-06"]
+    bug = load_report((tmp_path / "demo" / "reports" / "2026-11-06" / "report.json").read_bytes())
+    assert not bug["rootCause"]["triggered"]
+    html = (tmp_path / "demo" / "reports" / "2026-11-05" / "report.html").read_text()
+    assert html.index('id="root-cause"') < html.index('id="performance"')
 
 
 def test_control_characters_in_column_names_reach_the_table_escaped(tmp_path):

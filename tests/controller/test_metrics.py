@@ -98,3 +98,23 @@ def test_scrapes_while_monitors_come_and_go() -> None:
         done.set()
         scraper.join()
     assert errors == []
+
+
+def test_root_cause_shares_follow_the_latest_successful_run() -> None:
+    metrics = Metrics()
+    metrics.observe_status("ns", "m", FULL_STATUS)
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="x", rank="1") == 0.7
+    causes = [
+        {"feature": "tenure", "share": 0.6, "drifted": True},
+        {"feature": "plan", "share": 0.3, "drifted": False},
+        {"feature": "odd", "share": None, "drifted": False},
+    ]
+    newer = {**FULL_STATUS, "model": {"rootCause": {"triggered": True, "causes": causes}}}
+    metrics.observe_status("ns", "m", newer)
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="x", rank="1") is None
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="tenure", rank="1") == 0.6
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="plan", rank="2") == 0.3
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="odd", rank="3") is None
+    failed = {"lastRun": {"completionTime": "2026-01-02T00:00:00Z", "outcome": "Failed"}}
+    metrics.observe_status("ns", "m", failed)  # a failed run keeps the last causes
+    assert _sample(metrics, "driftwarden_root_cause_share", feature="tenure", rank="1") == 0.6

@@ -62,3 +62,25 @@ def test_values_keep_nulls():
     assert None in labels.tolist() and set(labels.tolist()) <= {"a", "b", None}
     numbers = as_values(pa.chunked_array([pa.array([1, None, 3])]), False)
     assert numbers.dtype == np.float64 and np.isnan(numbers[1]) and numbers[2] == 3
+
+
+def test_column_groups_sample_the_same_rows_as_whole_batches(tmp_path):
+    """Wide data is read in column groups; the sample is the same whole rows."""
+    import pyarrow.parquet as pq
+
+    from driftwarden.storage import DatasetSource, StorageOptions, open_dataset
+
+    rng = np.random.default_rng(2)
+    columns = {f"f{i:03d}": rng.normal(size=3000) for i in range(150)}
+    columns["c"] = rng.choice(["a", "b"], 3000)
+    for part in range(3):
+        pq.write_table(
+            pa.table({k: v[part * 1000 : (part + 1) * 1000] for k, v in columns.items()}),
+            tmp_path / f"p{part}.parquet",
+        )
+    dataset = open_dataset(DatasetSource(uri=str(tmp_path), format="parquet"), StorageOptions())
+    names = list(columns)
+    whole = sample_rows(dataset.batches(names), 400, seed=1)
+    grouped = sample_rows(dataset.batches(names, column_group=64), 400, seed=1)
+    assert whole is not None and grouped is not None
+    assert grouped.column_names == names and grouped.equals(whole)

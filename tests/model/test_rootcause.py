@@ -205,11 +205,27 @@ def test_segments_of_the_top_categorical_causes_only():
         ]
     }
     picked = segments_of(causes, performance)
-    # device weighs nothing; age is numerical: plan and region, in ranking order, and
-    # within each the segments that got worse, largest drop first.
-    assert [s["feature"] for s in picked] == ["plan", "region"]
+    # plan and region in ranking order, then device, which weighs nothing (no drift
+    # explains its drop: its segments are shown after); age is numerical. Within each,
+    # the segments that got worse, largest drop first.
+    assert [s["feature"] for s in picked] == ["plan", "region", "device"]
     assert [v["value"] for v in picked[0]["segments"]] == ["pro", "basic"]
     assert [v["value"] for v in picked[1]["segments"]] == ["eu"]
     assert picked[0]["metric"] == "accuracy" and "feature" not in picked[0]["segments"][0]
     assert segments_of(causes, None) is None
     assert segments_of(causes, {"segments": []}) == []
+
+
+def test_summary_names_the_worst_segment_when_no_drift_explains_a_drop():
+    features = [_feature("plan", 0.0, "categorical"), _feature("age", 0.0)]
+    imp = given_importance({"age": 1}, ["plan", "age"])
+    performance = {"segments": [_group("plan", ("basic", 0.05), ("pro", 0.3))]}
+    section = root_cause_section(features, imp, triggers=["performance"], performance=performance)
+    assert section["top"] is None
+    assert (
+        section["summary"]
+        == "no drifted feature explains it; worst segment: plan=pro (accuracy -0.3)"
+    )
+    drifted = [_feature("plan", 0.0, "categorical"), _feature("age", 0.4)]
+    section = root_cause_section(drifted, imp, triggers=["performance"], performance=performance)
+    assert section["summary"] == "top cause: age (100%); worst segment: plan=pro (accuracy -0.3)"

@@ -79,7 +79,9 @@ def test_names_and_segments_are_escaped():
     assert "<script>alert" not in html
     dom = parse_html(html)
     assert len(dom.find_all("script")) == 1
-    assert any(HOSTILE in td.all_text() for td in dom.find_all("td"))
+    assert any(th.all_text() == HOSTILE for th in dom.find_all("th"))
+    (lead,) = [p for p in dom.find_all("p") if p.attrs.get("id") == "root-cause-segment"]
+    assert lead.all_text() == f"Worst segment: {HOSTILE} = {HOSTILE}, accuracy 0.9 → 0.5"
 
 
 def test_round_trips_through_json_in_key_order():

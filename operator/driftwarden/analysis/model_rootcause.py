@@ -3,7 +3,8 @@
 Importance is given in ``spec.model.importance.weights``, or estimated on the
 reference (:mod:`driftwarden.model.importance`) from a uniform sample of whole
 reference rows (:mod:`driftwarden.model.reference_rows`). Reading those rows is a
-second, column-projected pass over the reference; its result is cached next to the
+second, column-projected pass over the reference (in column groups, as the profile reads
+wide data: the groups keep the same rows, their keys being positions); its result is cached next to the
 reference profile (``importance-<key>.json`` under the profile cache), keyed like the
 profile by the reference files, the columns and the settings, so a monitor pays for
 it once per reference, not once per run.
@@ -33,6 +34,8 @@ from driftwarden.report.text import finding
 from driftwarden.storage import OpenedDataset, StorageOptions, join_uri, read_bytes, write_bytes
 
 log = logging.getLogger("driftwarden.analysis")
+# As analysis/run.py reads wide data (not imported from there: run imports this module).
+COLUMN_GROUP = 64
 
 
 def against_column(model: ModelSettings, reference: OpenedDataset) -> tuple[str, bool] | None:
@@ -138,7 +141,9 @@ def feature_importance(
         except (DriftwardenError, ValueError, KeyError, TypeError) as error:
             log.info("importance cache not used", extra={"reason": str(error)})
     columns = [*names, against] if against not in names else names
-    table = sample_rows(reference.batches(columns), settings.sample_rows, seed)
+    # Read in column groups as the profile is (bounded memory on wide data).
+    batches = reference.batches(columns, column_group=COLUMN_GROUP)
+    table = sample_rows(batches, settings.sample_rows, seed)
     if table is None:
         return None
     importance = estimate_importance(

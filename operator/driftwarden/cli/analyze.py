@@ -29,6 +29,8 @@ from driftwarden.report import (
     dump_summary,
     render_html,
 )
+from driftwarden.report.multivariate_summary import multivariate_lines
+from driftwarden.report.performance_summary import performance_lines
 from driftwarden.report.rootcause_summary import root_cause_lines
 from driftwarden.report.text import printable
 from driftwarden.storage import join_uri, redact, write_bytes
@@ -408,6 +410,8 @@ def format_table(report: Mapping[str, Any], limit: int = 15) -> str:
     if len(report["features"]) > limit:
         lines.append(f"  … {len(report['features']) - limit} more features in the report")
     lines.extend(_prediction_lines(report.get("predictions")))
+    lines.extend(performance_lines(report.get("performance")))
+    lines.extend(multivariate_lines(report.get("multivariate")))
     for finding in report["findings"]:
         if finding["severity"] in ("error", "warning"):
             lines.append(f"  {finding['severity']}: {printable(finding['message'])}")

@@ -10,6 +10,15 @@ traffic partitioned by day (hive layout). Known drift is injected on two days:
   is logged in seconds — two features drift, the dataset as a whole does not.
 
 Every other day is drawn from the training distribution and must stay quiet.
+
+The logs also carry the churn model's output (``churn_probability``, ``churn_predicted``)
+under a ``request_id``, and the true outcome arrives later in a log of its own
+(``data/labels``: ``churned``, observed 1 to 36 hours after the prediction, for 90% of
+requests). On the campaign day the promotion locks the new basic-plan customers in:
+they churn far less than the model, trained before the campaign, predicts, so its
+accuracy drops there — ``spec.model`` measures it against the training period's and the
+root cause names what moved. The pipeline bug of day 6 touches columns the model does
+not use: features drift, the model's performance does not.
 """
 
 from __future__ import annotations
@@ -65,6 +74,58 @@ def _customers(rng: np.random.Generator, n: int, *, campaign: bool = False) -> d
     }
 
 
+def _model_logit(columns: dict[str, Any]) -> np.ndarray:
+    """The churn model's log-odds: short tenure, monthly contracts, high charges and support
+    calls churn. It reads neither total_charges nor avg_session_minutes."""
+    tenure = np.asarray(columns["tenure_months"], dtype=np.float64)
+    monthly = np.asarray(columns["monthly_charges"], dtype=np.float64)
+    contract = np.asarray(columns["contract"])
+    calls = np.asarray(columns["support_calls"], dtype=np.float64)
+    return (
+        -0.6
+        + 1.6 * (contract == "month-to-month")
+        - 0.07 * tenure
+        + 0.02 * (monthly - 55.0)
+        + 0.35 * calls
+    )
+
+
+def _predict(
+    columns: dict[str, Any], rng: np.random.Generator, first_id: int, *, campaign: bool = False
+) -> np.ndarray:
+    """Add the model's output and a request id; return each row's true churn (0/1).
+
+    The outcome is drawn from the model's own probability (a calibrated model), except
+    for the campaign's basic-plan customers, whom the promotion keeps: their true
+    log-odds are 3 lower than the model believes.
+    """
+    n = len(columns["user_id"])
+    logit = _model_logit(columns)
+    probability = 1.0 / (1.0 + np.exp(-logit))
+    columns["request_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
+    columns["churn_probability"] = np.round(probability, 4)
+    columns["churn_predicted"] = (probability >= 0.5).astype(np.int8)
+    true_logit = logit - 3.0 * (np.asarray(columns["plan"]) == "basic") if campaign else logit
+    return (rng.random(n) < 1.0 / (1.0 + np.exp(-true_logit))).astype(np.int8)
+
+
+def _labels(table: pa.Table, churned: np.ndarray, rng: np.random.Generator) -> pa.Table:
+    """The outcome log of ``table``'s requests: 90% of them, 1-36 h after the prediction."""
+    has = rng.random(table.num_rows) < 0.9
+    delay = rng.integers(3600, 36 * 3600, table.num_rows).astype("timedelta64[s]")
+    ts = table.column("ts").to_numpy().astype("datetime64[s]")
+    observed = (ts + delay)[has]
+    return pa.table(
+        {
+            "request_id": table.column("request_id").filter(pa.array(has)),
+            "churned": churned[has],
+            "observed_at": pa.array(
+                observed.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+
+
 def _with_time(columns: dict[str, Any], rng: np.random.Generator, day_start: datetime) -> pa.Table:
     n = len(columns["user_id"])
     seconds = np.sort(rng.integers(0, 86400, n))
@@ -85,13 +146,22 @@ def write_demo_data(
 ) -> None:
     """Write the reference (training) set and ``days`` days of live logs under ``root``."""
     rng = np.random.default_rng(seed)
+    # The model and its outcomes draw from a generator of their own, so the feature
+    # logs are the same with or without them.
+    model_rng = np.random.default_rng(seed + 1)
     reference = root / "data" / "reference"
     reference.mkdir(parents=True, exist_ok=True)
-    train = _with_time(_customers(rng, reference_rows), rng, START - timedelta(days=30))
+    labels = root / "data" / "labels"
+    labels.mkdir(parents=True, exist_ok=True)
+    columns = _customers(rng, reference_rows)
+    churned = _predict(columns, model_rng, 0)
+    train = _with_time(columns, rng, START - timedelta(days=30))
     pq.write_table(train, reference / "train.parquet")
+    pq.write_table(_labels(train, churned, model_rng), labels / "train.parquet")
     for day in range(1, days + 1):
         day_start = START + timedelta(days=day - 1)
         columns = _customers(rng, daily_rows, campaign=day == CAMPAIGN_DAY)
+        churned = _predict(columns, model_rng, day * 10_000_000, campaign=day == CAMPAIGN_DAY)
         if day == BUG_DAY:
             total = columns["total_charges"].to_numpy(zero_copy_only=False)
             columns["total_charges"] = pa.array(
@@ -100,16 +170,46 @@ def write_demo_data(
             columns["avg_session_minutes"] = np.round(columns["avg_session_minutes"] * 60, 1)
         folder = root / "data" / "live" / f"date={day_start:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_with_time(columns, rng, day_start), folder / "part-0.parquet")
+        table = _with_time(columns, rng, day_start)
+        pq.write_table(table, folder / "part-0.parquet")
+        pq.write_table(_labels(table, churned, model_rng), labels / f"{day_start:%Y-%m-%d}.parquet")
 
 
 def demo_spec(root: Path) -> dict[str, Any]:
     """The DriftMonitor spec the demo runs (also in examples/demo-monitor.yaml)."""
     return {
-        "reference": {"path": str(root / "data" / "reference")},
+        # The reference's timestamps date its predictions, for the label join window.
+        "reference": {"path": str(root / "data" / "reference"), "timestampColumn": "ts"},
         "current": {"path": str(root / "data" / "live"), "timestampColumn": "ts", "window": "24h"},
         "features": {"exclude": ["user_id"]},
+        "model": {
+            "predictions": [
+                {"column": "churn_probability", "kind": "score"},
+                {"column": "churn_predicted", "kind": "label"},
+            ],
+            "idColumn": "request_id",
+            "labels": {
+                "path": str(root / "data" / "labels"),
+                "labelColumn": "churned",
+                "timestampColumn": "observed_at",
+                "joinWindow": "2d",
+            },
+            "performance": {"degradation": [{"metric": "accuracy", "maxDrop": 0.05}]},
+        },
     }
+
+
+def performance_note(report: dict[str, Any]) -> str:
+    """``accuracy 0.62 (train 0.79) DEGRADED`` for a day line; empty without performance."""
+    performance = report.get("performance") or {}
+    rows = {r["metric"]: r for r in performance.get("comparison") or []}
+    accuracy = rows.get("accuracy")
+    if accuracy is None or accuracy.get("current") is None:
+        return ""
+    note = f"accuracy {accuracy['current']:.2f}"
+    if accuracy.get("reference") is not None:
+        note += f" (train {accuracy['reference']:.2f})"
+    return note + (" DEGRADED" if performance.get("degraded") else "")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         note = {CAMPAIGN_DAY: "  ← injected: campaign", BUG_DAY: "  ← injected: pipeline bug"}.get(
             day, ""
         )
+        if measured := performance_note(report):
+            note += f"  {measured}"
         cause = report.get("rootCause") or {}
         if cause.get("triggered") and cause.get("summary"):
             note += f"  [{cause['summary']}]"  # the model view: what explains the move

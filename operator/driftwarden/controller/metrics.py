@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from driftwarden.monitor.multivariate import multivariate_gauges
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.times import parse_time
+from driftwarden.report.rootcause_summary import root_cause_gauges
 
 PREFIX = "driftwarden"
 _MONITOR = ("namespace", "monitor")
@@ -78,9 +79,16 @@ class MonitorGauges:
     # prediction and target drift (spec.model): each run's own verdict
     prediction_drifted: float | None = None
     model_columns: tuple[ModelColumnGauges, ...] = ()
+    # performance with delayed labels (spec.model): the headline metric in both periods
+    performance_degraded: float | None = None
+    label_coverage: float | None = None
+    performance_metric: str | None = None
+    performance: tuple[tuple[str, float], ...] = ()  # (period, value)
     # spec.model.multivariate of the latest successful run (absent without the detector)
     multivariate_drifted: float | None = None
     multivariate_p_value: float | None = None
+    # root cause (status.model.rootCause): (feature, rank, share) of the top causes
+    root_causes: tuple[tuple[str, int, float], ...] = ()
 
 
 # (metric name, help, record field) of the gauges with the monitor's labels only.
@@ -116,6 +124,17 @@ _SCALARS = (
         "1 when the latest successful run found prediction or target drift (spec.model); "
         "absent for monitors without prediction or target columns",
         "prediction_drifted",
+    ),
+    (
+        "model_performance_degraded",
+        "1 when the latest successful run found the model's performance degraded (a metric "
+        "dropped significantly by more than its maxDrop; spec.model); absent without labels",
+        "performance_degraded",
+    ),
+    (
+        "label_coverage",
+        "Share of the current window's predictions that have their label (spec.model)",
+        "label_coverage",
     ),
     ("drift_share", "Share of drifted features in the latest successful run", "drift_share"),
     (
@@ -204,6 +223,8 @@ def gauges_from_status(
             ),
         )
         changes.update(_model(status))
+        changes.update(_performance(status))
+        changes["root_causes"] = root_cause_gauges(status)
     return replace(record, **changes) if changes else record
 
 
@@ -225,6 +246,32 @@ def _model(status: Mapping[str, Any]) -> dict[str, Any]:
             )
             for c in predictions.get("columns") or []
             if isinstance(c, Mapping) and c.get("name") and c.get("score") is not None
+        ),
+    }
+
+
+def _performance(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The performance gauges from ``status.model.performance`` (absent: no series)."""
+    model = status.get("model")
+    performance = model.get("performance") if isinstance(model, Mapping) else None
+    if not isinstance(performance, Mapping):
+        return {
+            "performance_degraded": None,
+            "label_coverage": None,
+            "performance_metric": None,
+            "performance": (),
+        }
+    coverage = performance.get("coverage")
+    share = coverage.get("share") if isinstance(coverage, Mapping) else None
+    metric = performance.get("metric")
+    return {
+        "performance_degraded": 1.0 if performance.get("degraded") else 0.0,
+        "label_coverage": None if share is None else float(share),
+        "performance_metric": metric if isinstance(metric, str) else None,
+        "performance": tuple(
+            (period, float(performance[period]))
+            for period in ("current", "reference")
+            if isinstance(performance.get(period), int | float)
         ),
     }
 
@@ -290,10 +337,22 @@ class _GaugeCollector(Collector):
             "1 when the prediction or target column drifted in the latest successful run",
             labels=[*_MONITOR, "column", "role", "method"],
         )
+        performance = GaugeMetricFamily(
+            f"{PREFIX}_model_performance",
+            "The headline performance metric (spec.model: the first degraded one, else the "
+            "first with a maxDrop) in the current window and the reference period",
+            labels=[*_MONITOR, "metric", "period"],
+        )
         phase = GaugeMetricFamily(
             f"{PREFIX}_monitor_phase",
             "1 for the monitor's current phase",
             labels=[*_MONITOR, "phase"],
+        )
+        cause = GaugeMetricFamily(
+            f"{PREFIX}_root_cause_share",
+            "Share of the importance-weighted drift of the latest successful run's top causes "
+            "(spec.model; rank 1 is the top cause)",
+            labels=[*_MONITOR, "feature", "rank"],
         )
         scalars = [
             (GaugeMetricFamily(f"{PREFIX}_{name}", text, labels=list(_MONITOR)), field)
@@ -308,19 +367,26 @@ class _GaugeCollector(Collector):
                 series = [namespace, name, column.name, column.role, column.method]
                 column_score.add_metric(series, column.score)
                 column_drifted.add_metric(series, 1.0 if column.drifted else 0.0)
+            for feature_name, rank, share in record.root_causes:
+                cause.add_metric([namespace, name, feature_name, str(rank)], share)
             for side, value in (
                 ("reference", record.rows_reference),
                 ("current", record.rows_current),
             ):
                 if value is not None:
                     rows.add_metric([namespace, name, side], value)
+            if record.performance_metric is not None:
+                for period, value in record.performance:
+                    performance.add_metric(
+                        [namespace, name, record.performance_metric, period], value
+                    )
             if record.phase:
                 phase.add_metric([namespace, name, record.phase], 1.0)
             for family, field in scalars:
                 value = getattr(record, field)
                 if value is not None:
                     family.add_metric([namespace, name], value)
-        yield from (score, drifted, column_score, column_drifted, rows, phase)
+        yield from (score, drifted, column_score, column_drifted, cause, rows, performance, phase)
         yield from (family for family, _ in scalars)
 
 

@@ -78,6 +78,7 @@ from driftwarden.monitor.outcome import (
     pod_problem,
     result_lost,
 )
+from driftwarden.monitor.performance_status import performance_events
 from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
 from driftwarden.monitor.reference import (
     Promotion,
@@ -379,9 +380,11 @@ class Reconciler:
             await self._maybe_retrain(monitor, candidate, previous, now, work, step)
             outcome = candidate
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
-            work.events[:0] = outcome_events(candidate, step) + [
-                Event(*event) for event in prediction_events(candidate, previous)
-            ]
+            work.events[:0] = (
+                outcome_events(candidate, step)
+                + [Event(*event) for event in prediction_events(candidate, previous)]
+                + [Event(*event) for event in performance_events(candidate, previous)]
+            )
         self._record_retraining(monitor, jobs, pods, previous, work)
         retrained = newest_retraining_job(jobs)
         work.promotion = decide_promotion(

@@ -407,6 +407,11 @@ def runs_table(model: Mapping[str, Any]) -> str:
                 f"{fmt_num(run.get('driftedFeatures'))} of {fmt_num(run.get('totalFeatures'))} "
                 f"features ({fmt_pct(run.get('driftShare'))})"
             )
+            if run.get("predictionDrifted"):  # spec.model: the model's outputs moved
+                verdict += ' <span class="badge bad prediction-drift">prediction drift</span>'
+                detail += "; predictions or target drifted"
+            if run.get("rootCause"):  # spec.model: what explains the move
+                detail += f'; <span class="root-cause">{_e(run["rootCause"])}</span>'
         retraining = "".join(
             f' <span class="badge retrain" title="retraining Job started">retraining {_e(job)}</span>'
             for job in run["retrainingStarted"]

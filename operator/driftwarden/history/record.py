@@ -56,6 +56,10 @@ MESSAGE_BYTES = 512
 #: (``omittedFeatures`` counts the rest), so a record stays bounded whatever the data.
 MAX_FEATURES = 10_000
 _FEATURE_FIELDS = ("name", "setting", "score", "pValue", "drifted")
+#: The root cause's summary line a record keeps (spec.model; report rootCause.summary).
+ROOT_CAUSE_BYTES = 200
+#: spec.model's prediction and target columns a record keeps (16 predictions, a target).
+MAX_MODEL_COLUMNS = 17
 _SETTING_FIELDS = ("kind", "method", "threshold")
 
 Record = dict[str, Any]
@@ -193,7 +197,38 @@ def build_record(
         columns["drifted"].append(1 if feature.get("drifted") else 0)
     record["settings"] = [dict(zip(_SETTING_FIELDS, key, strict=True)) for key in settings]
     record["omittedFeatures"] = max(0, len(features) - MAX_FEATURES)
+    predictions = _predictions(report.get("predictions"))
+    if predictions is not None:
+        record["predictions"] = predictions
+    cause = report.get("rootCause")
+    if isinstance(cause, Mapping) and cause.get("triggered") and cause.get("summary"):
+        # spec.model's root cause of a run that moved: "top cause: income (62%)"
+        record["rootCause"] = _text(str(cause["summary"]), ROOT_CAUSE_BYTES)
     return record
+
+
+def _predictions(section: Any) -> dict[str, Any] | None:
+    """The record's ``predictions``: the verdict and each compared prediction or target
+    column ``{name, role, kind, method, threshold, score, pValue, drifted}`` (spec.model);
+    None when the run compared none. At most MAX_MODEL_COLUMNS columns."""
+    if not isinstance(section, Mapping):
+        return None
+    columns = []
+    for column in (section.get("columns") or [])[:MAX_MODEL_COLUMNS]:
+        p_value = column.get("pValue") if column.get("method") in P_VALUE_METHODS else None
+        columns.append(
+            {
+                "name": shorten(str(column["name"]), NAME_BYTES, keep_end=True),
+                "role": "target" if column.get("role") == "target" else "prediction",
+                "kind": str(column.get("kind")),
+                "method": str(column.get("method")),
+                "threshold": round_number(column.get("threshold")),
+                "score": round_number(column.get("score")),
+                "pValue": round_number(p_value),
+                "drifted": 1 if column.get("drifted") else 0,
+            }
+        )
+    return {"drifted": bool(section.get("drifted")), "columns": columns}
 
 
 def build_failure_record(
@@ -344,7 +379,32 @@ def parse_record(text: str | bytes) -> Record:
         )
     rows = record.get("rows")
     _check(rows is None or isinstance(rows, dict), "rows", "an object or null", rows)
+    _check_predictions(record.get("predictions"))
+    cause = record.get("rootCause")
+    _check(cause is None or isinstance(cause, str), "rootCause", "a string or null", cause)
     return record
+
+
+def _check_predictions(section: Any) -> None:
+    """``predictions`` (optional: records of runs without spec.model columns have none)."""
+    if section is None:
+        return
+    _check(isinstance(section, dict), "predictions", "an object", section)
+    drifted = section.get("drifted")
+    _check(isinstance(drifted, bool), "predictions.drifted", "true or false", drifted)
+    columns = section.get("columns")
+    _check(isinstance(columns, list), "predictions.columns", "an array", columns)
+    for i, column in enumerate(columns):
+        path = f"predictions.columns[{i}]"
+        _check(isinstance(column, dict), path, "an object", column)
+        for key in ("name", "kind", "method"):
+            _check(isinstance(column.get(key), str), f"{path}.{key}", "a string", column.get(key))
+        role = column.get("role")
+        _check(role in ("prediction", "target"), f"{path}.role", "prediction or target", role)
+        for key in ("threshold", "score", "pValue"):
+            value = column.get(key)
+            _check(value is None or _is_num(value), f"{path}.{key}", "a number", value)
+        _check(column.get("drifted") in (0, 1), f"{path}.drifted", "0 or 1", column.get("drifted"))
 
 
 def parse_time(value: str) -> datetime | None:

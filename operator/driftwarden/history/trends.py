@@ -7,6 +7,9 @@ score, p-value, threshold and drifted flag in every run, aligned with ``runs``
 (null where the run did not compare it or failed). Ranked by the number of runs in
 which the feature drifted, then by how far past its threshold it is in the latest
 run, then by its worst run, then by name, so the features to look at come first.
+A monitor's prediction and target columns (spec.model, ``predictions`` in the records)
+are rows too, named with their role (``churn_score (prediction)``) and ranked before
+the features; each run says whether it found them drifted (``predictionDrifted``).
 """
 
 from __future__ import annotations
@@ -115,8 +118,26 @@ def _run_entry(index: int, record: Record, page_dir: str | None) -> dict[str, An
         "reportLink": link(record.get("report"), page_dir),
         "reportHtmlLink": link(record.get("reportHtml"), page_dir),
         "retrainingStarted": [],
+        # spec.model: whether the run found prediction or target drift (None: none compared)
+        "predictionDrifted": (record.get("predictions") or {}).get("drifted"),
+        # spec.model: what explains a run's move ("top cause: income (62%)"), or None
+        "rootCause": record.get("rootCause") if isinstance(record.get("rootCause"), str) else None,
     }
     return entry
+
+
+def model_columns(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A record's prediction and target columns (spec.model), shaped like its features."""
+    section = record.get("predictions")
+    columns = section.get("columns") if isinstance(section, Mapping) else None
+    return [dict(c) for c in columns or []]
+
+
+def _row_name(column: Mapping[str, Any]) -> str:
+    """A trend row's name: a feature's own, a model column's with its role (``score
+    (prediction)``), so the two never share a row."""
+    role = column.get("role")
+    return f"{column['name']} ({role})" if role else str(column["name"])
 
 
 def _run_time(record: Mapping[str, Any]) -> datetime | None:
@@ -165,17 +186,20 @@ def build_trends(
     for i, record in enumerate(records):
         if record["outcome"] == FAILED:
             continue
-        for feature in record_features(record):
-            row = table.get(feature["name"])
+        for feature in record_features(record) + model_columns(record):
+            key = f"{feature.get('role') or 'feature'}\x00{feature['name']}"
+            row = table.get(key)
             if row is None:
-                row = table[feature["name"]] = {
-                    "name": feature["name"],
+                row = table[key] = {
+                    "name": _row_name(feature),
                     "score": [None] * n,
                     "pValue": [None] * n,
                     "threshold": [None] * n,
                     "ratio": [None] * n,
                     "drifted": [None] * n,
                 }
+            if feature.get("role"):
+                row["role"] = feature["role"]
             row["kind"], row["method"] = feature["kind"], feature["method"]
             row["score"][i] = feature["score"]
             row["pValue"][i] = feature["pValue"]
@@ -202,6 +226,7 @@ def build_trends(
         features.append(row)
     features.sort(
         key=lambda f: (
+            "role" not in f,  # the model's columns first: what its owners are paged for
             -f["driftedRuns"],
             -(f["latestRatio"] if f["latestRatio"] is not None else -1.0),
             -(f["maxRatio"] if f["maxRatio"] is not None else -1.0),

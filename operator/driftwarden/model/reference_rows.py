@@ -24,44 +24,69 @@ import pyarrow as pa
 from driftwarden.profile.sampling import RowKeys
 
 
+class _Stream:
+    """The bottom-k rows of one stream of batches (one column group)."""
+
+    def __init__(self) -> None:
+        self.kept: pa.Table | None = None
+        self.keys = np.empty(0, dtype=np.float64)
+        self.position = 0
+
+    def offer(self, batch: pa.RecordBatch, keys: RowKeys, size: int) -> None:
+        count = batch.num_rows
+        batch_keys = keys.of(self.position, count)
+        self.position += count
+        if self.keys.size >= size:
+            candidates = np.flatnonzero(batch_keys < self.keys.max())
+            if candidates.size == 0:
+                return
+            part = pa.Table.from_batches([batch.take(pa.array(candidates))])
+            part_keys = batch_keys[candidates]
+        else:
+            part, part_keys = pa.Table.from_batches([batch]), batch_keys
+        table = part if self.kept is None else pa.concat_tables([self.kept, part])
+        all_keys = np.concatenate([self.keys, part_keys])
+        if all_keys.size > size:
+            keep = np.argpartition(all_keys, size - 1)[:size]
+            table, all_keys = table.take(pa.array(keep)), all_keys[keep]
+        self.kept, self.keys = table, all_keys
+
+    def ordered(self) -> tuple[pa.Table, np.ndarray] | None:
+        if self.kept is None:
+            return None
+        order = np.argsort(self.keys, kind="stable")
+        return self.kept.take(pa.array(order)).combine_chunks(), self.keys[order]
+
+
 def sample_rows(
     batches: Iterable[pa.RecordBatch], size: int, seed: int, stream: bytes = b""
 ) -> pa.Table | None:
     """A uniform sample of at most ``size`` whole rows of ``batches``, in key order.
 
     The batches are one stream, rows numbered in order (as the profile numbers them).
-    None when there are no rows.
+    Wide data read in column groups (each batch carries one group's columns, each row
+    comes once per group) is sampled per group: a row's key depends only on its
+    position, so every group keeps the same rows in the same order, and the groups'
+    columns are put side by side. None when there are no rows.
     """
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
     keys = RowKeys(seed, stream)
-    kept: pa.Table | None = None
-    kept_keys = np.empty(0, dtype=np.float64)
-    position = 0
+    streams: dict[tuple[str, ...], _Stream] = {}
     for batch in batches:
-        count = batch.num_rows
-        if count == 0:
-            continue
-        batch_keys = keys.of(position, count)
-        position += count
-        if kept_keys.size >= size:
-            candidates = np.flatnonzero(batch_keys < kept_keys.max())
-            if candidates.size == 0:
-                continue
-            part = pa.Table.from_batches([batch.take(pa.array(candidates))])
-            part_keys = batch_keys[candidates]
-        else:
-            part, part_keys = pa.Table.from_batches([batch]), batch_keys
-        table = part if kept is None else pa.concat_tables([kept, part])
-        all_keys = np.concatenate([kept_keys, part_keys])
-        if all_keys.size > size:
-            keep = np.argpartition(all_keys, size - 1)[:size]
-            table, all_keys = table.take(pa.array(keep)), all_keys[keep]
-        kept, kept_keys = table, all_keys
-    if kept is None:
+        if batch.num_rows:
+            names = tuple(batch.schema.names)
+            streams.setdefault(names, _Stream()).offer(batch, keys, size)
+    parts = [part for s in streams.values() if (part := s.ordered()) is not None]
+    if not parts:
         return None
-    order = np.argsort(kept_keys, kind="stable")
-    return kept.take(pa.array(order)).combine_chunks()
+    table, first_keys = parts[0]
+    for other, other_keys in parts[1:]:
+        if not np.array_equal(first_keys, other_keys):  # pragma: no cover - a reader bug
+            raise ValueError("column groups of the reference sampled different rows")
+        for name in other.column_names:
+            table = table.append_column(name, other[name])
+    return table
 
 
 def as_values(column: pa.ChunkedArray | pa.Array, categorical: bool) -> np.ndarray:

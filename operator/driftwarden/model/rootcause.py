@@ -153,17 +153,29 @@ def segments_of(
 
     ``performance`` is the report's performance section; its segments (the columns
     ``spec.model.performance`` segments by) are read by
-    :func:`driftwarden.model.performance.worst_segments`. Per top categorical cause
-    (at most SEGMENT_FEATURES) that is segmented: ``{feature, metric, segments}``, the
-    segments that got significantly-or-not worse, largest drop first (at most
-    SEGMENTS_SHOWN). None without a performance section.
+    :func:`driftwarden.model.performance.worst_segments`. The categorical features that
+    matter to the model are taken by contribution, then, for those that did not drift,
+    by importance, then by their worst drop: when the labels' relation to the features changed (concept drift),
+    no feature drifts and the segments are the only explanation there is. Per such
+    feature (at most SEGMENT_FEATURES) that is segmented: ``{feature, metric, segments}``,
+    the segments that got worse, largest drop first (at most SEGMENTS_SHOWN); features
+    that matter to the model come first, then those whose segments dropped the most.
+    None without a performance section.
     """
     if performance is None:
         return None
     from driftwarden.model.performance import worst_segments  # numpy/pyarrow: Job side only
 
-    top = [c.feature for c in causes if c.kind == "categorical" and c.contribution > 0]
     worst = worst_segments(performance, limit=1_000_000)
+    drops: dict[str, float] = {}
+    for segment in worst:
+        name = str(segment.get("feature"))
+        drops[name] = max(drops.get(name, 0.0), float(segment.get("drop") or 0.0))
+    ranked = sorted(
+        (c for c in causes if c.kind == "categorical" and c.feature in drops),
+        key=lambda c: (-c.contribution, -c.weight, -drops[c.feature], c.feature),
+    )
+    top = [c.feature for c in ranked]
     out = []
     for name in top[:SEGMENT_FEATURES]:
         mine = [s for s in worst if s.get("feature") == name][:SEGMENTS_SHOWN]
@@ -180,11 +192,36 @@ def segments_of(
     return out
 
 
-def summary_text(causes: Sequence[Cause]) -> str | None:
-    """``top cause: X (62%)``, or None when no feature carries weighted drift."""
-    if not causes or causes[0].contribution <= 0:
-        return None
-    return f"top cause: {causes[0].feature} ({causes[0].share:.0%})"
+def summary_text(
+    causes: Sequence[Cause], segments: Sequence[Mapping[str, Any]] | None = None
+) -> str | None:
+    """``top cause: X (62%)``, then the worst segment when performance is known
+    (``worst segment: plan=pro (accuracy -0.21)``); None when neither names anything."""
+    parts = []
+    if causes and causes[0].contribution > 0:
+        parts.append(f"top cause: {causes[0].feature} ({causes[0].share:.0%})")
+    worst = _worst(segments)
+    if worst is not None:
+        if not parts:
+            parts.append("no drifted feature explains it")
+        parts.append(worst)
+    return "; ".join(parts) or None
+
+
+def _worst(segments: Sequence[Mapping[str, Any]] | None) -> str | None:
+    """The largest drop among the shown segments, as text."""
+    best: tuple[float, str] | None = None
+    for group in segments or []:
+        for segment in group.get("segments") or []:
+            drop = segment.get("drop")
+            if isinstance(drop, int | float) and (best is None or drop > best[0]):
+                text = (
+                    f"worst segment: {group.get('feature')}={segment.get('value')} "
+                    f"({group.get('metric')} {'-' if group.get('metric') != 'mae' else '+'}"
+                    f"{drop:.3g})"
+                )
+                best = (drop, text)
+    return None if best is None else best[1]
 
 
 def root_cause_section(
@@ -202,10 +239,11 @@ def root_cause_section(
     computed either way, ``triggered`` tells whether there is anything to explain.
     """
     causes = rank_causes(features, importance, sample_size)
+    segments = segments_of(causes, performance)
     return {
         "triggered": bool(triggers),
         "triggers": list(triggers),
-        "summary": summary_text(causes) if triggers else None,
+        "summary": summary_text(causes, segments) if triggers else None,
         "top": None
         if not causes or causes[0].contribution <= 0
         else {"feature": causes[0].feature, "share": causes[0].share},
@@ -216,5 +254,5 @@ def root_cause_section(
             "bins": importance.bins,
         },
         "causes": [c.as_report() for c in causes[:MAX_CAUSES]],
-        "segments": segments_of(causes, performance),
+        "segments": segments,
     }

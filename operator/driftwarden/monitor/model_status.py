@@ -49,6 +49,10 @@ def model_status(previous: Any, outcome: RunOutcome | None) -> dict[str, Any] | 
             model["rootCause"] = dict(outcome.root_cause)
         else:
             model.pop("rootCause", None)
+        if outcome.performance is not None:
+            model["performance"] = dict(outcome.performance)
+        else:
+            model.pop("performance", None)
         if outcome.multivariate is not None:  # monitor/multivariate.py
             model["multivariate"] = outcome.multivariate.to_status(outcome.job)
         else:

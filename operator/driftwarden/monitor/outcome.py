@@ -30,6 +30,7 @@ from typing import Any
 
 from driftwarden.monitor.multivariate import MultivariateOutcome, multivariate_outcome
 from driftwarden.monitor.times import parse_time
+from driftwarden.report.performance_summary import performance_status, performance_text
 from driftwarden.report.rootcause_summary import root_cause_status, root_cause_text
 
 ANALYSIS_CONTAINER = "analyze"
@@ -255,6 +256,8 @@ class RunOutcome:
     predictions: PredictionsResult | None = None
     # status.model.rootCause (report/rootcause_summary.py); None without spec.model's root cause
     root_cause: Mapping[str, Any] | None = None
+    # status.model.performance (report/performance_summary.py); None without spec.model's labels
+    performance: Mapping[str, Any] | None = None
     # spec.model.multivariate's verdict (monitor/multivariate.py); None without the detector.
     multivariate: MultivariateOutcome | None = None
 
@@ -683,6 +686,9 @@ def outcome_from_summary(
     predictions = predictions_result(summary.get("predictions"))
     if predictions is not None:
         message += "; " + predictions_text(predictions)
+    performance = performance_status(summary.get("performance"))
+    if (measured := performance_text(performance)) is not None:
+        message += "; " + measured
     root_cause = root_cause_status(summary.get("rootCause"))
     if (cause := root_cause_text(root_cause)) is not None:
         message += "; " + cause
@@ -708,6 +714,7 @@ def outcome_from_summary(
         reference=run_reference(summary.get("reference")),
         predictions=predictions,
         root_cause=root_cause,
+        performance=performance,
         multivariate=joint,
         **common,
     )

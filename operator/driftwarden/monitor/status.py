@@ -28,6 +28,10 @@ Drifted                DriftDetected, RecoveryPending (True); NoDrift, DriftPend
 PredictionDrifted      PredictionDriftDetected (True); NoPredictionDrift (False);
                        NoSuccessfulRun (Unknown) — only with spec.model columns
                        (:mod:`~driftwarden.monitor.model_status`)
+PerformanceDegraded    PerformanceDropped (True); PerformanceWithinLimits,
+                       PerformanceUndecided (False); NoSuccessfulRun (Unknown) —
+                       only with spec.model labels
+                       (:mod:`~driftwarden.monitor.performance_status`)
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
                        NotDrifted, DriftPending, RunFailed, CooldownActive, NotTriggered,
                        RetrainingRejected, RetrainingFailed, RetrainingNotStarting
@@ -64,6 +68,7 @@ from driftwarden.monitor.model_status import (
 )
 from driftwarden.monitor.multivariate import multivariate_outcome
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
+from driftwarden.monitor.performance_status import PERFORMANCE_DEGRADED, performance_condition
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
     DISABLED,
@@ -525,6 +530,13 @@ def _compute(
         conditions = set_condition(conditions, PREDICTION_DRIFTED, *prediction, now, gen)
     else:
         conditions = [c for c in conditions if c.get("type") != PREDICTION_DRIFTED]
+
+    # PerformanceDegraded: the model's performance in the last successful run (spec.model)
+    measured = performance_condition(monitor, {"model": model, "lastRun": last_run})
+    if measured is not None:
+        conditions = set_condition(conditions, PERFORMANCE_DEGRADED, *measured, now, gen)
+    else:
+        conditions = [c for c in conditions if c.get("type") != PERFORMANCE_DEGRADED]
 
     # RetrainingTriggered: what the last finished run did about retraining
     trigger: tuple[str, str, str] | None = None

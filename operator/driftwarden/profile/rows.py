@@ -16,10 +16,11 @@ values of a fixed set of numerical features *together*, row by row:
   detector can split a sample into two independent halves by position (even and odd
   ranks), with no random generator involved.
 
-Cost: once the sample is full only rows whose key falls below its largest key can
-enter (``size`` of the ``n`` rows seen, on average ``size·ln(n/size)`` in all), and only
-those rows' values are converted, so a batch costs a comparison of its keys and a
-few ``take``s (bench/RESULTS.md, multivariate).
+Cost: of a batch, at most ``size`` rows can stay, so only the rows with the smallest
+keys are converted (more only while too few of them are complete); once the sample is
+full only rows whose key falls below its largest key can enter at all (on average
+``size·ln(n/size)`` of ``n`` rows in all). A batch therefore costs a selection on its
+keys and a few ``take``s, not a conversion of every row (bench/RESULTS.md, addendum 8).
 """
 
 from __future__ import annotations
@@ -45,10 +46,25 @@ def _as_float(array: pa.Array) -> NDArray[np.float64]:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+def _rows_of(
+    columns: Sequence[pa.Array], rows: NDArray[np.intp] | None, width: int, count: int
+) -> NDArray[np.float64]:
+    """The ``rows`` (None: all) of ``columns`` as a ``(count, width)`` float64 matrix."""
+    matrix = np.empty((count, width), dtype=np.float64)
+    indices = None if rows is None else pa.array(rows)
+    for j, column in enumerate(columns):
+        matrix[:, j] = _as_float(column if indices is None else column.take(indices))
+    return matrix
+
+
 def _key_order(values: NDArray[np.float64], keys: NDArray[np.float64]) -> NDArray[np.intp]:
     """Positions in ascending key order; equal keys (never expected of 53-bit hashes)
     by the rows' values, so the order never depends on the order of the input."""
-    return np.lexsort((*values.T[::-1], keys)) if values.size else np.argsort(keys)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    if ordered.size > 1 and not np.all(ordered[1:] != ordered[:-1]):
+        return np.lexsort((*values.T[::-1], keys))
+    return order
 
 
 @dataclass
@@ -74,20 +90,42 @@ class RowSample:
     def offer(self, columns: Sequence[pa.Array], keys: NDArray[np.float64]) -> None:
         """Offer one batch: ``columns`` are the features' arrays (in ``features`` order),
         ``keys`` the sampling keys of the batch's rows."""
+        pool: NDArray[np.intp] | None = None  # rows that may enter; None: all of them
         if self.rows >= self.size:
             # Only rows below the current largest key can enter; usually none or few.
-            candidates = np.flatnonzero(keys < self.keys[-1])
-            if candidates.size == 0:
+            pool = np.flatnonzero(keys < self.keys[-1])
+            if pool.size == 0:
                 return
-            indices = pa.array(candidates)
-            columns = [column.take(indices) for column in columns]
-            keys = keys[candidates]
-        matrix = np.column_stack([_as_float(column) for column in columns])
-        complete = np.isfinite(matrix).all(axis=1)
-        if not complete.all():
-            matrix, keys = matrix[complete], keys[complete]
-        if keys.size:
-            self._keep(np.concatenate([self.values, matrix]), np.concatenate([self.keys, keys]))
+        count = keys.size if pool is None else pool.size
+        # At most ``size`` rows of the batch can stay: the ``size`` smallest-keyed complete
+        # ones. Convert only the rows with the smallest keys, more while too few of them are
+        # complete (converting and stacking a whole batch of ~10^5 rows cost 0.3 s a run).
+        # A quarter more than needed: a few incomplete rows rarely force a second round.
+        take = min(count, self.size + self.size // 4)
+        while True:
+            rows = self._smallest(keys, pool, take, count)
+            matrix = _rows_of(columns, rows, len(self.features), take)
+            complete = np.isfinite(matrix).all(axis=1)
+            found = int(np.count_nonzero(complete))
+            if found >= self.size or take >= count:
+                break
+            take = min(count, 2 * take)
+        chosen = keys if rows is None else keys[rows]
+        if found != complete.size:
+            matrix, chosen = matrix[complete], chosen[complete]
+        if chosen.size:
+            self._keep(np.concatenate([self.values, matrix]), np.concatenate([self.keys, chosen]))
+
+    @staticmethod
+    def _smallest(
+        keys: NDArray[np.float64], pool: NDArray[np.intp] | None, take: int, count: int
+    ) -> NDArray[np.intp] | None:
+        """The batch positions of the ``take`` smallest keys of ``pool`` (None: all rows)."""
+        if take >= count:
+            return pool
+        if pool is None:
+            return np.argpartition(keys, take - 1)[:take]
+        return pool[np.argpartition(keys[pool], take - 1)[:take]]
 
     def _keep(self, values: NDArray[np.float64], keys: NDArray[np.float64]) -> None:
         if keys.size > self.size:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from driftwarden.report.document import ReportError
+from driftwarden.report.text import printable
 
 
 def summary_multivariate(
@@ -45,3 +46,20 @@ def check_summary_multivariate(summary: Mapping[str, Any]) -> None:
     count = joint.get("features")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ReportError("invalid drift summary: multivariate.features: expected a count")
+
+
+def multivariate_lines(joint: Any) -> list[str]:
+    """The ``analyze`` table's line on the joint detector; none without it."""
+    if not isinstance(joint, Mapping):
+        return []
+    names = ", ".join(printable(str(name)) for name in joint.get("features") or [])
+    if joint.get("skipped"):
+        return [f"multivariate: not compared ({printable(str(joint['skipped']))})"]
+    verdict = "JOINT DRIFT" if joint.get("drifted") else "no joint drift"
+    p = joint.get("pValue")
+    return [
+        f"{verdict} (multivariate, {names}): KS p-value "
+        f"{'-' if p is None else f'{p:.3g}'} against {joint.get('threshold')}; mean "
+        f"reconstruction error {joint.get('referenceError', 0):.3g} -> "
+        f"{joint.get('currentError', 0):.3g}"
+    ]

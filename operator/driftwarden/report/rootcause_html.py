@@ -30,6 +30,8 @@ ROOT_CAUSE_CSS = """
 .root-cause .lead strong{color:var(--bad)}
 .share-bar .track{fill:var(--alt)}.share-bar .fill{fill:var(--bad)}
 .segments td,.segments th{padding:2px 10px;border-bottom:1px solid var(--line);font-size:13px}
+.segments thead th{color:var(--muted);font-weight:500;text-align:right}
+.segments tbody th{text-align:left;font-weight:500}
 """
 
 
@@ -65,29 +67,45 @@ def _segments(segments: Sequence[Any]) -> str:
     for entry in segments:
         if not isinstance(entry, Mapping):
             continue
+        metric = str(entry.get("metric") or "performance")
         rows = [r for r in entry.get("segments") or [] if isinstance(r, Mapping)]
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
-        head = "".join(f'<th scope="col">{_e(c)}</th>' for c in columns)
         body = "".join(
-            "<tr>"
-            + "".join(
-                f'<td class="num">{fmt_num(row.get(c))}</td>'
-                if isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
-                else f"<td>{_e(row.get(c, DASH))}</td>"
-                for c in columns
-            )
-            + "</tr>"
+            f'<tr><th scope="row">{_e(row.get("value", DASH))}</th>'
+            f'<td class="num">{fmt_num(row.get("referenceRows"))} → {fmt_num(row.get("rows"))}</td>'
+            f'<td class="num">{fmt_num(row.get("reference"))} → {fmt_num(row.get("current"))}</td>'
+            f'<td class="num">{fmt_num(row.get("drop"))}</td>'
+            f'<td class="num">{fmt_num(row.get("pValue"), 3)}</td></tr>'
             for row in rows
         )
         parts.append(
             f"<h3>Segments of <code>{_e(entry.get('feature', DASH))}</code> that lost "
-            f"{_e(entry.get('metric') or 'performance')}</h3>"
-            f'<div class="scroll"><table class="segments"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>"
+            f"{_e(metric)}</h3>"
+            '<div class="scroll"><table class="segments"><thead><tr>'
+            '<th scope="col">segment</th><th scope="col">labeled rows (reference → current)</th>'
+            f'<th scope="col">{_e(metric)} (reference → current)</th>'
+            '<th scope="col">drop</th><th scope="col">p-value</th>'
+            f"</tr></thead><tbody>{body}</tbody></table></div>"
         )
     return "".join(parts)
+
+
+def _worst_segment(segments: Any) -> str:
+    """``Worst segment: plan = basic, accuracy 0.79 → 0.38`` for the lead; "" without one."""
+    best: tuple[float, str] | None = None
+    for entry in segments if isinstance(segments, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        for row in entry.get("segments") or []:
+            drop = row.get("drop") if isinstance(row, Mapping) else None
+            if isinstance(drop, int | float) and (best is None or drop > best[0]):
+                text = (
+                    f'<p class="lead" id="root-cause-segment">Worst segment: '
+                    f"<strong>{_e(entry.get('feature'))} = {_e(row.get('value'))}</strong>, "
+                    f"{_e(entry.get('metric') or 'performance')} {fmt_num(row.get('reference'))}"
+                    f" → {fmt_num(row.get('current'))}</p>"
+                )
+                best = (drop, text)
+    return "" if best is None else best[1]
 
 
 def root_cause_html(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
@@ -156,7 +174,7 @@ def root_cause_html(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
     segments = section.get("segments")
     return (
         f'<section id="root-cause" class="root-cause {"active" if triggers else "quiet"}">'
-        f"<h2>Root cause</h2>{lead}{why}{table}"
+        f"<h2>Root cause</h2>{lead}{_worst_segment(segments) if triggers else ''}{why}{table}"
         f'<p class="hint">{note} Drift is the noise-corrected Jensen–Shannon distance or '
         "missing-rate change (docs/statistics.md, Root cause).</p>"
         f"{_segments(segments) if isinstance(segments, list) else ''}</section>"

@@ -153,3 +153,18 @@ def root_cause_lines(report: Mapping[str, Any], limit: int = 3) -> list[str]:
 
 def _num(value: Any, spec: str = ".3f") -> str:
     return format(value, spec) if isinstance(value, int | float) and math.isfinite(value) else "-"
+
+
+def root_cause_gauges(status: Mapping[str, Any]) -> tuple[tuple[str, int, float], ...]:
+    """``(feature, rank, share)`` of ``status.model.rootCause``'s causes, for the
+    ``driftwarden_root_cause_share`` gauge; () without a root cause."""
+    model = status.get("model")
+    section = model.get("rootCause") if isinstance(model, Mapping) else None
+    if not isinstance(section, Mapping):
+        return ()
+    out = []
+    for rank, cause in enumerate(section.get("causes") or [], start=1):
+        share = cause.get("share") if isinstance(cause, Mapping) else None
+        if isinstance(share, int | float) and not isinstance(share, bool) and math.isfinite(share):
+            out.append((str(cause.get("feature")), rank, float(share)))
+    return tuple(out[:TOP_CAUSES])

@@ -29,6 +29,7 @@ from driftwarden.report.multivariate_summary import (
     check_summary_multivariate,
     summary_multivariate,
 )
+from driftwarden.report.performance_summary import check_performance, summary_performance
 from driftwarden.report.rootcause_summary import check_root_cause, summary_root_cause
 
 SUMMARY_VERSION = 1
@@ -269,6 +270,9 @@ def build_summary(
     root_cause = summary_root_cause(doc.get("rootCause"))
     if root_cause is not None:
         summary["rootCause"] = root_cause
+    performance = summary_performance(doc.get("performance"))
+    if performance is not None:
+        summary["performance"] = performance
     joint = summary_multivariate(doc, round_number)  # fixed size: never given up below
     if joint is not None:
         summary["multivariate"] = joint
@@ -288,6 +292,10 @@ def build_summary(
             and summary.update(predictions=summary_predictions(doc.get("predictions"), 128))
         ),
         lambda: root_cause is not None and summary.update(rootCause={**root_cause, "causes": []}),
+        lambda: (
+            performance is not None
+            and summary.update(performance={**performance, "degradedMetrics": [], "coverage": {}})
+        ),
         lambda: summary.pop("history", None),
         lambda: summary.update(report=None),
         lambda: summary.pop("reference", None),
@@ -439,6 +447,7 @@ def parse_summary(text: str | bytes) -> Summary:
 
     _check_predictions(summary.get("predictions"))
     check_root_cause(summary.get("rootCause"), _bad)
+    check_performance(summary.get("performance"), _bad)
 
     errors = summary.get("errors")
     if not isinstance(errors, list):
