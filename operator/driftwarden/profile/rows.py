@@ -20,7 +20,7 @@ Cost: of a batch, at most ``size`` rows can stay, so only the rows with the smal
 keys are converted (more only while too few of them are complete); once the sample is
 full only rows whose key falls below its largest key can enter at all (on average
 ``size·ln(n/size)`` of ``n`` rows in all). A batch therefore costs a selection on its
-keys and a few ``take``s, not a conversion of every row (bench/RESULTS.md, addendum 7).
+keys and a few ``take``s, not a conversion of every row (bench/RESULTS.md, addendum 8).
 """
 
 from __future__ import annotations
