@@ -193,6 +193,7 @@ def start_server(weed: str, workdir: Path) -> S3Server:
     )
     try:
         _wait_ready(server)
+        _wait_writable(server)
     except BaseException:
         stop_server(server)
         raise
@@ -217,6 +218,37 @@ def _wait_ready(server: S3Server) -> None:
     raise RuntimeError(
         f"weed mini S3 port did not answer within {START_TIMEOUT:.0f}s at {server.endpoint}; "
         f"log tail:\n{server.log_tail()}"
+    )
+
+
+def _wait_writable(server: S3Server) -> None:
+    """Wait until an object can be written and read back.
+
+    The S3 gateway answers before the volume server has registered with the
+    master; under load (CI shares two cores) the first uploads then fail with
+    "When uploading part ...: INTERNAL_FAILURE". Every test expects a server
+    that stores data, so readiness means a write round trip, not an open port.
+    """
+    deadline = time.monotonic() + START_TIMEOUT
+    bucket = f"ready-{uuid.uuid4().hex[:12]}"
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            filesystem = server.filesystem()
+            filesystem.create_dir(bucket)
+            with filesystem.open_output_stream(f"{bucket}/probe") as out:
+                out.write(b"ready")
+            with filesystem.open_input_stream(f"{bucket}/probe") as stream:
+                if stream.read() == b"ready":
+                    # The empty bucket stays: the fixture's identity may not delete buckets.
+                    filesystem.delete_file(f"{bucket}/probe")
+                    return
+        except OSError as error:
+            last = error
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"weed mini did not store an object within {START_TIMEOUT:.0f}s at {server.endpoint} "
+        f"({last}); log tail:\n{server.log_tail()}"
     )
 
 

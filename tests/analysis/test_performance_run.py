@@ -197,3 +197,48 @@ def test_bad_performance_specs_name_the_field(tmp_path, change, where):
     spec["model"].update(change)
     with pytest.raises(ConfigError, match=where.replace("[", r"\[").replace("]", r"\]")):
         parse_run_config(spec)
+
+
+def test_a_regression_model_is_measured_like_sklearn_on_string_ids(tmp_path):
+    """A regression (spec.model.predictions kind value), ids as text on one side and
+    integers on the other, no join window: MAE, RMSE, MAPE and R² as scikit-learn's."""
+    rng = np.random.default_rng(9)
+
+    def side(name, n, bias):
+        x = rng.normal(0, 1, n)
+        truth = 50 + 10 * x + rng.normal(0, 2, n)
+        ids = np.arange(n) + (0 if name == "reference" else 10**6)
+        pred = truth + bias + rng.normal(0, 3, n)
+        pq.write_table(
+            pa.table({"rid": [f"{i}" for i in ids], "x": x, "spend": pred}),
+            _mk(tmp_path / name / "p.parquet"),
+        )
+        pq.write_table(
+            pa.table({"rid": ids, "actual": truth}), _mk(tmp_path / "labels" / f"{name}.parquet")
+        )
+        return truth, pred
+
+    side("reference", 3000, 0.0)
+    truth, pred = side("current", 2000, 4.0)
+    spec = {
+        "reference": {"path": str(tmp_path / "reference")},
+        "current": {"path": str(tmp_path / "current")},
+        "model": {
+            "predictions": [{"column": "spend", "kind": "value"}],
+            "idColumn": "rid",
+            "labels": {"path": str(tmp_path / "labels"), "labelColumn": "actual"},
+            "performance": {"degradation": [{"metric": "mae", "maxDrop": 1.0}]},
+        },
+    }
+    report = analyze(parse_run_config(spec), window_end=END)
+    perf = report["performance"]
+    assert perf["task"] == "regression" and perf["positiveClass"] is None
+    got = perf["current"]["metrics"]
+    assert got["mae"]["value"] == pytest.approx(sk.mean_absolute_error(truth, pred), rel=1e-9)
+    assert got["rmse"]["value"] == pytest.approx(sk.root_mean_squared_error(truth, pred), rel=1e-9)
+    assert got["mape"]["value"] == pytest.approx(
+        sk.mean_absolute_percentage_error(truth, pred), rel=1e-9
+    )
+    assert got["r2"]["value"] == pytest.approx(sk.r2_score(truth, pred), abs=1e-9)
+    assert perf["current"]["coverage"]["labeled"] == 2000
+    assert perf["degraded"] and perf["degradedMetrics"] == ["mae"]

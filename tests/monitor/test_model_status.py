@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from driftwarden.monitor.model_status import prediction_events
+from driftwarden.monitor.model_status import prediction_events, prediction_pending
 from driftwarden.monitor.outcome import outcome_from_summary
 from driftwarden.monitor.retraining import decide_retraining
 from driftwarden.monitor.spec import parse_monitor
@@ -101,6 +101,10 @@ def test_prediction_drift_alone_makes_the_monitor_drifted_with_its_own_condition
         "predictionDrifted": True,
         "targetDrifted": False,
         "driftedColumns": 1,
+        "run": "churn-202405021000-aaaa1111",
+        "state": "Drifted",
+        "driftedRuns": 1,
+        "cleanRuns": 0,
         "columns": [
             {
                 "name": "churn_score",
@@ -244,3 +248,58 @@ def test_retraining_started_by_predictions_is_recorded_as_such_from_the_job():
     assert record is not None and record.reason == "PredictionDriftDetected"
     plain = unrecorded_retraining(retraining_job(monitor, outcome, NOW), None, NOW)
     assert plain is not None and plain.reason == "DriftDetected"
+
+
+def test_prediction_drift_is_debounced_with_spec_alerting():
+    """driftAfterRuns 2, recoverAfterRuns 2: one drifted run is pending (no condition True,
+    no retraining, a Normal Event), the second acts; one clean run keeps it Drifted."""
+    monitor = parse_monitor(
+        manifest(
+            model=MODEL,
+            retraining={**RETRAINING, "cooldown": "1h"},
+            alerting={"driftAfterRuns": 2, "recoverAfterRuns": 2},
+        )
+    )
+    first = _outcome(_clean(_predictions(True)), "run-1")
+    assert prediction_pending(monitor, None, first) == (
+        "predictions drifted in 1 of 2 required runs (spec.alerting.driftAfterRuns)"
+    )
+    decision = decide_retraining(
+        monitor, first, None, NOW, predictions_pending=prediction_pending(monitor, None, first)
+    )
+    assert not decision.start and decision.reason == "DriftPending"
+    ((kind, reason, _),) = prediction_events(first, None, monitor)
+    assert (kind, reason) == ("Normal", "PredictionDriftPending")
+    status = compute_status(monitor, None, first, NOW)
+    assert status["phase"] == "Healthy"
+    condition = _condition(status, "PredictionDrifted")
+    assert (condition["status"], condition["reason"]) == ("False", "PredictionDriftPending")
+    assert condition["message"].startswith("drifted in 1 of 2 required runs")
+    # Re-reading the same run does not count it twice.
+    assert compute_status(monitor, status, first, NOW)["model"] == status["model"]
+
+    second = _outcome(_clean(_predictions(True)), "run-2")
+    assert prediction_pending(monitor, status, second) is None
+    decision = decide_retraining(
+        monitor, second, None, NOW, predictions_pending=prediction_pending(monitor, status, second)
+    )
+    assert decision.start and decision.reason == "PredictionDriftDetected"
+    assert prediction_events(second, status, monitor)[0][:2] == (
+        "Warning",
+        "PredictionDriftDetected",
+    )
+    drifted = compute_status(monitor, status, second, NOW)
+    assert drifted["phase"] == "Drifted"
+    assert drifted["model"]["predictions"]["state"] == "Drifted"
+    assert _condition(drifted, "PredictionDrifted")["reason"] == "PredictionDriftDetected"
+
+    clean = _outcome(_clean(_predictions(False)), "run-3")
+    assert prediction_events(clean, drifted, monitor) == []  # recovery pending, no Event yet
+    still = compute_status(monitor, drifted, clean, NOW)
+    assert still["phase"] == "Drifted"
+    assert _condition(still, "PredictionDrifted")["reason"] == "PredictionRecoveryPending"
+    again = _outcome(_clean(_predictions(False)), "run-4")
+    assert prediction_events(again, still, monitor)[0][1] == "PredictionDriftResolved"
+    healthy = compute_status(monitor, still, again, NOW)
+    assert healthy["phase"] == "Healthy"
+    assert _condition(healthy, "PredictionDrifted")["reason"] == "NoPredictionDrift"

@@ -237,3 +237,14 @@ def test_counts_and_extremes_equal_numpy_whatever_mix_of_non_finite_values(value
     assert sorted(profile.sample) == sorted(finite)
     if finite.size:
         assert (profile.minimum, profile.maximum) == (finite.min(), finite.max())
+
+
+@pytest.mark.parametrize("n", [*range(1, 130), 1000, 4095, 32767, 32768, 32769, 99991])
+def test_quantile_positions_read_what_numpy_quantile_returns(n):
+    from driftwarden.profile.numeric import _inverted_cdf_positions
+
+    ordered = np.sort(np.random.default_rng(n).normal(size=n))
+    for bins in (2, 3, 7, 10, 13, 20, 64, 100, 999, 1000):
+        levels = np.arange(1, bins) / bins
+        expected = np.quantile(ordered, levels, method="inverted_cdf")
+        assert np.array_equal(ordered[_inverted_cdf_positions(n, bins)], expected)

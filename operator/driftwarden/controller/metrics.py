@@ -121,8 +121,9 @@ _SCALARS = (
     ),
     (
         "prediction_drifted",
-        "1 when the latest successful run found prediction or target drift (spec.model); "
-        "absent for monitors without prediction or target columns",
+        "1 while the monitor's prediction or target columns (spec.model) are Drifted: "
+        "debounced like the features (spec.alerting; by default the latest successful run's "
+        "verdict); absent for monitors without such columns",
         "prediction_drifted",
     ),
     (
@@ -235,7 +236,10 @@ def _model(status: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(predictions, Mapping):
         return {"prediction_drifted": None, "model_columns": ()}
     return {
-        "prediction_drifted": 1.0 if predictions.get("drifted") else 0.0,
+        # the debounced state (spec.alerting), as driftwarden_dataset_drifted is
+        "prediction_drifted": 1.0
+        if predictions.get("state", "Drifted" if predictions.get("drifted") else "") == "Drifted"
+        else 0.0,
         "model_columns": tuple(
             ModelColumnGauges(
                 str(c["name"]),

@@ -68,7 +68,7 @@ from driftwarden.monitor.job import (
     RESULT_FINALIZER,
     latest_retraining,
 )
-from driftwarden.monitor.model_status import prediction_events
+from driftwarden.monitor.model_status import prediction_events, prediction_pending
 from driftwarden.monitor.multivariate import MULTIVARIATE_DRIFT
 from driftwarden.monitor.outcome import (
     POD_CREATION_FAILED,
@@ -382,7 +382,7 @@ class Reconciler:
             work.after_write.append(lambda: self.metrics.observe_outcome(namespace, name, outcome))
             work.events[:0] = (
                 outcome_events(candidate, step)
-                + [Event(*event) for event in prediction_events(candidate, previous)]
+                + [Event(*event) for event in prediction_events(candidate, previous, monitor)]
                 + [Event(*event) for event in performance_events(candidate, previous)]
             )
         self._record_retraining(monitor, jobs, pods, previous, work)
@@ -520,6 +520,7 @@ class Reconciler:
             previous.get("lastRetraining"),
             now,
             unconfirmed=unconfirmed_drift(step),
+            predictions_pending=prediction_pending(monitor, previous, outcome),
         )
         if decision.reason == COOLDOWN:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))

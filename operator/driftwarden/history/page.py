@@ -39,6 +39,7 @@ from driftwarden.report.html import (
     sortable_head,
 )
 from driftwarden.report.html import escape_text as _e
+from driftwarden.report.performance_summary import performance_text
 
 HEATMAP_ROWS = 40
 SMALL_MULTIPLES = 12
@@ -410,6 +411,11 @@ def runs_table(model: Mapping[str, Any]) -> str:
             if run.get("predictionDrifted"):  # spec.model: the model's outputs moved
                 verdict += ' <span class="badge bad prediction-drift">prediction drift</span>'
                 detail += "; predictions or target drifted"
+            measured = run.get("performance")
+            if isinstance(measured, Mapping) and measured.get("degraded"):
+                verdict += ' <span class="badge bad performance-degraded">performance</span>'
+            if (text := performance_text(measured)) is not None:  # spec.model: delayed labels
+                detail += f'; <span class="performance">{_e(text)}</span>'
             if run.get("rootCause"):  # spec.model: what explains the move
                 detail += f'; <span class="root-cause">{_e(run["rootCause"])}</span>'
         retraining = "".join(

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from driftwarden.report.document import P_VALUE_METHODS, ReportError, parse_json_object
+from driftwarden.report.performance_summary import check_performance, summary_performance
 from driftwarden.report.summary import NAME_BYTES, URI_BYTES, round_number, shorten
 
 RECORD_VERSION = 1
@@ -200,6 +201,10 @@ def build_record(
     predictions = _predictions(report.get("predictions"))
     if predictions is not None:
         record["predictions"] = predictions
+    # spec.model's performance on delayed labels: the summary's compact verdict
+    performance = summary_performance(report.get("performance"))
+    if performance is not None:
+        record["performance"] = performance
     cause = report.get("rootCause")
     if isinstance(cause, Mapping) and cause.get("triggered") and cause.get("summary"):
         # spec.model's root cause of a run that moved: "top cause: income (62%)"
@@ -380,9 +385,14 @@ def parse_record(text: str | bytes) -> Record:
     rows = record.get("rows")
     _check(rows is None or isinstance(rows, dict), "rows", "an object or null", rows)
     _check_predictions(record.get("predictions"))
+    check_performance(record.get("performance"), _performance_error)
     cause = record.get("rootCause")
     _check(cause is None or isinstance(cause, str), "rootCause", "a string or null", cause)
     return record
+
+
+def _performance_error(path: str, expected: str, value: Any) -> RecordError:
+    return RecordError(f"{path}: expected {expected}, got {value!r}")
 
 
 def _check_predictions(section: Any) -> None:

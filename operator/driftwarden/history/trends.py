@@ -120,6 +120,8 @@ def _run_entry(index: int, record: Record, page_dir: str | None) -> dict[str, An
         "retrainingStarted": [],
         # spec.model: whether the run found prediction or target drift (None: none compared)
         "predictionDrifted": (record.get("predictions") or {}).get("drifted"),
+        # spec.model: the model's performance on delayed labels (None: not measured)
+        "performance": record.get("performance"),
         # spec.model: what explains a run's move ("top cause: income (62%)"), or None
         "rootCause": record.get("rootCause") if isinstance(record.get("rootCause"), str) else None,
     }

@@ -4,13 +4,18 @@ Pure, like the rest of ``monitor``. Each part of spec.model owns one key of
 ``status.model`` (``predictions`` here); a run that succeeded replaces its part, a
 failed run keeps the last verdict (as ``status.features`` does).
 
-Prediction and target drift act on each run's own verdict: spec.alerting debounces the
-feature verdict only (its streaks count features against driftShare).
+Prediction and target drift are debounced like the features' verdict, with the same
+spec.alerting settings and their own streaks (``status.model.predictions``: ``state``,
+``driftedRuns``, ``cleanRuns``, ``run``): the model's columns must drift in
+``driftAfterRuns`` consecutive successful runs before the condition, the phase, the
+gauge, the Warning Event and retraining act, and stay clean ``recoverAfterRuns`` runs
+before they clear. With the defaults (1) each run's own verdict acts at once.
 
 =====================  ======================================================
 condition              reasons
 =====================  ======================================================
-PredictionDrifted      PredictionDriftDetected (True); NoPredictionDrift (False);
+PredictionDrifted      PredictionDriftDetected, PredictionRecoveryPending (True);
+                       NoPredictionDrift, PredictionDriftPending (False);
                        NoSuccessfulRun (Unknown). Present only while spec.model
                        names prediction or target columns.
 =====================  ======================================================
@@ -21,7 +26,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from driftwarden.monitor.outcome import RunOutcome, predictions_result, predictions_text
+from driftwarden.monitor.debounce import AlertingSettings, runs_text
+from driftwarden.monitor.outcome import (
+    PredictionsResult,
+    RunOutcome,
+    predictions_result,
+    predictions_text,
+)
 from driftwarden.monitor.spec import Monitor
 from driftwarden.report.rootcause_summary import root_cause_text
 
@@ -29,6 +40,77 @@ PREDICTION_DRIFTED = "PredictionDrifted"
 DETECTED = "PredictionDriftDetected"
 RESOLVED = "PredictionDriftResolved"
 NOT_DRIFTED = "NoPredictionDrift"
+PENDING = "PredictionDriftPending"
+RECOVERY_PENDING = "PredictionRecoveryPending"
+DRIFTED_STATE, HEALTHY_STATE = "Drifted", "Healthy"
+
+
+def _count(entry: Mapping[str, Any], key: str) -> int:
+    value = entry.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def debounced_predictions(
+    previous: Mapping[str, Any] | None,
+    result: PredictionsResult,
+    job: str,
+    alerting: AlertingSettings,
+) -> dict[str, Any]:
+    """``status.model.predictions`` after run ``job``: its verdict and the debounced state.
+
+    The streaks advance once per run: a run already recorded (``previous.run == job``,
+    a re-read) keeps them. A drifted run starts or extends the drifted streak, a clean
+    one the clean streak; the state turns Drifted at ``driftAfterRuns`` drifted runs in
+    a row and Healthy again at ``recoverAfterRuns`` clean ones.
+    """
+    before = previous if isinstance(previous, Mapping) else {}
+    drifted_runs, clean_runs = _count(before, "driftedRuns"), _count(before, "cleanRuns")
+    state = before.get("state") if before.get("state") in (DRIFTED_STATE, HEALTHY_STATE) else None
+    if state is None:  # nothing recorded yet, or a status from before debouncing
+        state = DRIFTED_STATE if before.get("drifted") is True else HEALTHY_STATE
+    if before.get("run") != job:
+        if result.drifted:
+            drifted_runs, clean_runs = drifted_runs + 1, 0
+            if drifted_runs >= alerting.drift_after_runs:
+                state = DRIFTED_STATE
+        else:
+            drifted_runs, clean_runs = 0, clean_runs + 1
+            if state == HEALTHY_STATE or clean_runs >= alerting.recover_after_runs:
+                state = HEALTHY_STATE
+    return {
+        **result.to_status(),
+        "run": job,
+        "state": state,
+        "driftedRuns": drifted_runs,
+        "cleanRuns": clean_runs,
+    }
+
+
+def predictions_after(
+    monitor: Monitor, previous_status: Mapping[str, Any] | None, outcome: RunOutcome
+) -> dict[str, Any] | None:
+    """What ``status.model.predictions`` becomes with ``outcome`` (None: it compared none)."""
+    if not outcome.succeeded or outcome.predictions is None:
+        return None
+    return debounced_predictions(
+        recorded_predictions(previous_status), outcome.predictions, outcome.job, monitor.alerting
+    )
+
+
+def prediction_pending(
+    monitor: Monitor, previous_status: Mapping[str, Any] | None, outcome: RunOutcome
+) -> str | None:
+    """Why the run's prediction drift does not act yet (spec.alerting); None when it does
+    or when the run found none."""
+    after = predictions_after(monitor, previous_status, outcome)
+    if after is None or not after["drifted"] or after["state"] == DRIFTED_STATE:
+        return None
+    return runs_text(
+        "predictions drifted",
+        after["driftedRuns"],
+        monitor.alerting.drift_after_runs,
+        "driftAfterRuns",
+    )
 
 
 def watches_predictions(monitor: Monitor) -> bool:
@@ -37,12 +119,23 @@ def watches_predictions(monitor: Monitor) -> bool:
     return model is not None and bool(model.model_columns)
 
 
-def model_status(previous: Any, outcome: RunOutcome | None) -> dict[str, Any] | None:
-    """``status.model`` after ``outcome`` (None: no run finished); None when it holds nothing."""
+def model_status(
+    previous: Any, outcome: RunOutcome | None, alerting: AlertingSettings | None = None
+) -> dict[str, Any] | None:
+    """``status.model`` after ``outcome`` (None: no run finished); None when it holds nothing.
+
+    ``alerting`` (spec.alerting) debounces the prediction verdict (:func:`debounced_predictions`).
+    """
     model = dict(previous) if isinstance(previous, Mapping) else {}
     if outcome is not None and outcome.succeeded:
         if outcome.predictions is not None:
-            model["predictions"] = outcome.predictions.to_status()
+            before = model.get("predictions")
+            model["predictions"] = debounced_predictions(
+                before if isinstance(before, Mapping) else None,
+                outcome.predictions,
+                outcome.job,
+                alerting or AlertingSettings(),
+            )
         else:
             model.pop("predictions", None)
         if outcome.root_cause is not None:
@@ -68,9 +161,14 @@ def recorded_predictions(status: Mapping[str, Any] | None) -> Mapping[str, Any] 
 
 
 def predictions_drifted(status: Mapping[str, Any] | None) -> bool:
-    """Whether the last successful run recorded in ``status`` found prediction or target drift."""
+    """Whether ``status`` records the model's columns as Drifted (the debounced state; a
+    status from before debouncing: the last successful run's own verdict)."""
     recorded = recorded_predictions(status)
-    return recorded is not None and recorded.get("drifted") is True
+    if recorded is None:
+        return False
+    if recorded.get("state") in (DRIFTED_STATE, HEALTHY_STATE):
+        return recorded["state"] == DRIFTED_STATE
+    return recorded.get("drifted") is True
 
 
 def _status_text(recorded: Mapping[str, Any], job: Any) -> str:
@@ -92,8 +190,24 @@ def prediction_condition(
     if recorded is None:
         return ("Unknown", "NoSuccessfulRun", "no successful run has compared the model's columns")
     text = _status_text(recorded, (last_run or {}).get("job"))
-    if recorded.get("drifted") is True:
-        return ("True", DETECTED, text)
+    raw = recorded.get("drifted") is True
+    settings = monitor.alerting
+    if predictions_drifted(status):
+        if raw:
+            return ("True", DETECTED, text)
+        clean = _count(recorded, "cleanRuns")
+        return (
+            "True",
+            RECOVERY_PENDING,
+            f"{runs_text('clean', clean, settings.recover_after_runs, 'recoverAfterRuns')}: {text}",
+        )
+    if raw:
+        runs = _count(recorded, "driftedRuns")
+        return (
+            "False",
+            PENDING,
+            f"{runs_text('drifted', runs, settings.drift_after_runs, 'driftAfterRuns')}: {text}",
+        )
     return ("False", NOT_DRIFTED, text)
 
 
@@ -104,16 +218,30 @@ def _cause(outcome: RunOutcome) -> str:
 
 
 def prediction_events(
-    outcome: RunOutcome, previous_status: Mapping[str, Any] | None
+    outcome: RunOutcome, previous_status: Mapping[str, Any] | None, monitor: Monitor | None = None
 ) -> list[tuple[str, str, str]]:
     """``(type, reason, message)`` of the Events a finished run posts about prediction drift.
 
-    A Warning ``PredictionDriftDetected`` for every run that finds it (as DriftDetected
-    is for features), a Normal ``PredictionDriftResolved`` for the first clean run after.
+    A Warning ``PredictionDriftDetected`` for every run that finds it while the model's
+    columns are Drifted (as DriftDetected is for features), a Normal
+    ``PredictionDriftPending`` while spec.alerting waits for more drifted runs, a Normal
+    ``PredictionDriftResolved`` when they are Healthy again.
     """
     result = outcome.predictions
     if not outcome.succeeded or result is None:
         return []
+    after = (
+        predictions_after(monitor, previous_status, outcome)
+        if monitor is not None
+        else debounced_predictions(
+            recorded_predictions(previous_status), result, outcome.job, AlertingSettings()
+        )
+    )
+    assert after is not None
+    confirmed = after["state"] == DRIFTED_STATE
+    if result.drifted and not confirmed and monitor is not None:
+        pending = prediction_pending(monitor, previous_status, outcome)
+        return [("Normal", PENDING, f"run {outcome.job}: {predictions_text(result)}; {pending}")]
     if result.drifted:
         return [
             (
@@ -123,6 +251,6 @@ def prediction_events(
                 f"report {outcome.report or 'not written'}",
             )
         ]
-    if predictions_drifted(previous_status):
+    if predictions_drifted(previous_status) and not confirmed:
         return [("Normal", RESOLVED, f"run {outcome.job}: {predictions_text(result)}")]
     return []

@@ -85,9 +85,12 @@ def decide_retraining(
     last_retraining: Mapping[str, Any] | None,
     now: datetime,
     unconfirmed: str | None = None,
+    predictions_pending: str | None = None,
 ) -> Decision:
     """Decide whether ``outcome`` starts a retraining Job; ``last_retraining`` is ``status.lastRetraining``.
 
+    ``predictions_pending`` says why its prediction drift does not act yet (spec.alerting,
+    :func:`~driftwarden.monitor.model_status.prediction_pending`).
     ``unconfirmed`` says why a drifted run does not make the monitor Drifted yet
     (spec.alerting, :func:`~driftwarden.monitor.status.unconfirmed_drift`): no retraining then.
     """
@@ -97,8 +100,12 @@ def decide_retraining(
         return Decision(False, DISABLED, "spec.retraining.enabled is false")
     if not outcome.succeeded:
         return Decision(False, RUN_FAILED, f"run {outcome.job} failed: nothing to act on")
-    model_drift = retrains_on_predictions(monitor, outcome)
+    model_drift = retrains_on_predictions(monitor, outcome) and not predictions_pending
     if not outcome.drifted and not model_drift:
+        if predictions_pending and retrains_on_predictions(monitor, outcome):
+            return Decision(
+                False, DRIFT_PENDING, f"run {outcome.job} found drift, but {predictions_pending}"
+            )
         return Decision(False, NOT_DRIFTED, f"run {outcome.job} found no drift")
     if unconfirmed and not model_drift:
         return Decision(False, DRIFT_PENDING, f"run {outcome.job} found drift, but {unconfirmed}")

@@ -64,6 +64,7 @@ from driftwarden.monitor.model_status import (
     PREDICTION_DRIFTED,
     model_status,
     prediction_condition,
+    prediction_pending,
     predictions_drifted,
 )
 from driftwarden.monitor.multivariate import multivariate_outcome
@@ -462,7 +463,7 @@ def _compute(
         if outcome.succeeded:
             failures = 0
             features = top_features(outcome.features)
-            model = model_status(model, outcome)
+            model = model_status(model, outcome, monitor.alerting)
             last_success = format_time(outcome.completion_time or now)
         elif not same_job:
             failures += 1
@@ -558,6 +559,7 @@ def _compute(
             previous_retraining if isinstance(previous_retraining, Mapping) else None,
             now,
             unconfirmed=unconfirmed_drift(step or _recorded_step(monitor, previous_status)),
+            predictions_pending=prediction_pending(monitor, previous_status, outcome),
         )
         if decision.start:
             trigger = (

@@ -336,8 +336,7 @@ class NumericProfile:
         ordered = self.sorted_sample  # (re)validates the cache below
         edges = self._edges.get(bins)
         if edges is None:
-            levels = np.arange(1, bins) / bins
-            quantiles = np.quantile(ordered, levels, method="inverted_cdf")
+            quantiles = ordered[_inverted_cdf_positions(ordered.size, bins)]
             # Quantiles at rising levels never decrease, so dropping repeats leaves what
             # np.unique would, without its sort (and its import of numpy.ma, ~7 ms).
             distinct = quantiles[np.concatenate(([True], quantiles[1:] != quantiles[:-1]))]
@@ -385,6 +384,20 @@ class NumericProfile:
             self._sorted_of = sample
             self._edges = {}
         return self._sorted
+
+
+def _inverted_cdf_positions(n: int, bins: int) -> NDArray[np.intp]:
+    """Where ``np.quantile(sorted, levels, method="inverted_cdf")`` reads a sorted array of
+    ``n`` values at the levels 1/bins … (bins-1)/bins, by numpy's own index formula.
+
+    np.quantile partitions a copy of its input even when it is sorted (~0.1 ms per
+    32,768-value sample, 0.1 s a run at 1,000 features); the sample here is sorted,
+    so the quantiles are a plain gather (equality tested in tests/profile).
+    """
+    index = n * (np.arange(1, bins) / bins) - 1
+    below = np.floor(index)
+    positions = np.where(index - below == 0, below, below + 1).astype(np.intp)
+    return np.clip(positions, 0, n - 1)
 
 
 def _beyond_exact(integers: pa.Array) -> int:

@@ -442,7 +442,7 @@ def _row_group_minima(fragment: ds.ParquetFileFragment, column: str | None) -> l
 
     Only that column's statistics are decoded: ``RowGroupInfo.statistics`` decodes every
     column's, which cost 0.4 ms a file of 26 columns (70 ms of a 0.6 s steady-state run
-    over a window of 268 files; bench/RESULTS.md, addendum 7).
+    over a window of 268 files; bench/RESULTS.md, addendum 9).
     """
     metadata = fragment.metadata
     schema = metadata.schema
