@@ -171,3 +171,36 @@ def test_a_performance_drop_without_feature_drift_points_at_the_segment(tmp_path
 
 def _analyze_spec(spec, window_end):
     return analyze(parse_run_config(spec), window_end=window_end)
+
+
+def test_a_rolling_reference_keeps_one_importance_entry_that_follows_its_window(tmp_path):
+    """A rolling reference's files change every run: one cache entry, rewritten per
+    window, never another window's estimate and never one file per run."""
+    from datetime import UTC, datetime, timedelta
+
+    rng = np.random.default_rng(11)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for day in range(5):
+        columns = _table(rng, 1500)
+        stamps = [start + timedelta(days=day, seconds=int(s)) for s in range(0, 86400, 57)][:1500]
+        columns["ts"] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
+        path = tmp_path / "logs" / f"day={day}" / "part.parquet"
+        path.parent.mkdir(parents=True)
+        pq.write_table(pa.table(columns), path)
+    config = parse_run_config(
+        {
+            "reference": {"mode": "rolling"},
+            "current": {"path": str(tmp_path / "logs"), "timestampColumn": "ts", "window": "24h"},
+            "model": MODEL,
+        }
+    )
+    keys = []
+    for day in (3, 4, 5):
+        report = analyze(
+            config, window_end=start + timedelta(days=day), profile_cache=str(tmp_path / "cache")
+        )
+        assert report["rootCause"]["importance"]["method"] == "mutualInformation"
+        (entry,) = list((tmp_path / "cache").glob("importance-*.json"))
+        assert entry.name.startswith("importance-window-")
+        keys.append(json.loads(entry.read_text())["key"])
+    assert len(set(keys)) == 3  # each window its own estimate, in the one entry

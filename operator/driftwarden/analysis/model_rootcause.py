@@ -49,11 +49,18 @@ def against_column(model: ModelSettings, reference: OpenedDataset) -> tuple[str,
 
 
 def _cache_key(
-    reference: OpenedDataset, features: Sequence[ColumnPlan], against: str, rows: int, seed: int
+    reference: OpenedDataset,
+    features: Sequence[ColumnPlan],
+    against: str,
+    rows: int,
+    seed: int,
+    *,
+    data: bool = True,
 ) -> str:
+    """The estimate's cache key; without ``data``, the key of its settings alone."""
     material = json.dumps(
         {
-            "data": reference.fingerprint(),
+            "data": reference.fingerprint() if data else None,
             "columns": [[c.name, c.kind] for c in features],
             "against": against,
             "rows": rows,
@@ -66,9 +73,10 @@ def _cache_key(
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-def _dump(importance: Importance) -> bytes:
+def _dump(importance: Importance, key: str) -> bytes:
     return json.dumps(
         {
+            "key": key,
             "method": importance.method,
             "raw": importance.raw,
             "weights": importance.weights,
@@ -101,8 +109,15 @@ def feature_importance(
     cache: str | None,
     storage: StorageOptions,
     findings: list[dict[str, Any]],
+    windowed: bool = False,
 ) -> Importance | None:
-    """The features' importance for this run; None (with a finding) when it cannot be had."""
+    """The features' importance for this run; None (with a finding) when it cannot be had.
+
+    ``windowed`` (a rolling or offset reference, whose files change every run): the
+    estimate is kept in one cache entry per setting, overwritten by every run and used
+    only when its stored key matches, instead of one entry per reference window, which
+    would pile up one file per run, never read again.
+    """
     names = [c.name for c in features]
     settings = model.importance
     if settings.given:
@@ -132,11 +147,16 @@ def feature_importance(
         return None
     against, against_categorical = target
     key = _cache_key(reference, features, against, settings.sample_rows, seed)
-    uri = join_uri(cache, f"importance-{key}.json") if cache else None
+    name = f"importance-{key}.json"
+    if windowed:
+        slot = _cache_key(reference, features, against, settings.sample_rows, seed, data=False)
+        name = f"importance-window-{slot}.json"
+    uri = join_uri(cache, name) if cache else None
     if uri is not None:
         try:
             data = read_bytes(uri, storage, label="cached importance")
-            if data is not None:
+            # A windowed entry holds another window's estimate until this run rewrites it.
+            if data is not None and json.loads(data).get("key") == key:
                 return _load(data)
         except (DriftwardenError, ValueError, KeyError, TypeError) as error:
             log.info("importance cache not used", extra={"reason": str(error)})
@@ -168,7 +188,7 @@ def feature_importance(
         return None
     if uri is not None:
         try:
-            write_bytes(uri, _dump(importance), storage, label="importance cache")
+            write_bytes(uri, _dump(importance, key), storage, label="importance cache")
         except DriftwardenError as error:
             log.info("importance cache not written", extra={"reason": str(error)})
     return importance

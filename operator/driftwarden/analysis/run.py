@@ -431,6 +431,7 @@ def analyze(
             cache=profile_cache,
             storage=storage,
             findings=findings,
+            windowed=config.reference.offset is not None,
         )
     )
     report = {
