@@ -43,6 +43,10 @@ _ROW, _LABEL_ID, _LABEL_TS = "__row", "__label_id", "__label_ts"
 PARTITION_BYTES = 64 * 1024 * 1024
 MAX_PARTITIONS = 256  # open spill files, two per partition
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Spill files go to the analysis pod's /tmp (an emptyDir: node-local disk), LZ4-compressed:
+# 20.3 instead of 25.0 bytes a row for random int64 ids, sorted timestamps, a class and
+# a random score (measured); repetitive text ids and labels shrink more.
+_SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class _Spill:
                 continue
             writer = self._writers.get(index)
             if writer is None:
-                writer = pa.ipc.new_stream(self._path(index), self._schema)
+                writer = pa.ipc.new_stream(self._path(index), self._schema, options=_SPILL_OPTIONS)
                 self._writers[index] = writer
             writer.write_batch(batch.take(pa.array(order[lo:hi])))
 
