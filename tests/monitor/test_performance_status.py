@@ -97,6 +97,10 @@ def test_a_degraded_run_sets_the_condition_the_status_and_a_warning_event():
         "drop": 0.13,
         "degradedMetrics": ["accuracy"],
         "coverage": {"predictions": 2500, "labeled": 2000, "pending": 400, "share": 0.8},
+        "run": "churn-202405021000-aaaa1111",
+        "state": "Degraded",
+        "degradedRuns": 1,
+        "cleanRuns": 0,
     }
     events = performance_events(outcome, None)
     assert [(t, r) for t, r, _ in events] == [("Warning", "PerformanceDegraded")]

@@ -52,7 +52,13 @@ LABEL_KEYS = {
     "timestampColumn",
     "joinWindow",
 }
-PERFORMANCE_KEYS = {"positiveClass", "degradation", "significance", "minLabeledRows"}
+PERFORMANCE_KEYS = {
+    "positiveClass",
+    "degradation",
+    "significance",
+    "minLabeledRows",
+    "retrainOnDegradation",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class PerformanceSettings:
     degradation: tuple[tuple[str, float], ...] = ()
     significance: float = 0.05
     min_labeled_rows: int = 100
+    # spec.model.performance.retrainOnDegradation: a (debounced) degradation alone
+    # starts spec.retraining, as retrainOnPredictionDrift does for the model's outputs.
+    retrain_on_degradation: bool = True
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -184,6 +193,14 @@ def parse_performance(
     min_rows = section.get("minLabeledRows", 100)
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or not 1 <= min_rows <= 10**9:
         raise ConfigError(f"{here}.minLabeledRows: expected an integer >= 1, got {min_rows!r}")
+    retrain = section.get("retrainOnDegradation")
+    retrain = True if retrain is None else retrain
+    if not isinstance(retrain, bool):
+        raise ConfigError(
+            f"{here}.retrainOnDegradation: expected true or false, got {retrain!r}",
+            hint="true (the default) starts spec.retraining when performance degrades; "
+            "false only reports and alerts",
+        )
     return PerformanceSettings(
         id_column=id_column,
         labels=labels,
@@ -194,6 +211,7 @@ def parse_performance(
         degradation=degradation,
         significance=significance,
         min_labeled_rows=min_rows,
+        retrain_on_degradation=retrain,
     )
 
 

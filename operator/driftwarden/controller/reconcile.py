@@ -78,7 +78,7 @@ from driftwarden.monitor.outcome import (
     pod_problem,
     result_lost,
 )
-from driftwarden.monitor.performance_status import performance_events
+from driftwarden.monitor.performance_status import performance_events, performance_pending
 from driftwarden.monitor.policy import POLICY_VIOLATION, blocked_status
 from driftwarden.monitor.reference import (
     Promotion,
@@ -521,6 +521,7 @@ class Reconciler:
             now,
             unconfirmed=unconfirmed_drift(step),
             predictions_pending=prediction_pending(monitor, previous, outcome),
+            performance_pending=performance_pending(monitor, previous, outcome),
         )
         if decision.reason == COOLDOWN:
             work.events.append(Event("Normal", "RetrainingSkipped", decision.message))

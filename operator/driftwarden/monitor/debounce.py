@@ -291,6 +291,52 @@ def drifting_since(
     }
 
 
+# ---------------------------------------------------------------- spec.model's verdicts
+
+
+def _streak_count(entry: Mapping[str, Any], key: str) -> int:
+    value = entry.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def verdict_streak(
+    previous: Mapping[str, Any] | None,
+    flagged: bool | None,
+    job: str,
+    alerting: AlertingSettings,
+    *,
+    flagged_state: str,
+    runs_key: str,
+    raw_key: str,
+) -> dict[str, Any]:
+    """The debounced state of one of spec.model's verdicts (prediction drift, performance)
+    after run ``job``: ``{run, state, <runs_key>, cleanRuns}``.
+
+    ``previous`` is its status entry so far, ``flagged`` the run's verdict (None: the run
+    decided nothing, and counts neither way). The streaks advance once per run: a run
+    already recorded (``previous.run == job``, a re-read) keeps them. A flagged run starts
+    or extends the flagged streak, a clean one the clean streak; the state turns
+    ``flagged_state`` at ``driftAfterRuns`` flagged runs in a row and Healthy again at
+    ``recoverAfterRuns`` clean ones. An entry from before debouncing (no ``state``) starts
+    from its own verdict, ``previous[raw_key]``.
+    """
+    before = previous if isinstance(previous, Mapping) else {}
+    flagged_runs, clean_runs = _streak_count(before, runs_key), _streak_count(before, "cleanRuns")
+    state = before.get("state") if before.get("state") in (flagged_state, HEALTHY) else None
+    if state is None:
+        state = flagged_state if before.get(raw_key) is True else HEALTHY
+    if before.get("run") != job and flagged is not None:
+        if flagged:
+            flagged_runs, clean_runs = flagged_runs + 1, 0
+            if flagged_runs >= alerting.drift_after_runs:
+                state = flagged_state
+        else:
+            flagged_runs, clean_runs = 0, clean_runs + 1
+            if state == HEALTHY or clean_runs >= alerting.recover_after_runs:
+                state = HEALTHY
+    return {"run": job, "state": state, runs_key: flagged_runs, "cleanRuns": clean_runs}
+
+
 # ---------------------------------------------------------------- recent runs
 
 MAX_RECENT_RUNS = 10

@@ -59,7 +59,8 @@ ANNOTATION_TRIGGERED_BY = "driftwarden.io/triggered-by-run"
 ANNOTATION_TRIGGERED_AT = "driftwarden.io/triggered-at"
 ANNOTATION_REPORT = "driftwarden.io/report"
 ANNOTATION_DRIFT_SHARE = "driftwarden.io/drift-share"
-# Why retraining started, when not the features' drift (PredictionDriftDetected, spec.model).
+# Why retraining started, when not the features' drift (PredictionDriftDetected,
+# PerformanceDegraded: spec.model).
 ANNOTATION_TRIGGER_REASON = "driftwarden.io/trigger-reason"
 # The slot of the run that triggered a retraining Job: promotion templates render on it.
 ANNOTATION_RUN_SLOT = "driftwarden.io/run-slot"
@@ -430,7 +431,9 @@ def retraining_job(
     (comma list of the drifted features the summary names, cut at
     2048 characters), DRIFTWARDEN_DRIFTED_FEATURE_COUNT and DRIFTWARDEN_DRIFTED_PREDICTIONS
     (comma list of the drifted prediction and target columns; set only when the run
-    compared spec.model's columns). Raises ValueError
+    compared spec.model's columns) and DRIFTWARDEN_DEGRADED_METRICS (comma list of the
+    metrics whose drop degraded the model's performance, empty when none did; set only
+    when the run measured performance with spec.model's labels). Raises ValueError
     when the monitor has no retraining template. ``reason`` (the retraining
     decision's, when not plain feature drift) is kept in an annotation, so the record
     rebuilt from the Job says why it started.
@@ -478,6 +481,11 @@ def retraining_job(
     }
     if run.predictions is not None:  # only for runs that compared spec.model's columns
         env["DRIFTWARDEN_DRIFTED_PREDICTIONS"] = _feature_list(run.predictions.drifted_names)
+    if run.performance is not None:  # only for runs that measured performance (spec.model)
+        metrics = run.performance.get("degradedMetrics") or []
+        env["DRIFTWARDEN_DEGRADED_METRICS"] = _feature_list(
+            tuple(str(m) for m in metrics) if run.performance.get("degraded") is True else ()
+        )
     for key in ("initContainers", "containers"):
         for container in pod_spec.get(key) or []:
             _set_env(container, env)

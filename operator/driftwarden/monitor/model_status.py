@@ -26,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from driftwarden.monitor.debounce import AlertingSettings, runs_text
+from driftwarden.monitor.debounce import AlertingSettings, runs_text, verdict_streak
 from driftwarden.monitor.outcome import (
     PredictionsResult,
     RunOutcome,
     predictions_result,
     predictions_text,
 )
+from driftwarden.monitor.performance_status import debounced_performance
 from driftwarden.monitor.spec import Monitor
 from driftwarden.report.rootcause_summary import root_cause_text
 
@@ -56,34 +57,19 @@ def debounced_predictions(
     job: str,
     alerting: AlertingSettings,
 ) -> dict[str, Any]:
-    """``status.model.predictions`` after run ``job``: its verdict and the debounced state.
-
-    The streaks advance once per run: a run already recorded (``previous.run == job``,
-    a re-read) keeps them. A drifted run starts or extends the drifted streak, a clean
-    one the clean streak; the state turns Drifted at ``driftAfterRuns`` drifted runs in
-    a row and Healthy again at ``recoverAfterRuns`` clean ones.
-    """
-    before = previous if isinstance(previous, Mapping) else {}
-    drifted_runs, clean_runs = _count(before, "driftedRuns"), _count(before, "cleanRuns")
-    state = before.get("state") if before.get("state") in (DRIFTED_STATE, HEALTHY_STATE) else None
-    if state is None:  # nothing recorded yet, or a status from before debouncing
-        state = DRIFTED_STATE if before.get("drifted") is True else HEALTHY_STATE
-    if before.get("run") != job:
-        if result.drifted:
-            drifted_runs, clean_runs = drifted_runs + 1, 0
-            if drifted_runs >= alerting.drift_after_runs:
-                state = DRIFTED_STATE
-        else:
-            drifted_runs, clean_runs = 0, clean_runs + 1
-            if state == HEALTHY_STATE or clean_runs >= alerting.recover_after_runs:
-                state = HEALTHY_STATE
-    return {
-        **result.to_status(),
-        "run": job,
-        "state": state,
-        "driftedRuns": drifted_runs,
-        "cleanRuns": clean_runs,
-    }
+    """``status.model.predictions`` after run ``job``: its verdict and the debounced state
+    (:func:`~driftwarden.monitor.debounce.verdict_streak`: ``state``, ``driftedRuns``,
+    ``cleanRuns``, ``run``)."""
+    streak = verdict_streak(
+        previous,
+        result.drifted,
+        job,
+        alerting,
+        flagged_state=DRIFTED_STATE,
+        runs_key="driftedRuns",
+        raw_key="drifted",
+    )
+    return {**result.to_status(), **streak}
 
 
 def predictions_after(
@@ -142,8 +128,14 @@ def model_status(
             model["rootCause"] = dict(outcome.root_cause)
         else:
             model.pop("rootCause", None)
-        if outcome.performance is not None:
-            model["performance"] = dict(outcome.performance)
+        if outcome.performance is not None:  # debounced like the predictions
+            before = model.get("performance")
+            model["performance"] = debounced_performance(
+                before if isinstance(before, Mapping) else None,
+                outcome.performance,
+                outcome.job,
+                alerting or AlertingSettings(),
+            )
         else:
             model.pop("performance", None)
         if outcome.multivariate is not None:  # monitor/multivariate.py

@@ -3,7 +3,14 @@
 Pure, like the rest of ``monitor``. The verdict is the analysis Job's (a metric's drop
 from the reference period larger than its maxDrop and significant;
 analysis/model_performance.py); the operator records it, flips the condition and
-posts Events. spec.alerting debounces the feature verdict only.
+posts Events. The condition and Events follow each run's own verdict. The phase and
+retraining (spec.model.performance.retrainOnDegradation) follow the debounced state,
+kept with the same spec.alerting settings as prediction drift and its own streaks
+(``status.model.performance``: ``state``, ``degradedRuns``, ``cleanRuns``, ``run``):
+``driftAfterRuns`` degraded runs in a row make it Degraded, ``recoverAfterRuns`` runs
+decided within limits make it Healthy again. A run too few labels left undecided
+counts neither way (it says nothing about the model). With the defaults (1) each
+decided run's own verdict acts at once.
 
 =====================  ======================================================
 condition              reasons
@@ -20,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from driftwarden.monitor.debounce import AlertingSettings, runs_text, verdict_streak
 from driftwarden.monitor.outcome import RunOutcome
 from driftwarden.monitor.spec import Monitor
 from driftwarden.report.performance_summary import performance_text
@@ -30,6 +38,7 @@ DROPPED = "PerformanceDropped"
 WITHIN = "PerformanceWithinLimits"
 UNDECIDED = "PerformanceUndecided"
 RECOVERED = "PerformanceRecovered"
+DEGRADED_STATE, HEALTHY_STATE = "Degraded", "Healthy"
 
 
 def watches_performance(monitor: Monitor) -> bool:
@@ -49,6 +58,70 @@ def performance_degraded(status: Mapping[str, Any] | None) -> bool:
     """Whether the last successful run recorded in ``status`` found performance degraded."""
     recorded = recorded_performance(status)
     return recorded is not None and recorded.get("degraded") is True
+
+
+def debounced_performance(
+    previous: Mapping[str, Any] | None,
+    measured: Mapping[str, Any],
+    job: str,
+    alerting: AlertingSettings,
+) -> dict[str, Any]:
+    """``status.model.performance`` after run ``job``: its verdict and the debounced state
+    (:func:`~driftwarden.monitor.debounce.verdict_streak`: ``state``, ``degradedRuns``,
+    ``cleanRuns``, ``run``). A run too few labels left undecided counts neither way."""
+    flagged: bool | None = None  # undecided
+    if measured.get("degraded") is True:
+        flagged = True
+    elif measured.get("decided") is True:
+        flagged = False
+    streak = verdict_streak(
+        previous,
+        flagged,
+        job,
+        alerting,
+        flagged_state=DEGRADED_STATE,
+        runs_key="degradedRuns",
+        raw_key="degraded",
+    )
+    return {**measured, **streak}
+
+
+def performance_after(
+    monitor: Monitor, previous_status: Mapping[str, Any] | None, outcome: RunOutcome
+) -> dict[str, Any] | None:
+    """What ``status.model.performance`` becomes with ``outcome`` (None: it measured none)."""
+    if not outcome.succeeded or outcome.performance is None:
+        return None
+    return debounced_performance(
+        recorded_performance(previous_status), outcome.performance, outcome.job, monitor.alerting
+    )
+
+
+def performance_pending(
+    monitor: Monitor, previous_status: Mapping[str, Any] | None, outcome: RunOutcome
+) -> str | None:
+    """Why the run's performance drop does not act yet (spec.alerting); None when it does
+    or when the run found none."""
+    after = performance_after(monitor, previous_status, outcome)
+    if after is None or after.get("degraded") is not True or after["state"] == DEGRADED_STATE:
+        return None
+    return runs_text(
+        "performance degraded",
+        after["degradedRuns"],
+        monitor.alerting.drift_after_runs,
+        "driftAfterRuns",
+    )
+
+
+def performance_state_degraded(status: Mapping[str, Any] | None) -> bool:
+    """Whether ``status`` records the model's performance as Degraded: the debounced state
+    the phase follows (a status from before debouncing: the last run's own verdict)."""
+    recorded = recorded_performance(status)
+    if recorded is None:
+        return False
+    if recorded.get("state") in (DEGRADED_STATE, HEALTHY_STATE):
+        return recorded["state"] == DEGRADED_STATE
+    return recorded.get("degraded") is True
 
 
 def performance_condition(

@@ -1,6 +1,7 @@
 """Whether a finished run starts the monitor's retraining Job.
 
-Retraining starts only when all hold: the run succeeded and found drift,
+Retraining starts only when all hold: the run succeeded and found drift (or, with
+spec.model, its prediction drift or performance degradation acts on its own),
 ``spec.retraining`` has a jobTemplate and is enabled, the cooldown since the
 last retraining has passed, and this run has not triggered one already (so a
 restarted operator re-reading the same Job never retrains twice; the Job name
@@ -33,11 +34,14 @@ from driftwarden.monitor.outcome import (
 )
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.times import format_time, parse_time, utc
+from driftwarden.report.performance_summary import performance_text
 
 START = "DriftDetected"
 # Started by prediction or target drift alone (spec.model.retrainOnPredictionDrift).
 PREDICTION_START = "PredictionDriftDetected"
-STARTS = (START, PREDICTION_START)
+# Started by a performance drop alone (spec.model.performance.retrainOnDegradation).
+PERFORMANCE_START = "PerformanceDegraded"
+STARTS = (START, PREDICTION_START, PERFORMANCE_START)
 NOT_CONFIGURED = "NotConfigured"
 DISABLED = "Disabled"
 RUN_FAILED = "RunFailed"
@@ -86,11 +90,14 @@ def decide_retraining(
     now: datetime,
     unconfirmed: str | None = None,
     predictions_pending: str | None = None,
+    performance_pending: str | None = None,
 ) -> Decision:
     """Decide whether ``outcome`` starts a retraining Job; ``last_retraining`` is ``status.lastRetraining``.
 
     ``predictions_pending`` says why its prediction drift does not act yet (spec.alerting,
-    :func:`~driftwarden.monitor.model_status.prediction_pending`).
+    :func:`~driftwarden.monitor.model_status.prediction_pending`), ``performance_pending``
+    why its performance drop does not
+    (:func:`~driftwarden.monitor.performance_status.performance_pending`).
     ``unconfirmed`` says why a drifted run does not make the monitor Drifted yet
     (spec.alerting, :func:`~driftwarden.monitor.status.unconfirmed_drift`): no retraining then.
     """
@@ -100,11 +107,21 @@ def decide_retraining(
         return Decision(False, DISABLED, "spec.retraining.enabled is false")
     if not outcome.succeeded:
         return Decision(False, RUN_FAILED, f"run {outcome.job} failed: nothing to act on")
-    model_drift = retrains_on_predictions(monitor, outcome) and not predictions_pending
+    prediction_drift = retrains_on_predictions(monitor, outcome) and not predictions_pending
+    degraded = retrains_on_performance(monitor, outcome) and not performance_pending
+    model_drift = prediction_drift or degraded
     if not outcome.drifted and not model_drift:
-        if predictions_pending and retrains_on_predictions(monitor, outcome):
+        pending = [
+            why
+            for why, acts in (
+                (predictions_pending, retrains_on_predictions(monitor, outcome)),
+                (performance_pending, retrains_on_performance(monitor, outcome)),
+            )
+            if why and acts
+        ]
+        if pending:
             return Decision(
-                False, DRIFT_PENDING, f"run {outcome.job} found drift, but {predictions_pending}"
+                False, DRIFT_PENDING, f"run {outcome.job} found drift, but {'; '.join(pending)}"
             )
         return Decision(False, NOT_DRIFTED, f"run {outcome.job} found no drift")
     if unconfirmed and not model_drift:
@@ -132,12 +149,18 @@ def decide_retraining(
     features = f"drift in {drifted} of {total} features (share {share})"
     if outcome.drifted and not unconfirmed:
         return Decision(True, START, f"run {outcome.job} found {features}")
-    assert outcome.predictions is not None  # model_drift
+    features += "; " + unconfirmed if outcome.drifted and unconfirmed else ""
+    if prediction_drift:
+        assert outcome.predictions is not None  # retrains_on_predictions
+        return Decision(
+            True,
+            PREDICTION_START,
+            f"run {outcome.job} found {predictions_text(outcome.predictions)} (features: {features})",
+        )
     return Decision(
         True,
-        PREDICTION_START,
-        f"run {outcome.job} found {predictions_text(outcome.predictions)} "
-        f"(features: {features}{'; ' + unconfirmed if outcome.drifted and unconfirmed else ''})",
+        PERFORMANCE_START,
+        f"run {outcome.job} found {performance_text(outcome.performance)} (features: {features})",
     )
 
 
@@ -149,6 +172,18 @@ def retrains_on_predictions(monitor: Monitor, outcome: RunOutcome) -> bool:
         and model.retrain_on_prediction_drift
         and outcome.predictions is not None
         and outcome.predictions.drifted
+    )
+
+
+def retrains_on_performance(monitor: Monitor, outcome: RunOutcome) -> bool:
+    """Whether ``outcome``'s performance degradation alone may start retraining."""
+    model = monitor.run.settings.model
+    return (
+        model is not None
+        and model.performance is not None
+        and model.performance.retrain_on_degradation
+        and outcome.performance is not None
+        and outcome.performance.get("degraded") is True
     )
 
 
@@ -205,16 +240,21 @@ def unrecorded_retraining(
         return None
     share = annotations.get(ANNOTATION_DRIFT_SHARE) or "?"
     reason = annotations.get(ANNOTATION_TRIGGER_REASON)
-    by_predictions = reason == PREDICTION_START
+    if reason == PREDICTION_START:
+        message = f"run {run} found prediction or target drift (spec.model; feature share {share})"
+    elif reason == PERFORMANCE_START:
+        message = (
+            f"run {run} found the model's performance degraded (spec.model; feature share {share})"
+        )
+    else:
+        reason, message = START, f"run {run} found drift (share {share})"
     return RetrainingRecord(
         job=name,
         time=parse_time(annotations.get(ANNOTATION_TRIGGERED_AT))
         or parse_time(_meta(job).get("creationTimestamp"))
         or utc(now),
-        reason=PREDICTION_START if by_predictions else START,
-        message=f"run {run} found prediction or target drift (spec.model; feature share {share})"
-        if by_predictions
-        else f"run {run} found drift (share {share})",
+        reason=str(reason),
+        message=message,
         run=run,
     )
 

@@ -69,7 +69,12 @@ from driftwarden.monitor.model_status import (
 )
 from driftwarden.monitor.multivariate import multivariate_outcome
 from driftwarden.monitor.outcome import SUCCEEDED, FeatureResult, RunOutcome, job_slot
-from driftwarden.monitor.performance_status import PERFORMANCE_DEGRADED, performance_condition
+from driftwarden.monitor.performance_status import (
+    PERFORMANCE_DEGRADED,
+    performance_condition,
+    performance_pending,
+    performance_state_degraded,
+)
 from driftwarden.monitor.retraining import (
     ALREADY_TRIGGERED,
     DISABLED,
@@ -560,6 +565,7 @@ def _compute(
             now,
             unconfirmed=unconfirmed_drift(step or _recorded_step(monitor, previous_status)),
             predictions_pending=prediction_pending(monitor, previous_status, outcome),
+            performance_pending=performance_pending(monitor, previous_status, outcome),
         )
         if decision.start:
             trigger = (
@@ -607,6 +613,8 @@ def _compute(
         phase = DRIFTED_PHASE if last_run.get("drifted") else HEALTHY
     if phase == HEALTHY and prediction is not None and predictions_drifted({"model": model}):
         phase = DRIFTED_PHASE  # the model's outputs moved, whatever the features do
+    if phase == HEALTHY and measured is not None and performance_state_degraded({"model": model}):
+        phase = DRIFTED_PHASE  # the model got worse (debounced), whatever the features do
 
     prev.update(
         {
