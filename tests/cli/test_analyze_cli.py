@@ -319,3 +319,58 @@ def test_main_returns_its_exit_code_in_process(tmp_path, data):
         ]
     )
     assert code == 0
+
+
+def _run_on_a_terminal(args: list[str], timeout: float = 240) -> str:
+    """Run the CLI with stdout and stderr on one pseudo-terminal; returns what it showed."""
+    import pty
+    import time
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftwarden.cli.main", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "DRIFTWARDEN_PROFILE_CACHE": ""},
+    )
+    os.close(follower)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=max(1.0, deadline - time.monotonic())) == 0
+    finally:
+        process.kill()
+        os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_the_demo_table_has_no_log_lines_on_a_terminal(tmp_path):
+    # On a terminal the logs are text lines on stderr, which shares the screen with the
+    # day table: the engine's routine info lines must not land between its rows.
+    shown = _run_on_a_terminal(
+        [
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--days",
+            "3",
+            "--daily-rows",
+            "2000",
+            "--reference-rows",
+            "5000",
+        ]
+    )
+    lines = shown.replace("\r\n", "\n").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("day "))
+    table = lines[start + 1 : start + 4]
+    assert [line[:10] for line in table] == ["2026-11-01", "2026-11-02", "2026-11-03"], shown
+    assert not any(" INFO " in line for line in lines), shown

@@ -50,7 +50,10 @@ spec:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("no dataset drift: 0/1 features drifted")
     assert "PREDICTION DRIFT: 1/1 prediction and target columns drifted" in result.stdout
-    assert "score (prediction)" in result.stdout
+    (row,) = [
+        line for line in result.stdout.splitlines() if line.split()[:2] == ["score", "prediction"]
+    ]
+    assert row.rstrip().endswith("YES")
     report = json.loads((out / "report.json").read_text())
     assert [c["name"] for c in report["predictions"]["columns"]] == ["score"]
     summary = parse_summary(summary_file.read_text())

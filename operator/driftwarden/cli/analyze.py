@@ -429,9 +429,11 @@ def _prediction_lines(section: Any) -> list[str]:
     ]
     for column in section.get("columns") or []:
         score = "-" if column.get("score") is None else f"{column['score']:.4g}"
-        name = f"{printable(str(column['name']))[:13]} ({column.get('role')})"
+        # The role takes the kind's column (the method shows the kind), so names as long
+        # as the features' fit: "churn_probability" must not be cut to "churn_probabi".
+        name = printable(str(column["name"]))[:24]
         lines.append(
-            f"  {name:<24} {column['kind']:<11} {column['method']:<13} "
+            f"  {name:<24} {column.get('role')!s:<11} {column['method']:<13} "
             f"{score:>9} {column['threshold']:>9.4g}  {'YES' if column['drifted'] else 'no'}"
         )
     for item in section.get("notCompared") or []:
