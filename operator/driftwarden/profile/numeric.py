@@ -283,12 +283,19 @@ class NumericProfile:
             else self.bin_counts + other.bin_counts,
         )
         mine, theirs = self.exact_sums(), other.exact_sums()
-        if mine is not None and theirs is not None:
+        if not (self.finite and other.finite):
+            # A side without finite values adds nothing: the moments stay the other's,
+            # floats or sums as they were, so merging an empty shard changes no byte.
+            source = self if self.finite else other
+            merged.minimum, merged.maximum = source.minimum, source.maximum
+            merged.mean, merged.m2, merged.finite = source.mean, source.m2, source.finite
+            merged._sums = source._sums
+        elif mine is not None and theirs is not None:
             merged.minimum = min(self.minimum, other.minimum)
             merged.maximum = max(self.maximum, other.maximum)
             merged.finite = self.finite + other.finite
             merged._set_sums(mine[0] + theirs[0], mine[1] + theirs[1])
-        elif other.finite:  # an infinite moment has no exact form: floats as before
+        else:  # an infinite moment has no exact form: floats as before
             merged._combine_moments(
                 other.finite, other.mean, other.m2, other.minimum, other.maximum
             )

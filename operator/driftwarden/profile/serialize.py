@@ -97,7 +97,7 @@ def _column_to_dict(
     if isinstance(profile, NumericProfile):
         # The sample is stored sorted (keys permuted alike): KS and Wasserstein need it
         # sorted, and a loaded reference then skips the sort on every later run.
-        order = np.argsort(profile.sample, kind="stable") if sort else slice(None)
+        order = _sample_order(profile) if sort else slice(None)
         return {
             "kind": "numerical",
             "sampleSize": profile.sample_size,
@@ -124,12 +124,24 @@ def _column_to_dict(
         "maxCategories": profile.max_categories,
         "rows": profile.rows,
         "nulls": profile.nulls,
-        "labels": list(profile.counts),
-        "counts": list(profile.counts.values()),
+        # By label, not in the order the rows met them: the same counts give the same
+        # bytes whichever file (or shard) was read or merged first.
+        "labels": sorted(profile.counts),
+        "counts": [profile.counts[label] for label in sorted(profile.counts)],
         "sketch": None
         if profile.sketch is None
         else base64.b64encode(profile.sketch.serialize()).decode("ascii"),
     }
+
+
+def _sample_order(profile: NumericProfile) -> np.ndarray:
+    """The sample's order by value, equal values by key: a merge leaves equal values'
+    keys in the order the inputs came, and the stored keys must not depend on that."""
+    order = np.argsort(profile.sample, kind="stable")
+    ordered = profile.sample[order]
+    if ordered.size > 1 and np.any(ordered[1:] == ordered[:-1]):
+        order = np.lexsort((profile.keys, profile.sample))
+    return order
 
 
 def _check_numeric_arrays(
