@@ -202,6 +202,7 @@ def test_drop_keys_sorts_the_sample_and_still_merges_whole():
     profile.drop_keys()
     np.testing.assert_array_equal(profile.sample, before)
     np.testing.assert_array_equal(profile.sorted_sample, before)
+    assert profile.sorted_sample is profile.sample  # sorted in place: no second copy or check
     assert profile.keys.size == profile.sample.size and not profile.keys.any()
     merged = profile.merge(_profile(values[:10], sample_size=1000))
     assert merged.sample.size == 1000

@@ -27,6 +27,7 @@ from driftwarden.report import (
     build_summary,
     dump_report,
     dump_summary,
+    prepare_report,
     render_html,
 )
 from driftwarden.report.multivariate_summary import multivariate_lines
@@ -408,6 +409,8 @@ def write_outputs(
     ``history_page`` (the run's history.html, already written) goes into the summary.
     """
     report_uri = join_uri(output, "report.json") if output else None
+    # Converted and validated once here, not once by each of the three writers.
+    report = prepare_report(report)
     summary = build_summary(
         report, redact(report_uri) if report_uri else None, history_uri=history_page
     )

@@ -377,9 +377,11 @@ class NumericProfile:
         sorted copy of the samples are 0.5 GiB. Merged later, its sample counts as
         whole, as a cached profile stored without keys does."""
         self.keys = np.broadcast_to(np.zeros(1), self.sample.shape)
+        self._sorted_of = None
         if self.sample.flags.writeable:
             self.sample.sort()
-        self._sorted_of = None
+            # Sorted just now: sorted_sample need not check it again.
+            self._sorted, self._sorted_of, self._edges = self.sample, self.sample, {}
 
     @property
     def sorted_sample(self) -> NDArray[np.float64]:

@@ -24,9 +24,8 @@ from driftwarden.report.document import (
     OTHER_CATEGORY,
     P_VALUE_METHODS,
     drift_ratio,
+    prepare_report,
     sort_features,
-    to_jsonable,
-    validate_jsonable,
 )
 from driftwarden.report.multivariate_html import multivariate_lead, multivariate_section
 from driftwarden.report.text import printable
@@ -883,8 +882,7 @@ def render_html(
     from driftwarden.report.predictions_html import predictions_section
     from driftwarden.report.rootcause_html import ROOT_CAUSE_CSS, root_cause_html
 
-    doc = to_jsonable(doc)
-    validate_jsonable(doc)
+    doc = prepare_report(doc)  # once per report when the caller prepared it already
     features = sort_features(doc["features"])
     slugs = feature_slugs([f["name"] for f in features])
     plotted = features[: plotted_count(features, max_plots, top_plots)]

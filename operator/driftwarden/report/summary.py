@@ -21,9 +21,8 @@ from typing import Any, TypeGuard
 from driftwarden.report.document import (
     ReportError,
     parse_json_object,
+    prepare_report,
     sort_features,
-    to_jsonable,
-    validate_jsonable,
 )
 from driftwarden.report.multivariate_summary import (
     check_summary_multivariate,
@@ -238,8 +237,7 @@ def build_summary(
     """
     if max_bytes < MIN_SUMMARY_BYTES:
         raise ValueError(f"max_bytes must be at least {MIN_SUMMARY_BYTES}, got {max_bytes}")
-    doc = to_jsonable(doc)
-    validate_jsonable(doc)
+    doc = prepare_report(doc)  # once per report when the caller prepared it already
     dataset = doc["dataset"]
     features = sort_features(doc["features"])
     duration = doc.get("durationSeconds")
