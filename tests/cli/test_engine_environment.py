@@ -11,7 +11,7 @@ import pytest
 from driftwarden.cli.main import main
 
 
-@pytest.mark.parametrize("command", ["analyze", "demo"])
+@pytest.mark.parametrize("command", ["analyze", "profile", "demo"])
 def test_engine_commands_ask_for_one_blas_thread(monkeypatch, command):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     with pytest.raises(SystemExit):

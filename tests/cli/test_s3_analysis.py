@@ -113,3 +113,56 @@ def test_missing_prefix_in_a_bucket_is_a_data_error(s3_server, s3_bucket):
     )
     assert result.returncode == 3, result.stderr
     assert f"s3://{s3_bucket}/nothing-here/" in result.stderr
+
+
+def test_shard_profiles_go_through_s3(s3_server, s3_bucket):
+    """``driftwarden profile`` writes its shard to a bucket; analyze reads them from there."""
+    fs = s3_server.filesystem()
+    for index in range(3):
+        _put_parquet(
+            fs, f"{s3_bucket}/live/part-{index}.parquet", shift=8.0, n=1000, seed=10 + index
+        )
+    _put_parquet(fs, f"{s3_bucket}/train/part-0.parquet", seed=1)
+    env = {**os.environ, **server_env(s3_server)}
+    storage = ["--endpoint", s3_server.endpoint, "--region", s3_server.region]
+    shards = [f"s3://{s3_bucket}/profiles/shard-{index}.dwprofile" for index in range(2)]
+    for index, uri in enumerate(shards):
+        written = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "driftwarden.cli.main",
+                "profile",
+                *storage,
+                "--input",
+                f"s3://{s3_bucket}/live/",
+                "--shard",
+                f"{index}/2",
+                "--output",
+                uri,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert written.returncode == 0, written.stderr
+        assert s3_server.secret_key not in written.stderr
+    result = _analyze(
+        s3_server,
+        "--reference",
+        f"s3://{s3_bucket}/train/",
+        "--current-profiles",
+        *shards,
+        "--output",
+        f"s3://{s3_bucket}/reports/sharded/",
+    )
+    assert result.returncode == 0, result.stderr
+    with fs.open_input_file(f"{s3_bucket}/reports/sharded/report.json") as handle:
+        report = json.loads(handle.read())
+    assert report["current"]["rows"] == 3000 and report["current"]["format"] == "profile"
+    assert report["features"][0]["name"] == "income" and report["features"][0]["drifted"]
+
+
+def server_env(server):
+    return {**server.env(), "AWS_EC2_METADATA_DISABLED": "true", "DRIFTWARDEN_PROFILE_CACHE": ""}

@@ -207,6 +207,9 @@ def test_restart_mid_run_neither_duplicates_the_job_nor_loses_the_result(cluster
         cluster.monitor("restart")
         (job,) = cluster.api.wait_for(lambda: cluster.jobs())
         cluster.wait_status("restart", lambda s: (s.get("currentRun") or {}).get("job"))
+        # kopf posts Events from a queue after the status patch: an operator stopped
+        # right after the patch may never post it, so wait for it before stopping.
+        cluster.api.wait_for(lambda: cluster.events("restart", "AnalysisStarted"))
     # The operator is down; the Job runs and finishes meanwhile.
     cluster.kubelet.paused = False
     cluster.api.wait_for(lambda: job["metadata"]["name"] in cluster.kubelet.ran, timeout=60)

@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import Counts, profile_window, scan_file
@@ -29,7 +31,8 @@ from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
-from driftwarden.errors import ProfileError, StorageError
+from driftwarden.analysis.shards import LoadedProfiles, profile_schema
+from driftwarden.errors import ConfigError, ProfileError, StorageError
 from driftwarden.profile import (
     DatasetProfile,
     NumericProfile,
@@ -87,7 +90,9 @@ def _open(
     )
 
 
-def _not_features(dataset: OpenedDataset, source: SourceConfig) -> set[str]:
+def _not_features(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
+    if dataset is None:  # profiles: they hold only the columns they were built with
+        return set()
     names = {source.timestamp_column} if source.timestamp_column else set()
     names.update(dataset.partition_columns)
     return names
@@ -266,6 +271,70 @@ def _profile_current(
     )
 
 
+def _schema(dataset: OpenedDataset | None, loaded: LoadedProfiles | None) -> pa.Schema:
+    if dataset is not None:
+        return dataset.schema
+    assert loaded is not None
+    return profile_schema(loaded.profile)
+
+
+def _fingerprint(dataset: OpenedDataset | None) -> str | None:
+    return None if dataset is None else dataset.fingerprint()
+
+
+def _check_profiled(
+    config: RunConfig,
+    reference: LoadedProfiles | None,
+    current: LoadedProfiles | None,
+    options: ProfileOptions,
+) -> None:
+    """Profiles stand in for data only where a run needs nothing but profiles."""
+    for flag, loaded, source in (
+        ("--reference-profiles", reference, config.reference),
+        ("--current-profiles", current, config.current),
+    ):
+        if loaded is None:
+            continue
+        if config.settings.model is not None:
+            raise ConfigError(
+                f"{flag}: spec.model reads the data itself; give data for both sides",
+                hint="profiles carry feature drift only",
+            )
+        if source.window is not None or source.offset is not None:
+            raise ConfigError(
+                f"{flag}: a profile covers whole files, so no time window applies to it",
+                hint="profile the files of the window you mean, without window settings",
+            )
+        theirs = loaded.profile.options
+        if (theirs.sample_size, theirs.max_categories, theirs.seed) != (
+            options.sample_size,
+            options.max_categories,
+            options.seed,
+        ):
+            raise ConfigError(
+                f"{flag}: the profiles were built with sampleSize {theirs.sample_size}, "
+                f"maxCategories {theirs.max_categories}, seed {theirs.seed}; this run uses "
+                f"{options.sample_size}, {options.max_categories}, {options.seed}",
+                hint="give driftwarden profile the same spec.profile (--config) as the analysis",
+            )
+
+
+def _planned(loaded: LoadedProfiles, plan: FeaturePlan, flag: str) -> DatasetProfile:
+    """The loaded profile's planned columns; ProfileError when one is missing or of another kind."""
+    columns = loaded.profile.columns
+    wrong = [
+        column.name
+        for column in plan.columns
+        if column.name not in columns or kind_of(columns[column.name]) != column.kind
+    ]
+    if wrong:
+        raise ProfileError(
+            f"{flag}: the profiles lack column(s) {', '.join(wrong)} as this run compares them",
+            hint="profile with the same spec.features (--config) as the analysis",
+        )
+    return only_columns(loaded.profile, plan.names)
+
+
 def _check_columns(profile: DatasetProfile, plan: FeaturePlan, source: str) -> None:
     """A cached profile must hold exactly the planned columns with their kinds."""
     found = {name: kind_of(column) for name, column in profile.columns.items()}
@@ -297,11 +366,15 @@ def analyze(
     profile_cache: str | None = None,
     progress: Progress | None = None,
     monitor: dict[str, Any] | None = None,
+    reference_profiles: LoadedProfiles | None = None,
+    current_profiles: LoadedProfiles | None = None,
 ) -> dict[str, Any]:
     """Run one analysis and return the report document (see docs/report-schema.md).
 
     ``window_end`` closes the current window (default: now); the window itself is
-    ``config.current.window`` before it. Raises DriftwardenError subclasses on bad input.
+    ``config.current.window`` before it. ``reference_profiles`` / ``current_profiles``
+    (merged shard profiles, analysis/shards.py) stand in for that side's data, whose
+    path is then not read. Raises DriftwardenError subclasses on bad input.
     """
     started = time.monotonic()
     window_end = (window_end or datetime.now(UTC)).astimezone(UTC)
@@ -312,14 +385,23 @@ def analyze(
         max_categories=settings.profile.max_categories,
         seed=settings.profile.seed,
     )
-    reference = _open(config.reference, storage, window_end, "reference data")
-    current = _open(config.current, storage, window_end, "current data")
+    _check_profiled(config, reference_profiles, current_profiles, options)
+    reference = (
+        None
+        if reference_profiles is not None
+        else _open(config.reference, storage, window_end, "reference data")
+    )
+    current = (
+        None
+        if current_profiles is not None
+        else _open(config.current, storage, window_end, "current data")
+    )
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
     model = settings.model
     plan = plan_features(
-        reference.schema,
-        current.schema,
+        _schema(reference, reference_profiles),
+        _schema(current, current_profiles),
         without_model_columns(settings.features, model),
         not_features=_not_features(reference, config.reference)
         | _not_features(current, config.current)
@@ -328,6 +410,7 @@ def analyze(
     features_plan = plan
     model_plan = None
     if model is not None and model.model_columns:
+        assert reference is not None and current is not None  # _check_profiled
         # Prediction and target columns are profiled in the same pass as the features.
         model_plan = plan_model_columns(reference.schema, current.schema, model)
         plan = FeaturePlan(plan.columns + model_plan.columns, plan.findings + model_plan.findings)
@@ -337,7 +420,10 @@ def analyze(
     joint = () if multivariate is None else row_features(features_plan, multivariate, findings)
     options = row_options(options, multivariate, joint)
     ref_files: Counts | None = None
-    if config.reference.offset is None:
+    if reference_profiles is not None:
+        ref_profile = _planned(reference_profiles, plan, "--reference-profiles")
+        cached = False
+    elif reference is not None and config.reference.offset is None:
         ref_profile, cached = load_or_build_reference(
             reference,
             plan,
@@ -349,6 +435,7 @@ def analyze(
             findings=findings,
         )
     else:
+        assert reference is not None
         ref_profile, ref_files = windowed_reference(
             reference,
             plan,
@@ -359,19 +446,24 @@ def analyze(
             findings=findings,
         )
         cached = ref_files.scanned == 0
-    cur_profile, cur_files = _profile_current(
-        current,
-        plan,
-        options,
-        ref_profile,
-        settings.profile.bins,
-        # A windowed reference moves the histogram edges every run: a current window
-        # cache keyed by them would be laid out again, and never read, every run.
-        profile_cache if ref_files is None else None,
-        storage,
-        findings,
-        progress,
-    )
+    if current_profiles is not None:
+        cur_profile = _planned(current_profiles, plan, "--current-profiles")
+        cur_files = Counts(total=len(current_profiles.uris))
+    else:
+        assert current is not None
+        cur_profile, cur_files = _profile_current(
+            current,
+            plan,
+            options,
+            ref_profile,
+            settings.profile.bins,
+            # A windowed reference moves the histogram edges every run: a current window
+            # cache keyed by them would be laid out again, and never read, every run.
+            profile_cache if ref_files is None else None,
+            storage,
+            findings,
+            progress,
+        )
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):
             column.drop_keys()  # never merged: frees memory before the comparison
@@ -389,6 +481,7 @@ def analyze(
     findings.extend(feature_findings)
     performance_report = None
     if performance is not None:
+        assert reference is not None and current is not None  # _check_profiled
         # Imported here: a plain feature-drift run loads no model code.
         from driftwarden.analysis.model_performance import performance_section
 
@@ -422,7 +515,7 @@ def analyze(
     detection = settings.detection
     importance = (
         None
-        if model is None
+        if model is None or reference is None
         else feature_importance(
             model,
             reference,
@@ -441,9 +534,11 @@ def analyze(
         "monitor": monitor,
         "reference": {
             "uri": redact(config.reference.path),
-            "format": reference.format,
+            "format": "profile" if reference is None else reference.format,
             "rows": ref_profile.rows,
-            "fingerprint": reference.fingerprint(),
+            "fingerprint": reference_profiles.fingerprint
+            if reference is None and reference_profiles is not None
+            else _fingerprint(reference),
             "profileCached": cached,
             # rolling and offset references: their window cache's counts, as current.files
             "files": None if ref_files is None else ref_files.as_report(),
@@ -453,7 +548,7 @@ def analyze(
         },
         "current": {
             "uri": redact(config.current.path),
-            "format": current.format,
+            "format": "profile" if current is None else current.format,
             "rows": cur_profile.rows,
             "files": cur_files.as_report(),
             "window": _window_document(config.current, window_end),

@@ -61,6 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--current", metavar="URI", help="current data to compare with the reference"
     )
     source.add_argument(
+        "--reference-profiles",
+        metavar="URI",
+        nargs="+",
+        help="profiles written by driftwarden profile, merged, in place of reference data "
+        "(docs/sharding.md)",
+    )
+    source.add_argument(
+        "--current-profiles",
+        metavar="URI",
+        nargs="+",
+        help="profiles written by driftwarden profile, merged, in place of current data",
+    )
+    source.add_argument(
         "--reference-format",
         metavar="FMT",
         help="parquet, arrow, csv or jsonl (default: from the file extension, else parquet)",
@@ -107,14 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config.add_argument(
         "--categorical", metavar="COLS", help="comma-separated columns to treat as categorical"
     )
-    store = parser.add_argument_group(
-        "object storage (credentials come from AWS_* / GOOGLE_* env vars)"
-    )
-    store.add_argument(
-        "--endpoint", metavar="URL", help="S3-compatible endpoint, e.g. http://minio:9000"
-    )
-    store.add_argument("--region", metavar="REGION")
-    store.add_argument("--anonymous", action="store_true", help="read without credentials")
+    add_storage_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument(
         "--output", metavar="DIR_OR_URI", help="receives report.json, report.html, summary.json"
@@ -159,6 +165,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="this run's name in the history (default: $DRIFTWARDEN_RUN, else the --output "
         "directory's name)",
     )
+
+
+def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint``, ``--region``, ``--anonymous`` (spec.storage), as a group of ``parser``."""
+    store = parser.add_argument_group(
+        "object storage (credentials come from AWS_* / GOOGLE_* env vars)"
+    )
+    store.add_argument(
+        "--endpoint", metavar="URL", help="S3-compatible endpoint, e.g. http://minio:9000"
+    )
+    store.add_argument("--region", metavar="REGION")
+    store.add_argument("--anonymous", action="store_true", help="read without credentials")
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -270,9 +292,16 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
         reference["path"] = promoted  # the reference moved after retraining
     else:
         promoted = None
+    for flag, data, profiles in (
+        ("--reference", args.reference, args.reference_profiles),
+        ("--current", args.current, args.current_profiles),
+    ):
+        if data is not None and profiles:
+            raise ConfigError(f"give either {flag} or {flag}-profiles, not both")
     for path, value in (
-        ("reference.path", args.reference),
-        ("current.path", args.current),
+        # Profiles in place of data: the side's path is what the report names.
+        ("reference.path", args.reference or _first(args.reference_profiles)),
+        ("current.path", args.current or _first(args.current_profiles)),
         ("reference.format", args.reference_format),
         ("current.format", args.current_format),
         ("current.timestampColumn", args.timestamp_column),
@@ -307,6 +336,24 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
     if promoted is not None:
         config = replace(config, reference_source=SOURCE_PROMOTED)
     return config, monitor
+
+
+def _profiles(args: argparse.Namespace, config: RunConfig) -> dict[str, Any]:
+    """``--reference-profiles`` / ``--current-profiles`` read and merged, as analyze's keywords."""
+    if not (args.reference_profiles or args.current_profiles):
+        return {}
+    # Imported here: a run from data loads no shard code.
+    from driftwarden.analysis.shards import load_profiles
+
+    storage = storage_options(config)
+    return {
+        f"{side}_profiles": load_profiles(uris, storage, f"--{side}-profiles")
+        for side, uris in (
+            ("reference", args.reference_profiles),
+            ("current", args.current_profiles),
+        )
+        if uris
+    }
 
 
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:
@@ -555,6 +602,7 @@ def run(args: argparse.Namespace) -> int:
             profile_cache=_profile_cache(args),
             progress=progress,
             monitor=monitor,
+            **_profiles(args, config),
         )
         if progress is not None:
             progress.close()

@@ -32,6 +32,12 @@ _COMMANDS = {
         "run",
         "compare current data with a reference, write reports",
     ),
+    "profile": (
+        "driftwarden.cli.profile",
+        "add_arguments",
+        "run",
+        "write a mergeable profile of one shard of a dataset's files",
+    ),
     "demo": (
         "driftwarden.cli.demo",
         "add_arguments",
@@ -72,7 +78,7 @@ _COMMANDS = {
 # engine's hot paths never call BLAS (einsum, not np.dot: bench/PROFILE.md); the small
 # matrix products of the exact KS distribution give the same bits on one thread.
 _ENGINE_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
-_ENGINE_COMMANDS = ("analyze", "demo")
+_ENGINE_COMMANDS = ("analyze", "profile", "demo")
 # Commands whose process ends as soon as its outputs are flushed (see ``console``).
 _QUICK_EXIT_COMMANDS = ("analyze",)
 

@@ -1,0 +1,128 @@
+"""Profiles of a share of a dataset's files, and the merge of such profiles (issue 11).
+
+``driftwarden profile --shard I/N`` profiles shard ``I`` of ``N``: the files are dealt
+to the shards by size (largest first, each to the shard with the fewest bytes so far,
+ties to the lower index, equal sizes by path), which depends on the listing alone, so
+every shard process computes the same assignment without talking to the others. Each
+file is profiled on its own, its rows keyed by its path (analysis/incremental.py,
+``file_stream``), and merging is exact and order-free, so the merge of the N shard
+profiles serialises to the same bytes as one pass over all files
+(tests/profile/test_shard_identity.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from driftwarden.analysis.incremental import scan_file
+from driftwarden.errors import ConfigError, DataNotFoundError, ProfileError
+from driftwarden.profile import (
+    ColumnPlan,
+    DatasetProfile,
+    ProfileOptions,
+    empty_profile,
+    kind_of,
+    loads_profile,
+)
+from driftwarden.storage import FileInfo, OpenedDataset, StorageOptions, read_mapped, redact
+
+_SHARD = re.compile(r"(\d+)/(\d+)")
+MAX_SHARDS = 100_000
+
+
+def parse_shard(text: str, flag: str = "--shard") -> tuple[int, int]:
+    """``I/N`` as (I, N) with 0 ≤ I < N; ConfigError naming ``flag`` otherwise."""
+    match = _SHARD.fullmatch(text.strip())
+    if match is None:
+        raise ConfigError(f"{flag} {text!r} is not I/N", hint="e.g. 0/4 for the first of 4 shards")
+    index, count = int(match[1]), int(match[2])
+    if not 0 < count <= MAX_SHARDS or index >= count:
+        raise ConfigError(
+            f"{flag} {text!r}: the index must be 0 … N-1 and N 1 … {MAX_SHARDS}",
+            hint="shards are numbered from 0, like a Kubernetes Indexed Job's completion index",
+        )
+    return index, count
+
+
+def assign(files: Sequence[FileInfo], count: int) -> list[list[FileInfo]]:
+    """Deal ``files`` to ``count`` shards balanced by bytes; each shard's files by path."""
+    shards: list[list[FileInfo]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for info in sorted(files, key=lambda f: (-f.size, f.path)):
+        lightest = min(range(count), key=lambda i: (loads[i], i))
+        shards[lightest].append(info)
+        loads[lightest] += info.size
+    return [sorted(shard, key=lambda f: f.path) for shard in shards]
+
+
+def profile_files(
+    dataset: OpenedDataset,
+    plan: Sequence[ColumnPlan],
+    categorical: Sequence[str],
+    options: ProfileOptions,
+    files: Sequence[FileInfo],
+    column_group: int,
+) -> DatasetProfile:
+    """The merged profile of ``files`` (none: an empty profile that merges as nothing),
+    each file profiled whole and keyed by its path, as a run's current side is."""
+    scan = scan_file(dataset, plan, categorical, options, None, column_group)
+    profile = empty_profile(plan, options)
+    for info in sorted(files, key=lambda f: f.path):
+        piece = scan(info, True)
+        profile = piece if profile.rows == 0 else profile.merge(piece)
+    return profile
+
+
+@dataclass(frozen=True)
+class LoadedProfiles:
+    """Shard profiles merged, with what a report says about their source."""
+
+    profile: DatasetProfile
+    uris: tuple[str, ...]
+    fingerprint: str  # a hash of the merged profile's bytes' sources, in URI order
+
+
+def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> LoadedProfiles:
+    """Read and merge the profiles at ``uris`` (written by ``driftwarden profile``)."""
+    if not uris:
+        raise ConfigError(f"{flag}: give at least one profile URI")
+    digest = hashlib.sha256()
+    merged: DatasetProfile | None = None
+    for uri in sorted(set(uris)):
+        data = read_mapped(uri, storage, label="profile")
+        if data is None:
+            raise DataNotFoundError(
+                f"{flag}: no profile at {redact(uri)}", hint="write it with driftwarden profile"
+            )
+        digest.update(hashlib.sha256(data).digest())
+        piece = loads_profile(data, source=f"{flag} {redact(uri)}")
+        if merged is None:
+            merged = piece
+            continue
+        try:
+            merged = merged.merge(piece)
+        except ValueError as error:
+            raise ProfileError(
+                f"{flag}: {redact(uri)} does not merge with the others ({error})",
+                hint="profile every shard with the same settings and columns",
+            ) from error
+    assert merged is not None
+    if merged.rows == 0:
+        raise DataNotFoundError(f"{flag}: the profiles hold no rows")
+    return LoadedProfiles(merged, tuple(sorted(set(uris))), digest.hexdigest()[:32])
+
+
+def profile_schema(profile: DatasetProfile) -> pa.Schema:
+    """A schema standing in for the data a profile was built from, for planning:
+    numerical columns as float64, categorical ones as strings."""
+    return pa.schema(
+        [
+            pa.field(name, pa.float64() if kind_of(column) == "numerical" else pa.string())
+            for name, column in profile.columns.items()
+        ]
+    )
