@@ -10,6 +10,7 @@ can load reports and summaries without numpy or pyarrow.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -555,10 +556,7 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
 
 def _ordered(value: Any, context: str) -> Any:
     if isinstance(value, dict):
-        order = _KEY_ORDER.get(context, ())
-        rank = {key: i for i, key in enumerate(order)}
-        keys = sorted(value, key=lambda k: (rank.get(k, len(order)), k))
-        return {key: _ordered(value[key], key) for key in keys}
+        return {key: _ordered(value[key], key) for key in _key_order(context, tuple(value))}
     if isinstance(value, list):
         if _SCALARS.issuperset(map(type, value)):
             return value  # bins, edges and shares: nothing inside to order, nor to copy
@@ -568,6 +566,15 @@ def _ordered(value: Any, context: str) -> Any:
 
 # What to_jsonable leaves in a list that holds no object or array.
 _SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=256)
+def _key_order(context: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """``keys`` in the written order: :data:`_KEY_ORDER`'s first, then by name. Every
+    feature repeats the same few key sets, so each is sorted once, not per feature."""
+    order = _KEY_ORDER.get(context, ())
+    rank = {key: i for i, key in enumerate(order)}
+    return tuple(sorted(keys, key=lambda k: (rank.get(k, len(order)), k)))
 
 
 # Stands in for the feature list while the rest of the document is indented.
