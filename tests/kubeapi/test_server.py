@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -712,4 +713,17 @@ def test_kopf_operator_runs_each_handler_once(
     assert len(widgets.events("default", involved_name="w", reason="WidgetCreated")) == 1
     spec_writes = [r.body for r in widgets.writes(P, subresource=None) if r.touches("spec")]
     assert spec_writes == [], "kopf must never write a custom resource's spec"
-    assert "Traceback" not in runner.output
+    assert "Traceback" not in _without_logging_errors(runner.output)
+    assert "failed with an exception" not in runner.output
+
+
+def _without_logging_errors(output: str) -> str:
+    """The runner's output without Python's "--- Logging error ---" reports.
+
+    KopfRunner captures the operator's stdout in a stream it closes when the operator
+    thread stops; a debug line kopf logs while stopping ("... no tasks given.") can
+    meet the closed stream, and logging reports that with a traceback of its own
+    (seen once in CI under load). That says nothing about the handlers, whose failures
+    kopf logs as "Handler ... failed with an exception", asserted separately.
+    """
+    return re.sub(r"--- Logging error ---\n.*?\nArguments: [^\n]*\n?", "", output, flags=re.S)
