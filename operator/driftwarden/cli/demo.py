@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the demo data, analyse each day, print the verdicts and where the reports are."""
     root = Path(args.dir).resolve()
     days = max(1, args.days)
-    if getattr(args, "log_level", "info") == "info":
+    if args.log_level == "info":
         # The day table is the demo's output; the engine's routine info lines ("reference
         # profile loaded from cache") would land between its rows on a terminal. Warnings
         # still show, and --log-level debug shows everything.
