@@ -51,7 +51,7 @@ def test_a_sharded_run_reaches_the_status_and_report_of_the_unsharded_run(cluste
         cluster.monitor("auto", current=current, job={"parallelism": "auto"})
         whole, split = _finished(cluster, "whole"), _finished(cluster, "split")
         auto = _finished(cluster, "auto")
-        cluster.api.wait_for(lambda: cluster.events("split", "ShardsMerging"))
+        cluster.api.wait_for(lambda: cluster.events("split", "ShardsMerging"), timeout=60)
     assert split["lastRun"]["outcome"] == whole["lastRun"]["outcome"] == "Succeeded"
     for key in ("drifted", "rows", "driftShare", "driftedFeatures", "totalFeatures"):
         assert split["lastRun"][key] == whole["lastRun"][key], key
@@ -121,7 +121,7 @@ def test_an_index_failing_for_good_fails_the_run_naming_it(cluster):
     with cluster.operator():
         cluster.monitor("broken", current=current, job={"parallelism": 3, "backoffLimit": 1})
         status = _finished(cluster, "broken")
-        cluster.api.wait_for(lambda: cluster.events("broken", "AnalysisFailed"))
+        cluster.api.wait_for(lambda: cluster.events("broken", "AnalysisFailed"), timeout=60)
     last = status["lastRun"]
     assert last["outcome"] == "Failed"
     assert "shard index(es) 2 of 3" in last["message"], last["message"]
