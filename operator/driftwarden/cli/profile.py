@@ -16,7 +16,13 @@ from typing import Any
 from driftwarden.analysis.plan import plan_features
 from driftwarden.analysis.run import COLUMN_GROUP, storage_options
 from driftwarden.analysis.settings import parse_run_config
-from driftwarden.analysis.shards import assign, parse_shard, profile_files
+from driftwarden.analysis.shards import (
+    assign,
+    histogram_edges,
+    load_profiles,
+    parse_shard,
+    profile_files,
+)
 from driftwarden.cli.analyze import (
     _EXIT_BY_REASON,
     EXIT_INTERNAL,
@@ -55,6 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a DriftMonitor manifest (or its spec): its spec.profile and spec.features apply; "
         "give the analysis the same one",
+    )
+    parser.add_argument(
+        "--reference-profiles",
+        metavar="URI",
+        nargs="+",
+        help="profiles of the reference this data will be compared with (merged): numerical "
+        "columns also count histograms on its bin edges, so the report from the shards is "
+        "exactly a single pass's instead of estimating histograms from samples",
     )
     parser.add_argument("--include", metavar="COLS", help="comma-separated features to profile")
     parser.add_argument("--exclude", metavar="COLS", help="comma-separated columns to leave out")
@@ -112,8 +126,15 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     options = ProfileOptions(
         sample_size=settings.sample_size, max_categories=settings.max_categories, seed=settings.seed
     )
+    edges = None
+    if args.reference_profiles:
+        flag = "--reference-profiles"
+        reference = load_profiles(args.reference_profiles, storage, flag)
+        edges = histogram_edges(reference.profile, plan.columns, settings.bins, flag)
     files = assign(dataset.files, count)[index]
-    result = profile_files(dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP)
+    result = profile_files(
+        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, edges
+    )
     write_bytes(args.output, dump_parts(result), storage, label="profile")
     return {
         "shard": f"{index}/{count}",
@@ -121,6 +142,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         "bytes": sum(info.size for info in files),
         "rows": result.rows,
         "columns": len(result.columns),
+        "histograms": len(edges or ()),
         "output": redact(args.output),
     }
 
