@@ -161,6 +161,12 @@ def start_server(weed: str, workdir: Path) -> S3Server:
         "-master.telemetry=false",
         # Real S3 refuses uploads to a bucket that does not exist; so must the fixture.
         "-s3.autoCreateBucket=false",
+        # Every bucket is a SeaweedFS collection with volumes of its own, and the
+        # default volume cap (free disk / volume size) ran out after ~77 buckets:
+        # uploads then fail with INTERNAL_FAILURE ("no free volumes left"). The
+        # suite makes a bucket per test, so allow many small (sparse) volumes.
+        "-volume.max=4000",
+        "-master.volumeSizeLimitMB=16",
     ]
     for index, (http_flag, grpc_flag) in enumerate(_PORT_FLAGS):
         args.append(f"-{http_flag}={ports[2 * index]}")

@@ -3,6 +3,7 @@ shard profiles merge to the bytes of one pass, and stand in for the data in a re
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,6 +188,113 @@ def test_assignment_covers_every_file_once_balanced_whatever_the_listing_order(s
     loads = [sum(f.size for f in shard) for shard in shards]
     # Greedy largest-first: no shard exceeds another by more than one file's size.
     assert max(loads) - min(loads) <= max(sizes, default=0)
+
+
+def _write_timed(directory: Path, shift: float, seed: int) -> Path:
+    """One file a day from 2026-01-01: some lie whole in a window, one is cut, some outside."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True)
+    for day, rows in enumerate(SIZES):
+        start = np.datetime64("2026-01-01T00:00:00") + np.timedelta64(day, "D")
+        seconds = np.sort(rng.integers(0, 86_400, rows)).astype("timedelta64[s]")
+        pq.write_table(
+            pa.table(
+                {
+                    "ts": pa.array(start + seconds, pa.timestamp("us", tz="UTC")),
+                    "x": rng.normal(shift, 1, rows),
+                    "c": rng.choice(["a", "b", "c"], rows),
+                }
+            ),
+            directory / f"day-{day}.parquet",
+        )
+    return directory
+
+
+WINDOW = ("--timestamp-column", "ts", "--window", "60h", "--window-end", "2026-01-06T12:00:00Z")
+
+
+def test_windowed_shards_merge_to_the_windowed_pass_and_its_report(tmp_path):
+    reference, current = (
+        _write_timed(tmp_path / "ref", 0.0, 3),
+        _write_timed(tmp_path / "cur", 0.7, 4),
+    )
+    whole = _shards(current, tmp_path, 1, *WINDOW)
+    for count in (2, 5):
+        merged = load_profiles(
+            _shards(current, tmp_path, count, *WINDOW), StorageOptions(), "--current-profiles"
+        )
+        assert dumps_profile(merged.profile) == Path(whole[0]).read_bytes()
+    from_data = _analyze(
+        tmp_path / "a", "--reference", str(reference), "--current", str(current), *WINDOW
+    )
+    # 60 h before noon of day 5: half of day 3 and all of days 4 and 5.
+    assert from_data["current"]["rows"] == load_profiles(whole, StorageOptions(), "w").profile.rows
+    assert 0 < from_data["current"]["rows"] < sum(SIZES[3:6]) + 1
+    from_shards = _analyze(
+        tmp_path / "b",
+        "--reference",
+        str(reference),
+        "--current-profiles",
+        *_shards(current, tmp_path, 3, *WINDOW),
+        *WINDOW,
+    )
+    assert from_shards["features"] == from_data["features"]
+    assert from_shards["dataset"] == from_data["dataset"]
+    assert from_shards["current"]["window"] == from_data["current"]["window"]
+
+
+def test_profiles_of_another_window_are_refused(tmp_path, capsys):
+    reference, current = (
+        _write_timed(tmp_path / "ref", 0.0, 3),
+        _write_timed(tmp_path / "cur", 0.7, 4),
+    )
+    uris = _shards(current, tmp_path, 2, *WINDOW)
+    later = [*WINDOW[:-1], "2026-01-07T12:00:00Z"]
+    code = main(
+        ["analyze", "--reference", str(reference), "--current-profiles", *uris, *later, "--quiet"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--current-profiles: the profiles cover 2026-01-04T00:00:00Z" in err
+    # Windowed profiles in a run without a window: refused too, not silently partial.
+    code = main(["analyze", "--reference", str(reference), "--current-profiles", *uris, "--quiet"])
+    assert code == 2 and "this run's current window is no window" in capsys.readouterr().err
+    # Shards of two windows never merge.
+    (tmp_path / "other").mkdir()
+    other = _shards(current, tmp_path / "other", 1, *later)
+    with pytest.raises(Exception, match="another time window"):
+        load_profiles([uris[0], other[0]], StorageOptions(), "--current-profiles")
+    # A window needs its end, the same in every shard.
+    out = str(tmp_path / "p")
+    code = main(["profile", "--input", str(current), "--output", out, *WINDOW[:4]])
+    assert code == 2 and "give --window-end too" in capsys.readouterr().err
+
+
+def test_shards_takes_the_index_from_the_indexed_job_env(tmp_path, sides, monkeypatch, capsys):
+    _reference, current = sides
+    by_flag = _shards(current, tmp_path, 3)
+    for index in range(3):
+        monkeypatch.setenv("JOB_COMPLETION_INDEX", str(index))
+        pattern = str(tmp_path / "env-{shard}.dwprofile")
+        facts = tmp_path / "facts.json"
+        assert (
+            main(
+                [
+                    *("profile", "--input", str(current), "--shards", "3"),
+                    *("--output", pattern, "--summary-file", str(facts)),
+                ]
+            )
+            == 0
+        )
+        out = tmp_path / f"env-{index}.dwprofile"
+        assert out.read_bytes() == Path(by_flag[index]).read_bytes()
+        written = json.loads(facts.read_text())
+        assert written["shard"] == f"{index}/3" and written["rows"] > 0 and written["bytes"] > 0
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "3")
+    code = main(["profile", "--input", str(current), "--shards", "3", "--output", str(out)])
+    assert code == 2 and "--shards with $JOB_COMPLETION_INDEX '3/3'" in capsys.readouterr().err
+    monkeypatch.delenv("JOB_COMPLETION_INDEX")
+    code = main(["profile", "--input", str(current), "--shards", "3", "--output", str(out)])
+    assert code == 2 and "$JOB_COMPLETION_INDEX is not set" in capsys.readouterr().err
 
 
 def test_shards_counting_on_the_reference_edges_give_the_single_pass_report(tmp_path, sides):

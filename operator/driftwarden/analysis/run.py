@@ -71,9 +71,10 @@ def storage_options(config: RunConfig) -> StorageOptions:
     )
 
 
-def _open(
+def open_source(
     source: SourceConfig, options: StorageOptions, window_end: datetime, label: str
 ) -> OpenedDataset:
+    """A side's dataset, limited to its time window closing at ``window_end`` (if it has one)."""
     # Rolling and offset references close their window source.offset before the slot.
     bounds = window_bounds(window_end, source.window, source.offset)
     return open_dataset(
@@ -282,11 +283,28 @@ def _fingerprint(dataset: OpenedDataset | None) -> str | None:
     return None if dataset is None else dataset.fingerprint()
 
 
+def _check_window(loaded: LoadedProfiles, source: SourceConfig, window_end: datetime) -> None:
+    """Current profiles must cover this run's current window (or none, without one):
+    ``driftwarden profile --window … --window-end …`` records it in their metadata."""
+    from driftwarden.analysis.shards import WINDOW_METADATA, window_text
+
+    wanted = window_document(source, window_end)
+    if loaded.profile.metadata.get(WINDOW_METADATA) != wanted:
+        shown = "no window" if wanted is None else f"{wanted['start']} to {wanted['end']}"
+        raise ConfigError(
+            f"--current-profiles: the profiles cover {window_text(loaded.profile)}, "
+            f"this run's current window is {shown}",
+            hint="profile with the run's window (--window, --window-end and the timestamp "
+            "column, or the same --config) and give analyze the same --window-end",
+        )
+
+
 def _check_profiled(
     config: RunConfig,
     reference: LoadedProfiles | None,
     current: LoadedProfiles | None,
     options: ProfileOptions,
+    window_end: datetime,
 ) -> None:
     """Profiles stand in for data only where a run needs nothing but profiles."""
     for flag, loaded, source in (
@@ -300,9 +318,11 @@ def _check_profiled(
                 f"{flag}: spec.model reads the data itself; give data for both sides",
                 hint="profiles carry feature drift only",
             )
-        if source.window is not None or source.offset is not None:
+        if flag == "--current-profiles":
+            _check_window(loaded, config.current, window_end)
+        elif source.window is not None or source.offset is not None:
             raise ConfigError(
-                f"{flag}: a profile covers whole files, so no time window applies to it",
+                f"{flag}: a reference profile covers whole files, so no time window applies to it",
                 hint="profile the files of the window you mean, without window settings",
             )
         theirs = loaded.profile.options
@@ -351,7 +371,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _window_document(source: SourceConfig, window_end: datetime) -> dict[str, Any] | None:
+def window_document(source: SourceConfig, window_end: datetime) -> dict[str, Any] | None:
     """``{column, start, end}`` of a side's time window in the report; None without one."""
     bounds = window_bounds(window_end, source.window, source.offset)
     if bounds is None:
@@ -385,16 +405,16 @@ def analyze(
         max_categories=settings.profile.max_categories,
         seed=settings.profile.seed,
     )
-    _check_profiled(config, reference_profiles, current_profiles, options)
+    _check_profiled(config, reference_profiles, current_profiles, options, window_end)
     reference = (
         None
         if reference_profiles is not None
-        else _open(config.reference, storage, window_end, "reference data")
+        else open_source(config.reference, storage, window_end, "reference data")
     )
     current = (
         None
         if current_profiles is not None
-        else _open(config.current, storage, window_end, "current data")
+        else open_source(config.current, storage, window_end, "current data")
     )
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
@@ -544,14 +564,14 @@ def analyze(
             "files": None if ref_files is None else ref_files.as_report(),
             # reference lifecycle: where this run's reference came from, and its window
             "source": config.reference_source,
-            "window": _window_document(config.reference, window_end),
+            "window": window_document(config.reference, window_end),
         },
         "current": {
             "uri": redact(config.current.path),
             "format": "profile" if current is None else current.format,
             "rows": cur_profile.rows,
             "files": cur_files.as_report(),
-            "window": _window_document(config.current, window_end),
+            "window": window_document(config.current, window_end),
         },
         "settings": {
             "numerical": {

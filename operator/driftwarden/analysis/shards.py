@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,9 @@ from driftwarden.storage import FileInfo, OpenedDataset, StorageOptions, read_ma
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
 MAX_SHARDS = 100_000
+# The profile metadata key of the time window a windowed profile covers ({column, start,
+# end}, as the report's window): analyze checks it against its own current window.
+WINDOW_METADATA = "window"
 
 
 def parse_shard(text: str, flag: str = "--shard") -> tuple[int, int]:
@@ -70,17 +73,22 @@ def profile_files(
     options: ProfileOptions,
     files: Sequence[FileInfo],
     column_group: int,
+    whole: Collection[str] | None = None,
     edges: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> DatasetProfile:
     """The merged profile of ``files`` (none: an empty profile that merges as nothing),
-    each file profiled whole and keyed by its path, as a run's current side is; with
-    ``edges`` (:func:`histogram_edges`), numerical columns also count histograms on them."""
+    each file profiled on its own and keyed by its path, as a run's current side is.
+
+    ``whole``: the paths lying whole inside the dataset's time window (read without its
+    filter); the others are filtered to the window. None: every file is read whole.
+    ``edges`` (:func:`histogram_edges`): numerical columns also count histograms on them.
+    """
     scan = scan_file(
         dataset, plan, categorical, options, None if edges is None else dict(edges), column_group
     )
     profile = empty_profile(plan, options, edges)
     for info in sorted(files, key=lambda f: f.path):
-        piece = scan(info, True)
+        piece = scan(info, whole is None or info.path in whole)
         profile = piece if profile.rows == 0 else profile.merge(piece)
     return profile
 
@@ -132,6 +140,12 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
         if merged is None:
             merged = piece
             continue
+        if piece.metadata.get(WINDOW_METADATA) != merged.metadata.get(WINDOW_METADATA):
+            raise ProfileError(
+                f"{flag}: {redact(uri)} covers another time window than the others "
+                f"({window_text(piece)} against {window_text(merged)})",
+                hint="profile every shard with the same --window and --window-end",
+            )
         try:
             merged = merged.merge(piece)
         except ValueError as error:
@@ -143,6 +157,14 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
     if merged.rows == 0:
         raise DataNotFoundError(f"{flag}: the profiles hold no rows")
     return LoadedProfiles(merged, tuple(sorted(set(uris))), digest.hexdigest()[:32])
+
+
+def window_text(profile: DatasetProfile) -> str:
+    """The time window a profile covers, as an error message names it ("no window")."""
+    window = profile.metadata.get(WINDOW_METADATA)
+    if not isinstance(window, dict):
+        return "no window"
+    return f"{window.get('start')} to {window.get('end')} on {window.get('column')!r}"
 
 
 def profile_schema(profile: DatasetProfile) -> pa.Schema:

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 import driftwarden
 from driftwarden.cli.logs import setup_logging
+from driftwarden.cli.simd import avoid_slow_sorts
 
 _OPERATOR = "driftwarden.cli.operator_commands"
 # Subcommands, in --help order: name -> (module, its function that adds the flags,
@@ -132,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in _ENGINE_COMMANDS:
         for name, value in _ENGINE_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
+        # Before numpy loads: its AVX-512 sorts are microcoded-slow on AMD Zen 4.
+        avoid_slow_sorts(os.environ)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level)

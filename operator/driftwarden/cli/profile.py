@@ -4,19 +4,30 @@ Run it N times with ``--shard 0/N`` … ``--shard N-1/N`` (a shell loop, the pod
 Indexed Job, a Spark or Ray map), then ``driftwarden analyze --current-profiles`` (or
 ``--reference-profiles``) merges them: the same bytes as one pass over all files
 (docs/sharding.md).
+
+With a time window (``--window`` or the config's ``spec.current.window``, closed by
+``--window-end``) a shard profiles its share of the files that reach into the window,
+rows outside it left out, exactly as ``analyze`` reads its current side: the shards of a
+window merge to the bytes of one windowed pass. The window travels in the profile's
+metadata, so ``analyze`` can check it is the one it means.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from driftwarden.analysis.plan import plan_features
-from driftwarden.analysis.run import COLUMN_GROUP, storage_options
+from driftwarden.analysis.reference import window_bounds
+from driftwarden.analysis.run import COLUMN_GROUP, open_source, storage_options, window_document
 from driftwarden.analysis.settings import parse_run_config
 from driftwarden.analysis.shards import (
+    WINDOW_METADATA,
     assign,
     histogram_edges,
     load_profiles,
@@ -29,13 +40,20 @@ from driftwarden.cli.analyze import (
     _load_manifest,
     _set,
     _split,
+    _window_end,
+    _write_summary_file,
     add_storage_arguments,
 )
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.profile import ProfileOptions, dump_parts
-from driftwarden.storage import DatasetSource, open_dataset, redact, write_bytes
+from driftwarden.report import build_error_summary
+from driftwarden.storage import redact, write_bytes
 
 log = logging.getLogger("driftwarden.cli")
+# Set by Kubernetes in each pod of an Indexed Job: the pod's completion index.
+COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+# In --output: the shard's index, so every pod of an Indexed Job can share one command line.
+SHARD_PLACEHOLDER = "{shard}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,13 +72,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 0/1, every file)",
     )
     parser.add_argument(
-        "--output", metavar="URI", required=True, help="where the profile file is written"
+        "--shards",
+        metavar="N",
+        type=int,
+        help="profile shard $JOB_COMPLETION_INDEX of N (an Indexed Job's pod), in place of --shard",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="URI",
+        required=True,
+        help="where the profile file is written; {shard} in it becomes the shard's index",
     )
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="a DriftMonitor manifest (or its spec): its spec.profile and spec.features apply; "
-        "give the analysis the same one",
+        help="a DriftMonitor manifest (or its spec): its spec.profile, spec.features and "
+        "spec.current's timestampColumn and window apply; give the analysis the same one",
+    )
+    parser.add_argument(
+        "--config-env",
+        metavar="VAR",
+        help="environment variable holding a DriftMonitor as JSON, as for analyze "
+        "(the operator's shard pods)",
+    )
+    parser.add_argument("--timestamp-column", metavar="COL", help="column that places rows in time")
+    parser.add_argument(
+        "--window",
+        metavar="DURATION",
+        help="profile only rows in this window before --window-end, e.g. 24h "
+        "(as analyze's current window)",
+    )
+    parser.add_argument(
+        "--window-end",
+        metavar="ISO8601",
+        help="end of the window (required with one): give every shard the same one",
+    )
+    parser.add_argument(
+        "--summary-file",
+        metavar="PATH",
+        help="also write what was profiled (files, bytes, rows) as JSON here, or the error "
+        "(a pod's termination log)",
     )
     parser.add_argument(
         "--reference-profiles",
@@ -79,18 +130,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
-    args.config_env = None  # _load_manifest's other source; not offered here
     spec, _monitor, _promoted = _load_manifest(args)
     # Both sides the input: the spec parser and the planner then see one dataset.
     side: dict[str, Any] = {"path": args.input}
     if args.format:
         side["format"] = args.format
     current = spec.get("current")
-    if isinstance(current, dict) and current.get("timestampColumn"):
+    current = current if isinstance(current, dict) else {}
+    if current.get("timestampColumn"):
         # Never a feature in the analysis: left out of the profile alike.
         side["timestampColumn"] = current["timestampColumn"]
+    if current.get("partitioning"):
+        side["partitioning"] = current["partitioning"]
+    # The window is the current side's only: the reference stand-in stays whole.
     spec["reference"], spec["current"] = dict(side), dict(side)
+    if current.get("window"):
+        spec["current"]["window"] = current["window"]
     for path, value in (
+        ("current.timestampColumn", args.timestamp_column),
+        ("current.window", args.window),
         ("features.include", _split(args.include)),
         ("features.exclude", _split(args.exclude)),
         ("features.categorical", _split(args.categorical)),
@@ -104,16 +162,52 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
+def _shard(args: argparse.Namespace) -> tuple[int, int]:
+    """(index, count) from --shard, or from --shards N and $JOB_COMPLETION_INDEX."""
+    if args.shards is None:
+        return parse_shard(args.shard)
+    index = os.environ.get(COMPLETION_INDEX_ENV)
+    if index is None:
+        raise ConfigError(
+            f"--shards {args.shards}: ${COMPLETION_INDEX_ENV} is not set",
+            hint="run it in an Indexed Job's pod, or give --shard I/N",
+        )
+    return parse_shard(f"{index}/{args.shards}", f"--shards with ${COMPLETION_INDEX_ENV}")
+
+
+def _window(args: argparse.Namespace, config: Any) -> tuple[datetime, datetime] | None:
+    """``[start, end)`` of the rows to profile, None without a window."""
+    if config.current.window is None:
+        if args.window_end is not None:
+            raise ConfigError(
+                "--window-end: no window to close",
+                hint="give --window (or spec.current.window in --config) with it",
+            )
+        return None
+    if config.current.timestamp_column is None:
+        raise ConfigError(
+            "--window: a window needs the column that places rows in time",
+            hint="give --timestamp-column (or spec.current.timestampColumn in --config)",
+        )
+    end = _window_end(args.window_end, config) if args.window_end else None
+    if end is None:
+        # Every shard must close the same window: "now" differs between pods.
+        raise ConfigError(
+            "--window: give --window-end too, the same for every shard",
+            hint="e.g. --window-end 2026-12-05T00:00:00Z",
+        )
+    return window_bounds(end, config.current.window)
+
+
 def profile(args: argparse.Namespace) -> dict[str, Any]:
     """Write the shard's profile; returns what the log line says about it."""
-    index, count = parse_shard(args.shard)
+    index, count = _shard(args)
     config = parse_run_config(_spec(args))
     storage = storage_options(config)
     source = config.current
-    dataset = open_dataset(
-        DatasetSource(uri=source.path, format=source.format, partitioning=source.partitioning),
-        storage,
-    )
+    bounds = _window(args, config)
+    # Without a window the end is never read: any time does.
+    dataset = open_source(source, storage, bounds[1] if bounds else datetime.now(UTC), "--input")
     if not dataset.files:
         raise ConfigError(f"--input {redact(args.input)}: no data files found")
     not_features = set(dataset.partition_columns)
@@ -131,19 +225,26 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         flag = "--reference-profiles"
         reference = load_profiles(args.reference_profiles, storage, flag)
         edges = histogram_edges(reference.profile, plan.columns, settings.bins, flag)
-    files = assign(dataset.files, count)[index]
+    # The files that reach into the window, placed from metadata alone: every shard
+    # computes the same placement, so the deal below is the same in every shard.
+    placed = {c.file.path: c.state for c in dataset.coverage() if c.state != "outside"}
+    inside = [info for info in dataset.files if info.path in placed]
+    files = assign(inside, count)[index]
+    whole = {path for path, state in placed.items() if state == "whole"}
     result = profile_files(
-        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, edges
+        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole, edges
     )
-    write_bytes(args.output, dump_parts(result), storage, label="profile")
+    if bounds is not None:
+        result.metadata[WINDOW_METADATA] = window_document(source, bounds[1])
+    output = args.output.replace(SHARD_PLACEHOLDER, str(index))
+    write_bytes(output, dump_parts(result), storage, label="profile")
     return {
         "shard": f"{index}/{count}",
         "files": len(files),
         "bytes": sum(info.size for info in files),
         "rows": result.rows,
         "columns": len(result.columns),
-        "histograms": len(edges or ()),
-        "output": redact(args.output),
+        "output": redact(output),
     }
 
 
@@ -153,7 +254,19 @@ def run(args: argparse.Namespace) -> int:
         facts = profile(args)
     except DriftwardenError as error:
         log.error(str(error), extra={"reason": error.reason})
+        _write_summary_file(args.summary_file, build_error_summary(error.reason, str(error)))
         print(f"driftwarden: error: {error}", file=sys.stderr)
         return _EXIT_BY_REASON.get(error.reason, EXIT_INTERNAL)
     log.info("profile written", extra=facts)
+    if args.summary_file:
+        _write_facts(args.summary_file, facts)
     return 0
+
+
+def _write_facts(path: str, facts: dict[str, Any]) -> None:
+    """The shard's facts as one JSON line: the operator reads ``bytes`` for parallelism auto."""
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(json.dumps(facts, sort_keys=True, separators=(",", ":")))
+    except OSError as error:
+        log.warning("cannot write the summary file", extra={"path": path, "error": str(error)})

@@ -86,7 +86,11 @@ _JOB_KEYS = {
     "podAnnotations",
     "successfulJobsHistoryLimit",
     "failedJobsHistoryLimit",
+    "parallelism",
 }
+# spec.job.parallelism: at most this many shards (the CRD's bound); "auto" picks from bytes.
+MAX_PARALLELISM = 1000
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,14 @@ class JobSettings:
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     successful_jobs_history_limit: int = 3
     failed_jobs_history_limit: int = 3
+    # Shards of the current window's scan (docs/sharding.md): 1 is one analysis pod, as
+    # before; N > 1 or "auto" runs an Indexed Job of shard pods, then a merge Job.
+    parallelism: int | str = 1
+
+    @property
+    def sharded(self) -> bool:
+        """True when runs scan through shard pods (parallelism N > 1 or auto)."""
+        return self.parallelism != 1
 
 
 @dataclass(frozen=True)
@@ -449,7 +461,41 @@ def parse_job(spec: Mapping[str, Any]) -> JobSettings:
     values["pod_annotations"] = _string_map(
         section.get("podAnnotations"), f"{where}.podAnnotations"
     )
+    if section.get("parallelism") is not None:
+        values["parallelism"] = parse_parallelism(section["parallelism"], f"{where}.parallelism")
     return JobSettings(**{**defaults.__dict__, **values})
+
+
+def parse_parallelism(value: Any, where: str) -> int | str:
+    """``spec.job.parallelism``: 1 … :data:`MAX_PARALLELISM`, or ``auto``."""
+    if value == AUTO:
+        return AUTO
+    if isinstance(value, str):
+        raise ConfigError(
+            f"{where}: {value!r} is neither a number nor auto",
+            hint=f"give a shard count 1 … {MAX_PARALLELISM}, or auto",
+        )
+    return _int(value, where, 1, MAX_PARALLELISM)
+
+
+def check_sharding(job: JobSettings, run: RunConfig) -> None:
+    """A sharded scan writes its shard profiles under spec.output.path and carries feature
+    drift only (spec.model reads the rows itself): refuse what it cannot run."""
+    if not job.sharded:
+        return
+    where = "spec.job.parallelism"
+    if run.output is None:
+        raise ConfigError(
+            f"{where}: {job.parallelism!r} needs spec.output.path, where the shard profiles "
+            "are written before the merge",
+            hint="set spec.output.path, or parallelism 1",
+        )
+    if run.settings.model is not None:
+        raise ConfigError(
+            f"{where}: {job.parallelism!r} cannot run with spec.model, which reads the rows "
+            "itself (shard profiles carry feature drift only)",
+            hint="use parallelism 1 for a monitor with spec.model",
+        )
 
 
 def _require_sources(spec: Mapping[str, Any]) -> None:
@@ -526,6 +572,10 @@ def _problems(manifest: Any) -> tuple[list[ConfigError], Monitor | None]:
         return errors, None
     run = settings.parse_run_config(spec)
     assert meta is not None and schedule is not None and job is not None
+    try:
+        check_sharding(job, run)
+    except ConfigError as error:
+        return [error], None
     name, namespace, uid, generation = meta
     monitor = Monitor(
         name=name,

@@ -1,0 +1,307 @@
+"""A sharded run (``spec.job.parallelism``): an Indexed Job of shard pods, then the merge Job.
+
+Each pod of the scan Job (``completionMode: Indexed``) runs ``driftwarden profile
+--shards N`` with the run's config and window: its completion index picks its share of
+the current window's files, and its profile goes to ``<run output>/shards/shard-I``.
+When every index succeeded, the operator starts the run's analysis Job as usual, with
+``--current-profiles`` naming the N profiles: the merge, which writes the report and
+the summary, so the result, status, metrics and retraining path stay the one of an
+unsharded run. A run is named by its analysis Job (which does not exist yet while it
+scans); the scan Job carries that name in its ``driftwarden.io/run`` label.
+
+Pure functions over the API's JSON (docs/sharding.md has the design).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from driftwarden.monitor.job import (
+    LABEL_RUN,
+    TERMINATION_LOG,
+    _name,
+    _short_hash,
+    analysis_job,
+    analysis_job_name,
+    run_output,
+)
+from driftwarden.monitor.outcome import (
+    FAILED,
+    RunOutcome,
+    json_object,
+    outcome_from_job,
+    pick_pod,
+)
+from driftwarden.monitor.spec import AUTO, MAX_PARALLELISM, Monitor
+from driftwarden.monitor.times import format_time, utc
+
+GIB = 1 << 30
+# spec.job.parallelism auto: one shard per this many bytes the last run scanned.
+AUTO_BYTES_PER_SHARD = GIB
+LABEL_PHASE = "driftwarden.io/phase"
+PHASE_SCAN = "scan"
+# The scan Job's shard count, where the reconciler reads it (spec is not kept in the cache).
+ANNOTATION_SHARDS = "driftwarden.io/shards"
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+SHARD_FILE = "shard-{shard}.dwprofile"
+
+
+def shard_count(
+    parallelism: int | str, last_bytes: int | None, cap: int, limit: int = MAX_PARALLELISM
+) -> int:
+    """How many shards a run gets: ``parallelism`` as given, or for ``auto`` one per GiB the
+    last run scanned (1 on a first run), clamped to 1 … min(``cap``, ``limit``).
+
+    ``cap`` is the operator's concurrency cap, which counts pods: more shards than it
+    could never start. The split does not change the result (profiles merge to the
+    same bytes however the files are split), so clamping is safe.
+    """
+    if parallelism == AUTO:
+        wanted = (
+            1 if not last_bytes or last_bytes <= 0 else math.ceil(last_bytes / AUTO_BYTES_PER_SHARD)
+        )
+    else:
+        wanted = int(parallelism)
+    return max(1, min(wanted, cap, limit))
+
+
+def last_scanned_bytes(status: Mapping[str, Any] | None) -> int | None:
+    """The bytes the last sharded run's shards scanned (``status.lastRun.shards.bytes``)."""
+    last = (status or {}).get("lastRun")
+    shards = last.get("shards") if isinstance(last, Mapping) else None
+    value = shards.get("bytes") if isinstance(shards, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def scan_job_name(monitor: Monitor, slot: datetime) -> str:
+    """``<monitor>-<yyyymmddhhmm>-<hash>-scan``: the same slot always gives the same name."""
+    slot = utc(slot)
+    return _name(
+        monitor.name, f"{slot:%Y%m%d%H%M}-{_short_hash(monitor.uid, slot.isoformat())}-scan"
+    )
+
+
+def shard_uris(monitor: Monitor, run: str, count: int) -> list[str]:
+    """Where the shards of run ``run`` write their profiles: ``<run output>/shards/shard-I``."""
+    base = run_output(monitor, run)
+    if base is None:  # spec.check_sharding refuses a sharded monitor without an output path
+        raise ValueError(f"DriftMonitor {monitor.name}: a sharded run needs spec.output.path")
+    return [f"{base}/shards/{SHARD_FILE.format(shard=i)}" for i in range(count)]
+
+
+def is_scan(job: Mapping[str, Any]) -> bool:
+    """True for the scan Job of a sharded run (its pods too: they carry the label)."""
+    return ((job.get("metadata") or {}).get("labels") or {}).get(LABEL_PHASE) == PHASE_SCAN
+
+
+def run_of(job: Mapping[str, Any]) -> str:
+    """The run (analysis Job name) a scan Job or pod belongs to."""
+    return str(((job.get("metadata") or {}).get("labels") or {}).get(LABEL_RUN) or "")
+
+
+def shards_of(job: Mapping[str, Any]) -> int:
+    """A scan Job's shard count (its annotation); 1 for any other Job: the pods it runs at once."""
+    text = ((job.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_SHARDS)
+    try:
+        return max(1, int(text)) if text is not None else 1
+    except ValueError:
+        return 1
+
+
+def scan_job(
+    monitor: Monitor,
+    slot: datetime,
+    image: str,
+    count: int,
+    *,
+    per_index: bool = True,
+    pod_failure_policy: bool = True,
+    extra_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Indexed Job whose ``count`` pods profile the shards of one slot's current window.
+
+    Built from the slot's analysis Job (image, resources, security, scheduling, the
+    config in env), so a shard pod runs where and as the analysis would. Differences:
+
+    * ``completionMode: Indexed``, ``completions = parallelism = count``;
+    * ``per_index`` (API servers 1.29+): ``backoffLimitPerIndex`` = spec.job.backoffLimit
+      retries each failed index alone, and ``maxFailedIndexes: 0`` fails the Job at the
+      first index out of retries (the merge needs every shard). Older servers drop the
+      field: ``backoffLimit`` then counts the failures of all pods, so it is
+      spec.job.backoffLimit × count, the same total budget;
+    * the analysis Job's podFailurePolicy (bad config and data errors, exit 2 and 3,
+      fail the Job at once: no index would do better);
+    * no result finalizer: the run's result is the merge Job's; a scan Job that TTL
+      removes after the merge started is not needed any more.
+    """
+    settings = monitor.job
+    run = analysis_job_name(monitor, slot)
+    base = analysis_job(
+        monitor,
+        slot,
+        image,
+        extra_labels=extra_labels,
+        pod_failure_policy=pod_failure_policy,
+    )
+    name = scan_job_name(monitor, slot)
+    meta = base["metadata"]
+    meta["name"] = name
+    meta["labels"][LABEL_PHASE] = PHASE_SCAN
+    meta["annotations"][ANNOTATION_SHARDS] = str(count)
+    meta.pop("finalizers", None)
+    spec = base["spec"]
+    template = spec["template"]
+    template["metadata"]["labels"][LABEL_PHASE] = PHASE_SCAN
+    template["metadata"].pop("finalizers", None)
+    container = template["spec"]["containers"][0]
+    source = monitor.run.current
+    args = ["profile", "--config-env", container["args"][2], "--input", source.path]
+    if source.format:
+        args += ["--format", source.format]
+    args += ["--shards", str(count), "--output", _pattern(monitor, run)]
+    if source.window is not None:
+        args += ["--window-end", format_time(slot)]
+    args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
+    container["args"] = args
+    spec.update(
+        {
+            "completionMode": "Indexed",
+            "completions": count,
+            "parallelism": count,
+            "backoffLimit": settings.backoff_limit * count,
+        }
+    )
+    if per_index:
+        spec["backoffLimitPerIndex"] = settings.backoff_limit
+        spec["maxFailedIndexes"] = 0
+    return base
+
+
+def _pattern(monitor: Monitor, run: str) -> str:
+    return shard_uris(monitor, run, 1)[0].replace("shard-0.", "shard-{shard}.")
+
+
+def merge_job(
+    monitor: Monitor, slot: datetime, image: str, count: int, **options: Any
+) -> dict[str, Any]:
+    """The run's analysis Job reading the ``count`` shard profiles in place of current data."""
+    job = analysis_job(monitor, slot, image, **options)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    at = args.index("--summary-file")
+    uris = shard_uris(monitor, str(job["metadata"]["name"]), count)
+    container["args"] = [*args[:at], "--current-profiles", *uris, *args[at:]]
+    job["metadata"]["annotations"][ANNOTATION_SHARDS] = str(count)
+    return job
+
+
+def _index(pod: Mapping[str, Any]) -> int | None:
+    meta = pod.get("metadata") or {}
+    for where in (meta.get("labels") or {}, meta.get("annotations") or {}):
+        text = where.get(COMPLETION_INDEX)
+        if text is not None:
+            try:
+                return int(text)
+            except ValueError:
+                return None
+    return None
+
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if isinstance(status, Mapping):
+            state = status.get("state") or {}
+            if isinstance(state.get("terminated"), Mapping):
+                return state["terminated"]
+    return {}
+
+
+def scanned_bytes(pods: Iterable[Mapping[str, Any]]) -> int | None:
+    """Bytes the succeeded shard pods scanned, from their termination messages (one per
+    index; None when any index's message is unreadable)."""
+    per_index: dict[int, int] = {}
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") != "Succeeded":
+            continue
+        index = _index(pod)
+        facts = json_object(str(_terminated(pod).get("message") or "").strip())
+        value = facts.get("bytes") if facts is not None else None
+        if index is None or not isinstance(value, int) or isinstance(value, bool):
+            return None
+        per_index[index] = value
+    return sum(per_index.values()) if per_index else None
+
+
+def shard_progress(
+    job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], *, final: bool = False
+) -> dict[str, Any]:
+    """``{total, succeeded, failed, active, failedIndexes}`` of a scan Job (``bytes`` too once
+    ``final``), for ``status.currentRun.shards`` / ``status.lastRun.shards``.
+
+    ``succeeded`` counts indexes done (``status.completedIndexes``, else the Job's
+    ``succeeded``); ``failed`` counts failed pods, retries included.
+    """
+    status = job.get("status") or {}
+    total = shards_of(job)
+    done = _count_indexes(status.get("completedIndexes"))
+    progress: dict[str, Any] = {
+        "total": total,
+        "succeeded": done if done is not None else int(status.get("succeeded") or 0),
+        "failed": int(status.get("failed") or 0),
+        "active": int(status.get("active") or 0),
+        "failedIndexes": status.get("failedIndexes") or None,
+    }
+    if final:
+        progress["bytes"] = scanned_bytes(pods)
+    return progress
+
+
+def _count_indexes(text: Any) -> int | None:
+    """How many indexes a compressed interval list ("0,2-5") names; None when absent."""
+    if not isinstance(text, str):
+        return None
+    count = 0
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        try:
+            count += (int(high) - int(low) + 1) if high else 1
+        except ValueError:
+            return None
+    return count
+
+
+def scan_failed(run: str, job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> RunOutcome:
+    """The failed run of a scan Job that failed: named by the run, its message naming the
+    failed indexes and the failed shard pod's own message (as a failed analysis Job's)."""
+    pods = list(pods)
+    failed = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed"]
+    pod = pick_pod(failed or pods)
+    outcome = outcome_from_job(job, pod)
+    indexes = (job.get("status") or {}).get("failedIndexes")
+    if not indexes and pod is not None and _index(pod) is not None:
+        indexes = str(_index(pod))
+    where = f"shard index(es) {indexes}" if indexes else "a shard"
+    return replace(
+        outcome,
+        job=run,
+        outcome=FAILED,
+        message=f"the shard scan failed at {where} of {shards_of(job)}: {outcome.message}"[:512],
+    )
+
+
+def status_with_shards(
+    status: Mapping[str, Any], current: Mapping[str, Any] | None, last: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``status`` with shard progress on ``currentRun`` and (when this pass records it)
+    ``lastRun``; either None leaves that run's entry as it is."""
+    out = dict(status)
+    for key, progress in (("currentRun", current), ("lastRun", last)):
+        entry = out.get(key)
+        if progress is not None and isinstance(entry, Mapping):
+            out[key] = {**entry, "shards": copy.deepcopy(dict(progress))}
+    return out

@@ -1,0 +1,234 @@
+"""spec.job.parallelism, the scan (Indexed) Job and merge Job manifests, shard progress."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from driftwarden.errors import ConfigError
+from driftwarden.monitor.job import analysis_job, analysis_job_name
+from driftwarden.monitor.shards import (
+    GIB,
+    LABEL_PHASE,
+    is_scan,
+    last_scanned_bytes,
+    merge_job,
+    run_of,
+    scan_failed,
+    scan_job,
+    scan_job_name,
+    shard_count,
+    shard_progress,
+    shards_of,
+    status_with_shards,
+)
+from driftwarden.monitor.spec import parse_monitor, validate_manifest
+
+from .helpers import manifest
+
+SLOT = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+IMAGE = "ghcr.io/example/driftwarden:0.1.0"
+
+
+def sharded(parallelism, **changes):
+    doc = manifest(**changes)
+    doc["spec"]["job"] = {"parallelism": parallelism}
+    return doc
+
+
+def test_parallelism_parses_counts_and_auto_and_refuses_the_rest():
+    assert parse_monitor(manifest()).job.parallelism == 1
+    assert not parse_monitor(manifest()).job.sharded
+    assert parse_monitor(sharded(4)).job.parallelism == 4
+    assert parse_monitor(sharded("auto")).job.sharded
+    for bad, words in (
+        (0, "spec.job.parallelism"),
+        (1001, "spec.job.parallelism"),
+        ("4", "neither a number nor auto"),
+        (True, "spec.job.parallelism"),
+    ):
+        problems = validate_manifest(sharded(bad))
+        assert problems and words in problems[0], (bad, problems)
+
+
+def test_sharding_needs_an_output_path_and_no_model():
+    problems = validate_manifest(sharded(3, output=None))
+    assert (
+        problems
+        == [
+            "spec.job.parallelism: 3 needs spec.output.path, where the shard profiles are written "
+            "before the merge (hint: set spec.output.path, or parallelism 1)"
+        ]
+        or "needs spec.output.path" in problems[0]
+    )
+    model = {"predictions": [{"column": "churn_score", "kind": "score"}]}
+    problems = validate_manifest(sharded("auto", model=model))
+    assert problems and "cannot run with spec.model" in problems[0], problems
+    assert validate_manifest(sharded(1, output=None)) == []
+
+
+@pytest.mark.parametrize(
+    ("parallelism", "last", "cap", "expected"),
+    [
+        (4, None, 10, 4),
+        (4, None, 3, 3),  # the cap counts pods: more shards could never start
+        ("auto", None, 10, 1),  # first run: one shard, its bytes recorded
+        ("auto", 1, 10, 1),
+        ("auto", GIB, 10, 1),
+        ("auto", GIB + 1, 10, 2),
+        ("auto", 7 * GIB, 10, 7),
+        ("auto", 70 * GIB, 10, 10),
+        ("auto", 0, 10, 1),
+    ],
+)
+def test_shard_count_rule(parallelism, last, cap, expected):
+    assert shard_count(parallelism, last, cap) == expected
+
+
+def test_last_scanned_bytes_reads_the_last_run():
+    assert last_scanned_bytes({"lastRun": {"shards": {"bytes": 5}}}) == 5
+    assert last_scanned_bytes({"lastRun": {"job": "x"}}) is None
+    assert last_scanned_bytes(None) is None
+    assert last_scanned_bytes({"lastRun": {"shards": {"bytes": True}}}) is None
+
+
+def container(job):
+    return job["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_scan_job_is_an_indexed_job_of_profile_pods_for_the_run():
+    monitor = parse_monitor(sharded(3))
+    job = scan_job(monitor, SLOT, IMAGE, 3)
+    run = analysis_job_name(monitor, SLOT)
+    assert job["metadata"]["name"] == scan_job_name(monitor, SLOT) != run
+    assert len(job["metadata"]["name"]) <= 63 and job["metadata"]["name"].endswith("-scan")
+    assert is_scan(job) and run_of(job) == run and shards_of(job) == 3
+    assert job["spec"]["template"]["metadata"]["labels"][LABEL_PHASE] == "scan"
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == spec["parallelism"] == 3
+    assert spec["backoffLimitPerIndex"] == monitor.job.backoff_limit
+    assert spec["maxFailedIndexes"] == 0
+    assert "finalizers" not in job["metadata"]
+    assert "finalizers" not in spec["template"]["metadata"]
+    args = container(job)["args"]
+    assert args[:5] == [
+        "profile",
+        "--config-env",
+        "DRIFTWARDEN_MONITOR",
+        "--input",
+        "s3://logs/churn/live/",
+    ]
+    assert args[args.index("--shards") + 1] == "3"
+    assert args[args.index("--output") + 1] == (
+        f"s3://logs/churn/drift-reports/churn/{run}/shards/shard-{{shard}}.dwprofile"
+    )
+    # The base manifest has a 24h current window: every shard closes it at the slot.
+    assert args[args.index("--window-end") + 1] == "2024-05-01T10:00:00Z"
+    # Same pod as the analysis: image, resources, security, config env.
+    base = container(analysis_job(monitor, SLOT, IMAGE))
+    for key in ("image", "resources", "securityContext", "env"):
+        assert container(job)[key] == base[key]
+    old = scan_job(monitor, SLOT, IMAGE, 3, per_index=False)
+    assert "backoffLimitPerIndex" not in old["spec"] and "maxFailedIndexes" not in old["spec"]
+    assert old["spec"]["backoffLimit"] == monitor.job.backoff_limit * 3
+
+
+def test_no_window_end_without_a_window():
+    doc = sharded(2)
+    doc["spec"]["current"] = {"path": "s3://logs/churn/live/"}
+    job = scan_job(parse_monitor(doc), SLOT, IMAGE, 2)
+    assert "--window-end" not in container(job)["args"]
+
+
+def test_merge_job_is_the_analysis_job_reading_the_shard_profiles():
+    monitor = parse_monitor(sharded(3))
+    job = merge_job(monitor, SLOT, IMAGE, 3)
+    plain = analysis_job(monitor, SLOT, IMAGE)
+    assert job["metadata"]["name"] == plain["metadata"]["name"]
+    assert job["metadata"]["finalizers"] == plain["metadata"]["finalizers"]
+    args = container(job)["args"]
+    at = args.index("--current-profiles")
+    uris = args[at + 1 : at + 4]
+    assert [u.rsplit("/", 1)[1] for u in uris] == [f"shard-{i}.dwprofile" for i in range(3)]
+    assert args[at + 4] == "--summary-file"
+    assert [a for a in args if a not in ("--current-profiles", *uris)] == container(plain)["args"]
+
+
+def _pod(index, phase, message="", finished="2024-05-01T10:05:00Z"):
+    return {
+        "metadata": {
+            "name": f"scan-{index}-{phase.lower()}",
+            "labels": {"batch.kubernetes.io/job-completion-index": str(index)},
+            "creationTimestamp": finished,
+        },
+        "status": {
+            "phase": phase,
+            "containerStatuses": [
+                {
+                    "name": "analyze",
+                    "state": {
+                        "terminated": {
+                            "exitCode": 0 if phase == "Succeeded" else 3,
+                            "message": message,
+                            "finishedAt": finished,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_shard_progress_counts_indexes_and_the_bytes_scanned():
+    monitor = parse_monitor(sharded(4))
+    job = scan_job(monitor, SLOT, IMAGE, 4)
+    job["status"] = {"completedIndexes": "0,2-3", "active": 1, "failed": 1}
+    assert shard_progress(job, []) == {
+        "total": 4,
+        "succeeded": 3,
+        "failed": 1,
+        "active": 1,
+        "failedIndexes": None,
+    }
+    pods = [_pod(i, "Succeeded", json.dumps({"bytes": 100 * (i + 1)})) for i in range(4)]
+    pods.append(_pod(1, "Failed", "boom"))
+    assert shard_progress(job, pods, final=True)["bytes"] == 1000
+    pods[0] = _pod(0, "Succeeded", "not json")
+    assert shard_progress(job, pods, final=True)["bytes"] is None
+
+
+def test_a_failed_scan_fails_the_run_naming_the_index_and_the_pods_message():
+    monitor = parse_monitor(sharded(3))
+    job = scan_job(monitor, SLOT, IMAGE, 3)
+    job["status"] = {
+        "failed": 2,
+        "failedIndexes": "1",
+        "conditions": [{"type": "Failed", "status": "True", "reason": "FailedIndexes"}],
+    }
+    summary = json.dumps(
+        {"version": 1, "error": {"reason": "DataNotFound", "message": "no files at s3://x"}}
+    )
+    outcome = scan_failed(
+        analysis_job_name(monitor, SLOT), job, [_pod(0, "Succeeded"), _pod(1, "Failed", summary)]
+    )
+    assert outcome.job == analysis_job_name(monitor, SLOT)
+    assert not outcome.succeeded
+    assert outcome.message.startswith("the shard scan failed at shard index(es) 1 of 3: ")
+    assert "no files at s3://x" in outcome.message or outcome.reason == "DataNotFound"
+
+
+def test_status_with_shards_sets_only_the_runs_given():
+    status = {"currentRun": {"job": "a"}, "lastRun": {"job": "b"}}
+    out = status_with_shards(status, {"total": 2}, None)
+    assert out["currentRun"]["shards"] == {"total": 2} and "shards" not in out["lastRun"]
+    assert status_with_shards({"currentRun": None}, {"total": 2}, {"total": 2}) == {
+        "currentRun": None
+    }
+
+
+def test_shard_config_with_parallelism_is_refused_by_validate_never_silently():
+    with pytest.raises(ConfigError, match=r"spec\.job\.parallelism"):
+        parse_monitor(sharded(2, output=None))
