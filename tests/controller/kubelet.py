@@ -3,7 +3,8 @@
 The test API server's own Job controller creates the pods (``tests/kubeapi/jobcontroller.py``)
 and its kubelet stand-in reports their status (``tests/kubeapi/kubelet.py``); this module is
 the behaviour that kubelet calls for every pod: run the first container's command with the
-pod's env (``env`` values and ``envFrom`` Secrets, decoded as the kubelet would), the
+pod's env as the kubelet builds it (``PodRun.env``: ``envFrom``, values, Secret/ConfigMap
+keys, fieldRef such as an Indexed Job's ``JOB_COMPLETION_INDEX``), the
 termination-message path remapped to a temp file, and hand back the exit code, the file's
 content and the output as logs. The kubelet stand-in then applies the kubelet's
 termination-message rule (last 4096 bytes; FallbackToLogsOnError) and the Job controller
@@ -13,7 +14,6 @@ package run by this interpreter.
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -35,7 +35,8 @@ class Kubelet:
     """Runs every pod of the cluster as a process; ``paused`` keeps new pods Pending.
 
     ``ran`` lists the Jobs whose pod finished (in order), ``results[job]`` is the last
-    ``(exit code, stdout, stderr)`` of that Job's pod. ``override(fn)`` decides some pods'
+    ``(exit code, stdout, stderr)`` of that Job's pod, ``pod_results[pod]`` the same per pod
+    (an Indexed Job runs several at once). ``override(fn)`` decides some pods'
     fate instead of running them: ``fn(run)`` returns an ``Outcome`` (say
     ``Outcome.oom_killed()``), ``Unschedulable(...)``, or None to run the process.
     """
@@ -46,6 +47,7 @@ class Kubelet:
         self.extra_env = extra_env or {}
         self.ran: list[str] = []
         self.results: dict[str, tuple[int, str, str]] = {}
+        self.pod_results: dict[str, tuple[int, str, str]] = {}  # by pod name (Indexed Jobs)
         self.overrides: list[Override] = []
 
     def override(self, fn: Override) -> None:
@@ -70,19 +72,12 @@ class Kubelet:
     def __exit__(self, *exc: object) -> None:
         self.server.kubelet.stop()
 
-    def _env(self, namespace: str, container: dict[str, Any]) -> dict[str, str]:
+    def _env(self, pod: PodRun) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(self.extra_env)
-        for source in container.get("envFrom") or []:
-            ref = source.get("secretRef")
-            if ref:
-                secret = self.server.get("", "v1", "secrets", ref["name"], namespace)
-                env.update(
-                    {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-                )
-        for item in container.get("env") or []:
-            if "value" in item:
-                env[item["name"]] = item["value"]
+        # What the kubelet resolves: envFrom, values, fieldRef (JOB_COMPLETION_INDEX of an
+        # Indexed Job's pod is one), Secret and ConfigMap keys.
+        env.update(pod.env())
         return env
 
     def _command(self, container: dict[str, Any], message_file: Path) -> list[str]:
@@ -114,7 +109,7 @@ class Kubelet:
                 self._command(container, message_file),
                 stdout=out,
                 stderr=err,
-                env=self._env(pod.namespace, container),
+                env=self._env(pod),
                 cwd=self.workdir,
             )
             try:
@@ -143,6 +138,7 @@ class Kubelet:
         code = process.returncode if process.returncode >= 0 else 128 - process.returncode
         job = (pod.pod["metadata"].get("labels") or {}).get("job-name", pod.name)
         self.results[job] = (code, stdout, stderr)
+        self.pod_results[pod.name] = (code, stdout, stderr)
         self.ran.append(job)
         return Outcome(
             exit_code=code, termination_message=message_file.read_bytes(), logs=stdout + stderr

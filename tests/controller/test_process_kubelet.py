@@ -57,3 +57,29 @@ def test_paused_kubelet_leaves_pods_pending(kube_api, tmp_path):
         kubelet.paused = False
         wait_condition(kube_api, "wait", "Complete", timeout=60)
     assert kubelet.ran == ["wait"]
+
+
+INDEX_SCRIPT = """
+import os, sys
+open(sys.argv[1], "w").write(os.environ["JOB_COMPLETION_INDEX"] + " " + os.environ["POD"])
+"""
+
+
+def test_an_indexed_jobs_process_gets_its_completion_index(kube_api, tmp_path):
+    container = {
+        "command": [sys.executable, "-c", INDEX_SCRIPT],
+        "args": ["/dev/termination-log"],
+        "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+    }
+    manifest = job("shards", completionMode="Indexed", completions=3, parallelism=3,
+                   container=container)  # fmt: skip
+    with Kubelet(kube_api, tmp_path) as kubelet:
+        kube_api.create(manifest)
+        done = wait_condition(kube_api, "shards", "Complete", timeout=60)
+    assert done["status"]["completedIndexes"] == "0-2"
+    pods = job_pods(kube_api, "shards")
+    messages = {p["status"]["containerStatuses"][0]["state"]["terminated"]["message"] for p in pods}
+    index = "batch.kubernetes.io/job-completion-index"
+    assert messages == {f"{p['metadata']['annotations'][index]} {p['metadata']['name']}" for p in pods}  # fmt: skip
+    assert {m.split()[0] for m in messages} == {"0", "1", "2"}
+    assert sorted(kubelet.pod_results) == sorted(p["metadata"]["name"] for p in pods)

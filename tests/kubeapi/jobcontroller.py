@@ -18,8 +18,24 @@ What it does, as the real one does (https://kubernetes.io/docs/concepts/workload
   completionTime, conditions — with ``SuccessCriteriaMet``/``FailureTarget`` before the
   terminal condition from 1.31 on (``versions.py``).
 
-Not modelled: Indexed completion mode, backoffLimitPerIndex, successPolicy, managedBy,
-podReplacementPolicy=Failed, expectations/caches (it reads storage directly).
+Indexed Jobs (``completionMode: Indexed``, pkg/controller/job/indexed_job_utils.go; details
+in ``indexedjobs.py``): one pod per index ``0..completions-1``, at most ``parallelism``
+active, lowest pending index first, each carrying its index (annotation, label from 1.28,
+hostname ``<job>-<index>``, ``JOB_COMPLETION_INDEX`` fieldRef env, name
+``<job>-<index>-xxxxx``); a succeeded index is never rerun; ``status.completedIndexes`` in
+the compressed format (``indexes.py``), ``succeeded`` counts indexes; the Job completes when
+every index has succeeded. Without ``backoffLimitPerIndex`` a failed index gets a new pod
+(same index) under the Job-wide backoff and ``backoffLimit``. With it (served from 1.29,
+``versions.py``): failures counted per index (the replacement pod's
+``job-index-failure-count`` annotation), an index over its limit, or hit by a podFailurePolicy
+``FailIndex`` rule, goes to ``status.failedIndexes`` and is not retried while the others go
+on; each index backs off on its own (10 s doubling per failure of that index);
+``maxFailedIndexes`` exceeded fails the Job (reason MaxFailedIndexesExceeded), and once every
+index has succeeded or failed with some failed, the Job fails with reason FailedIndexes.
+
+Not modelled: successPolicy, managedBy, podReplacementPolicy=TerminatingOrFailed (a
+terminating pod is replaced only once it is gone, as with Failed), expectations/caches (it
+reads storage directly).
 """
 
 from __future__ import annotations
@@ -30,6 +46,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .clock import parse_time
+from .indexedjobs import (
+    absolute_failure_count,
+    completion_index,
+    has_backoff_limit_per_index,
+    index_failed_by,
+    index_pod,
+    is_indexed,
+    pending_indexes,
+    replacement_counts,
+)
+from .indexes import format_indexes, parse_indexes
 from .recorder import record_event
 from .validation import ApiError
 from .versions import FAILURE_TARGET_FOR_POLICY_SINCE, TARGET_CONDITIONS_SINCE
@@ -201,12 +228,23 @@ class JobController:
         fail_job: str | None = None
         last_failure = 0.0
         policy = spec.get("podFailurePolicy")
+        completions = spec.get("completions")
+        indexed, per_index = is_indexed(job), has_backoff_limit_per_index(job)
+        n = int(completions or 0) if indexed else 0
+        done_ix = parse_indexes(status.get("completedIndexes"), n) if indexed else set()
+        failed_ix = parse_indexes(status.get("failedIndexes"), n) if per_index else set()
+        failures: list[tuple[dict[str, Any], str]] = []  # uncounted failed pods, their action
         for pod in pods:
             if JOB_TRACKING_FINALIZER not in (pod["metadata"].get("finalizers") or []):
                 continue
             phase = (pod.get("status") or {}).get("phase")
+            ix = completion_index(pod)
             if phase == "Succeeded":
-                succeeded += 1
+                if not indexed:
+                    succeeded += 1
+                elif ix is not None and ix < n:
+                    done_ix.add(ix)
+                self._release([pod], count=True)
             elif phase == "Failed" or (
                 pod["metadata"].get("deletionTimestamp") and phase != "Succeeded" and not policy
             ):
@@ -214,14 +252,26 @@ class JobController:
                 action = matched[0] if matched else "Count"
                 if action == "FailJob" and matched:
                     fail_job = fail_job or matched[1]
-                if action != "Ignore":
-                    failed += 1
-                    last_failure = max(last_failure, self._finished_at(pod) or now_s)
-            else:
-                continue
-            self._release([pod], count=True)
+                if per_index and ix is not None and ix < n and index_failed_by(job, pod, action):
+                    failed_ix.add(ix)
+                failures.append((pod, action))
 
         active = [p for p in pods if not self._gone(p)]
+        # With backoffLimitPerIndex, the failed pod of an index still to be retried keeps its
+        # finalizer (uncounted) until its replacement exists and carries its failure count.
+        held = self._held_per_index(failures, done_ix | failed_ix, active, n) if per_index else {}
+        held_uids = {pod["metadata"]["uid"] for pod, _ in held.values()}
+        for pod, action in failures:
+            if pod["metadata"]["uid"] in held_uids:
+                continue
+            if action != "Ignore":
+                failed += 1
+                last_failure = max(last_failure, self._finished_at(pod) or now_s)
+            self._release([pod], count=True)
+        failed_held = sum(1 for _, action in held.values() if action != "Ignore")
+        if indexed:
+            active = self._drop_extra_indexed(job, active, n)
+            succeeded = len(done_ix)
         terminating = [
             p
             for p in pods
@@ -238,7 +288,6 @@ class JobController:
         )
         suspended = bool(spec.get("suspend"))
         start = parse_time(status.get("startTime"))
-        completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1) or 0)
         version = core.version
         target_conditions = version >= TARGET_CONDITIONS_SINCE
@@ -249,7 +298,7 @@ class JobController:
             failure = (target.get("reason", ""), target.get("message", ""))
         elif fail_job is not None:
             failure = ("PodFailurePolicy", fail_job)
-        elif failed > int(spec.get("backoffLimit", 6)):
+        elif failed + failed_held > int(spec.get("backoffLimit", 6)):
             failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
         elif (
             not suspended
@@ -258,10 +307,16 @@ class JobController:
             and now_s - start >= int(spec["activeDeadlineSeconds"])
         ):
             failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+        elif per_index:
+            failure = _failed_indexes_verdict(spec, failed_ix, done_ix, n)
 
         done = (completions is not None and succeeded >= int(completions)) or (
             completions is None and succeeded > 0 and not active
         )
+        if (failure is not None or done) and held:
+            # Finishing: no replacement will come, so the held failures are counted now.
+            failed += failed_held
+            self._release([pod for pod, _ in held.values()], count=True)
         if failure is not None:
             reason, message = failure
             self._delete_pods(job, active)
@@ -312,18 +367,29 @@ class JobController:
             elif succeeded > 0:
                 want = 0
             missing = want - len(active) - len(terminating)
-            if failed and last_failure:
+            if failed and last_failure and not per_index:  # per index: each index backs off
                 delay = min(self.pod_backoff * 2 ** (failed - 1), self.pod_backoff_cap)
                 memory.next_create = max(memory.next_create, last_failure + delay)
             if missing > 0 and now_s >= memory.next_create:
-                active += self._create_pods(job, missing, memory, now_s)
+                if indexed:
+                    taken = done_ix | failed_ix | _indexes(active) | _indexes(terminating)
+                    manifests = self._indexed_pods(
+                        job, pending_indexes(n, taken, missing), held, per_index, now_s
+                    )
+                else:
+                    manifests = [pod_from_template(job) for _ in range(missing)]
+                active += self._create_pods(job, manifests, memory, now_s)
 
         status["conditions"] = conditions
         status.update({"active": len(active), "ready": min(ready, len(active)), "succeeded": succeeded,
                        "failed": failed, "uncountedTerminatedPods": {}})  # fmt: skip
         if version >= (1, 29):
             status["terminating"] = len(terminating)
-        for key in ("active", "succeeded", "failed", "conditions"):
+        if indexed:
+            status["completedIndexes"] = format_indexes(done_ix)
+        if per_index:  # a pointer in the API: "" (no failed index yet) is served, not omitted
+            status["failedIndexes"] = format_indexes(failed_ix)
+        for key in ("active", "succeeded", "failed", "conditions", "completedIndexes"):
             if not status.get(key):
                 status.pop(key, None)
         if status != (job.get("status") or {}):
@@ -378,14 +444,79 @@ class JobController:
                     self.core, job, "Normal", "SuccessfulDelete", f"Deleted pod: {name}", COMPONENT
                 )
 
+    def _held_per_index(
+        self,
+        failures: list[tuple[dict[str, Any], str]],
+        settled: set[int],
+        active: list[dict[str, Any]],
+        n: int,
+    ) -> dict[int, tuple[dict[str, Any], str]]:
+        """Per index still to be retried, its latest failed pod (getPodsWithDelayedDeletionPerIndex)."""
+        running = _indexes(active)
+        held: dict[int, tuple[dict[str, Any], str]] = {}
+        for pod, action in failures:
+            ix = completion_index(pod)
+            if ix is None or ix >= n or ix in settled or ix in running:
+                continue
+            prev = held.get(ix)
+            if prev is None or (
+                absolute_failure_count(prev[0]) <= absolute_failure_count(pod)
+                and (self._finished_at(pod) or 0) >= (self._finished_at(prev[0]) or 0)
+            ):
+                held[ix] = (pod, action)
+        return held
+
+    def _drop_extra_indexed(
+        self, job: dict[str, Any], active: list[dict[str, Any]], n: int
+    ) -> list[dict[str, Any]]:
+        """Delete active pods without a valid index, or a second pod of one index
+        (appendDuplicatedIndexPodsForRemoval: the Running, older one stays)."""
+        keep: dict[int, dict[str, Any]] = {}
+        extra = []
+        ranked = sorted(active, key=lambda p: ((p.get("status") or {}).get("phase") != "Running",
+                                               p["metadata"].get("creationTimestamp") or ""))  # fmt: skip
+        for pod in ranked:
+            ix = completion_index(pod)
+            if ix is None or ix >= n or ix in keep:
+                extra.append(pod)
+            else:
+                keep[ix] = pod
+        self._delete_pods(job, extra)
+        return [p for p in active if p not in extra]
+
+    def _indexed_pods(
+        self,
+        job: dict[str, Any],
+        indexes: list[int],
+        held: dict[int, tuple[dict[str, Any], str]],
+        per_index: bool,
+        now_s: float,
+    ) -> list[dict[str, Any]]:
+        """The pods of ``indexes``; with backoffLimitPerIndex, an index whose last failure is
+        younger than its backoff (10 s doubling per failure of that index) waits."""
+        out = []
+        for ix in indexes:
+            counts = None
+            if per_index:
+                pod, action = held.get(ix, (None, "Count"))
+                if pod is not None:
+                    delay = min(
+                        self.pod_backoff * 2 ** absolute_failure_count(pod), self.pod_backoff_cap
+                    )
+                    if (self._finished_at(pod) or now_s) + delay > now_s:
+                        continue
+                counts = replacement_counts(pod, action)
+            out.append(index_pod(pod_from_template(job), job, ix, self.core.version, counts))
+        return out
+
     def _create_pods(
-        self, job: dict[str, Any], n: int, memory: _JobMemory, now_s: float
+        self, job: dict[str, Any], manifests: list[dict[str, Any]], memory: _JobMemory, now_s: float
     ) -> list[dict[str, Any]]:
         rt = self.core.storage_types["/pods"]
         created = []
-        for _ in range(n):
+        for manifest in manifests:
             try:
-                pod = self.core.create(rt, job["metadata"]["namespace"], pod_from_template(job))
+                pod = self.core.create(rt, job["metadata"]["namespace"], manifest)
             except ApiError as e:
                 memory.create_failures += 1
                 delay = min(
@@ -405,6 +536,25 @@ class JobController:
             record_event(self.core, job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", COMPONENT)  # fmt: skip
             created.append(pod)
         return created
+
+
+def _indexes(pods: list[dict[str, Any]]) -> set[int]:
+    return {ix for ix in map(completion_index, pods) if ix is not None}
+
+
+def _failed_indexes_verdict(
+    spec: dict[str, Any], failed_ix: set[int], done_ix: set[int], n: int
+) -> tuple[str, str] | None:
+    """The Job's failure from its failed indexes (backoffLimitPerIndex), or None."""
+    most = spec.get("maxFailedIndexes")
+    if most is not None and len(failed_ix) > int(most):
+        return (
+            "MaxFailedIndexesExceeded",
+            "Job has exceeded the specified maximal number of failed indexes",
+        )
+    if failed_ix and len(failed_ix | done_ix) >= n:
+        return ("FailedIndexes", "Job has failed indexes")
+    return None
 
 
 def pod_from_template(job: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .podenv import container_env
+
 if TYPE_CHECKING:
     from .server import KubeAPIServer
 
@@ -98,6 +100,18 @@ class PodRun:
     @property
     def container(self) -> dict[str, Any]:
         return self.pod["spec"]["containers"][0]
+
+    def env(self) -> dict[str, str]:
+        """The first container's environment as the kubelet builds it: ``envFrom``, ``env``
+        values (``$(VAR)`` expanded), fieldRef (downward API), Secret and ConfigMap keys."""
+
+        def build() -> dict[str, str]:
+            core = self.kubelet.server.core
+            stored = core.find_stored("/pods", self.namespace, self.name)
+            pod = stored if stored is not None and stored["metadata"]["uid"] == self.pod["metadata"]["uid"] else self.pod  # fmt: skip
+            return container_env(core, pod, self.container)
+
+        return self.kubelet.server._call(build)
 
     def start(self) -> None:
         """Bind the pod to the node and mark it Running (idempotent)."""

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import schema as openapi
+from .jobvalidation import completions_update_causes, indexed_job_causes, pod_failure_policy_causes
 from .patching import json_equal
+from .podenv import ENV_FIELD_PATHS, field_path_errors
 from .selectors import dig
 from .validation import (
     ApiError,
@@ -157,6 +159,12 @@ def default_pod_spec(spec: dict[str, Any], *, for_pod: bool) -> None:
             if isinstance(c.get("image"), str):
                 c.setdefault("imagePullPolicy", _image_pull_policy(c["image"]))
             c.setdefault("resources", {})
+            for env in c.get("env") or []:
+                ref = (
+                    (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
+                )
+                if isinstance(ref, dict):
+                    ref.setdefault("apiVersion", "v1")  # SetDefaults_ObjectFieldSelector
             for port in c.get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
@@ -167,6 +175,16 @@ def default_pod_spec(spec: dict[str, Any], *, for_pod: bool) -> None:
                     vol[src].setdefault("defaultMode", 420)
             if not any(k != "name" for k in vol):
                 vol["emptyDir"] = {}
+
+
+def _field_ref_causes(ref: dict[str, Any], path: str) -> list[Cause]:
+    """validateObjectFieldSelector with the env (downward API) field paths."""
+    problem = field_path_errors(ref.get("fieldPath"))
+    if problem == ["required"]:
+        return [Cause.required(f"{path}.fieldPath")]
+    if problem:
+        return [Cause.not_supported(f"{path}.fieldPath", ref.get("fieldPath"), ENV_FIELD_PATHS)]
+    return []
 
 
 def _check_resources(res: Any, path: str, causes: list[Cause]) -> None:
@@ -260,6 +278,10 @@ def validate_pod_spec(spec: Any, path: str, *, restart_policies: tuple[str, ...]
             for j, env in enumerate(c.get("env") or []):
                 if not (isinstance(env, dict) and env.get("name")):
                     causes.append(Cause.required(f"{cp}.env[{j}].name"))
+                    continue
+                ref = (env.get("valueFrom") or {}).get("fieldRef")
+                if isinstance(ref, dict):
+                    causes += _field_ref_causes(ref, f"{cp}.env[{j}].valueFrom.fieldRef")
             if "imagePullPolicy" in c and c["imagePullPolicy"] not in (
                 "Always",
                 "IfNotPresent",
@@ -486,8 +508,14 @@ def job_prepare_create(core: Core, obj: dict[str, Any]) -> None:
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("backoffLimit", 6 if spec.get("backoffLimitPerIndex") is None else 2147483647)
     spec.setdefault("suspend", False)
+    policy = spec.get("podFailurePolicy")
     if core.version >= (1, 29):
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        # SetDefaults_Job: with a podFailurePolicy a pod is replaced only once it has failed.
+        spec.setdefault("podReplacementPolicy", "Failed" if policy else "TerminatingOrFailed")
+    for rule in (policy.get("rules") if isinstance(policy, dict) else None) or []:
+        for pattern in (rule.get("onPodConditions") if isinstance(rule, dict) else None) or []:
+            if isinstance(pattern, dict):
+                pattern.setdefault("status", "True")
     template = spec.setdefault("template", {})
     if not isinstance(template, dict):
         return
@@ -574,7 +602,8 @@ def job_validate(core: Core, obj: dict[str, Any], old: dict[str, Any] | None) ->
         causes.append(Cause.not_supported("spec.completionMode", mode, ["NonIndexed", "Indexed"]))
     if mode == "Indexed" and spec.get("completions") is None:
         causes.append(Cause.required("spec.completions", "when completion mode is Indexed"))
-    if spec.get("podReplacementPolicy") not in (
+    causes += indexed_job_causes(name, spec) + pod_failure_policy_causes(spec)
+    if spec.get("podFailurePolicy") is None and spec.get("podReplacementPolicy") not in (
         ("TerminatingOrFailed", "Failed") if core.version >= (1, 29) else (None,)
     ):
         causes.append(
@@ -589,8 +618,8 @@ def job_validate(core: Core, obj: dict[str, Any], old: dict[str, Any] | None) ->
     )
     if old is not None:
         old_spec = old.get("spec") or {}
+        causes += completions_update_causes(core.version, spec, old_spec)
         for key in (
-            "completions",
             "selector",
             "completionMode",
             "podFailurePolicy",
