@@ -115,6 +115,34 @@ def test_reference_profiles_stand_in_for_reference_data(tmp_path, sides):
     ]
 
 
+def test_reference_data_and_its_shard_profiles_give_the_same_report(tmp_path, sides):
+    """A sample smaller than the data (1,000 of 5,290 rows): the reference read from data
+    is profiled file by file on the files' keys, so its report is the shards' report to
+    the byte, and its cached profile is the merged shard profiles' bytes."""
+    reference, current = sides
+    config = tmp_path / "monitor.yaml"
+    config.write_text("profile:\n  sampleSize: 1000\n")
+    (tmp_path / "s").mkdir()
+    ref_uris = _shards(reference, tmp_path / "s", 3, "--config", str(config))
+    cache = tmp_path / "cache"
+    common = ["--current", str(current), "--config", str(config), "--quiet"]
+    out = ["--output", str(tmp_path / "d"), "--profile-cache", str(cache)]
+    code = main(["analyze", "--reference", str(reference), *common, *out])
+    assert code == 0
+    from_data = load_report((tmp_path / "d" / "report.json").read_bytes())
+    from_shards = _analyze(tmp_path / "r", "--reference-profiles", *ref_uris, *common)
+    assert from_shards["features"] == from_data["features"]
+    assert from_shards["dataset"] == from_data["dataset"]
+    # The numerical scores come from samples (not exact): two other samples of 1,000
+    # values would give other scores.
+    numerical = [f for f in from_data["features"] if f["kind"] == "numerical"]
+    assert numerical and not any(f["exact"] for f in numerical)
+
+    merged = load_profiles(ref_uris, StorageOptions(), "--reference-profiles").profile
+    (cached,) = cache.glob("reference-*.dwprofile")
+    assert cached.read_bytes() == dumps_profile(merged, keep_keys=False)
+
+
 def test_bad_input_exits_with_a_clear_error(tmp_path, sides, capsys):
     reference, current = sides
     out = str(tmp_path / "p")
@@ -295,3 +323,43 @@ def test_shards_takes_the_index_from_the_indexed_job_env(tmp_path, sides, monkey
     monkeypatch.delenv("JOB_COMPLETION_INDEX")
     code = main(["profile", "--input", str(current), "--shards", "3", "--output", str(out)])
     assert code == 2 and "$JOB_COMPLETION_INDEX is not set" in capsys.readouterr().err
+
+
+def test_shards_counting_on_the_reference_edges_give_the_single_pass_report(tmp_path, sides):
+    reference, current = sides
+    config = tmp_path / "monitor.yaml"
+    config.write_text("profile:\n  sampleSize: 1000\n")  # 5,290 rows: samples hold a fifth
+    cfg = ("--config", str(config))
+    for name in ("refp", "exact", "estimated"):
+        (tmp_path / name).mkdir()
+    ref = _shards(reference, tmp_path / "refp", 1, *cfg)
+    exact = _shards(current, tmp_path / "exact", 3, *cfg, "--reference-profiles", *ref)
+    estimated = _shards(current, tmp_path / "estimated", 3, *cfg)
+    side = ("--reference-profiles", *ref, *cfg)
+    from_data = _analyze(tmp_path / "a", *side, "--current", str(current))
+    from_exact = _analyze(tmp_path / "b", *side, "--current-profiles", *exact)
+    from_estimated = _analyze(tmp_path / "c", *side, "--current-profiles", *estimated)
+    assert from_exact["features"] == from_data["features"]
+    assert from_exact["dataset"] == from_data["dataset"]
+    # A reference read from data profiles to the same bytes: its edges are the same.
+    ref_data = ("--reference", str(reference), *cfg)
+    assert (
+        _analyze(tmp_path / "d", *ref_data, "--current-profiles", *exact)["features"]
+        == (_analyze(tmp_path / "e", *ref_data, "--current", str(current))["features"])
+    )
+    # Without the reference's edges the histograms come from 1,000-value samples.
+    estimated_x = next(f for f in from_estimated["features"] if f["name"] == "x")
+    data_x = next(f for f in from_data["features"] if f["name"] == "x")
+    assert estimated_x["distribution"] != data_x["distribution"]
+
+
+def test_reference_profiles_of_profile_must_hold_its_numerical_columns(tmp_path, sides, capsys):
+    reference, current = sides
+    (tmp_path / "refp").mkdir()
+    ref = _shards(reference, tmp_path / "refp", 1, "--include", "c")
+    out = str(tmp_path / "p.dwprofile")
+    argv = ["profile", "--input", str(current), "--output", out, "--reference-profiles", *ref]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 3 and "--reference-profiles" in err and "'x'" in err  # InvalidProfile
+    assert not Path(out).exists()

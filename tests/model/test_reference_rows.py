@@ -84,3 +84,41 @@ def test_column_groups_sample_the_same_rows_as_whole_batches(tmp_path):
     grouped = sample_rows(dataset.batches(names, column_group=64), 400, seed=1)
     assert whole is not None and grouped is not None
     assert grouped.column_names == names and grouped.equals(whole)
+
+
+def test_files_keyed_by_identity_sample_the_merged_profiles_rows_in_any_order(tmp_path):
+    """The importance rows of a reference read file by file (analysis/model_rootcause.py):
+    the same rows whatever order the files come in, and the rows the merged per-file
+    profile samples, so a reference given as shard profiles holds the same sample."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    from driftwarden.analysis.incremental import file_stream, scan_file
+    from driftwarden.model.reference_rows import sample_streams
+    from driftwarden.storage import DatasetSource, StorageOptions, open_dataset
+
+    rng = np.random.default_rng(4)
+    for part, rows in enumerate([3000, 40, 1700, 900]):
+        pq.write_table(
+            pa.table({"x": rng.normal(size=rows), "c": rng.choice(["a", "b"], rows)}),
+            tmp_path / f"p{part}.parquet",
+        )
+    dataset = open_dataset(DatasetSource(uri=str(tmp_path)), StorageOptions())
+
+    def streams(files):
+        return [(file_stream(f), dataset.batches(["x", "c"], files=[f])) for f in files]
+
+    files = sorted(dataset.files, key=lambda f: f.path)
+    rows = sample_streams(streams(files), 800, seed=7)
+    shuffled = list(files)
+    random.Random(1).shuffle(shuffled)
+    again = sample_streams(streams(shuffled), 800, seed=7)
+    assert rows is not None and again is not None and rows.equals(again)
+
+    options = ProfileOptions(sample_size=800, seed=7)
+    scan = scan_file(dataset, [ColumnPlan("x", "numerical")], [], options, None, 64)
+    merged = scan(files[0], True)
+    for info in files[1:]:
+        merged = merged.merge(scan(info, True))
+    assert np.array_equal(np.sort(rows["x"].to_numpy()), np.sort(merged.columns["x"].sample))

@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftwarden.analysis.incremental import scan_file
+from driftwarden.analysis.plan import FeaturePlan
+from driftwarden.analysis.run import load_or_build_reference
 from driftwarden.profile import ColumnPlan, DatasetProfile, ProfileOptions, dumps_profile
 from driftwarden.profile.dataset import empty_profile
 from driftwarden.storage import StorageOptions
@@ -54,22 +56,35 @@ def _write(directory: Path, seed: int, sizes: list[int]) -> None:
         pq.write_table(table, directory / f"part-{index:03d}.parquet", row_group_size=250)
 
 
-def _merged(pieces: list[DatasetProfile]) -> DatasetProfile:
-    profile = empty_profile(PLAN, OPTIONS, EDGES)
+def _merged(pieces: list[DatasetProfile], edges: dict | None = EDGES) -> DatasetProfile:
+    profile = empty_profile(PLAN, OPTIONS, edges)
     for piece in pieces:
         profile = piece if profile.rows == 0 else profile.merge(piece)
     return profile
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    sizes=st.lists(st.integers(1, 700), min_size=1, max_size=9),
-    shards=st.integers(1, 5),
-    order=st.integers(0, 2**32 - 1),
-)
+def _sharded(scan, files: list, shards: int, rng: random.Random, edges: dict | None) -> bytes:
+    """Any split of ``files`` (some shards possibly empty, each shard's files in the
+    order given), the shard profiles merged in any order: the merge's bytes."""
+    parts: list[list] = [[] for _ in range(shards)]
+    for info in files:
+        parts[rng.randrange(shards)].append(info)
+    profiles = [_merged([scan(info, True) for info in part], edges) for part in parts]
+    rng.shuffle(profiles)
+    return dumps_profile(_merged(profiles, edges))
+
+
+_SPLITS = {
+    "seed": st.integers(0, 2**32 - 1),
+    "sizes": st.lists(st.integers(1, 700), min_size=1, max_size=9),
+    "shards": st.integers(1, 5),
+    "order": st.integers(0, 2**32 - 1),
+}
+_SLOW = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=_SLOW)
+@given(**_SPLITS)
 def test_one_pass_shards_and_shuffled_files_serialise_alike(
     tmp_path_factory, seed, sizes, shards, order
 ):
@@ -84,12 +99,26 @@ def test_one_pass_shards_and_shuffled_files_serialise_alike(
     shuffled = list(files)
     rng.shuffle(shuffled)
     assert dumps_profile(_merged([scan(info, True) for info in shuffled])) == one_pass
+    assert _sharded(scan, shuffled, shards, rng, EDGES) == one_pass
 
-    # Any split, some shards possibly empty, each shard's files in any order, the shard
-    # profiles merged in any order.
-    parts: list[list] = [[] for _ in range(shards)]
-    for info in shuffled:
-        parts[rng.randrange(shards)].append(info)
-    profiles = [_merged([scan(info, True) for info in part]) for part in parts]
-    rng.shuffle(profiles)
-    assert dumps_profile(_merged(profiles)) == one_pass
+
+@settings(max_examples=15, deadline=None, suppress_health_check=_SLOW)
+@given(**_SPLITS)
+def test_a_reference_read_from_data_is_its_shards_merged(
+    tmp_path_factory, seed, sizes, shards, order
+):
+    """The run's reference path (analysis/run.py) profiles the data as the shards do: its
+    profile (no histogram edges: the reference sets them) is their merge, byte for byte."""
+    directory = tmp_path_factory.mktemp("reference")
+    _write(directory, seed, sizes)
+    dataset = open_dataset(DatasetSource(uri=str(directory)), StorageOptions())
+    plan = FeaturePlan(list(PLAN), [])
+    profile, cached = load_or_build_reference(
+        dataset, plan, OPTIONS, 10, cache=None, storage=StorageOptions(), progress=None, findings=[]
+    )
+    assert not cached
+    scan = scan_file(dataset, PLAN, ["c"], OPTIONS, None, column_group=64)
+    rng = random.Random(order)
+    shuffled = list(dataset.files)
+    rng.shuffle(shuffled)
+    assert _sharded(scan, shuffled, shards, rng, None) == dumps_profile(profile)

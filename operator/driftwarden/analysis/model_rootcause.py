@@ -3,8 +3,9 @@
 Importance is given in ``spec.model.importance.weights``, or estimated on the
 reference (:mod:`driftwarden.model.importance`) from a uniform sample of whole
 reference rows (:mod:`driftwarden.model.reference_rows`). Reading those rows is a
-second, column-projected pass over the reference (in column groups, as the profile reads
-wide data: the groups keep the same rows, their keys being positions); its result is cached next to the
+second, column-projected pass over the reference, file by file on the profile's keys
+(in column groups, as the profile reads wide data: the groups keep the same rows, their
+keys being positions); its result is cached next to the
 reference profile (``importance-<key>.json`` under the profile cache), keyed like the
 profile by the reference files, the columns and the settings, so a monitor pays for
 it once per reference, not once per run.
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import driftwarden
+from driftwarden.analysis.incremental import file_stream
 from driftwarden.analysis.model_settings import LABEL, ModelSettings
 from driftwarden.errors import DriftwardenError
 from driftwarden.model.importance import (
@@ -27,7 +29,7 @@ from driftwarden.model.importance import (
     estimate_importance,
     given_importance,
 )
-from driftwarden.model.reference_rows import as_values, sample_rows
+from driftwarden.model.reference_rows import as_values, sample_streams
 from driftwarden.model.rootcause import root_cause_section
 from driftwarden.profile import ColumnPlan
 from driftwarden.report.text import finding
@@ -161,9 +163,16 @@ def feature_importance(
         except (DriftwardenError, ValueError, KeyError, TypeError) as error:
             log.info("importance cache not used", extra={"reason": str(error)})
     columns = [*names, against] if against not in names else names
-    # Read in column groups as the profile is (bounded memory on wide data).
-    batches = reference.batches(columns, column_group=COLUMN_GROUP)
-    table = sample_rows(batches, settings.sample_rows, seed)
+    # File by file, each keyed by its path, as the reference profile is (rows numbered
+    # within the file, after the window filter): the sample is a function of the data,
+    # not of the listing order. In column groups as the profile is (bounded memory on
+    # wide data).
+    files = sorted(reference.files, key=lambda info: info.path)
+    streams = (
+        (file_stream(info), reference.batches(columns, column_group=COLUMN_GROUP, files=[info]))
+        for info in files
+    )
+    table = sample_streams(streams, settings.sample_rows, seed)
     if table is None:
         return None
     importance = estimate_importance(

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +37,10 @@ from driftwarden.profile import (
     DatasetProfile,
     NumericProfile,
     ProfileOptions,
-    build_profile,
     dumps_profile,
     kind_of,
     loads_profile,
 )
-from driftwarden.profile.rows import read_order
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
@@ -120,38 +118,6 @@ def reference_cache_key(
 # one group's column chunks at a time (at 10^5 x 1,000 float64: peak RSS 1.6 GiB
 # reading all columns at once; bench/RESULTS.md). Narrower data reads in one pass.
 COLUMN_GROUP = 64
-
-
-def _batches(dataset: OpenedDataset, plan: FeaturePlan, options: ProfileOptions) -> Iterator[Any]:
-    return dataset.batches(
-        read_order(plan.names, options.row_features),
-        dictionary_columns=plan.categorical,
-        column_group=COLUMN_GROUP,
-    )
-
-
-def _profile(
-    dataset: OpenedDataset,
-    plan: FeaturePlan,
-    options: ProfileOptions,
-    phase: str,
-    progress: Progress | None,
-    edges: dict[str, Any] | None = None,
-    batches: Iterator[Any] | None = None,
-) -> DatasetProfile:
-    # Only Parquet and Arrow files count their rows from metadata; CSV/JSON would need a scan.
-    total = (
-        dataset.count_rows()
-        if progress is not None and dataset.format in ("parquet", "arrow")
-        else None
-    )
-    return build_profile(
-        _batches(dataset, plan, options) if batches is None else batches,
-        plan.columns,
-        options,
-        edges=edges,
-        on_batch=_row_counter(progress, phase, total),
-    )
 
 
 def _row_counter(progress: Progress | None, phase: str, total: int | None) -> Callable[[int], None]:
@@ -237,7 +203,26 @@ def load_or_build_reference(
                 return profile, True
             except ProfileError as error:
                 findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
-    profile = _profile(reference, plan, options, "reference", progress)
+    # File by file, each row keyed by its file and position, as the current side and
+    # `driftwarden profile` read: the same bytes as the merge of the reference's shard
+    # profiles (docs/sharding.md), and the importance rows use the same keys.
+    total = (
+        reference.count_rows()
+        if progress is not None and reference.format in ("parquet", "arrow")
+        else None
+    )
+    scan = scan_file(
+        reference,
+        plan.columns,
+        plan.categorical,
+        options,
+        None,
+        COLUMN_GROUP,
+        _row_counter(progress, "reference", total),
+    )
+    profile, _counts = profile_window(
+        reference, plan.columns, options, None, scan, cache=None, storage=storage, findings=findings
+    )
     if uri is not None:
         try:
             payload = dumps_profile(profile, keep_keys=False)

@@ -25,17 +25,13 @@ from driftwarden.profile.sampling import RowKeys
 
 
 class _Stream:
-    """The bottom-k rows of one stream of batches (one column group)."""
+    """The bottom-k rows of one column group, over every file."""
 
     def __init__(self) -> None:
         self.kept: pa.Table | None = None
         self.keys = np.empty(0, dtype=np.float64)
-        self.position = 0
 
-    def offer(self, batch: pa.RecordBatch, keys: RowKeys, size: int) -> None:
-        count = batch.num_rows
-        batch_keys = keys.of(self.position, count)
-        self.position += count
+    def offer(self, batch: pa.RecordBatch, batch_keys: np.ndarray, size: int) -> None:
         if self.keys.size >= size:
             candidates = np.flatnonzero(batch_keys < self.keys.max())
             if candidates.size == 0:
@@ -69,15 +65,33 @@ def sample_rows(
     position, so every group keeps the same rows in the same order, and the groups'
     columns are put side by side. None when there are no rows.
     """
+    return sample_streams([(stream, batches)], size, seed)
+
+
+def sample_streams(
+    streams: Iterable[tuple[bytes, Iterable[pa.RecordBatch]]], size: int, seed: int
+) -> pa.Table | None:
+    """:func:`sample_rows` of several streams (the files of a dataset, each with its
+    identity, ``analysis.incremental.file_stream``), rows numbered within their stream.
+
+    A row's key is then the one the per-file profile gives it, so the sample is the same
+    whichever order the files come in, and it holds the rows the merged profile's
+    column samples hold (for columns finite in every row).
+    """
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
-    keys = RowKeys(seed, stream)
-    streams: dict[tuple[str, ...], _Stream] = {}
-    for batch in batches:
-        if batch.num_rows:
-            names = tuple(batch.schema.names)
-            streams.setdefault(names, _Stream()).offer(batch, keys, size)
-    parts = [part for s in streams.values() if (part := s.ordered()) is not None]
+    groups: dict[tuple[str, ...], _Stream] = {}
+    for stream, batches in streams:
+        keys = RowKeys(seed, stream)
+        positions: dict[tuple[str, ...], int] = {}  # per column group, within this stream
+        for batch in batches:
+            if batch.num_rows:
+                names = tuple(batch.schema.names)
+                start = positions.get(names, 0)
+                positions[names] = start + batch.num_rows
+                batch_keys = keys.of(start, batch.num_rows)
+                groups.setdefault(names, _Stream()).offer(batch, batch_keys, size)
+    parts = [part for s in groups.values() if (part := s.ordered()) is not None]
     if not parts:
         return None
     table, first_keys = parts[0]
