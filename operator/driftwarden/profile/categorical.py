@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from driftwarden.model.keys import id_hashes, mix
 from driftwarden.profile.sampling import RowKeys
 
 OTHER = "__other__"
@@ -51,11 +52,7 @@ DEPTH = 5  # count-min rows: a label's estimate fails its bound with probability
 _MIN_WIDTH = 64
 # Kirsch–Mitzenmacher: row r's counter is (h1 + r * h2) mod width, two hashes for all rows.
 _ROWS = np.arange(DEPTH, dtype=np.uint64)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 _SECOND = np.uint64(0xD6E8FEB86659FD93)
-_NO_BYTES = np.empty(0, dtype=np.uint8)
 
 
 def _label(value: object) -> str:
@@ -112,42 +109,13 @@ def _to_labels(values: pa.Array) -> list[str]:
     return [_label(v) for v in values.to_pylist()]
 
 
-def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """splitmix64's finaliser (as profile/sampling.py), in place: a bijection of 64 bits."""
-    x ^= x >> np.uint64(30)
-    x *= _MIX1
-    x ^= x >> np.uint64(27)
-    x *= _MIX2
-    x ^= x >> np.uint64(31)
-    return x
-
-
 def _hashes(labels: list[str]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """Two 64-bit hashes of each label's UTF-8 text (h2 odd, so the rows' counters differ).
-
-    Tabulation hashing, vectorised: each byte's value and position map to a random word
-    (the splitmix64 finaliser of both), a label's hash is the XOR of its bytes' words,
-    mixed with its length. Simple tabulation is 3-independent (Pătraşcu & Thorup 2012),
-    more than the pairwise independence count-min's bound assumes; one blake2b call per
-    label cost ~2 µs, most of a high-cardinality column's profiling time.
-    """
-    text = pa.array(labels, type=pa.large_string())
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=len(text) + 1)
-    data = text.buffers()[2]
-    size = int(offsets[-1])
-    raw = (
-        np.frombuffer(data, dtype=np.uint8, count=size) if data is not None and size else _NO_BYTES
-    )
-    lengths = np.diff(offsets)
-    position = np.arange(size, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    """Two 64-bit hashes of each label's UTF-8 text (h2 odd, so the rows' counters differ):
+    the id hash of the label join (vectorised over the bytes; one blake2b call per label
+    cost ~2 µs, most of a high-cardinality column's profiling time), and a remix of it."""
+    h1 = id_hashes(pa.array(labels, type=pa.large_string()))
     with np.errstate(over="ignore"):  # unsigned arithmetic wraps by design
-        words = _mix(raw.astype(np.uint64) | (position.astype(np.uint64) << np.uint64(8)))
-        h1 = np.zeros(len(labels), dtype=np.uint64)
-        filled = lengths > 0
-        if size:
-            h1[filled] = np.bitwise_xor.reduceat(words, offsets[:-1][filled])
-        h1 = _mix(h1 ^ (lengths.astype(np.uint64) * _GOLDEN))
-        h2 = _mix(h1 ^ _SECOND) | np.uint64(1)
+        h2 = mix(h1 ^ _SECOND) | np.uint64(1)
     return h1, h2
 
 
