@@ -197,6 +197,19 @@ def test_bad_input_exits_with_a_clear_error(tmp_path, sides, capsys):
     assert code == 3 and "no profile at" in capsys.readouterr().err
 
 
+def test_a_profile_of_an_older_format_is_refused_by_name(tmp_path, sides, capsys):
+    from tests.profile.test_serialize import _with_version
+
+    reference, current = sides
+    (uri,) = _shards(reference, tmp_path, 1)
+    Path(uri).write_bytes(_with_version(Path(uri).read_bytes(), 2))
+    capsys.readouterr()
+    code = main(["analyze", "--reference-profiles", uri, "--current", str(current), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 3 and "shard-0-of-1.dwprofile has profile version 2" in err
+    assert "driftwarden profile" in err
+
+
 @pytest.mark.parametrize("text", ["1", "a/b", "-1/2", "2/2", "0/0", "1/2/3"])
 def test_shard_syntax_errors_name_the_flag(text):
     with pytest.raises(ConfigError, match="--shard"):
