@@ -341,3 +341,43 @@ def test_shards_takes_the_index_from_the_indexed_job_env(tmp_path, sides, monkey
     monkeypatch.delenv("JOB_COMPLETION_INDEX")
     code = main(["profile", "--input", str(current), "--shards", "3", "--output", str(out)])
     assert code == 2 and "$JOB_COMPLETION_INDEX is not set" in capsys.readouterr().err
+
+
+def test_shards_counting_on_the_reference_edges_give_the_single_pass_report(tmp_path, sides):
+    reference, current = sides
+    config = tmp_path / "monitor.yaml"
+    config.write_text("profile:\n  sampleSize: 1000\n")  # 5,290 rows: samples hold a fifth
+    cfg = ("--config", str(config))
+    for name in ("refp", "exact", "estimated"):
+        (tmp_path / name).mkdir()
+    ref = _shards(reference, tmp_path / "refp", 1, *cfg)
+    exact = _shards(current, tmp_path / "exact", 3, *cfg, "--reference-profiles", *ref)
+    estimated = _shards(current, tmp_path / "estimated", 3, *cfg)
+    side = ("--reference-profiles", *ref, *cfg)
+    from_data = _analyze(tmp_path / "a", *side, "--current", str(current))
+    from_exact = _analyze(tmp_path / "b", *side, "--current-profiles", *exact)
+    from_estimated = _analyze(tmp_path / "c", *side, "--current-profiles", *estimated)
+    assert from_exact["features"] == from_data["features"]
+    assert from_exact["dataset"] == from_data["dataset"]
+    # A reference read from data profiles to the same bytes: its edges are the same.
+    ref_data = ("--reference", str(reference), *cfg)
+    assert (
+        _analyze(tmp_path / "d", *ref_data, "--current-profiles", *exact)["features"]
+        == (_analyze(tmp_path / "e", *ref_data, "--current", str(current))["features"])
+    )
+    # Without the reference's edges the histograms come from 1,000-value samples.
+    estimated_x = next(f for f in from_estimated["features"] if f["name"] == "x")
+    data_x = next(f for f in from_data["features"] if f["name"] == "x")
+    assert estimated_x["distribution"] != data_x["distribution"]
+
+
+def test_reference_profiles_of_profile_must_hold_its_numerical_columns(tmp_path, sides, capsys):
+    reference, current = sides
+    (tmp_path / "refp").mkdir()
+    ref = _shards(reference, tmp_path / "refp", 1, "--include", "c")
+    out = str(tmp_path / "p.dwprofile")
+    argv = ["profile", "--input", str(current), "--output", out, "--reference-profiles", *ref]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 3 and "--reference-profiles" in err and "'x'" in err  # InvalidProfile
+    assert not Path(out).exists()

@@ -306,3 +306,29 @@ def test_a_behaviour_sees_the_env_the_kubelet_would_build(kube_cluster: KubeAPIS
     assert got == {"CFG_region": "eu", "CFG_tier": "gold", "POD": pod["metadata"]["name"],
                    "NS": "default", "APP": "drift", "NOTE": "", "REGION": "eu",
                    "WHERE": "default/eu $(NS) $(UNSET)", "JOB_COMPLETION_INDEX": "0"}  # fmt: skip
+
+
+def test_scaling_an_indexed_job_down_deletes_the_pods_of_dropped_indexes(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    gate = threading.Event()
+
+    def behaviour(run: PodRun) -> Outcome:
+        run.start()
+        while not (gate.wait(0.05) or run.cancelled.is_set()):
+            pass
+        return Outcome(exit_code=143 if run.cancelled.is_set() else 0)
+
+    kube_cluster.kubelet.behave(behaviour)
+    kube_cluster.create(indexed("elastic", 3, 3))
+    kube_cluster.wait_for(lambda: len(job_pods(kube_cluster, "elastic")) == 3)
+    kube_cluster.patch("batch", "v1", "jobs", "elastic",
+                       {"spec": {"completions": 1, "parallelism": 1}}, "default")  # fmt: skip
+    kube_cluster.wait_for(lambda: all(
+        p["metadata"].get("deletionTimestamp") or p["status"].get("phase") == "Failed"
+        for p in job_pods(kube_cluster, "elastic") if index_of(p) > 0))  # fmt: skip
+    deleted = kube_cluster.events("default", involved_name="elastic", reason="SuccessfulDelete")
+    assert len(deleted) == 2
+    gate.set()
+    done = wait_condition(kube_cluster, "elastic", "Complete")
+    assert done["status"]["completedIndexes"] == "0" and done["status"]["succeeded"] == 1

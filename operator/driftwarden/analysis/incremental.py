@@ -48,6 +48,7 @@ from driftwarden.profile import (
     DatasetProfile,
     NumericProfile,
     ProfileOptions,
+    ReserveExhausted,
     build_profile,
     dump_parts,
     empty_profile,
@@ -109,16 +110,31 @@ def scan_file(
     names = read_order([column.name for column in columns], options.row_features)
 
     def scan(info: FileInfo, whole: bool) -> DatasetProfile:
-        batches = dataset.batches(
-            names,
-            dictionary_columns=categorical,
-            column_group=column_group,
-            files=[info],
-            whole=whole,
-        )
-        return build_profile(
-            batches, columns, options, edges=edges, on_batch=on_batch, stream=file_stream(info)
-        )
+        def profile(rows: int | None) -> DatasetProfile:
+            batches = dataset.batches(
+                names,
+                dictionary_columns=categorical,
+                column_group=column_group,
+                files=[info],
+                whole=whole,
+            )
+            return build_profile(
+                batches,
+                columns,
+                options,
+                edges=edges,
+                on_batch=on_batch,
+                stream=file_stream(info),
+                rows=rows,
+            )
+
+        # A whole file's row count lets its samples keep only the rows that can end in
+        # them (profile/reserve.py); in the rare case that falls short, read it again.
+        try:
+            return profile(dataset.file_rows(info) if whole else None)
+        except ReserveExhausted as short:
+            log.debug("profiling %s again without the sampling cut: %s", redact(info.uri), short)
+            return profile(None)
 
     return scan
 
