@@ -339,3 +339,29 @@ def test_scaling_an_indexed_job_down_deletes_the_pods_of_dropped_indexes(
     gate.set()
     done = wait_condition(kube_cluster, "elastic", "Complete")
     assert done["status"]["completedIndexes"] == "0" and done["status"]["succeeded"] == 1
+
+
+def test_suspending_an_indexed_job_keeps_its_completed_indexes(kube_cluster: KubeAPIServer) -> None:
+    gate = threading.Event()
+
+    def behaviour(run: PodRun) -> Outcome:
+        if index_of(run.pod) == 0:
+            return Outcome()
+        run.start()
+        while not (gate.wait(0.05) or run.cancelled.is_set()):
+            pass
+        return Outcome(exit_code=143 if run.cancelled.is_set() else 0)
+
+    kube_cluster.kubelet.behave(behaviour)
+    kube_cluster.create(indexed("pause", 2, 1))
+    kube_cluster.wait_for(lambda: (kube_cluster.get("batch", "v1", "jobs", "pause", "default")["status"].get("completedIndexes") == "0"
+                                   and len(pods_of_index(kube_cluster, "pause", 1)) == 1))  # fmt: skip
+    kube_cluster.patch("batch", "v1", "jobs", "pause", {"spec": {"suspend": True}}, "default")
+    wait_condition(kube_cluster, "pause", "Suspended")
+    kube_cluster.wait_for(lambda: pods_of_index(kube_cluster, "pause", 1)[0]["status"].get("phase") == "Failed")  # fmt: skip
+    gate.set()
+    kube_cluster.patch("batch", "v1", "jobs", "pause", {"spec": {"suspend": False}}, "default")
+    kube_cluster.advance_clock(10)  # past any pod backoff: the index is not what is tested
+    done = wait_condition(kube_cluster, "pause", "Complete")
+    assert done["status"]["completedIndexes"] == "0,1"
+    assert [len(pods_of_index(kube_cluster, "pause", i)) for i in (0, 1)] == [1, 2]
