@@ -48,12 +48,14 @@ from driftwarden.profile import (
     DatasetProfile,
     NumericProfile,
     ProfileOptions,
+    ReserveExhausted,
     build_profile,
     dump_parts,
     empty_profile,
     loads_profile,
 )
 from driftwarden.profile.rows import read_order
+from driftwarden.profile.serialize import VERSION as PROFILE_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     FileCoverage,
@@ -108,16 +110,31 @@ def scan_file(
     names = read_order([column.name for column in columns], options.row_features)
 
     def scan(info: FileInfo, whole: bool) -> DatasetProfile:
-        batches = dataset.batches(
-            names,
-            dictionary_columns=categorical,
-            column_group=column_group,
-            files=[info],
-            whole=whole,
-        )
-        return build_profile(
-            batches, columns, options, edges=edges, on_batch=on_batch, stream=file_stream(info)
-        )
+        def profile(rows: int | None) -> DatasetProfile:
+            batches = dataset.batches(
+                names,
+                dictionary_columns=categorical,
+                column_group=column_group,
+                files=[info],
+                whole=whole,
+            )
+            return build_profile(
+                batches,
+                columns,
+                options,
+                edges=edges,
+                on_batch=on_batch,
+                stream=file_stream(info),
+                rows=rows,
+            )
+
+        # A whole file's row count lets its samples keep only the rows that can end in
+        # them (profile/reserve.py); in the rare case that falls short, read it again.
+        try:
+            return profile(dataset.file_rows(info) if whole else None)
+        except ReserveExhausted as short:
+            log.debug("profiling %s again without the sampling cut: %s", redact(info.uri), short)
+            return profile(None)
 
     return scan
 
@@ -134,6 +151,7 @@ def context_key(
             "options": asdict(options),
             "edges": {name: [float(e) for e in value] for name, value in (edges or {}).items()},
             "version": driftwarden.__version__,
+            "format": PROFILE_VERSION,  # older profile files: other names, never read
         },
         sort_keys=True,
     )

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from driftwarden.analysis.incremental import scan_file
 from driftwarden.errors import ConfigError, DataNotFoundError, ProfileError
 from driftwarden.profile import (
     ColumnPlan,
     DatasetProfile,
+    NumericProfile,
     ProfileOptions,
     empty_profile,
     kind_of,
@@ -71,19 +74,44 @@ def profile_files(
     files: Sequence[FileInfo],
     column_group: int,
     whole: Collection[str] | None = None,
+    edges: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> DatasetProfile:
     """The merged profile of ``files`` (none: an empty profile that merges as nothing),
     each file profiled on its own and keyed by its path, as a run's current side is.
 
     ``whole``: the paths lying whole inside the dataset's time window (read without its
     filter); the others are filtered to the window. None: every file is read whole.
+    ``edges`` (:func:`histogram_edges`): numerical columns also count histograms on them.
     """
-    scan = scan_file(dataset, plan, categorical, options, None, column_group)
-    profile = empty_profile(plan, options)
+    scan = scan_file(
+        dataset, plan, categorical, options, None if edges is None else dict(edges), column_group
+    )
+    profile = empty_profile(plan, options, edges)
     for info in sorted(files, key=lambda f: f.path):
         piece = scan(info, whole is None or info.path in whole)
         profile = piece if profile.rows == 0 else profile.merge(piece)
     return profile
+
+
+def histogram_edges(
+    reference: DatasetProfile, plan: Sequence[ColumnPlan], bins: int, flag: str
+) -> dict[str, NDArray[np.float64]]:
+    """The reference's bin edges of every planned numerical column, as an analysis takes
+    them (``quantile_edges(bins)``): a shard counting its histograms on them gives the
+    analysis exact counts, so its report is a single pass's, not estimated from samples.
+    ProfileError naming ``flag`` when the reference lacks a column or has it as another kind."""
+    edges: dict[str, NDArray[np.float64]] = {}
+    for column in plan:
+        if column.kind != "numerical":
+            continue
+        found = reference.columns.get(column.name)
+        if not isinstance(found, NumericProfile):
+            raise ProfileError(
+                f"{flag}: the reference profiles have no numerical column {column.name!r}",
+                hint="give the profiles of the reference this data will be compared with",
+            )
+        edges[column.name] = found.quantile_edges(bins)
+    return edges
 
 
 @dataclass(frozen=True)

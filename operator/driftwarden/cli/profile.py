@@ -26,7 +26,14 @@ from driftwarden.analysis.plan import plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.run import COLUMN_GROUP, open_source, storage_options, window_document
 from driftwarden.analysis.settings import parse_run_config
-from driftwarden.analysis.shards import WINDOW_METADATA, assign, parse_shard, profile_files
+from driftwarden.analysis.shards import (
+    WINDOW_METADATA,
+    assign,
+    histogram_edges,
+    load_profiles,
+    parse_shard,
+    profile_files,
+)
 from driftwarden.cli.analyze import (
     _EXIT_BY_REASON,
     EXIT_INTERNAL,
@@ -105,6 +112,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also write what was profiled (files, bytes, rows) as JSON here, or the error "
         "(a pod's termination log)",
+    )
+    parser.add_argument(
+        "--reference-profiles",
+        metavar="URI",
+        nargs="+",
+        help="profiles of the reference this data will be compared with (merged): numerical "
+        "columns also count histograms on its bin edges, so the report from the shards is "
+        "exactly a single pass's instead of estimating histograms from samples",
     )
     parser.add_argument("--include", metavar="COLS", help="comma-separated features to profile")
     parser.add_argument("--exclude", metavar="COLS", help="comma-separated columns to leave out")
@@ -205,6 +220,11 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     options = ProfileOptions(
         sample_size=settings.sample_size, max_categories=settings.max_categories, seed=settings.seed
     )
+    edges = None
+    if args.reference_profiles:
+        flag = "--reference-profiles"
+        reference = load_profiles(args.reference_profiles, storage, flag)
+        edges = histogram_edges(reference.profile, plan.columns, settings.bins, flag)
     # The files that reach into the window, placed from metadata alone: every shard
     # computes the same placement, so the deal below is the same in every shard.
     placed = {c.file.path: c.state for c in dataset.coverage() if c.state != "outside"}
@@ -212,7 +232,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     files = assign(inside, count)[index]
     whole = {path for path, state in placed.items() if state == "whole"}
     result = profile_files(
-        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole
+        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole, edges
     )
     if bounds is not None:
         result.metadata[WINDOW_METADATA] = window_document(source, bounds[1])

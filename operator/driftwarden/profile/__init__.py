@@ -11,6 +11,7 @@ from driftwarden.profile.dataset import (
     kind_of,
 )
 from driftwarden.profile.numeric import NumericProfile
+from driftwarden.profile.reserve import ReserveExhausted
 from driftwarden.profile.serialize import dump_parts, dumps_profile, loads_profile
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "DatasetProfile",
     "NumericProfile",
     "ProfileOptions",
+    "ReserveExhausted",
     "build_profile",
     "dump_parts",
     "dumps_profile",

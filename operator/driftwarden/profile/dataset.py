@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from driftwarden.profile.categorical import CategoricalProfile
 from driftwarden.profile.numeric import NumericProfile
+from driftwarden.profile.reserve import ReserveGroup, cut_for
 from driftwarden.profile.rows import RowSample
 from driftwarden.profile.sampling import AlignedSampler, RowKeys
 
@@ -123,6 +124,7 @@ def build_profile(
     edges: Mapping[str, NDArray[np.float64]] | None = None,
     on_batch: Callable[[int], None] | None = None,
     stream: bytes = b"",
+    rows: int | None = None,
 ) -> DatasetProfile:
     """Profile the planned columns of ``batches`` in one streaming pass.
 
@@ -137,6 +139,12 @@ def build_profile(
     are the same rows, selected once per batch. With ``options.row_features`` the
     profile also keeps a row sample (:mod:`driftwarden.profile.rows`) of those
     features, from the batches that carry all of them.
+
+    ``rows``, the number of rows the batches carry when it is known up front (a whole
+    file's, from its metadata), lets the columns without nulls or non-finite values
+    keep only the rows that can end in their sample (:mod:`driftwarden.profile.reserve`):
+    the same profile, with less copying. It may then raise
+    :class:`~driftwarden.profile.reserve.ReserveExhausted`: profile again without it.
     """
     profile = empty_profile(plan, options, edges)
     keys = RowKeys(options.seed, stream)
@@ -145,13 +153,19 @@ def build_profile(
     # column groups whose batches each cover the same rows.
     groups: dict[tuple[str, ...], _AlignedGroup] = {}
     first = plan[0].name if plan else None
-    rows = profile.row_sample
+    row_sample = profile.row_sample
+    cut = cut_for(rows, options.sample_size)
     for batch in batches:
         names = tuple(batch.schema.names)
         group = groups.get(names)
         if group is None:
             group = groups[names] = _AlignedGroup.of(profile, names, options.sample_size)
-        aligned: list[tuple[NumericProfile, NDArray[np.float64]]] = []
+            if cut is not None:
+                group.reserve = ReserveGroup(cut, options.sample_size)
+        reserve = group.reserve
+        if reserve is not None:
+            reserve.begin(keys.of(group.rows, batch.num_rows))
+        aligned: list[tuple[str, NumericProfile, NDArray[np.float64]]] = []
         for name, array in zip(names, batch.columns, strict=True):
             target = profile.columns.get(name)
             if isinstance(target, NumericProfile):
@@ -159,25 +173,36 @@ def build_profile(
                 finite, positions = target.observe(array)
                 if name in group.members:
                     if positions is None:
-                        aligned.append((target, finite))
+                        aligned.append((name, target, finite))
                         continue
                     group.members.discard(name)
                     target.unalign()
-                if finite.size:
+                if reserve is not None and reserve.holds(name):
+                    # Left the shared rows after keeping some: it keeps its own below the cut.
+                    batch_keys = keys.of(start, len(array))
+                    reserve.take_own(
+                        name, finite, batch_keys if positions is None else batch_keys[positions]
+                    )
+                elif finite.size:
                     batch_keys = keys.of(start, len(array))
                     target.add_sample(
                         finite, batch_keys if positions is None else batch_keys[positions]
                     )
             elif target is not None:
-                target.update(array)
+                # The rows' keys pick a high-cardinality column's candidate labels.
+                target.update(array, keys.of(target.rows, len(array)))
         if aligned and batch.num_rows:
-            selection = group.sampler.step(keys.of(group.rows, batch.num_rows))
-            for target, finite in aligned:
-                target.apply_aligned(selection, finite, group.sampler.keys)
-        if rows is not None and batch.num_rows and group.has(rows.features):
+            if reserve is not None:
+                for name, _, finite in aligned:
+                    reserve.take_shared(name, finite)
+            else:
+                selection = group.sampler.step(keys.of(group.rows, batch.num_rows))
+                for _, target, finite in aligned:
+                    target.apply_aligned(selection, finite, group.sampler.keys)
+        if row_sample is not None and batch.num_rows and group.has(row_sample.features):
             # The same range of keys as the aligned selection above: computed once.
-            rows.offer(
-                [batch.column(name) for name in rows.features],
+            row_sample.offer(
+                [batch.column(name) for name in row_sample.features],
                 keys.of(group.rows, batch.num_rows),
             )
         group.rows += batch.num_rows
@@ -185,6 +210,10 @@ def build_profile(
             profile.rows += batch.num_rows
             if on_batch is not None:
                 on_batch(batch.num_rows)
+    numeric = {n: c for n, c in profile.columns.items() if isinstance(c, NumericProfile)}
+    for group in groups.values():
+        if group.reserve is not None:
+            group.reserve.finish(numeric)
     return profile
 
 
@@ -196,6 +225,7 @@ class _AlignedGroup:
     members: set[str]
     names: frozenset[str] = frozenset()
     rows: int = 0
+    reserve: ReserveGroup | None = None  # the cut's sampling, when the stream's length is known
 
     def has(self, names: Sequence[str]) -> bool:
         """True when this group's batches carry every one of ``names``."""

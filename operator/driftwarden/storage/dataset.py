@@ -232,6 +232,19 @@ class OpenedDataset:
                 for fragment, info in zip(fragments, self.files, strict=True)
             ]
 
+    def file_rows(self, info: FileInfo) -> int | None:
+        """Rows of one whole file from its Parquet footer, before reading it (None for
+        other formats, or when the footer cannot be read: the scan then says why)."""
+        if self.format != "parquet":
+            return None
+        try:
+            for fragment in self._dataset.get_fragments():
+                if fragment.path == info.path and isinstance(fragment, ds.ParquetFileFragment):
+                    return int(fragment.metadata.num_rows)
+        except (OSError, pa.ArrowException):
+            return None
+        return None
+
     def count_rows(self) -> int:
         """Rows inside the time window (metadata only for Parquet without a window)."""
         expr = self.filter_expression()

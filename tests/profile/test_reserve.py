@@ -1,0 +1,100 @@
+"""The sampling cut (profile/reserve.py) gives the per-batch selection's profile, byte for byte.
+
+Real Parquet files read through the storage layer, as a run reads a whole file: its
+row count from the footer, then ``build_profile`` with and without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from driftwarden.analysis.incremental import file_stream, scan_file
+from driftwarden.profile import (
+    ColumnPlan,
+    ProfileOptions,
+    ReserveExhausted,
+    build_profile,
+    dumps_profile,
+)
+from driftwarden.profile.reserve import cut_for
+from driftwarden.storage import StorageOptions
+from driftwarden.storage.dataset import DatasetSource, open_dataset
+
+ROWS, GROUP = 6000, 1000
+OPTIONS = ProfileOptions(sample_size=500)
+EDGES = {"always": np.array([-1.0, 0.0, 1.0])}
+
+
+def _columns(rng: np.random.Generator, breaking: bool) -> dict[str, pa.Array]:
+    late_nan = rng.normal(size=ROWS)
+    late_nan[GROUP:][rng.random(ROWS - GROUP) < 0.05] = np.nan  # a few, after the first batch
+    nulls = pa.array(rng.normal(size=ROWS), mask=rng.random(ROWS) < 0.2)
+    columns = {
+        "always": pa.array(rng.normal(size=ROWS)),
+        "late_nan": pa.array(late_nan),
+        "nulls": nulls,
+        "ints": pa.array(rng.integers(0, 5, ROWS)),  # ties everywhere
+        "label": pa.array(rng.choice(["a", "b", "c"], ROWS)),
+    }
+    if breaking:
+        broken = rng.normal(size=ROWS)
+        broken[ROWS // 2 :] = np.inf  # half the file, from its middle on
+        columns["broken"] = pa.array(broken)
+    return columns
+
+
+def _file(directory: Path, seed: int, breaking: bool):
+    directory.mkdir(parents=True, exist_ok=True)
+    table = pa.table(_columns(np.random.default_rng(seed), breaking))
+    pq.write_table(table, directory / "part.parquet", row_group_size=GROUP)
+    dataset = open_dataset(DatasetSource(uri=str(directory)), StorageOptions())
+    plan = [
+        ColumnPlan(name, "categorical" if name == "label" else "numerical")
+        for name in table.column_names
+    ]
+    return dataset, plan
+
+
+def _profile(dataset, plan, rows):
+    info = dataset.files[0]
+    batches = dataset.batches(
+        [c.name for c in plan], dictionary_columns=["label"], files=[info], whole=True
+    )
+    return build_profile(batches, plan, OPTIONS, edges=EDGES, stream=file_stream(info), rows=rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_cut_gives_the_same_profile(tmp_path, seed):
+    dataset, plan = _file(tmp_path / "data", seed, breaking=False)
+    rows = dataset.file_rows(dataset.files[0])
+    assert rows == ROWS
+    assert cut_for(rows, OPTIONS.sample_size) is not None  # the cut is taken here
+    with_cut = _profile(dataset, plan, rows)
+    without = _profile(dataset, plan, None)
+    assert dumps_profile(with_cut) == dumps_profile(without)
+    assert dumps_profile(with_cut, keep_keys=False) == dumps_profile(without, keep_keys=False)
+    # The late NaN column left the shared rows and still has a full sample.
+    assert with_cut.columns["late_nan"].sample.size == OPTIONS.sample_size
+
+
+def test_a_column_that_breaks_late_is_profiled_again_without_the_cut(tmp_path):
+    dataset, plan = _file(tmp_path / "data", 7, breaking=True)
+    rows = dataset.file_rows(dataset.files[0])
+    with pytest.raises(ReserveExhausted) as short:
+        _profile(dataset, plan, rows)
+    assert short.value.column == "broken"
+    scan = scan_file(dataset, plan, ["label"], OPTIONS, EDGES, column_group=64)
+    assert dumps_profile(scan(dataset.files[0], True)) == dumps_profile(
+        _profile(dataset, plan, None)
+    )
+
+
+def test_no_cut_for_short_or_unknown_streams():
+    assert cut_for(None, 500) is None
+    assert cut_for(1000, 500) is None  # under twice the kept rows: little to save
+    assert cut_for(100_000, 32_768) == pytest.approx((32_768 + 4_096) / 100_000)
