@@ -310,7 +310,8 @@ def _score_categorical(
     if not feature.exact:
         feature.error_bound = {
             "count": max(ref.error_bound, cur.error_bound),
-            "note": "category counts estimated by a frequent-items sketch; each count is within ±count",
+            "note": "category counts past maxCategories estimated by a count-min sketch: each is "
+            "at most count above the true count (probability ≥ 99.3% per category), never below",
         }
     return feature
 
