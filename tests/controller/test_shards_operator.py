@@ -170,3 +170,110 @@ def test_the_cap_counts_pods_not_jobs(cluster):
         "1",
         "2",
     ]
+
+
+def _scan_jobs(cluster, monitor: str) -> list[dict]:
+    return [
+        j
+        for j in cluster.jobs()
+        if j["metadata"]["labels"].get("driftwarden.io/phase") == "scan"
+        and j["metadata"]["labels"]["app.kubernetes.io/instance"] == monitor
+    ]
+
+
+def test_before_1_29_the_shards_share_one_backoff_budget(cluster):
+    cluster.api.set_version("1.28")  # backoffLimitPerIndex is dropped by this server
+    current = _data(cluster)
+    failed: list[str] = []
+    lock = threading.Lock()
+
+    def fail_index_0_once(run):
+        with lock:
+            if (run.pod["metadata"].get("labels") or {}).get(INDEX) == "0" and not failed:
+                failed.append(run.name)
+                return Outcome(exit_code=1, termination_message="transient")
+        return None
+
+    cluster.kubelet.override(fail_index_0_once)
+    with cluster.operator():
+        cluster.monitor("older", current=current, job={"parallelism": 2, "backoffLimit": 1})
+        status = _finished(cluster, "older")
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    (scan,) = _scan_jobs(cluster, "older")
+    assert "backoffLimitPerIndex" not in scan["spec"]
+    assert scan["spec"]["backoffLimit"] == 2  # 1 retry per shard, over both shards
+    assert sorted(p["metadata"]["labels"][INDEX] for p in _pods(cluster, "older")) == [
+        "0",
+        "0",
+        "1",
+    ]
+
+
+def _put_timed(cluster, prefix: str) -> None:
+    """Four half-day files of stamped rows from 16:00 on the 21st: the 24 h window before
+    the 10:00 slot on the 23rd cuts two of them, holds one whole and leaves one out."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs = cluster.s3.filesystem()
+    for part in range(4):
+        rng = np.random.default_rng(40 + part)
+        n = 300
+        start = np.datetime64("2026-11-21T16:00:00") + np.timedelta64(12 * part, "h")
+        stamps = start + np.sort(rng.integers(0, 12 * 3600, n)).astype("timedelta64[s]")
+        table = pa.table(
+            {
+                "ts": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                "income": rng.normal(60, 10, n),
+                "tenure": rng.gamma(2.0, 10.0, n),
+                "plan": rng.choice(["basic", "pro", "team"], n),
+            }
+        )
+        with fs.open_output_stream(f"{cluster.bucket}/{prefix}/part-{part}.parquet") as sink:
+            pq.write_table(table, sink)
+
+
+def _windowed(cluster, name: str, job: dict) -> None:
+    body = {
+        "apiVersion": "driftwarden.io/v1alpha1",
+        "kind": "DriftMonitor",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "interval": "1h",
+            "storage": {
+                "endpoint": cluster.s3.endpoint,
+                "region": cluster.s3.region,
+                "secretRef": {"name": "s3-credentials"},
+            },
+            "reference": {"path": f"s3://{cluster.bucket}/train/"},
+            "current": {
+                "path": f"s3://{cluster.bucket}/timed/",
+                "timestampColumn": "ts",
+                "window": "24h",
+            },
+            "output": {"path": f"s3://{cluster.bucket}/reports/"},
+            "job": job,
+        },
+    }
+    cluster.api.create(body)
+
+
+def test_a_windowed_sharded_run_reads_the_rows_of_its_window(cluster):
+    _put_timed(cluster, "timed")
+    with cluster.operator():
+        _windowed(cluster, "win-whole", {})
+        _windowed(cluster, "win-split", {"parallelism": 3})
+        whole, split = _finished(cluster, "win-whole"), _finished(cluster, "win-split")
+    assert split["lastRun"]["outcome"] == whole["lastRun"]["outcome"] == "Succeeded", (
+        split["lastRun"],
+        whole["lastRun"],
+    )
+    # Part of the first file in the window, all of the second, part of the third.
+    rows = whole["lastRun"]["rows"]["current"]
+    assert 300 < rows < 900
+    for key in ("rows", "driftShare", "driftedFeatures", "totalFeatures"):
+        assert split["lastRun"][key] == whole["lastRun"][key], key
+    split_report, whole_report = _report(cluster, split), _report(cluster, whole)
+    assert split_report["features"] == whole_report["features"]
+    assert split_report["current"]["window"] == whole_report["current"]["window"]
