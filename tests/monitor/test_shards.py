@@ -136,6 +136,16 @@ def test_scan_job_is_an_indexed_job_of_profile_pods_for_the_run():
     assert old["spec"]["backoffLimit"] == monitor.job.backoff_limit * 3
 
 
+def test_the_scan_job_name_leaves_room_for_the_pod_hostnames_index():
+    doc = sharded(1000)
+    doc["metadata"]["name"] = "m" * 63
+    monitor = parse_monitor(doc)
+    name = scan_job_name(monitor, SLOT)
+    # Kubernetes sets each pod's hostname to <job>-<index> (a DNS label, at most 63).
+    assert len(f"{name}-999") <= 63 and name.endswith("-scan") and name.startswith("mmm")
+    assert scan_job_name(monitor, SLOT) == name != scan_job_name(monitor, SLOT.replace(hour=11))
+
+
 def test_no_window_end_without_a_window():
     doc = sharded(2)
     doc["spec"]["current"] = {"path": "s3://logs/churn/live/"}

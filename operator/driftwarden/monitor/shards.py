@@ -24,6 +24,7 @@ from typing import Any
 from driftwarden.monitor.job import (
     LABEL_PHASE,
     LABEL_RUN,
+    MAX_NAME,
     PHASE_SCAN,
     TERMINATION_LOG,
     _name,
@@ -78,12 +79,18 @@ def last_scanned_bytes(status: Mapping[str, Any] | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# The Job controller names each pod's hostname ``<job>-<index>``, a DNS label of at most
+# 63 characters with no truncation: the scan Job's name leaves room for the largest index.
+MAX_SCAN_NAME = MAX_NAME - 1 - len(str(MAX_PARALLELISM - 1))
+
+
 def scan_job_name(monitor: Monitor, slot: datetime) -> str:
-    """``<monitor>-<yyyymmddhhmm>-<hash>-scan``: the same slot always gives the same name."""
+    """``<monitor>-<yyyymmddhhmm>-<hash>-scan``, at most :data:`MAX_SCAN_NAME` characters:
+    the same slot always gives the same name."""
     slot = utc(slot)
-    return _name(
-        monitor.name, f"{slot:%Y%m%d%H%M}-{_short_hash(monitor.uid, slot.isoformat())}-scan"
-    )
+    suffix = f"{slot:%Y%m%d%H%M}-{_short_hash(monitor.uid, slot.isoformat())}-scan"
+    # _name cuts the monitor's name to fit 63; cut it further so "-<index>" fits too.
+    return _name(monitor.name[: MAX_SCAN_NAME - len(suffix) - 1], suffix)
 
 
 def shard_uris(monitor: Monitor, run: str, count: int) -> list[str]:
