@@ -76,3 +76,44 @@ def test_sampled_statistics_stay_within_the_stated_bound(dist):
     exact_w = sps.wasserstein_distance(a, b) / a.std()
     assert abs(x["scores"]["wasserstein"] - exact_w) <= bound["wasserstein"]
     assert bound["ks"] < 0.025 and bound["wasserstein"] < 0.06
+
+
+def test_high_cardinality_statistics_stay_within_the_stated_bound():
+    """Past maxCategories (10,000; here ~25,000 Zipf labels a side) the category counts
+    are count-min estimates: each reported share is at most errorBound.count / rows
+    above the exact one (the rest bucket at most 50 times that below), and the scores
+    are scipy's on the reported shares and within 0.01 of scipy's on the exact counts."""
+    rng = np.random.default_rng(14)
+    n = 300_000
+    a = np.array([f"u{v}" for v in rng.zipf(1.3, n)], dtype=object)
+    b = np.array([f"u{v}" for v in rng.zipf(1.25, n)], dtype=object)
+    settings = AnalysisSettings(detection=parse_detection({"correction": "none"}))
+    features, _, _ = compare({"c": a}, {"c": b}, settings)
+    c = features["c"]
+    assert not c["exact"] and c["distribution"]["unseen"] is None
+    bound = c["errorBound"]["count"]
+    labels = c["distribution"]["labels"]
+    listed = [label for label in labels if label not in ("__other__", "__unseen__")]
+    assert len(listed) == 50 and labels[-1] == "__other__"
+    exact = []
+    for values in (a, b):
+        found, counts = np.unique(values, return_counts=True)
+        count = dict(zip(found.tolist(), counts.tolist(), strict=True))
+        shares = [count.get(label, 0) / n for label in listed]
+        exact.append(np.array([*shares, 1 - sum(shares)]))
+    reported = [np.array(c["distribution"][side]) for side in ("reference", "current")]
+    for got, want in zip(reported, exact, strict=True):
+        assert np.all(got[:-1] >= want[:-1] - 1e-12)
+        assert np.all(got[:-1] <= want[:-1] + bound / n)
+        assert want[-1] - 50 * bound / n - 1e-12 <= got[-1] <= want[-1]
+    assert c["scores"]["jensenshannon"] == pytest.approx(
+        distance.jensenshannon(reported[0], reported[1], base=2), abs=1e-9
+    )
+    assert abs(c["scores"]["jensenshannon"] - distance.jensenshannon(*exact, base=2)) < 0.01
+    # The chi-square test on at most sampleSize (32,768) observations a side.
+    table = np.array(reported) * 32768
+    expected = sps.chi2_contingency(table, correction=False)
+    assert c["scores"]["chisquare"] == pytest.approx(expected.statistic, rel=1e-9)
+    assert c["significance"]["pValue"] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
+    exact_test = sps.chi2_contingency(np.array(exact) * 32768, correction=False)
+    assert c["drifted"] == (exact_test.pvalue < 0.05 and c["score"] >= c["threshold"])

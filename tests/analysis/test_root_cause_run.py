@@ -80,10 +80,17 @@ def test_estimate_equals_scikit_learn_on_the_sampled_rows(known_cause):
     """The run's importance is the plug-in MI of the sampled rows, as scikit-learn computes it."""
     from sklearn.metrics import mutual_info_score
 
-    from driftwarden.model.reference_rows import as_values, sample_rows
+    from driftwarden.analysis.incremental import file_stream
+    from driftwarden.model.importance import estimate_importance
+    from driftwarden.model.reference_rows import as_values, sample_streams
+    from driftwarden.storage import DatasetSource, StorageOptions, open_dataset
 
     tmp_path, _, _, report = known_cause
-    table = sample_rows(pq.ParquetFile(tmp_path / "ref" / "part.parquet").iter_batches(), 10_000, 0)
+    # The run's rows: each reference file keyed by its identity, as its profile is.
+    dataset = open_dataset(DatasetSource(uri=str(tmp_path / "ref")), StorageOptions())
+    names = ["a", "noise", "segment", "score"]
+    streams = [(file_stream(f), dataset.batches(names, files=[f])) for f in dataset.files]
+    table = sample_streams(streams, 10_000, 0)
     assert table is not None and table.num_rows == 10_000
     y = codes(as_values(table["score"], False), categorical=False)
     for name, categorical in (("a", False), ("segment", True), ("noise", False)):
@@ -92,6 +99,15 @@ def test_estimate_equals_scikit_learn_on_the_sampled_rows(known_cause):
         assert mi.plugin == pytest.approx(mutual_info_score(x, y) / np.log(2), abs=1e-12)
     weights = {c["feature"]: c["importance"] for c in report["rootCause"]["causes"]}
     assert weights["a"] > weights["segment"] > weights["noise"]
+    # Those are the rows the run estimated on (10,000 of 30,000: another sample differs).
+    estimate = estimate_importance(
+        {n: (as_values(table[n], n == "segment"), n == "segment") for n in names[:3]},
+        as_values(table["score"], False),
+        against_name="score",
+        against_categorical=False,
+    )
+    assert estimate is not None
+    assert weights == pytest.approx(estimate.weights, abs=1e-12)
 
 
 def test_importance_is_cached_with_the_reference_and_reused(known_cause):

@@ -36,6 +36,8 @@ def _write(directory: Path, shift: float, seed: int) -> Path:
                     "c": rng.choice(
                         ["a", "b", "c"], rows, p=[0.5, 0.3 + shift / 10, 0.2 - shift / 10]
                     ),
+                    # Skewed labels, hundreds of them: high-cardinality past a cap of 10.
+                    "h": [f"h{v}" for v in rng.zipf(1.5 + shift, rows)],
                 }
             ),
             directory / f"part-{index}.parquet",
@@ -116,12 +118,13 @@ def test_reference_profiles_stand_in_for_reference_data(tmp_path, sides):
 
 
 def test_reference_data_and_its_shard_profiles_give_the_same_report(tmp_path, sides):
-    """A sample smaller than the data (1,000 of 5,290 rows): the reference read from data
-    is profiled file by file on the files' keys, so its report is the shards' report to
-    the byte, and its cached profile is the merged shard profiles' bytes."""
+    """A sample smaller than the data (1,000 of 5,290 rows), and a column past its
+    category cap: the reference read from data is profiled file by file on the files'
+    keys, so its report is the shards' report to the byte, and its cached profile is the
+    merged shard profiles' bytes."""
     reference, current = sides
     config = tmp_path / "monitor.yaml"
-    config.write_text("profile:\n  sampleSize: 1000\n")
+    config.write_text("profile:\n  sampleSize: 1000\n  maxCategories: 10\n")
     (tmp_path / "s").mkdir()
     ref_uris = _shards(reference, tmp_path / "s", 3, "--config", str(config))
     cache = tmp_path / "cache"
@@ -137,6 +140,8 @@ def test_reference_data_and_its_shard_profiles_give_the_same_report(tmp_path, si
     # values would give other scores.
     numerical = [f for f in from_data["features"] if f["kind"] == "numerical"]
     assert numerical and not any(f["exact"] for f in numerical)
+    (high,) = [f for f in from_data["features"] if f["name"] == "h"]
+    assert not high["exact"] and high["errorBound"]["count"] > 0
 
     merged = load_profiles(ref_uris, StorageOptions(), "--reference-profiles").profile
     (cached,) = cache.glob("reference-*.dwprofile")
@@ -190,6 +195,19 @@ def test_bad_input_exits_with_a_clear_error(tmp_path, sides, capsys):
         ]
     )
     assert code == 3 and "no profile at" in capsys.readouterr().err
+
+
+def test_a_profile_of_an_older_format_is_refused_by_name(tmp_path, sides, capsys):
+    from tests.profile.test_serialize import _with_version
+
+    reference, current = sides
+    (uri,) = _shards(reference, tmp_path, 1)
+    Path(uri).write_bytes(_with_version(Path(uri).read_bytes(), 2))
+    capsys.readouterr()
+    code = main(["analyze", "--reference-profiles", uri, "--current", str(current), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 3 and "shard-0-of-1.dwprofile has profile version 2" in err
+    assert "driftwarden profile" in err
 
 
 @pytest.mark.parametrize("text", ["1", "a/b", "-1/2", "2/2", "0/0", "1/2/3"])

@@ -80,10 +80,11 @@ class Kubelet:
         env.update(pod.env())
         return env
 
-    def _command(self, container: dict[str, Any], message_file: Path) -> list[str]:
+    def _command(self, pod: PodRun, message_file: Path) -> list[str]:
+        container = pod.container
         declared = container.get("terminationMessagePath", "/dev/termination-log")
-        args = [str(message_file) if a == declared else a for a in container.get("args") or []]
-        command = container.get("command")
+        command, args = pod.command_line()  # $(VAR) expanded, as the kubelet does
+        args = [str(message_file) if a == declared else a for a in args]
         if command:
             return ENTRYPOINTS.get(command[0], command[:1]) + command[1:] + args
         return ENTRYPOINTS["driftwarden"] + args
@@ -95,7 +96,6 @@ class Kubelet:
             if decided is not None:
                 return decided
         pod.start()
-        container = pod.container
         fd, name = tempfile.mkstemp(
             prefix=f"{pod.name}.", suffix=".termination-log", dir=self.workdir
         )
@@ -106,7 +106,7 @@ class Kubelet:
             tempfile.TemporaryFile(dir=self.workdir) as err,
         ):
             process = subprocess.Popen(
-                self._command(container, message_file),
+                self._command(pod, message_file),
                 stdout=out,
                 stderr=err,
                 env=self._env(pod),

@@ -61,14 +61,15 @@ def test_paused_kubelet_leaves_pods_pending(kube_api, tmp_path):
 
 INDEX_SCRIPT = """
 import os, sys
-open(sys.argv[1], "w").write(os.environ["JOB_COMPLETION_INDEX"] + " " + os.environ["POD"])
+open(sys.argv[1], "w").write(os.environ["JOB_COMPLETION_INDEX"] + " " + os.environ["POD"]
+                             + " " + sys.argv[2])
 """
 
 
 def test_an_indexed_jobs_process_gets_its_completion_index(kube_api, tmp_path):
     container = {
         "command": [sys.executable, "-c", INDEX_SCRIPT],
-        "args": ["/dev/termination-log"],
+        "args": ["/dev/termination-log", "--shard=$(JOB_COMPLETION_INDEX)/3"],
         "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
     }
     manifest = job("shards", completionMode="Indexed", completions=3, parallelism=3,
@@ -80,6 +81,10 @@ def test_an_indexed_jobs_process_gets_its_completion_index(kube_api, tmp_path):
     pods = job_pods(kube_api, "shards")
     messages = {p["status"]["containerStatuses"][0]["state"]["terminated"]["message"] for p in pods}
     index = "batch.kubernetes.io/job-completion-index"
-    assert messages == {f"{p['metadata']['annotations'][index]} {p['metadata']['name']}" for p in pods}  # fmt: skip
+    expected = set()
+    for pod in pods:
+        ix = pod["metadata"]["annotations"][index]
+        expected.add(f"{ix} {pod['metadata']['name']} --shard={ix}/3")  # args: $(VAR) expanded
+    assert messages == expected
     assert {m.split()[0] for m in messages} == {"0", "1", "2"}
     assert sorted(kubelet.pod_results) == sorted(p["metadata"]["name"] for p in pods)

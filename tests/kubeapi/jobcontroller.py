@@ -33,9 +33,11 @@ on; each index backs off on its own (10 s doubling per failure of that index);
 ``maxFailedIndexes`` exceeded fails the Job (reason MaxFailedIndexesExceeded), and once every
 index has succeeded or failed with some failed, the Job fails with reason FailedIndexes.
 
-Not modelled: successPolicy, managedBy, podReplacementPolicy=TerminatingOrFailed (a
-terminating pod is replaced only once it is gone, as with Failed), expectations/caches (it
-reads storage directly).
+``podReplacementPolicy``: with ``Failed`` (the default with a podFailurePolicy) a deleted pod
+is replaced once it has terminated; with ``TerminatingOrFailed`` (otherwise; and on servers
+without the field) at once, the deleted pod counted as failed.
+
+Not modelled: successPolicy, managedBy, expectations/caches (it reads storage directly).
 """
 
 from __future__ import annotations
@@ -234,6 +236,9 @@ class JobController:
         done_ix = parse_indexes(status.get("completedIndexes"), n) if indexed else set()
         failed_ix = parse_indexes(status.get("failedIndexes"), n) if per_index else set()
         failures: list[tuple[dict[str, Any], str]] = []  # uncounted failed pods, their action
+        # onlyReplaceFailedPods: with podReplacementPolicy Failed or any podFailurePolicy a
+        # deleted pod counts (and is replaced) once it has failed; otherwise at once.
+        only_failed = bool(policy) or spec.get("podReplacementPolicy") == "Failed"
         for pod in pods:
             if JOB_TRACKING_FINALIZER not in (pod["metadata"].get("finalizers") or []):
                 continue
@@ -246,7 +251,9 @@ class JobController:
                     done_ix.add(ix)
                 self._release([pod], count=True)
             elif phase == "Failed" or (
-                pod["metadata"].get("deletionTimestamp") and phase != "Succeeded" and not policy
+                pod["metadata"].get("deletionTimestamp")
+                and phase != "Succeeded"
+                and not only_failed
             ):
                 matched = match_pod_failure_policy(job, pod) if policy else None
                 action = matched[0] if matched else "Count"
@@ -366,13 +373,14 @@ class JobController:
                 want = min(parallelism, int(completions) - succeeded)
             elif succeeded > 0:
                 want = 0
-            missing = want - len(active) - len(terminating)
+            holding = terminating if only_failed else []  # they keep their place (and index)
+            missing = want - len(active) - len(holding)
             if failed and last_failure and not per_index:  # per index: each index backs off
                 delay = min(self.pod_backoff * 2 ** (failed - 1), self.pod_backoff_cap)
                 memory.next_create = max(memory.next_create, last_failure + delay)
             if missing > 0 and now_s >= memory.next_create:
                 if indexed:
-                    taken = done_ix | failed_ix | _indexes(active) | _indexes(terminating)
+                    taken = done_ix | failed_ix | _indexes(active) | _indexes(holding)
                     manifests = self._indexed_pods(
                         job, pending_indexes(n, taken, missing), held, per_index, now_s
                     )

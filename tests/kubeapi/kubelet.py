@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .podenv import container_env
+from .podenv import container_env, expand
 
 if TYPE_CHECKING:
     from .server import KubeAPIServer
@@ -112,6 +112,15 @@ class PodRun:
             return container_env(core, pod, self.container)
 
         return self.kubelet.server._call(build)
+
+    def command_line(self) -> tuple[list[str], list[str]]:
+        """The first container's ``command`` and ``args`` with ``$(VAR)`` expanded from its env,
+        as the kubelet hands them to the runtime."""
+        env = self.env()
+        return (
+            [expand(str(a), env) for a in self.container.get("command") or []],
+            [expand(str(a), env) for a in self.container.get("args") or []],
+        )
 
     def start(self) -> None:
         """Bind the pod to the node and mark it Running (idempotent)."""

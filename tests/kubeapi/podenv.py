@@ -10,7 +10,8 @@ the variables defined before it (``$$`` escapes, unknown references stay as writ
 ``spec.serviceAccountName``, ``status.hostIP``, ``status.podIP``; a missing label or
 annotation gives ""), ``secretKeyRef`` (decoded), ``configMapKeyRef``. A missing
 non-optional Secret/ConfigMap never gets here: the kubelet stand-in reports
-CreateContainerConfigError first (``kubelet.config_error``).
+CreateContainerConfigError first (``kubelet.config_error``). The kubelet expands ``$(VAR)``
+in ``command`` and ``args`` with the same variables (``expand``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any
+
+from .validation import Cause, qualified_name_errors
 
 ENV_FIELD_PATHS = [  # validEnvDownwardAPIFieldPathExpressions, sorted as the server lists them
     "metadata.name",
@@ -58,16 +61,26 @@ def field_ref_value(pod: dict[str, Any], path: str) -> str:
     return str(simple[path] or "")
 
 
-def field_path_errors(path: Any) -> list[str]:
-    """Why ``path`` is no valid env ``fieldRef.fieldPath`` (empty: it is valid)."""
+def field_ref_causes(ref: dict[str, Any], where: str) -> list[Cause]:
+    """``validateObjectFieldSelector`` for an env ``fieldRef`` at ``where``: a supported path,
+    or labels/annotations with a subscript that is a qualified name."""
+    path = ref.get("fieldPath")
+    at = f"{where}.fieldPath"
     if not isinstance(path, str) or not path:
-        return ["required"]
-    if path in ENV_FIELD_PATHS or _SUBSCRIPT.match(path):
+        return [Cause.required(at)]
+    m = _SUBSCRIPT.match(path)
+    if m:
+        key = m.group(2).lower() if m.group(1) == "annotations" else m.group(2)
+        return [Cause.invalid(at, key, err) for err in qualified_name_errors(key)]
+    if path in ENV_FIELD_PATHS:
         return []
-    return ["unsupported"]
+    return [Cause.not_supported(at, path, ENV_FIELD_PATHS)]
 
 
-def _expand(value: str, defined: dict[str, str]) -> str:
+def expand(value: str, defined: dict[str, str]) -> str:
+    """``$(VAR)`` references in ``value`` replaced from ``defined`` (``$$`` → ``$``; unknown
+    references stay as written), as the kubelet expands env values, command and args."""
+
     def one(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
@@ -101,7 +114,7 @@ def container_env(core: Any, pod: dict[str, Any], container: dict[str, Any]) -> 
         name = item["name"]
         source = item.get("valueFrom")
         if not source:
-            env[name] = _expand(str(item.get("value") or ""), env)
+            env[name] = expand(str(item.get("value") or ""), env)
         elif source.get("fieldRef"):
             env[name] = field_ref_value(pod, source["fieldRef"].get("fieldPath", ""))
         else:

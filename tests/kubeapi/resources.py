@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import schema as openapi
 from .jobvalidation import completions_update_causes, indexed_job_causes, pod_failure_policy_causes
 from .patching import json_equal
-from .podenv import ENV_FIELD_PATHS, field_path_errors
+from .podenv import field_ref_causes
 from .selectors import dig
 from .validation import (
     ApiError,
@@ -177,16 +177,6 @@ def default_pod_spec(spec: dict[str, Any], *, for_pod: bool) -> None:
                 vol["emptyDir"] = {}
 
 
-def _field_ref_causes(ref: dict[str, Any], path: str) -> list[Cause]:
-    """validateObjectFieldSelector with the env (downward API) field paths."""
-    problem = field_path_errors(ref.get("fieldPath"))
-    if problem == ["required"]:
-        return [Cause.required(f"{path}.fieldPath")]
-    if problem:
-        return [Cause.not_supported(f"{path}.fieldPath", ref.get("fieldPath"), ENV_FIELD_PATHS)]
-    return []
-
-
 def _check_resources(res: Any, path: str, causes: list[Cause]) -> None:
     if res is None:
         return
@@ -281,7 +271,7 @@ def validate_pod_spec(spec: Any, path: str, *, restart_policies: tuple[str, ...]
                     continue
                 ref = (env.get("valueFrom") or {}).get("fieldRef")
                 if isinstance(ref, dict):
-                    causes += _field_ref_causes(ref, f"{cp}.env[{j}].valueFrom.fieldRef")
+                    causes += field_ref_causes(ref, f"{cp}.env[{j}].valueFrom.fieldRef")
             if "imagePullPolicy" in c and c["imagePullPolicy"] not in (
                 "Always",
                 "IfNotPresent",

@@ -247,6 +247,8 @@ def _spec(template_spec: dict[str, Any] | None = None, **spec: Any) -> dict[str,
          "podFailurePolicy is specified"),
         (_spec({"containers": [{"name": "main", "image": "busybox", "env": [{"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}}]}]}),
          'spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "metadata.labels"'),
+        (_spec({"containers": [{"name": "main", "image": "busybox", "env": [{"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['a b']"}}}]}]}),
+         'spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Invalid value: "a b": name part must consist of'),
     ],
 )  # fmt: skip
 def test_the_server_refuses_what_a_real_one_refuses(
@@ -288,7 +290,10 @@ def test_a_behaviour_sees_the_env_the_kubelet_would_build(kube_cluster: KubeAPIS
     kube_cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
                          "data": {"region": "eu", "tier": "gold"}})  # fmt: skip
     seen: list[dict[str, str]] = []
-    kube_cluster.kubelet.behave(lambda run: (seen.append(run.env()), Outcome())[-1])
+    lines: list[tuple[list[str], list[str]]] = []
+    kube_cluster.kubelet.behave(
+        lambda run: (seen.append(run.env()), lines.append(run.command_line()), Outcome())[-1]
+    )
     env = [
         {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -297,7 +302,8 @@ def test_a_behaviour_sees_the_env_the_kubelet_would_build(kube_cluster: KubeAPIS
         {"name": "REGION", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "region"}}},
         {"name": "WHERE", "value": "$(NS)/$(REGION) $$(NS) $(UNSET)"},
     ]
-    container = {"env": env, "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}]}
+    container = {"env": env, "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}],
+                 "command": ["run", "$(NS)"], "args": ["--shard=$(JOB_COMPLETION_INDEX)", "$$(NS)"]}  # fmt: skip
     kube_cluster.create(indexed("envs", 1, 1, container=container,
                                 template_meta={"labels": {"app": "drift"}}))  # fmt: skip
     wait_condition(kube_cluster, "envs", "Complete")
@@ -306,3 +312,56 @@ def test_a_behaviour_sees_the_env_the_kubelet_would_build(kube_cluster: KubeAPIS
     assert got == {"CFG_region": "eu", "CFG_tier": "gold", "POD": pod["metadata"]["name"],
                    "NS": "default", "APP": "drift", "NOTE": "", "REGION": "eu",
                    "WHERE": "default/eu $(NS) $(UNSET)", "JOB_COMPLETION_INDEX": "0"}  # fmt: skip
+    assert lines == [(["run", "default"], ["--shard=0", "$(NS)"])]
+
+
+def test_scaling_an_indexed_job_down_deletes_the_pods_of_dropped_indexes(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    gate = threading.Event()
+
+    def behaviour(run: PodRun) -> Outcome:
+        run.start()
+        while not (gate.wait(0.05) or run.cancelled.is_set()):
+            pass
+        return Outcome(exit_code=143 if run.cancelled.is_set() else 0)
+
+    kube_cluster.kubelet.behave(behaviour)
+    kube_cluster.create(indexed("elastic", 3, 3))
+    kube_cluster.wait_for(lambda: len(job_pods(kube_cluster, "elastic")) == 3)
+    kube_cluster.patch("batch", "v1", "jobs", "elastic",
+                       {"spec": {"completions": 1, "parallelism": 1}}, "default")  # fmt: skip
+    kube_cluster.wait_for(lambda: all(
+        p["metadata"].get("deletionTimestamp") or p["status"].get("phase") == "Failed"
+        for p in job_pods(kube_cluster, "elastic") if index_of(p) > 0))  # fmt: skip
+    deleted = kube_cluster.events("default", involved_name="elastic", reason="SuccessfulDelete")
+    assert len(deleted) == 2
+    gate.set()
+    done = wait_condition(kube_cluster, "elastic", "Complete")
+    assert done["status"]["completedIndexes"] == "0" and done["status"]["succeeded"] == 1
+
+
+def test_suspending_an_indexed_job_keeps_its_completed_indexes(kube_cluster: KubeAPIServer) -> None:
+    gate = threading.Event()
+
+    def behaviour(run: PodRun) -> Outcome:
+        if index_of(run.pod) == 0:
+            return Outcome()
+        run.start()
+        while not (gate.wait(0.05) or run.cancelled.is_set()):
+            pass
+        return Outcome(exit_code=143 if run.cancelled.is_set() else 0)
+
+    kube_cluster.kubelet.behave(behaviour)
+    kube_cluster.create(indexed("pause", 2, 1))
+    kube_cluster.wait_for(lambda: (kube_cluster.get("batch", "v1", "jobs", "pause", "default")["status"].get("completedIndexes") == "0"
+                                   and len(pods_of_index(kube_cluster, "pause", 1)) == 1))  # fmt: skip
+    kube_cluster.patch("batch", "v1", "jobs", "pause", {"spec": {"suspend": True}}, "default")
+    wait_condition(kube_cluster, "pause", "Suspended")
+    kube_cluster.wait_for(lambda: pods_of_index(kube_cluster, "pause", 1)[0]["status"].get("phase") == "Failed")  # fmt: skip
+    gate.set()
+    kube_cluster.patch("batch", "v1", "jobs", "pause", {"spec": {"suspend": False}}, "default")
+    kube_cluster.advance_clock(10)  # past any pod backoff: the index is not what is tested
+    done = wait_condition(kube_cluster, "pause", "Complete")
+    assert done["status"]["completedIndexes"] == "0,1"
+    assert [len(pods_of_index(kube_cluster, "pause", i)) for i in (0, 1)] == [1, 2]

@@ -159,3 +159,36 @@ def test_run_is_a_pod_handle(kube_cluster: KubeAPIServer) -> None:
     wait_condition(kube_cluster, "handle", "Complete")
     (pod,) = job_pods(kube_cluster, "handle")
     assert seen == [("default", pod["metadata"]["name"], "main")]
+
+
+def _deleted_while_running(kube_cluster: KubeAPIServer, name: str, **spec: object) -> dict:
+    """Create Job ``name`` whose pod ignores SIGTERM (for the test's duration) and is held by
+    a finalizer, delete the pod, and return the Job once its status shows it terminating."""
+    gate = threading.Event()
+    kube_cluster.kubelet.behave(lambda run: (run.start(), gate.wait(120), Outcome())[-1])
+    kube_cluster.create(job(name, template_meta={"finalizers": ["example.com/keep"]}, **spec))
+    wait_status(kube_cluster, name, "ready", 1)
+    (pod,) = job_pods(kube_cluster, name)
+    kube_cluster.delete("", "v1", "pods", pod["metadata"]["name"], "default")
+    return wait_status(kube_cluster, name, "terminating", 1)
+
+
+def test_a_deleted_pod_is_replaced_at_once_with_terminating_or_failed(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    status = _deleted_while_running(kube_cluster, "swap")["status"]
+    assert status["failed"] == 1  # counted at once; the replacement waits the pod backoff
+    kube_cluster.advance_clock(10)
+    status = wait_status(kube_cluster, "swap", "active", 1)["status"]
+    assert status["terminating"] == 1 and len(job_pods(kube_cluster, "swap")) == 2
+
+
+def test_a_deleted_pod_is_replaced_once_terminated_with_policy_failed(
+    kube_cluster: KubeAPIServer,
+) -> None:
+    status = _deleted_while_running(kube_cluster, "hold", podReplacementPolicy="Failed")["status"]
+    # Not counted, not replaced while terminating (no backoff to wait for: nothing failed).
+    assert "active" not in status and "failed" not in status
+    kube_cluster.advance_clock(10)
+    kube_cluster.wait_for(lambda: kube_cluster.get("batch", "v1", "jobs", "hold", "default")["status"].get("terminating") == 1)  # fmt: skip
+    assert len(job_pods(kube_cluster, "hold")) == 1

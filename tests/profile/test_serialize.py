@@ -47,7 +47,14 @@ def test_round_trip_keeps_every_number():
     assert (x.mean, x.m2, x.finite) == (bx.mean, bx.m2, bx.finite)
     assert back.columns["c"].counts == profile.columns["c"].counts
     assert back.columns["ids"].count_of("u1") == profile.columns["ids"].count_of("u1")
-    assert not back.columns["ids"].exact
+    ids, bids = profile.columns["ids"], back.columns["ids"]
+    assert not bids.exact and bids.firsts == ids.firsts and len(bids.firsts) == 100
+    assert np.array_equal(bids.table, ids.table)
+    assert back.columns["c"].firsts == profile.columns["c"].firsts
+    # Without keys the labels stay (a cached reference still compares), first keys read 0.
+    keyless = loads_profile(dumps_profile(profile, keep_keys=False)).columns["ids"]
+    assert set(keyless.firsts) == set(ids.firsts) and set(keyless.firsts.values()) == {0.0}
+    assert keyless.top(3) == ids.top(3)
 
 
 def test_profile_file_is_small():
@@ -62,7 +69,7 @@ def test_profile_file_is_small():
         (gzip.compress(b'{"format": "driftwarden-profile", "version": 99}'), "version 99"),
         (
             gzip.compress(b'{"format": "driftwarden-profile", "version": 1, "options": {}}'),
-            "damaged",
+            "version 1",
         ),
     ],
 )
@@ -113,39 +120,61 @@ def test_samples_load_as_views_of_the_file_without_copies():
     assert x.sorted_sample is x.sample  # stored sorted: nothing to sort again
 
 
-def test_version_1_files_are_still_read():
-    import base64
+def _with_version(data: bytes, version: int) -> bytes:
+    """A version-3 profile file relabelled as another version (the header re-packed)."""
     import json
+    import struct
 
-    sample = np.array([3.0, 1.0, 2.0])
-    document = {
-        "format": "driftwarden-profile",
-        "version": 1,
-        "options": {"sampleSize": 10, "maxCategories": 5, "seed": 0},
-        "rows": 3,
-        "metadata": {},
-        "columns": {
-            "x": {
-                "kind": "numerical",
-                "sampleSize": 10,
-                "rows": 3,
-                "nulls": 0,
-                "nan": 0,
-                "posInf": 0,
-                "negInf": 0,
-                "finite": 3,
-                "min": 1.0,
-                "max": 3.0,
-                "mean": 2.0,
-                "m2": 2.0,
-                "sample": base64.b64encode(sample.tobytes()).decode(),
-                "keys": None,
-                "edges": None,
-                "binCounts": None,
-            }
-        },
-    }
-    profile = loads_profile(gzip.compress(json.dumps(document).encode()))
-    x = profile.columns["x"]
-    assert x.sample.tolist() == [3.0, 1.0, 2.0] and x.sorted_sample.tolist() == [1.0, 2.0, 3.0]
-    assert x.rounded == 0 and x.mean == 2.0
+    (length,) = struct.unpack_from("<Q", data, 8)
+    document = json.loads(gzip.decompress(data[16 : 16 + length]))
+    document["version"] = version
+    header = gzip.compress(json.dumps(document).encode(), mtime=0)
+    padding = b"\0" * (-(16 + len(header)) % 8)
+    body = data[16 + length + (-(16 + length) % 8) :]
+    return data[:8] + struct.pack("<Q", len(header)) + header + padding + body
+
+
+def test_older_versions_are_refused_and_a_cached_one_is_recomputed(tmp_path):
+    """Version 2 held a frequent-items sketch whose merge depends on order: its files
+    are refused by name, and a cached reference of that version is profiled again."""
+    import pyarrow.parquet as pq
+
+    from driftwarden.analysis.plan import FeaturePlan
+    from driftwarden.analysis.run import load_or_build_reference, reference_cache_key
+    from driftwarden.storage import DatasetSource, StorageOptions, open_dataset
+
+    old = _with_version(dumps_profile(_dataset_profile()), 2)
+    with pytest.raises(ProfileError, match="version 2; this driftwarden reads version 3"):
+        loads_profile(old, source="shard-0")
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"x": np.arange(100.0)}), data / "a.parquet")
+    dataset = open_dataset(DatasetSource(uri=str(data)), StorageOptions())
+    plan = FeaturePlan([ColumnPlan("x", "numerical")], [])
+    options = ProfileOptions(sample_size=1000)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = reference_cache_key(dataset, plan, options, 10)
+    findings: list = []
+
+    def build():
+        return load_or_build_reference(
+            dataset,
+            plan,
+            options,
+            10,
+            cache=str(cache),
+            storage=StorageOptions(),
+            progress=None,
+            findings=findings,
+        )
+
+    fresh, _ = build()
+    stored = cache / f"reference-{key}.dwprofile"
+    stored.write_bytes(_with_version(stored.read_bytes(), 2))
+    again, cached = build()
+    assert not cached and again.rows == fresh.rows == 100
+    assert [f["code"] for f in findings] == ["ProfileCacheInvalid"]
+    assert "version 2" in findings[0]["message"]
+    assert loads_profile(stored.read_bytes()).rows == 100  # written again, readable

@@ -29,9 +29,14 @@ PLAN = [
     ColumnPlan("x", "numerical"),
     ColumnPlan("n", "numerical"),
     ColumnPlan("c", "categorical"),
+    # Skewed (Zipf) labels, hundreds of them: past the cap of 20 (some files, some
+    # merges only), the column is summarised by first keys and a count-min sketch.
+    ColumnPlan("h", "categorical"),
 ]
 EDGES = {"x": np.array([-1.0, 0.0, 0.5, 2.0])}
-OPTIONS = ProfileOptions(sample_size=300, row_features=("x", "n"), row_sample_size=200)
+OPTIONS = ProfileOptions(
+    sample_size=300, max_categories=20, row_features=("x", "n"), row_sample_size=200
+)
 
 
 def _write(directory: Path, seed: int, sizes: list[int]) -> None:
@@ -51,6 +56,7 @@ def _write(directory: Path, seed: int, sizes: list[int]) -> None:
                 "x": pa.array(x, mask=rng.random(size) < 0.05),
                 "n": n,
                 "c": pa.array(c, mask=rng.random(size) < 0.03),
+                "h": pa.array([f"h{v}" for v in rng.zipf(1.4, size)], mask=rng.random(size) < 0.02),
             }
         )
         pq.write_table(table, directory / f"part-{index:03d}.parquet", row_group_size=250)
@@ -91,7 +97,7 @@ def test_one_pass_shards_and_shuffled_files_serialise_alike(
     directory = tmp_path_factory.mktemp("data")
     _write(directory, seed, sizes)
     dataset = open_dataset(DatasetSource(uri=str(directory)), StorageOptions())
-    scan = scan_file(dataset, PLAN, ["c"], OPTIONS, EDGES, column_group=64)
+    scan = scan_file(dataset, PLAN, ["c", "h"], OPTIONS, EDGES, column_group=64)
     files = sorted(dataset.files, key=lambda info: info.path)
     one_pass = dumps_profile(_merged([scan(info, True) for info in files]))
 
@@ -117,7 +123,7 @@ def test_a_reference_read_from_data_is_its_shards_merged(
         dataset, plan, OPTIONS, 10, cache=None, storage=StorageOptions(), progress=None, findings=[]
     )
     assert not cached
-    scan = scan_file(dataset, PLAN, ["c"], OPTIONS, None, column_group=64)
+    scan = scan_file(dataset, PLAN, ["c", "h"], OPTIONS, None, column_group=64)
     rng = random.Random(order)
     shuffled = list(dataset.files)
     rng.shuffle(shuffled)

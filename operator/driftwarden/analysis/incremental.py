@@ -55,6 +55,7 @@ from driftwarden.profile import (
     loads_profile,
 )
 from driftwarden.profile.rows import read_order
+from driftwarden.profile.serialize import VERSION as PROFILE_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     FileCoverage,
@@ -150,6 +151,7 @@ def context_key(
             "options": asdict(options),
             "edges": {name: [float(e) for e in value] for name, value in (edges or {}).items()},
             "version": driftwarden.__version__,
+            "format": PROFILE_VERSION,  # older profile files: other names, never read
         },
         sort_keys=True,
     )

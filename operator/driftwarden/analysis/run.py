@@ -41,6 +41,7 @@ from driftwarden.profile import (
     kind_of,
     loads_profile,
 )
+from driftwarden.profile.serialize import VERSION as PROFILE_VERSION
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
@@ -108,6 +109,8 @@ def reference_cache_key(
             "options": asdict(options),
             "bins": bins,
             "version": driftwarden.__version__,
+            # A profile of an older format is never looked up, rather than found and refused.
+            "format": PROFILE_VERSION,
         },
         sort_keys=True,
     )

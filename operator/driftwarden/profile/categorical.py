@@ -1,15 +1,34 @@
-"""Streaming, mergeable profile of one categorical column.
+"""Streaming, mergeable profile of one categorical column, the same whatever the split.
 
 Counts are exact while the column has at most ``max_categories`` distinct values,
 which covers real categorical features. Past that (an ID column declared
-categorical by mistake, free text) the counts move into an Apache DataSketches
-frequent-items sketch, so memory stays bounded; estimates then carry the sketch's
-error (``epsilon * total``), and which values the reference never saw can no
-longer be told apart.
+categorical by mistake, free text) memory stays bounded by a summary that is a
+function of the data alone, so shards merged in any order give the bytes of one
+pass (docs/sharding.md):
 
-Counting works on dictionary indices when Arrow hands us dictionary arrays (Parquet
-string columns read as dictionaries): a ``bincount`` over small integers instead of
-hashing strings.
+* a **count-min sketch** (Cormode & Muthukrishnan 2005) of every label's count:
+  ``DEPTH`` rows of ``width`` integer counters (``width`` the power of two at or above
+  ``max_categories``), each label adding its count to one counter per row chosen by
+  a hash of the label. Merging adds the tables: integer sums, exact and order-free.
+  A label's estimate is the smallest of its counters: never below its count, and
+  above it by at most ``e / width`` × the column's values with probability at least
+  ``1 - e^-DEPTH`` (99.3%) per label;
+* the **candidates**, the labels that may be listed as the most frequent: the
+  ``max_categories`` labels whose *first key* — the smallest sampling key
+  (:class:`~driftwarden.profile.sampling.RowKeys`, a hash of the file and row
+  position) of any row holding them — is smallest. A label's first key over the
+  union of two inputs is the smaller of its two, and a label among the union's
+  smallest is among the smallest of the input that holds its first key, so merging
+  (keep the smallest first keys of both, ties by label) is exact and order-free. A
+  label on a share ``p`` of the rows is missed only when ``max_categories`` other rows'
+  keys all fall below its first: probability at most ``(1 - p)^max_categories``.
+
+While exact the profile also keeps every label's first key, so that the moment it
+passes the cap (in one pass, or only when shards merge) it holds the same candidates.
+
+Counting works on dictionary indices (Parquet string columns read as dictionaries;
+other arrays are dictionary-encoded): a ``bincount`` and a ``minimum.at`` over small
+integers instead of hashing strings.
 """
 
 from __future__ import annotations
@@ -17,26 +36,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    import datasketches
+from driftwarden.model.keys import id_hashes, mix
+from driftwarden.profile.sampling import RowKeys
 
 OTHER = "__other__"
 UNSEEN = "__unseen__"
 
-
-def sketches() -> ModuleType:
-    """The datasketches module, imported on first use: only a column with more than
-    ``max_categories`` values needs it, and the import is ~5 ms of every run otherwise."""
-    import datasketches
-
-    return datasketches
+DEPTH = 5  # count-min rows: a label's estimate fails its bound with probability ≤ e^-5
+_MIN_WIDTH = 64
+# Kirsch–Mitzenmacher: row r's counter is (h1 + r * h2) mod width, two hashes for all rows.
+_ROWS = np.arange(DEPTH, dtype=np.uint64)
+_SECOND = np.uint64(0xD6E8FEB86659FD93)
 
 
 def _label(value: object) -> str:
@@ -45,38 +61,40 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def batch_counts(array: pa.Array) -> tuple[list[str], list[int]]:
-    """Distinct non-null values of one array as text labels, with their counts."""
-    if pa.types.is_dictionary(array.type):
-        indices = array.indices
-        if array.null_count:
-            indices = pc.drop_null(indices)
-        bincounts = np.bincount(
-            indices.to_numpy(zero_copy_only=False), minlength=len(array.dictionary)
-        )
-        present = np.flatnonzero(bincounts).astype(np.int64, copy=False)
-        dictionary = array.dictionary.take(_int64_array(present))
-        labels, totals = _to_labels(dictionary), bincounts[present].tolist()
-        if len(set(labels)) != len(labels):  # e.g. float dictionary values 1.0 and 1 → "1.0"
-            merged: dict[str, int] = {}
-            for label, count in zip(labels, totals, strict=True):
-                merged[label] = merged.get(label, 0) + count
-            return list(merged), list(merged.values())
-        return labels, totals
-    if pa.types.is_boolean(array.type):
-        true_count = int(pc.sum(array).as_py() or 0)
-        false_count = len(array) - array.null_count - true_count
-        pairs = [(label, n) for label, n in (("true", true_count), ("false", false_count)) if n]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-    counted = pc.value_counts(array)
-    values = counted.field("values")
-    counts = counted.field("counts").to_pylist()
-    labels = _to_labels(values)
-    keep = [i for i, v in enumerate(values.is_valid().to_pylist()) if v]
-    if len(keep) != len(labels):
-        labels = [labels[i] for i in keep]
-        counts = [counts[i] for i in keep]
-    return labels, counts
+def sketch_width(max_categories: int) -> int:
+    """Counters per count-min row: the power of two at or above ``max_categories``."""
+    return max(_MIN_WIDTH, 1 << max(0, math.ceil(math.log2(max(max_categories, 1)))))
+
+
+def batch_counts(
+    array: pa.Array, keys: NDArray[np.float64]
+) -> tuple[list[str], NDArray[np.int64], NDArray[np.float64]]:
+    """Distinct non-null values of one array as text labels, their counts, and the
+    smallest of ``keys`` (one per row) among each value's rows."""
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    indices = array.indices
+    size = len(array.dictionary)
+    codes = indices.to_numpy(zero_copy_only=False)
+    if array.null_count:
+        valid = indices.is_valid().to_numpy(zero_copy_only=False)
+        codes, keys = codes[valid], keys[valid]
+    codes = codes.astype(np.intp, copy=False)
+    counts = np.bincount(codes, minlength=size)
+    firsts = np.full(size, np.inf)
+    np.minimum.at(firsts, codes, keys)
+    present = np.flatnonzero(counts).astype(np.int64, copy=False)
+    labels = _to_labels(array.dictionary.take(_int64_array(present)))
+    totals, mins = counts[present], firsts[present]
+    if len(set(labels)) != len(labels):  # e.g. float dictionary values 1.0 and 1 → "1.0"
+        merged: dict[str, tuple[int, float]] = {}
+        for label, count, first in zip(labels, totals.tolist(), mins.tolist(), strict=True):
+            had = merged.get(label, (0, math.inf))
+            merged[label] = (had[0] + count, min(had[1], first))
+        labels = list(merged)
+        totals = np.array([v[0] for v in merged.values()], dtype=np.int64)
+        mins = np.array([v[1] for v in merged.values()], dtype=np.float64)
+    return labels, totals, mins
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:
@@ -91,6 +109,25 @@ def _to_labels(values: pa.Array) -> list[str]:
     return [_label(v) for v in values.to_pylist()]
 
 
+def _hashes(labels: list[str]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """Two 64-bit hashes of each label's UTF-8 text (h2 odd, so the rows' counters differ):
+    the id hash of the label join (vectorised over the bytes; one blake2b call per label
+    cost ~2 µs, most of a high-cardinality column's profiling time), and a remix of it."""
+    h1 = id_hashes(pa.array(labels, type=pa.large_string()))
+    with np.errstate(over="ignore"):  # unsigned arithmetic wraps by design
+        h2 = mix(h1 ^ _SECOND) | np.uint64(1)
+    return h1, h2
+
+
+def _cells(labels: list[str], width: int) -> NDArray[np.intp]:
+    """Flat indices into a (DEPTH, width) table: one column per label, one row per row."""
+    h1, h2 = _hashes(labels)
+    with np.errstate(over="ignore"):  # unsigned arithmetic wraps by design
+        columns = (h1[None, :] + _ROWS[:, None] * h2[None, :]) & np.uint64(width - 1)
+    rows = np.arange(DEPTH, dtype=np.intp)[:, None] * width
+    return (rows + columns.astype(np.intp)).astype(np.intp)
+
+
 @dataclass
 class CategoricalProfile:
     """Mergeable value counts of a categorical column, exact up to ``max_categories`` values."""
@@ -99,11 +136,14 @@ class CategoricalProfile:
     rows: int = 0
     nulls: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    sketch: datasketches.frequent_strings_sketch | None = None
+    # Each label's smallest row key: every label while exact, else the candidates.
+    firsts: dict[str, float] = field(default_factory=dict)
+    # The count-min table (DEPTH x sketch_width), past the cap; None while exact.
+    table: NDArray[np.int64] | None = None
 
     @property
     def exact(self) -> bool:
-        return self.sketch is None
+        return self.table is None
 
     @property
     def missing(self) -> int:
@@ -121,40 +161,88 @@ class CategoricalProfile:
 
     @property
     def error_bound(self) -> float:
-        """Largest possible error of any one count (0 while exact)."""
-        return 0.0 if self.sketch is None else self.sketch.epsilon * self.sketch.total_weight
+        """How far above its count a label's estimate may be (with probability at least
+        ``1 - e^-DEPTH`` per label; never below it): 0 while exact."""
+        if self.table is None:
+            return 0.0
+        return math.e / self.table.shape[1] * self.present
 
     # ------------------------------------------------------------ building
 
-    def update(self, array: pa.Array | pa.ChunkedArray) -> None:
-        """Add one batch of a column (strings, dictionaries, booleans, or anything castable)."""
+    def update(
+        self, array: pa.Array | pa.ChunkedArray, keys: NDArray[np.float64] | None = None
+    ) -> None:
+        """Add one batch of a column (strings, dictionaries, booleans, or anything castable).
+
+        ``keys`` are the rows' sampling keys (one per row, as the profile's numerical
+        columns get them); without them the rows are keyed as one stream of their own.
+        """
+        if keys is None:
+            keys = RowKeys(0).of(self.rows, len(array))
         if isinstance(array, pa.ChunkedArray):
+            at = 0
             for chunk in array.chunks:
-                self.update(chunk)
+                self.update(chunk, keys[at : at + len(chunk)])
+                at += len(chunk)
             return
         self.rows += len(array)
         self.nulls += array.null_count
-        labels, counts = batch_counts(array)
-        self._add(zip(labels, counts, strict=True))
-
-    def _add(self, items: Iterable[tuple[str, int]]) -> None:
-        if self.sketch is not None:
-            for label, count in items:
-                self.sketch.update(label, count)
+        if len(array) == array.null_count:
             return
-        counts = self.counts
-        for label, count in items:
-            counts[label] = counts.get(label, 0) + count
-        if len(counts) > self.max_categories:
+        labels, counts, firsts = batch_counts(array, keys)
+        if self.table is not None:
+            self._add_sketched(labels, counts, firsts)
+            return
+        known, mins = self.counts, self.firsts
+        for label, count, first in zip(labels, counts.tolist(), firsts.tolist(), strict=True):
+            known[label] = known.get(label, 0) + count
+            if first < mins.get(label, math.inf):
+                mins[label] = first
+        if len(known) > self.max_categories:
             self._spill()
 
+    def _add_sketched(
+        self, labels: list[str], counts: NDArray[np.int64], firsts: NDArray[np.float64]
+    ) -> None:
+        assert self.table is not None
+        np.add.at(self.table.reshape(-1), _cells(labels, self.table.shape[1]), counts[None, :])
+        # Only labels whose first key beats the largest candidate's can become one.
+        if len(self.firsts) >= self.max_categories:
+            bar = max(self.firsts.values())
+            chosen: list[int] = np.flatnonzero(firsts <= bar).tolist()
+        else:
+            chosen = list(range(len(labels)))
+        mins = self.firsts
+        for i in chosen:
+            label, first = labels[i], float(firsts[i])
+            if first < mins.get(label, math.inf):
+                mins[label] = first
+        self._prune()
+
+    def _prune(self) -> None:
+        """Keep the ``max_categories`` smallest first keys (ties by label)."""
+        cap = self.max_categories
+        if len(self.firsts) <= cap:
+            return
+        labels = list(self.firsts)
+        keys = np.fromiter(self.firsts.values(), dtype=np.float64, count=len(labels))
+        cut = np.partition(keys, cap - 1)[cap - 1]
+        below = np.flatnonzero(keys < cut).tolist()
+        tied = sorted(labels[i] for i in np.flatnonzero(keys == cut).tolist())
+        kept = [labels[i] for i in below] + tied[: cap - len(below)]
+        self.firsts = {label: self.firsts[label] for label in kept}
+
     def _spill(self) -> None:
-        # Map size 2^lg with 3/4 usable slots: enough to hold max_categories values.
-        lg_size = max(3, math.ceil(math.log2(self.max_categories / 0.75)))
-        self.sketch = sketches().frequent_strings_sketch(lg_size)
-        for label, count in self.counts.items():
-            self.sketch.update(label, count)
+        """Past the cap: the exact counts go into a count-min table, the first keys
+        are cut to the candidates."""
+        width = sketch_width(self.max_categories)
+        self.table = np.zeros((DEPTH, width), dtype=np.int64)
+        labels = list(self.counts)
+        if labels:
+            counts = np.fromiter(self.counts.values(), dtype=np.int64, count=len(labels))
+            np.add.at(self.table.reshape(-1), _cells(labels, width), counts[None, :])
         self.counts = {}
+        self._prune()
 
     def merge(self, other: CategoricalProfile) -> CategoricalProfile:
         """A new profile of both inputs, as if their rows had been seen in one pass."""
@@ -166,36 +254,48 @@ class CategoricalProfile:
             self.max_categories, rows=self.rows + other.rows, nulls=self.nulls + other.nulls
         )
         merged.counts = dict(self.counts)
-        if self.sketch is not None:
-            merged._spill()
-            merged.sketch.merge(self.sketch)  # type: ignore[union-attr]
-        if other.sketch is not None:
-            if merged.sketch is None:
+        merged.firsts = dict(self.firsts)
+        for label, count in other.counts.items():
+            merged.counts[label] = merged.counts.get(label, 0) + count
+        for label, first in other.firsts.items():
+            if first < merged.firsts.get(label, math.inf):
+                merged.firsts[label] = first
+        if self.table is None and other.table is None:
+            if len(merged.counts) > self.max_categories:
                 merged._spill()
-            merged.sketch.merge(other.sketch)  # type: ignore[union-attr]
-        merged._add(other.counts.items())
+            return merged
+        merged._spill()  # the exact side's counts, if any, into a table
+        assert merged.table is not None
+        for table in (self.table, other.table):
+            if table is not None:
+                merged.table += table
         return merged
 
     # ------------------------------------------------------------ reading
 
     def top(self, k: int) -> list[tuple[str, int]]:
-        """The ``k`` most frequent values with their (estimated) counts, ties broken by label."""
+        """The ``k`` most frequent values with their (estimated) counts, ties broken by label.
+
+        Past the cap: the candidates ranked by their count-min estimates."""
         items: Iterable[tuple[str, int]]
-        if self.sketch is None:
+        if self.table is None:
             items = self.counts.items()
         else:
-            items = (
-                (item, int(estimate))
-                for item, estimate, _lo, _hi in self.sketch.get_frequent_items(
-                    sketches().frequent_items_error_type.NO_FALSE_NEGATIVES
-                )
-            )
+            labels = sorted(self.firsts)
+            items = zip(labels, self._estimates(labels).tolist(), strict=True)
         return sorted(items, key=lambda kv: (-kv[1], kv[0]))[:k]
 
+    def _estimates(self, labels: list[str]) -> NDArray[np.int64]:
+        assert self.table is not None
+        if not labels:
+            return np.empty(0, dtype=np.int64)
+        cells = _cells(labels, self.table.shape[1])
+        return np.asarray(self.table.reshape(-1)[cells].min(axis=0), dtype=np.int64)
+
     def count_of(self, label: str) -> int:
-        if self.sketch is None:
+        if self.table is None:
             return self.counts.get(label, 0)
-        return int(self.sketch.get_estimate(label))
+        return int(self._estimates([label])[0])
 
     def bucket_counts(
         self, labels: list[str], known: Mapping[str, int] | None
@@ -206,10 +306,13 @@ class CategoricalProfile:
         large to know it): values outside it are *unseen*; without it, every value that
         is not one of ``labels`` goes to ``OTHER`` and the unseen count is None.
         """
-        listed = [float(self.count_of(label)) for label in labels]
+        if self.table is None:
+            listed = [float(self.counts.get(label, 0)) for label in labels]
+        else:
+            listed = [float(v) for v in self._estimates(labels).tolist()]
         rest = max(float(self.present) - sum(listed), 0.0)
         unseen: int | None = None
-        if known is not None and self.sketch is None:
+        if known is not None and self.table is None:
             unseen = sum(c for label, c in self.counts.items() if label not in known)
             rest = max(rest - unseen, 0.0)
         return [*listed, rest, float(unseen or 0)], unseen

@@ -189,7 +189,8 @@ def build_profile(
                         finite, batch_keys if positions is None else batch_keys[positions]
                     )
             elif target is not None:
-                target.update(array)
+                # The rows' keys pick a high-cardinality column's candidate labels.
+                target.update(array, keys.of(target.rows, len(array)))
         if aligned and batch.num_rows:
             if reserve is not None:
                 for name, _, finite in aligned:

@@ -1,7 +1,8 @@
 """Profiles as versioned files, so a reference is scanned once and then read back.
 
-No pickle: a cached file from object storage must never be able to run code. Version 2
-(written) is built to load in milliseconds per feature::
+No pickle: a cached file from object storage must never be able to run code. The file
+(the container of version 2, which version 3 keeps) is built to load in milliseconds
+per feature::
 
     b"DWPROF2\n" | header length (u64 LE) | gzip(JSON header) | zero padding to 8 | payload
 
@@ -9,8 +10,11 @@ The JSON header holds every number and label; numeric arrays (samples, stored so
 bin edges and counts) are raw little-endian bytes in the payload, referenced by
 ``{"at": byte offset, "n": count}`` and read back with ``np.frombuffer`` (no copy,
 no base64, no inflating 256 KiB of incompressible doubles per feature). The header
-records the payload's size and CRC-32, so any damaged byte is detected. Version 1
-(gzip-compressed JSON with base64 arrays) is still read.
+records the payload's size and CRC-32, so any damaged byte is detected. Version 3 (the
+header's ``version``) stores categorical columns past ``maxCategories`` as first keys and
+a count-min table, which merge order-free (profile/categorical.py); files of versions 1
+(gzip-compressed JSON with base64 arrays) and 2 (a frequent-items sketch, whose merge
+depends on order) are refused with a ProfileError, so caches recompute them.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from driftwarden.errors import ProfileError
-from driftwarden.profile.categorical import CategoricalProfile, sketches
+from driftwarden.profile.categorical import DEPTH, CategoricalProfile, sketch_width
 from driftwarden.profile.dataset import ColumnProfile, DatasetProfile, ProfileOptions
 from driftwarden.profile.numeric import NumericProfile
 from driftwarden.profile.rows import RowSample
 
 FORMAT = "driftwarden-profile"
-VERSION = 2
+VERSION = 3  # 3: order-free categorical summaries past the cap (first keys, count-min)
 _MAGIC = b"DWPROF2\n"
 _LENGTH = struct.Struct("<Q")
 
@@ -119,18 +123,20 @@ def _column_to_dict(
             "edges": put(profile.edges, "<f8"),
             "binCounts": put(profile.bin_counts, "<i8"),
         }
+    # By label, not in the order the rows met them: the same counts give the same
+    # bytes whichever file (or shard) was read or merged first. Past the cap the labels
+    # are the candidates and the counts the count-min table (profile/categorical.py).
+    labels = sorted(profile.counts if profile.exact else profile.firsts)
+    firsts = np.array([profile.firsts.get(label, 0.0) for label in labels], dtype=np.float64)
     return {
         "kind": "categorical",
         "maxCategories": profile.max_categories,
         "rows": profile.rows,
         "nulls": profile.nulls,
-        # By label, not in the order the rows met them: the same counts give the same
-        # bytes whichever file (or shard) was read or merged first.
-        "labels": sorted(profile.counts),
-        "counts": [profile.counts[label] for label in sorted(profile.counts)],
-        "sketch": None
-        if profile.sketch is None
-        else base64.b64encode(profile.sketch.serialize()).decode("ascii"),
+        "labels": labels,
+        "counts": [profile.counts[label] for label in labels] if profile.exact else None,
+        "firsts": put(firsts, "<f8") if keep_keys else None,
+        "table": None if profile.table is None else put(profile.table.reshape(-1), "<i8"),
     }
 
 
@@ -199,16 +205,31 @@ def _column_from_dict(data: dict[str, Any], get: Get) -> ColumnProfile:
             numeric._set_sums(total, squares)
         return numeric
     if data["kind"] == "categorical":
-        profile = CategoricalProfile(
-            int(data["maxCategories"]), rows=int(data["rows"]), nulls=int(data["nulls"])
-        )
-        profile.counts = dict(zip(data["labels"], (int(c) for c in data["counts"]), strict=True))
-        if data.get("sketch"):
-            profile.sketch = sketches().frequent_strings_sketch.deserialize(
-                base64.b64decode(data["sketch"])
-            )
-        return profile
+        return _categorical_from_dict(data, get)
     raise ValueError(f"unknown column kind {data['kind']!r}")
+
+
+def _categorical_from_dict(data: dict[str, Any], get: Get) -> CategoricalProfile:
+    cap = int(data["maxCategories"])
+    profile = CategoricalProfile(cap, rows=int(data["rows"]), nulls=int(data["nulls"]))
+    labels = [str(label) for label in data["labels"]]
+    firsts = get(data.get("firsts"), "<f8")
+    if firsts is not None and firsts.size != len(labels):
+        raise ValueError(f"{firsts.size} first keys for {len(labels)} labels")
+    # Without keys (a cached reference) every first key reads 0: such a profile still
+    # compares, and merging it again keeps its labels in label order.
+    profile.firsts = dict(
+        zip(labels, [0.0] * len(labels) if firsts is None else firsts.tolist(), strict=True)
+    )
+    table = get(data.get("table"), "<i8")
+    if table is None:
+        profile.counts = dict(zip(labels, (int(c) for c in data["counts"]), strict=True))
+        return profile
+    width = sketch_width(cap)
+    if table.size != DEPTH * width or len(labels) > cap:
+        raise ValueError(f"a count-min table of {table.size} counters, not {DEPTH} x {width}")
+    profile.table = table.reshape(DEPTH, width)
+    return profile
 
 
 def _options_to_dict(options: ProfileOptions) -> dict[str, Any]:
@@ -342,10 +363,13 @@ def loads_profile(data: bytes | memoryview, *, source: str = "profile") -> Datas
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ProfileError(f"{source} is not a driftwarden profile", hint="delete it to recompute")
     version = document.get("version")
-    if version not in (1, VERSION) or (version == 1) != (get is _get_base64):
+    if version != VERSION or get is _get_base64:
+        # Older versions hold categorical summaries that do not merge order-free: a
+        # cache recomputes them (the caches' keys name the version, so it never meets
+        # them); a profile given on the command line is written again.
         raise ProfileError(
-            f"{source} has profile version {version!r}; this driftwarden reads versions 1 and {VERSION}",
-            hint="delete it to recompute",
+            f"{source} has profile version {version!r}; this driftwarden reads version {VERSION}",
+            hint="write it again with this driftwarden (driftwarden profile), or delete it to recompute",
         )
     try:
         options = _options_from_dict(document["options"])

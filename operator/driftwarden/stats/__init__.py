@@ -4,6 +4,7 @@ from driftwarden.stats.correction import adjust_pvalues
 from driftwarden.stats.distances import (
     hellinger,
     histogram_distances,
+    histogram_distances_many,
     jensenshannon,
     kl_divergence,
     psi,
@@ -35,6 +36,7 @@ __all__ = [
     "dkw_bound",
     "hellinger",
     "histogram_distances",
+    "histogram_distances_many",
     "is_sorted",
     "jensenshannon",
     "kl_divergence",

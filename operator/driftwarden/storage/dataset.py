@@ -91,6 +91,7 @@ class OpenedDataset:
     _dict_datasets: dict[tuple[str, ...], ds.FileSystemDataset] = field(
         default_factory=dict, repr=False
     )
+    _fragments_by_path: dict[str, ds.Fragment] | None = field(default=None, repr=False)
 
     # -- public API ---------------------------------------------------------
 
@@ -237,13 +238,18 @@ class OpenedDataset:
         other formats, or when the footer cannot be read: the scan then says why)."""
         if self.format != "parquet":
             return None
+        if self._fragments_by_path is None:
+            # Once: asked file by file, a search of every fragment was quadratic.
+            self._fragments_by_path = {
+                fragment.path: fragment for fragment in self._dataset.get_fragments()
+            }
+        fragment = self._fragments_by_path.get(info.path)
+        if not isinstance(fragment, ds.ParquetFileFragment):
+            return None
         try:
-            for fragment in self._dataset.get_fragments():
-                if fragment.path == info.path and isinstance(fragment, ds.ParquetFileFragment):
-                    return int(fragment.metadata.num_rows)
+            return int(fragment.metadata.num_rows)
         except (OSError, pa.ArrowException):
             return None
-        return None
 
     def count_rows(self) -> int:
         """Rows inside the time window (metadata only for Parquet without a window)."""
