@@ -76,9 +76,13 @@ def test_view_reads_plain_mappings_and_runs_group_jobs_with_their_pods():
         }
     }
     view = ClusterView(
-        jobs={"u-1": [job]}, pods={"u-1": [pod, orphan_pod]}, active={"active": [("ml", "churn-1")]}
+        jobs={"u-1": [job]},
+        pods={"u-1": [pod, orphan_pod]},
+        active={"active": [("ml", "churn-1"), ("ml", "churn-2-scan", 4)]},
     )
-    assert view.jobs_of("u-2") == [] and view.unfinished() == {("ml", "churn-1")}
+    # The cap counts pods: a scan Job of 4 shards weighs 4 (an entry without a weight 1).
+    assert view.jobs_of("u-2") == []
+    assert view.unfinished() == {("ml", "churn-1"): 1, ("ml", "churn-2-scan"): 4}
     runs = group_runs(view.jobs_of("u-1"), view.pods_of("u-1"))
     assert runs["churn-1"].pods == [pod] and runs["churn-0"].job is None
     assert pods_of_job(view.pods_of("u-1"), "churn-0") == [orphan_pod]

@@ -192,6 +192,7 @@ def test_there_are_examples_of_each_kind():
         "promote-reference.yaml",
         "prediction-drift.yaml",
         "multivariate.yaml",
+        "sharded.yaml",
     } <= names
     assert all(
         any(d.get("kind") == "DriftMonitor" for d in load_yaml_documents(p)) for p in EXAMPLES

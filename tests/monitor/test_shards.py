@@ -232,3 +232,40 @@ def test_status_with_shards_sets_only_the_runs_given():
 def test_shard_config_with_parallelism_is_refused_by_validate_never_silently():
     with pytest.raises(ConfigError, match=r"spec\.job\.parallelism"):
         parse_monitor(sharded(2, output=None))
+
+
+def _slim(job, status=None):
+    return {"metadata": job["metadata"], "status": status or {}}
+
+
+def test_a_scan_job_and_its_pods_group_into_the_run_it_names():
+    from driftwarden.monitor.job import jobs_to_delete
+    from driftwarden.monitor.outcome import job_state
+    from driftwarden.monitor.runs import group_runs
+
+    monitor = parse_monitor(sharded(2))
+    scan = _slim(scan_job(monitor, SLOT, IMAGE, 2), {"succeeded": 1})
+    run = analysis_job_name(monitor, SLOT)
+    pod = {
+        "metadata": {
+            "name": f"{scan['metadata']['name']}-0-abcde",
+            "labels": {
+                **scan["metadata"]["labels"],
+                "batch.kubernetes.io/job-name": scan["metadata"]["name"],
+                "batch.kubernetes.io/job-completion-index": "0",
+            },
+            "annotations": dict(scan["metadata"]["annotations"]),
+        },
+        "status": {"phase": "Succeeded"},
+    }
+    runs = group_runs([scan], [pod])
+    assert list(runs) == [run]
+    assert runs[run].scanning and runs[run].scan_pods == [pod] and runs[run].slot == SLOT
+    # One shard done, no conditions: not the whole scan (a plain Job would count as done).
+    assert job_state(scan) is None
+    merge = _slim(merge_job(monitor, SLOT, IMAGE, 2))
+    runs = group_runs([merge, scan], [pod])
+    assert list(runs) == [run] and not runs[run].scanning and runs[run].job == merge
+    # Finished scan Jobs are left to their TTL, outside the history limits.
+    done = {"conditions": [{"type": "Complete", "status": "True"}]}
+    assert jobs_to_delete(monitor, [_slim(scan_job(monitor, SLOT, IMAGE, 2), done)]) == []

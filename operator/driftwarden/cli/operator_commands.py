@@ -166,6 +166,8 @@ def add_run_arguments(run_parser: argparse.ArgumentParser) -> None:
         "--max-concurrent-jobs",
         type=int,
         default=int(os.environ.get("DRIFTWARDEN_MAX_CONCURRENT_JOBS", 10)),
+        help="analysis pods running at once over all monitors: a Job is one, a sharded run's "
+        "scan Job its shards (default 10)",
     )
     run_parser.add_argument(
         "--allowed-images",

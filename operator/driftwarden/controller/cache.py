@@ -57,7 +57,18 @@ def _slim_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 def slim_job(job: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a Job the reconciler reads: metadata and status, never the pod template."""
     status = job.get("status") or {}
-    keep = ("conditions", "startTime", "completionTime", "active", "succeeded", "failed", "ready")
+    keep = (
+        "conditions",
+        "startTime",
+        "completionTime",
+        "active",
+        "succeeded",
+        "failed",
+        "ready",
+        # Indexed Jobs (a sharded run's scan): the shard progress in the status.
+        "completedIndexes",
+        "failedIndexes",
+    )
     return {
         "metadata": _slim_meta(job.get("metadata") or {}),
         "status": {k: status[k] for k in keep if k in status},
@@ -97,7 +108,7 @@ class ClusterView:
     """The kopf indexes one handler call sees (plain mappings in tests).
 
     ``jobs``/``pods``: monitor uid → the slim Jobs/pods it owns; ``active``:
-    :data:`ACTIVE` → (namespace, name) of every unfinished analysis Job;
+    :data:`ACTIVE` → (namespace, name, pods) of every unfinished analysis Job;
     ``monitors``: monitor uid → the monitor's body.
     """
 
@@ -122,8 +133,14 @@ class ClusterView:
     def pods_of(self, uid: str) -> list[dict[str, Any]]:
         return _values(self.pods, uid)
 
-    def unfinished(self) -> set[tuple[str, str]]:
-        return {tuple(v) for v in _values(self.active, ACTIVE)}  # type: ignore[misc]
+    def unfinished(self) -> dict[tuple[str, str], int]:
+        """(namespace, name) of every unfinished analysis Job → the pods it runs at once
+        (a sharded run's scan Job: its shards; any other: 1)."""
+        found: dict[tuple[str, str], int] = {}
+        for value in _values(self.active, ACTIVE):
+            namespace, name, *rest = value
+            found[(str(namespace), str(name))] = int(rest[0]) if rest else 1
+        return found
 
     def monitor(self, uid: str) -> Mapping[str, Any] | None:
         found = _values(self.monitors, uid)

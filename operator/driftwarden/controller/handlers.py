@@ -36,6 +36,7 @@ from driftwarden.monitor.job import (
     LABEL_MANAGED_BY,
 )
 from driftwarden.monitor.outcome import is_finished
+from driftwarden.monitor.shards import pod_slots
 
 log = logging.getLogger("driftwarden.controller")
 
@@ -92,9 +93,16 @@ def register(
         version = await reconciler.api.server_version()
         # podFailurePolicy is beta (on by default) from 1.26; 1.25 drops it silently.
         reconciler.pod_failure_policy = version is None or version >= (1, 26)
+        # backoffLimitPerIndex is beta (on by default) from 1.29; older servers drop it, and
+        # a sharded run's backoffLimit then covers all its shards (monitor/shards.py).
+        reconciler.per_index = version is None or version >= (1, 29)
         log.info(
             "API server version read",
-            extra={"version": version, "podFailurePolicy": reconciler.pod_failure_policy},
+            extra={
+                "version": version,
+                "podFailurePolicy": reconciler.pod_failure_policy,
+                "backoffLimitPerIndex": reconciler.per_index,
+            },
         )
 
     # ------------------------------------------------------------ indexes (watch-fed caches)
@@ -109,7 +117,8 @@ def register(
     def unfinished_analysis_jobs(body: kopf.Body, **_: Any) -> dict[str, Any]:
         if is_finished(body):
             return {}  # an empty mapping drops the Job's entry (None would keep the old one)
-        return {ACTIVE: (body.metadata.namespace, body.metadata.name)}
+        # With the pods it runs at once: the concurrency cap counts pods (a scan Job's shards).
+        return {ACTIVE: (body.metadata.namespace, body.metadata.name, pod_slots(body))}
 
     @kopf.index(*PODS, labels=MANAGED, registry=registry, id="driftwarden_pods")
     def driftwarden_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:

@@ -71,7 +71,11 @@ from driftwarden.monitor.job import (
 from driftwarden.monitor.model_status import prediction_events, prediction_pending
 from driftwarden.monitor.multivariate import MULTIVARIATE_DRIFT
 from driftwarden.monitor.outcome import (
+    FAILED,
     POD_CREATION_FAILED,
+    SLOT_ANNOTATION,
+    SUCCEEDED,
+    job_state,
     newest_pod,
     outcome_from_pods,
     pod_lags_job,
@@ -105,6 +109,20 @@ from driftwarden.monitor.runs import (
     metadata_of,
     name_of,
     pods_of_job,
+)
+from driftwarden.monitor.shards import (
+    ANNOTATION_SHARDS,
+    is_scan,
+    last_scanned_bytes,
+    merge_job,
+    pod_slots,
+    run_of,
+    scan_failed,
+    scan_job,
+    shard_count,
+    shard_progress,
+    shards_of,
+    status_with_shards,
 )
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.status import (
@@ -219,6 +237,24 @@ def promotion_events(promotion: Promotion | None) -> list[Event]:
     ]
 
 
+def _started(job: Mapping[str, Any]) -> tuple[str, str]:
+    """The reason and message of the Event that says an analysis, scan or merge Job started."""
+    slot = metadata_of(job).get("annotations", {}).get(SLOT_ANNOTATION)
+    if is_scan(job):
+        return (
+            "AnalysisStarted",
+            f"scan Job {name_of(job)} created for slot {slot}: {shards_of(job)} shard pods "
+            f"profile the window, then run {run_of(job)} merges them",
+        )
+    if ANNOTATION_SHARDS in (metadata_of(job).get("annotations") or {}):
+        return (
+            "ShardsMerging",
+            f"analysis Job {name_of(job)} created for slot {slot}: it merges "
+            f"{shards_of(job)} shard profiles into the report",
+        )
+    return "AnalysisStarted", f"analysis Job {name_of(job)} created for slot {slot}"
+
+
 PASSES_AT_ONCE = 8  # concurrent reconciliations (see Reconciler.__init__)
 
 
@@ -238,6 +274,8 @@ class Reconciler:
         self.clock = clock
         # Sent only to API servers that keep it (1.26+); read from /version at startup.
         self.pod_failure_policy = True
+        # backoffLimitPerIndex for sharded runs' scan Jobs (1.29+); read from /version too.
+        self.per_index = True
         self._locks: dict[str, asyncio.Lock] = {}
         # At most this many passes at once. A restart or a fresh apply of 1,000 monitors
         # starts 1,000 passes together; unbounded, their requests, responses and Events in
@@ -262,17 +300,16 @@ class Reconciler:
     # ---------------------------------------------------------------- concurrency cap
 
     def active_jobs(self, view: ClusterView) -> int:
-        """Unfinished analysis Jobs (watch) + ones created but not yet watched + creates in flight."""
-        seen = view.unfinished()
-        pending = set()
+        """Pods of unfinished analysis Jobs (watch) + of ones created but not yet watched + of
+        creates in flight: a sharded run's scan Job counts its shards (the cap counts pods)."""
+        counted = view.unfinished()
         for uid, jobs in self._created.items():
             watched = {name_of(j) for j in view.jobs_of(uid)}
-            pending |= {
-                (str(metadata_of(job).get("namespace") or ""), name)
-                for name, job in jobs.items()
-                if name not in watched and component_of(job) == COMPONENT_ANALYSIS
-            }
-        return len(seen | pending) + self._in_flight
+            for name, job in jobs.items():
+                if name not in watched and component_of(job) == COMPONENT_ANALYSIS:
+                    key = (str(metadata_of(job).get("namespace") or ""), name)
+                    counted.setdefault(key, pod_slots(job))
+        return sum(counted.values()) + self._in_flight
 
     def _jobs(self, uid: str, view: ClusterView) -> list[dict[str, Any]]:
         """The monitor's Jobs: the watched ones, plus its creates the watch has not shown yet."""
@@ -401,6 +438,8 @@ class Reconciler:
             problem = pod_problem(newest_pod(newest.pods))
             if problem is None and not newest.pods:
                 problem = await self._failed_create(running, now)
+        if newest is not None and newest.scanning and work.outcome is None and candidate is None:
+            running, problem = await self._scanning(monitor, newest, previous, now, view, work)
         if running is None and not monitor.suspend:
             running = await self._maybe_start(monitor, previous, runs, now, view, work)
 
@@ -418,6 +457,7 @@ class Reconciler:
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
         status = blocked_status(status, work.blocked, now, monitor.generation)
+        status = self._with_shards(status, runs, newest, work.outcome)
         status = with_reference(monitor, previous, status, work.outcome, work.promotion, now)
         if problem and _ready_message(previous) != _ready_message(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
@@ -456,6 +496,8 @@ class Reconciler:
             return result_lost(str(current["job"]), parse_time(current.get("slot")), now)
         if newest is None:
             return None
+        if newest.scanning:
+            return self._scan_outcome(newest, now)
         if newest.job is not None:
             if is_finished(newest.job):
                 if pod_lags_job(newest.job, newest.pods):
@@ -468,6 +510,24 @@ class Reconciler:
                 newest.name, newest.slot, now
             )
         return outcome_from_pods(newest.name, newest.slot, newest.pods)
+
+    @staticmethod
+    def _scan_outcome(run: Run, now: datetime) -> RunOutcome | None:
+        """A sharded run still scanning ends here only if its scan Job failed (or was
+        deleted unfinished); a scan that succeeded goes on to the merge Job."""
+        scan = run.scan
+        assert scan is not None
+        if job_state(scan) == FAILED:
+            # The failed pod's final update may lag the Job's (two watches): its message
+            # names the problem, so wait for it while the pods are there.
+            if run.scan_pods and not any(
+                (p.get("status") or {}).get("phase") == "Failed" for p in run.scan_pods
+            ):
+                return None
+            return scan_failed(run.name, scan, run.scan_pods)
+        if not is_finished(scan) and metadata_of(scan).get("deletionTimestamp"):
+            return result_lost(run.name, run.slot, now)
+        return None
 
     async def _failed_create(self, job: Mapping[str, Any], now: datetime) -> Problem | None:
         """Why a Job has no pod, from the Job controller's FailedCreate Events (quota, service
@@ -504,6 +564,69 @@ class Reconciler:
             POD_CREATION_FAILED,
             f"the Job controller cannot create its pod: {newest.get('message')}",
         )
+
+    async def _scanning(
+        self,
+        monitor: Monitor,
+        run: Run,
+        previous: Mapping[str, Any],
+        now: datetime,
+        view: ClusterView,
+        work: Pass,
+    ) -> tuple[dict[str, Any] | None, Problem | None]:
+        """A sharded run in its scan phase: start the merge once every shard succeeded.
+
+        Returns the Job that stands for the run in ``status.currentRun`` (the merge Job,
+        else the scan Job under the run's name) and why its pods cannot start, if so.
+        """
+        scan = run.scan
+        assert scan is not None and run.slot is not None
+        # A refused merge create waits out its backoff (status.jobCreation), as a start does.
+        if job_state(scan) == SUCCEEDED and may_attempt(work.job_creation, monitor.generation, now):
+            merge = await self._create(
+                monitor,
+                merge_job(
+                    monitor,
+                    run.slot,
+                    self.config.image,
+                    shards_of(scan),
+                    **self._analysis_options(monitor, previous, view, work),
+                ),
+                previous,
+                now,
+                view,
+                work,
+            )
+            if merge is not None:
+                return merge, None
+        problem = pod_problem(newest_pod(run.scan_pods))
+        if problem is None and not run.scan_pods and not is_finished(scan):
+            problem = await self._failed_create(scan, now)
+        as_run = {"metadata": {**metadata_of(scan), "name": run.name}, "status": scan.get("status")}
+        return as_run, problem
+
+    @staticmethod
+    def _with_shards(
+        status: Mapping[str, Any],
+        runs: Mapping[str, Run],
+        newest: Run | None,
+        outcome: RunOutcome | None,
+    ) -> dict[str, Any]:
+        """Shard progress on ``status.currentRun`` and on a ``lastRun`` recorded now."""
+        current = status.get("currentRun")
+        progress = None
+        if (
+            newest is not None
+            and newest.scan is not None
+            and isinstance(current, Mapping)
+            and current.get("job") == newest.name
+        ):
+            progress = shard_progress(newest.scan, newest.scan_pods)
+        final = None
+        recorded = runs.get(outcome.job) if outcome is not None else None
+        if recorded is not None and recorded.scan is not None:
+            final = shard_progress(recorded.scan, recorded.scan_pods, final=True)
+        return status_with_shards(status, progress, final)
 
     async def _maybe_retrain(
         self,
@@ -604,28 +727,67 @@ class Reconciler:
             return None
         if not may_attempt(work.job_creation, monitor.generation, now):
             return None  # a refused create waits out its backoff (status.jobCreation)
-        if self._capped(monitor, view):
-            return None
-        manifest, violation = await admit_analysis(
-            self.api,
-            self.config,
-            monitor,
-            analysis_job(
+        if not monitor.job.sharded:
+            manifest = analysis_job(
                 monitor,
                 slot,
                 self.config.image,
-                pod_failure_policy=self.pod_failure_policy,
-                reference=config_reference(
-                    monitor,
-                    work.promotion.to_status()
-                    if work.promotion is not None
-                    else previous.get("lastPromotion"),
-                ),
-                last_retraining=latest_retraining(
-                    self._jobs(monitor.uid, view), previous.get("lastRetraining")
-                ),
-            ),
+                **self._analysis_options(monitor, previous, view, work),
+            )
+            return await self._create(monitor, manifest, previous, now, view, work)
+        count = shard_count(
+            monitor.job.parallelism, last_scanned_bytes(previous), self.config.max_concurrent_jobs
         )
+        manifest = scan_job(
+            monitor,
+            slot,
+            self.config.image,
+            count,
+            per_index=self.per_index,
+            pod_failure_policy=self.pod_failure_policy,
+        )
+        job = await self._create(monitor, manifest, previous, now, view, work)
+        if job is None:
+            return None
+        # The run is named by its merge Job (status.currentRun), which comes once the shards did.
+        return {"metadata": {**metadata_of(job), "name": run_of(job)}, "status": job.get("status")}
+
+    def _analysis_options(
+        self,
+        monitor: Monitor,
+        previous: Mapping[str, Any],
+        view: ClusterView,
+        work: Pass,
+    ) -> dict[str, Any]:
+        """The options of a run's analysis Job: the reference it reads and the last retraining."""
+        return {
+            "pod_failure_policy": self.pod_failure_policy,
+            "reference": config_reference(
+                monitor,
+                work.promotion.to_status()
+                if work.promotion is not None
+                else previous.get("lastPromotion"),
+            ),
+            "last_retraining": latest_retraining(
+                self._jobs(monitor.uid, view), previous.get("lastRetraining")
+            ),
+        }
+
+    async def _create(
+        self,
+        monitor: Monitor,
+        built: dict[str, Any],
+        previous: Mapping[str, Any],
+        now: datetime,
+        view: ClusterView,
+        work: Pass,
+    ) -> dict[str, Any] | None:
+        """Admit and create an analysis, scan or merge Job within the cap (counted in pods);
+        the created (or existing) Job, or None when capped, blocked or refused."""
+        slots = pod_slots(built)
+        if self._capped(monitor, view, slots):
+            return None
+        manifest, violation = await admit_analysis(self.api, self.config, monitor, built)
         if violation:
             # Backed off like a refused create: a blocked monitor must not read its
             # Namespace on every tick (1,000 of them would be a request storm).
@@ -648,9 +810,9 @@ class Reconciler:
             return None
         # Checked again after the await above, and reserved before the create is awaited:
         # no other pass can take the same place.
-        if self._capped(monitor, view):
+        if self._capped(monitor, view, slots):
             return None
-        self._in_flight += 1
+        self._in_flight += slots
         try:
             job, created = await self.api.create_job(monitor.namespace, manifest)
         except ApiException as error:
@@ -659,24 +821,19 @@ class Reconciler:
             self._refused(monitor, manifest, refusal(error), previous, now, work)
             return None
         finally:
-            self._in_flight -= 1
+            self._in_flight -= slots
         self._remember(monitor.uid, job)
         work.job_creation = None
         if created:
             ns, name = monitor.namespace, monitor.name
             work.after_write.append(lambda: self.metrics.jobs_started.labels(ns, name).inc())
-            work.events.append(
-                Event(
-                    "Normal",
-                    "AnalysisStarted",
-                    f"analysis Job {name_of(job)} created for slot {slot.isoformat()}",
-                )
-            )
+            work.events.append(Event("Normal", *_started(job)))
         return job
 
-    def _capped(self, monitor: Monitor, view: ClusterView) -> bool:
-        """True when --max-concurrent-jobs analysis Jobs are unfinished or being created."""
-        if self.active_jobs(view) < self.config.max_concurrent_jobs:
+    def _capped(self, monitor: Monitor, view: ClusterView, pods: int = 1) -> bool:
+        """True when ``pods`` more analysis pods would exceed --max-concurrent-jobs (unfinished
+        analysis Jobs' pods and ones being created)."""
+        if self.active_jobs(view) + pods <= self.config.max_concurrent_jobs:
             return False
         log.info(
             "analysis slot due but the concurrency cap is reached; waiting",

@@ -23,6 +23,8 @@ from driftwarden.envchunks import chunked_env
 from driftwarden.monitor.outcome import (
     ANALYSIS_CONTAINER,
     FAILED,
+    LABEL_PHASE,
+    PHASE_SCAN,
     SLOT_ANNOTATION,
     SUCCEEDED,
     RunOutcome,
@@ -525,6 +527,7 @@ def jobs_to_delete(
         if (
             job_labels.get(LABEL_MONITOR) == monitor.name
             and job_labels.get(LABEL_COMPONENT) == component
+            and job_labels.get(LABEL_PHASE) != PHASE_SCAN  # left to its TTL
         ):
             mine.append(job)
     doomed: list[Mapping[str, Any]] = []

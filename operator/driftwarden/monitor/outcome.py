@@ -35,6 +35,10 @@ from driftwarden.report.rootcause_summary import root_cause_status, root_cause_t
 
 ANALYSIS_CONTAINER = "analyze"
 SLOT_ANNOTATION = "driftwarden.io/slot"
+# A sharded run's scan Job and its pods (monitor/shards.py): analysis by component, so the
+# watch and the cap see them, but no run of their own and no place in the history limits.
+LABEL_PHASE = "driftwarden.io/phase"
+PHASE_SCAN = "scan"
 MAX_MESSAGE = 512
 SUMMARY_VERSION = 1
 # A summary is a few levels deep; anything deeper is not one. Checked before json.loads,
@@ -285,12 +289,16 @@ def job_state(job: Mapping[str, Any]) -> str | None:
     """``Succeeded``, ``Failed``, or None while the Job is still running.
 
     The terminal ``Complete``/``Failed`` conditions decide; a status with a
-    success count but no conditions (old or minimal API servers) counts as done.
+    success count but no conditions (old or minimal API servers) counts as done,
+    except for a sharded run's scan Job, where it means some shards only.
     """
     if _condition(job, "Complete") is not None:
         return SUCCEEDED
     if _condition(job, "Failed") is not None:
         return FAILED
+    if ((job.get("metadata") or {}).get("labels") or {}).get(LABEL_PHASE) == PHASE_SCAN:
+        # A sharded run's Indexed scan Job: a success count is some shards, not all.
+        return None
     status = job.get("status") or {}
     if (
         isinstance(status.get("succeeded"), int)

@@ -14,6 +14,7 @@ from typing import Any
 
 from driftwarden.monitor.job import COMPONENT_ANALYSIS, LABEL_COMPONENT
 from driftwarden.monitor.outcome import job_slot
+from driftwarden.monitor.shards import is_scan, run_of
 from driftwarden.monitor.times import parse_time
 
 
@@ -44,12 +45,20 @@ def pods_of_job(pods: Iterable[Mapping[str, Any]], job_name: str) -> list[Mappin
 
 @dataclass
 class Run:
-    """One analysis run as the cluster shows it: its Job (None once deleted) and its pods."""
+    """One analysis run as the cluster shows it: its Job (None once deleted, or while a
+    sharded run still scans) and its pods; a sharded run's scan Job and its shard pods."""
 
     name: str
     job: dict[str, Any] | None
     slot: datetime | None
     pods: list[dict[str, Any]] = field(default_factory=list)
+    scan: dict[str, Any] | None = None
+    scan_pods: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def scanning(self) -> bool:
+        """True while the run is in its scan phase: a scan Job, no analysis (merge) Job yet."""
+        return self.scan is not None and self.job is None and not self.pods
 
     def order(self) -> tuple[datetime, str]:
         created = str(((self.job or {}).get("metadata") or {}).get("creationTimestamp") or "")
@@ -60,14 +69,22 @@ def group_runs(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[s
     """Analysis runs by Job name, from the Jobs and the pods (a pod outlives a deleted Job)."""
     runs: dict[str, Run] = {}
     for job in jobs:
-        if component_of(job) == COMPONENT_ANALYSIS:
-            runs[name_of(job)] = Run(name_of(job), job, job_slot(job))
+        if component_of(job) != COMPONENT_ANALYSIS:
+            continue
+        # A scan Job belongs to the run its label names, whose own Job comes later.
+        name = run_of(job) if is_scan(job) else name_of(job)
+        run = runs.setdefault(name, Run(name, None, job_slot(job)))
+        if is_scan(job):
+            run.scan = job
+        else:
+            run.job = job
     for pod in pods:
         job_name = _job_name_of_pod(pod)
         if component_of(pod) != COMPONENT_ANALYSIS or not job_name:
             continue
-        run = runs.setdefault(job_name, Run(job_name, None, job_slot(pod)))
-        run.pods.append(pod)
+        name = run_of(pod) if is_scan(pod) else job_name
+        run = runs.setdefault(name, Run(name, None, job_slot(pod)))
+        (run.scan_pods if is_scan(pod) else run.pods).append(pod)
     return runs
 
 

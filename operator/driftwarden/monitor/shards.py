@@ -22,7 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from driftwarden.monitor.job import (
+    LABEL_PHASE,
     LABEL_RUN,
+    PHASE_SCAN,
     TERMINATION_LOG,
     _name,
     _short_hash,
@@ -43,8 +45,6 @@ from driftwarden.monitor.times import format_time, utc
 GIB = 1 << 30
 # spec.job.parallelism auto: one shard per this many bytes the last run scanned.
 AUTO_BYTES_PER_SHARD = GIB
-LABEL_PHASE = "driftwarden.io/phase"
-PHASE_SCAN = "scan"
 # The scan Job's shard count, where the reconciler reads it (spec is not kept in the cache).
 ANNOTATION_SHARDS = "driftwarden.io/shards"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
@@ -111,6 +111,12 @@ def shards_of(job: Mapping[str, Any]) -> int:
         return max(1, int(text)) if text is not None else 1
     except ValueError:
         return 1
+
+
+def pod_slots(job: Mapping[str, Any]) -> int:
+    """The pods a Job runs at once, as the concurrency cap counts them: a scan Job's shards,
+    1 for any other (the merge Job too, though it names its shard count)."""
+    return shards_of(job) if is_scan(job) else 1
 
 
 def scan_job(
