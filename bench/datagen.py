@@ -14,6 +14,10 @@ leaves a half-written size that looks complete.
 ``huge.py`` compares 10^8 current rows with the 10^7 reference, whose profile is cached.
 Files are written one after the other, so a 10^8-row dataset (40 files of 2.5M rows)
 takes no more memory to write than a small one.
+
+``--files N`` writes each dataset as N files of equal row counts instead (under
+``DIR/data/nN-…-fN``): ``shards.py`` deals files to shards, so it needs several even
+at toy sizes, and 100 of them for its 100-shard merge.
 """
 
 from __future__ import annotations
@@ -79,11 +83,14 @@ def make_batch(rng: np.random.Generator, n: int, shifted: bool) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
 
 
-def write_dataset(directory: Path, rows: int, seed: int, shifted: bool) -> None:
-    """Write ``rows`` rows into ``directory`` as ``part-NNN.parquet`` files, streaming."""
+def write_dataset(
+    directory: Path, rows: int, seed: int, shifted: bool, files: int | None = None
+) -> None:
+    """Write ``rows`` rows into ``directory`` as ``part-NNN.parquet`` files (``files``
+    of them, else ``spec.file_plan``'s count), streaming."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    plan = file_plan(rows)
+    plan = file_plan(rows, files)
     for index, file_rows in enumerate(plan):
         if len(plan) > 4:
             print(f"  {directory.name} file {index + 1}/{len(plan)}", file=sys.stderr, flush=True)
@@ -99,32 +106,42 @@ def _rows_on_disk(directory: Path) -> int:
     return sum(pq.read_metadata(p).num_rows for p in sorted(directory.glob("*.parquet")))
 
 
-def _manifest(rows: int, sides: list[str]) -> dict[str, object]:
-    """``spec.manifest``, naming the sides when not both were written."""
+def _manifest(rows: int, sides: list[str], files: int | None = None) -> dict[str, object]:
+    """``spec.manifest``, naming the sides when not both were written and the file
+    count when it was asked for."""
     described = manifest(rows)
-    return described if sides == list(SEEDS) else {**described, "sides": sides}
+    if sides != list(SEEDS):
+        described["sides"] = sides
+    if files is not None:
+        described["files"] = files
+    return described
 
 
-def _is_complete(root: Path, rows: int, sides: list[str]) -> bool:
+def _is_complete(root: Path, rows: int, sides: list[str], files: int | None = None) -> bool:
     try:
-        if json.loads((root / "manifest.json").read_text()) != _manifest(rows, sides):
+        if json.loads((root / "manifest.json").read_text()) != _manifest(rows, sides, files):
             return False
     except (OSError, ValueError):
         return False
     return all(_rows_on_disk(root / side) == rows for side in sides)
 
 
-def ensure_data(workdir: Path, rows: int, sides: list[str] | None = None) -> dict[str, Any]:
+def ensure_data(
+    workdir: Path, rows: int, sides: list[str] | None = None, files: int | None = None
+) -> dict[str, Any]:
     """The datasets of one size under ``workdir/data``, generated unless a complete copy exists.
 
     ``sides`` (default: reference and current) chooses which of the two to write; a
-    size with only some of them lives in its own directory (``nN-current``).
+    size with only some of them lives in its own directory (``nN-current``), and so
+    does one written as ``files`` files (``nN-current-f100``).
     """
     sides = list(SEEDS) if sides is None else [s for s in SEEDS if s in sides]
     suffix = "" if sides == list(SEEDS) else "-" + "-".join(sides)
+    if files is not None:
+        suffix += f"-f{files}"
     root = workdir / "data" / f"n{rows}{suffix}"
     started = time.perf_counter()
-    generated = not _is_complete(root, rows, sides)
+    generated = not _is_complete(root, rows, sides, files)
     if generated:
         print(
             f"generating {rows:,} rows x {len(sides)} dataset(s) in {root}",
@@ -134,16 +151,16 @@ def ensure_data(workdir: Path, rows: int, sides: list[str] | None = None) -> dic
         partial = root.with_name(root.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         for side in sides:
-            write_dataset(partial / side, rows, SEEDS[side], shifted=side == "current")
-        (partial / "manifest.json").write_text(json.dumps(_manifest(rows, sides), indent=2))
+            write_dataset(partial / side, rows, SEEDS[side], side == "current", files)
+        (partial / "manifest.json").write_text(json.dumps(_manifest(rows, sides, files), indent=2))
         shutil.rmtree(root, ignore_errors=True)
         partial.rename(root)
     return {
         "rows": rows,
         "reference": str(root / "reference") if "reference" in sides else None,
         "current": str(root / "current") if "current" in sides else None,
-        "files": len(file_plan(rows)),
-        "rowGroupRows": min(ROW_GROUP_ROWS, max(file_plan(rows))),
+        "files": len(file_plan(rows, files)),
+        "rowGroupRows": min(ROW_GROUP_ROWS, max(file_plan(rows, files))),
         "bytesOnDisk": sum(p.stat().st_size for p in root.glob("*/*.parquet")),
         "generated": generated,
         "generationSeconds": round(time.perf_counter() - started, 2) if generated else None,
@@ -161,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         default=list(SEEDS),
         help="which datasets to write: reference,current (default) or one of them",
     )
+    parser.add_argument(
+        "--files", type=int, help="write each dataset as this many files (default: by size)"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.sides) - set(SEEDS)
     if unknown:
         parser.error(f"unknown side(s): {', '.join(sorted(unknown))}")
-    json.dump(ensure_data(args.workdir, args.rows, args.sides), sys.stdout)
+    if args.files is not None and not 1 <= args.files <= args.rows:
+        parser.error(f"--files {args.files}: give 1 … --rows ({args.rows})")
+    json.dump(ensure_data(args.workdir, args.rows, args.sides, args.files), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -97,12 +97,16 @@ FEATURES = NUMERIC_NAMES + CATEGORICAL_NAMES
 SHIFTED = [f.name for f in NUMERIC if f.shift] + [f.name for f in CATEGORICAL if f.shift]
 
 
-def file_plan(rows: int) -> list[int]:
+def file_plan(rows: int, files: int | None = None) -> list[int]:
     """Row counts of the files of one dataset: one file below 1M rows, else files of
-    at most 2.5M rows (at least two)."""
-    if rows < 1_000_000:
+    at most 2.5M rows (at least two); ``files`` asks for that many files instead (the
+    sharding benchmark deals files to shards, so it needs several even at toy sizes)."""
+    if files is not None:
+        count = files
+    elif rows < 1_000_000:
         return [rows]
-    count = max(2, math.ceil(rows / ROWS_PER_FILE))
+    else:
+        count = max(2, math.ceil(rows / ROWS_PER_FILE))
     base, extra = divmod(rows, count)
     return [base + (1 if i < extra else 0) for i in range(count)]
 

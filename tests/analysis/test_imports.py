@@ -91,15 +91,13 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
 
 # Modules a plain analysis (flags only, one file a side, few categories) has no use
 # for, with what each cost a run at 10^5 rows (bench/RESULTS.md, addendum 3): PyYAML
-# (~10 ms; only --config is YAML), datasketches (~5 ms; only a column past
-# maxCategories), numpy.ma (~7 ms; pulled in by np.unique and pa.array(ndarray)),
-# the thread pool (~2 ms; only multi-file datasets), run history (~2 ms; only
-# --history), and the operator and its commands.
+# (~10 ms; only --config is YAML), numpy.ma (~7 ms; pulled in by np.unique and
+# pa.array(ndarray)), the thread pool (~2 ms; only multi-file datasets), run history
+# (~2 ms; only --history), and the operator and its commands.
 _NOT_FOR_ANALYSIS = (
     "driftwarden.history",
     "driftwarden.cli.history",
     "yaml",
-    "datasketches",
     "numpy.ma",
     "concurrent.futures",
     "kopf",

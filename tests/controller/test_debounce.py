@@ -107,6 +107,9 @@ def test_drift_must_persist_three_runs_and_recovery_two(cluster):
         assert _condition(second, "Drifted")["message"].startswith(
             "drifted in 2 of 3 required runs"
         )
+        # Events are posted after the status write; wait for the second before this
+        # operator stops, or a stop in between drops it (Events are best effort).
+        cluster.api.wait_for(lambda: len(cluster.events("churn", "DriftPending")) == 2)
     # A new operator process: the count continues from the status, not from memory.
     with cluster.operator(allowed_images=("trainer:*",)) as reconciler:
         third = feed.next_run("churn", *all_shifted)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "interval.yaml"
-DATA_STACK = ("pyarrow", "numpy", "scipy", "datasketches", "pandas")
+DATA_STACK = ("pyarrow", "numpy", "scipy", "pandas")
 
 CHECK = f"""
 import sys
