@@ -14,6 +14,7 @@ from driftwarden.monitor.shards import (
     LABEL_PHASE,
     is_scan,
     last_scanned_bytes,
+    last_shard_total,
     merge_job,
     run_of,
     scan_failed,
@@ -87,11 +88,20 @@ def test_shard_count_rule(parallelism, last, cap, expected):
     assert shard_count(parallelism, last, cap) == expected
 
 
+def test_auto_without_bytes_keeps_the_last_runs_count():
+    # A failed scan measured no bytes: the next run keeps its shards instead of one pod.
+    assert shard_count("auto", None, 10, last_total=6) == 6
+    assert shard_count("auto", None, 4, last_total=6) == 4
+    assert shard_count("auto", 3 * GIB, 10, last_total=6) == 3
+    assert shard_count(2, None, 10, last_total=6) == 2
+
+
 def test_last_scanned_bytes_reads_the_last_run():
     assert last_scanned_bytes({"lastRun": {"shards": {"bytes": 5}}}) == 5
     assert last_scanned_bytes({"lastRun": {"job": "x"}}) is None
     assert last_scanned_bytes(None) is None
     assert last_scanned_bytes({"lastRun": {"shards": {"bytes": True}}}) is None
+    assert last_shard_total({"lastRun": {"shards": {"total": 4}}}) == 4
 
 
 def container(job):
@@ -205,6 +215,9 @@ def test_shard_progress_counts_indexes_and_the_bytes_scanned():
     }
     pods = [_pod(i, "Succeeded", json.dumps({"bytes": 100 * (i + 1)})) for i in range(4)]
     pods.append(_pod(1, "Failed", "boom"))
+    # Three of four indexes done: no bytes, they would undercount the window.
+    assert shard_progress(job, pods, final=True)["bytes"] is None
+    job["status"]["completedIndexes"] = "0-3"
     assert shard_progress(job, pods, final=True)["bytes"] == 1000
     pods[0] = _pod(0, "Succeeded", "not json")
     assert shard_progress(job, pods, final=True)["bytes"] is None

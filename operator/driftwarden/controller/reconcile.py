@@ -114,6 +114,7 @@ from driftwarden.monitor.shards import (
     ANNOTATION_SHARDS,
     is_scan,
     last_scanned_bytes,
+    last_shard_total,
     merge_job,
     pod_slots,
     run_of,
@@ -736,7 +737,10 @@ class Reconciler:
             )
             return await self._create(monitor, manifest, previous, now, view, work)
         count = shard_count(
-            monitor.job.parallelism, last_scanned_bytes(previous), self.config.max_concurrent_jobs
+            monitor.job.parallelism,
+            last_scanned_bytes(previous),
+            self.config.max_concurrent_jobs,
+            last_total=last_shard_total(previous),
         )
         manifest = scan_job(
             monitor,

@@ -53,30 +53,44 @@ SHARD_FILE = "shard-{shard}.dwprofile"
 
 
 def shard_count(
-    parallelism: int | str, last_bytes: int | None, cap: int, limit: int = MAX_PARALLELISM
+    parallelism: int | str,
+    last_bytes: int | None,
+    cap: int,
+    limit: int = MAX_PARALLELISM,
+    last_total: int | None = None,
 ) -> int:
     """How many shards a run gets: ``parallelism`` as given, or for ``auto`` one per GiB the
-    last run scanned (1 on a first run), clamped to 1 … min(``cap``, ``limit``).
+    last run scanned; without its bytes (a first run, a failed scan) the last run's shard
+    count ``last_total``, else 1. Clamped to 1 … min(``cap``, ``limit``).
 
     ``cap`` is the operator's concurrency cap, which counts pods: more shards than it
     could never start. The split does not change the result (profiles merge to the
     same bytes however the files are split), so clamping is safe.
     """
-    if parallelism == AUTO:
-        wanted = (
-            1 if not last_bytes or last_bytes <= 0 else math.ceil(last_bytes / AUTO_BYTES_PER_SHARD)
-        )
-    else:
+    if parallelism != AUTO:
         wanted = int(parallelism)
+    elif last_bytes is not None and last_bytes > 0:
+        wanted = math.ceil(last_bytes / AUTO_BYTES_PER_SHARD)
+    else:
+        wanted = last_total or 1
     return max(1, min(wanted, cap, limit))
+
+
+def _last_shards(status: Mapping[str, Any] | None, key: str) -> int | None:
+    last = (status or {}).get("lastRun")
+    shards = last.get("shards") if isinstance(last, Mapping) else None
+    value = shards.get(key) if isinstance(shards, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def last_scanned_bytes(status: Mapping[str, Any] | None) -> int | None:
     """The bytes the last sharded run's shards scanned (``status.lastRun.shards.bytes``)."""
-    last = (status or {}).get("lastRun")
-    shards = last.get("shards") if isinstance(last, Mapping) else None
-    value = shards.get("bytes") if isinstance(shards, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return _last_shards(status, "bytes")
+
+
+def last_shard_total(status: Mapping[str, Any] | None) -> int | None:
+    """How many shards the last sharded run had (``status.lastRun.shards.total``)."""
+    return _last_shards(status, "total")
 
 
 # The Job controller names each pod's hostname ``<job>-<index>``, a DNS label of at most
@@ -254,7 +268,8 @@ def shard_progress(
     job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], *, final: bool = False
 ) -> dict[str, Any]:
     """``{total, succeeded, failed, active, failedIndexes}`` of a scan Job (``bytes`` too once
-    ``final``), for ``status.currentRun.shards`` / ``status.lastRun.shards``.
+    ``final``: None unless every shard succeeded), for ``status.currentRun.shards`` /
+    ``status.lastRun.shards``.
 
     ``succeeded`` counts indexes done (``status.completedIndexes``, else the Job's
     ``succeeded``); ``failed`` counts failed pods, retries included.
@@ -270,7 +285,9 @@ def shard_progress(
         "failedIndexes": status.get("failedIndexes") or None,
     }
     if final:
-        progress["bytes"] = scanned_bytes(pods)
+        # Only a whole scan measures the window: a failed one's bytes would undercount it.
+        whole = progress["succeeded"] == total and not progress["failedIndexes"]
+        progress["bytes"] = scanned_bytes(pods) if whole else None
     return progress
 
 
