@@ -55,13 +55,19 @@ def _scan(
     return facts
 
 
-def _merge(out: Path, config: Path, cache: Path, report: Path) -> dict:
-    """The merge pod: the run's analysis over the current shards, with the reference shards."""
+def _merge(out: Path, config: Path, cache: Path, report: Path, *, listed: bool = False) -> dict:
+    """The merge pod: the run's analysis over the current shards, with the reference shards
+    (as the operator names them, one {shard} pattern; ``listed``: one URI each)."""
+    references = (
+        [str(out / f"reference-{i}.dwprofile") for i in range(COUNT)]
+        if listed
+        else [str(out / "reference-{shard}.dwprofile")]
+    )
     code = main(
         [
             *("analyze", "--config", str(config), "--quiet"),
             *("--current-profiles", *(str(out / f"shard-{i}.dwprofile") for i in range(COUNT))),
-            *("--reference-shards", *(str(out / f"reference-{i}.dwprofile") for i in range(COUNT))),
+            *("--reference-shards", *references),
             *("--profile-cache", str(cache), "--output", str(report)),
         ]
     )
@@ -117,7 +123,7 @@ def test_a_cache_miss_builds_the_reference_through_the_shards_and_the_next_run_h
         p.stat().st_size for p in (tmp_path / "ref").glob("*.parquet")
     )
     assert not cache.exists()  # the shards never write the cache: the merge does
-    first = _merge(tmp_path / "run1", config, cache, tmp_path / "merged1")
+    first = _merge(tmp_path / "run1", config, cache, tmp_path / "merged1", listed=True)
     # The merged reference shards are the reference's one-pass profile, cached to its bytes.
     (entry,) = cache.glob("reference-*.dwprofile")
     (whole_entry,) = whole_cache.glob("reference-*.dwprofile")
@@ -224,6 +230,11 @@ def test_bad_reference_flags_exit_2_naming_them(tmp_path, setup, capsys):
         ]
     )
     assert code == 2 and "either --reference-profiles or --reference-shards" in (
+        capsys.readouterr().err
+    )
+    pattern = str(tmp_path / "reference-{shard}.dwprofile")
+    code = main(["analyze", "--config", str(config), "--quiet", "--reference-shards", pattern])
+    assert code == 2 and "--reference-shards: a URI with {shard} must come alone" in (
         capsys.readouterr().err
     )
     assert not Path(out).exists()
