@@ -174,11 +174,11 @@ def test_merge_job_is_the_analysis_job_reading_the_shard_profiles():
     uris = args[at + 1 : at + 4]
     assert [u.rsplit("/", 1)[1] for u in uris] == [f"shard-{i}.dwprofile" for i in range(3)]
     # The reference's shards, which the scan wrote if the profile cache missed.
+    # (one {shard} pattern, expanded over the current shards' indexes by analyze)
     assert args[at + 4] == "--reference-shards"
-    refs = args[at + 5 : at + 8]
-    assert refs == [u.replace("/shard-", "/reference-") for u in uris]
-    assert args[at + 8] == "--summary-file"
-    added = ("--current-profiles", *uris, "--reference-shards", *refs)
+    assert args[at + 5] == uris[0].replace("/shard-0.", "/reference-{shard}.")
+    assert args[at + 6] == "--summary-file"
+    added = ("--current-profiles", *uris, "--reference-shards", args[at + 5])
     assert [a for a in args if a not in added] == container(plain)["args"]
 
 

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -557,24 +557,20 @@ def analyze(
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):
             column.drop_keys()  # never merged: frees memory before the comparison
-    predictions = None
-    if model_plan is not None and model is not None:
-        predictions, model_findings = compare_model_columns(
-            ref_profile, cur_profile, model_plan, settings, model
-        )
-        feature_names = features_plan.names
-        ref_features = only_columns(ref_profile, feature_names)
-        cur_features = only_columns(cur_profile, feature_names)
-    else:
-        model_findings, ref_features, cur_features = [], ref_profile, cur_profile
-    features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
-    findings.extend(feature_findings)
     performance_report = None
+    labels_target = None
+    performance_findings: list[dict[str, Any]] = []
     if performance is not None:
         assert reference is not None and current is not None  # _check_profiled
         # Imported here: a plain feature-drift run loads no model code.
-        from driftwarden.analysis.model_performance import performance_section
+        from driftwarden.analysis.model_performance import LabelTarget, performance_section
 
+        if model_plan is not None and model_plan.from_labels is not None:
+            labels_target = LabelTarget(
+                model_plan.from_labels.profile_kind,
+                replace(options, row_features=(), row_sample_size=0),  # one column, no rows
+                settings.profile.bins,
+            )
         performance_report = performance_section(
             performance,
             current=current,
@@ -583,10 +579,24 @@ def analyze(
             reference_source=config.reference,
             window_end=window_end,
             storage=storage,
-            findings=findings,
+            findings=performance_findings,
             segments=features_plan.categorical,
             seed=settings.profile.seed,
+            target=labels_target,
         )
+    predictions = None
+    if model_plan is not None and model is not None:
+        predictions, model_findings = compare_model_columns(
+            ref_profile, cur_profile, model_plan, settings, model, labels_target
+        )
+        feature_names = features_plan.names
+        ref_features = only_columns(ref_profile, feature_names)
+        cur_features = only_columns(cur_profile, feature_names)
+    else:
+        model_findings, ref_features, cur_features = [], ref_profile, cur_profile
+    features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
+    findings.extend(feature_findings)
+    findings.extend(performance_findings)  # in the order the report always had
     findings.extend(model_findings)
     joint_document = (
         None

@@ -79,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="profiles of the reference's shards (driftwarden profile --reference-output): on a "
         "profile-cache miss, merged and cached in place of reading the reference when all are "
-        "there and of this reference; else ignored (docs/sharding.md)",
+        "there and of this reference; else ignored. One URI with {shard} stands for indexes "
+        "0 … N-1, N the number of --current-profiles (docs/sharding.md)",
     )
     source.add_argument(
         "--reference-format",
@@ -377,6 +378,22 @@ def _profiles(args: argparse.Namespace, config: RunConfig) -> dict[str, Any]:
     }
 
 
+def reference_shard_uris(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--reference-shards``, a ``{shard}`` pattern expanded over the current shards' indexes
+    (one short argument in the merge Job instead of one URI per shard)."""
+    uris = list(args.reference_shards or ())
+    if not any("{shard}" in uri for uri in uris):
+        return tuple(uris)
+    if len(uris) != 1 or not args.current_profiles:
+        raise ConfigError(
+            "--reference-shards: a URI with {shard} must come alone, with --current-profiles "
+            "(it stands for one profile per current shard)",
+            hint="or list the reference shard profiles one by one",
+        )
+    count = len(args.current_profiles)
+    return tuple(uris[0].replace("{shard}", str(index)) for index in range(count))
+
+
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:
     """``--window-end`` as an aware time whose windows start after year 1."""
     if text is None:
@@ -623,7 +640,7 @@ def run(args: argparse.Namespace) -> int:
             profile_cache=_profile_cache(args),
             progress=progress,
             monitor=monitor,
-            reference_shards=tuple(args.reference_shards or ()),
+            reference_shards=reference_shard_uris(args),
             **_profiles(args, config),
         )
         if progress is not None:

@@ -421,7 +421,7 @@ class Reconciler:
             work.events[:0] = (
                 outcome_events(candidate, step)
                 + [Event(*event) for event in prediction_events(candidate, previous, monitor)]
-                + [Event(*event) for event in performance_events(candidate, previous)]
+                + [Event(*event) for event in performance_events(candidate, previous, monitor)]
             )
         self._record_retraining(monitor, jobs, pods, previous, work)
         retrained = newest_retraining_job(jobs)

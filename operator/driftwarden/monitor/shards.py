@@ -253,7 +253,9 @@ def merge_job(
     run = str(job["metadata"]["name"])
     uris = ["--current-profiles", *shard_uris(monitor, run, count)]
     if shards_read_reference(monitor):
-        uris += ["--reference-shards", *shard_uris(monitor, run, count, REFERENCE_SHARD_FILE)]
+        # One pattern, expanded over the current shards' indexes: N URIs more would double
+        # what the Job's arguments take of ARG_MAX and of the API server's object size.
+        uris += ["--reference-shards", _pattern(monitor, run, REFERENCE_SHARD_FILE)]
     container["args"] = [*args[:at], *uris, *args[at:]]
     job["metadata"]["annotations"][ANNOTATION_SHARDS] = str(count)
     return job
