@@ -238,3 +238,80 @@ def test_bad_reference_flags_exit_2_naming_them(tmp_path, setup, capsys):
         capsys.readouterr().err
     )
     assert not Path(out).exists()
+
+
+def test_the_shards_look_up_a_promoted_reference_as_the_analysis_does(tmp_path, setup):
+    """After a promotion the config's status.reference names the reference the analysis
+    reads: the shards compute that reference's key, so they find its cached profile."""
+    reference, current, _config = setup
+    promoted = _write(tmp_path / "promoted", 0.2, 5)
+    config = tmp_path / "dm.json"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "driftwarden.io/v1alpha1",
+                "kind": "DriftMonitor",
+                "metadata": {"name": "m", "namespace": "ns"},
+                "spec": {
+                    "profile": {"sampleSize": 1000},
+                    "reference": {"path": str(reference)},
+                    "current": {"path": str(current)},
+                },
+                "status": {"reference": {"source": "promoted", "path": str(promoted)}},
+            }
+        )
+    )
+    cache = tmp_path / "cache"
+    unsharded = _unsharded(config, cache, tmp_path / "whole")
+    assert unsharded["reference"]["rows"] == sum(SIZES)
+    facts = _scan(current, tmp_path / "run", config, cache)
+    assert [f["reference"] for f in facts] == ["cached"] * COUNT
+    sharded = _merge(tmp_path / "run", config, cache, tmp_path / "merged")
+    _same_result(sharded, _unsharded(config, cache, tmp_path / "again"))
+    assert sharded["reference"]["source"] == "promoted"
+
+
+def test_a_windowed_fixed_reference_is_built_by_the_shards_to_the_one_pass_bytes(tmp_path):
+    """A fixed reference with its own window (closed at the slot, as the current's): the
+    shards deal its files that reach into the window and cut the rows outside, so the
+    merged reference shards are the bytes the unsharded run caches."""
+    from tests.cli.test_shards_cli import _write_timed
+
+    reference = _write_timed(tmp_path / "ref", 0.0, 3)
+    current = _write_timed(tmp_path / "cur", 0.7, 4)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "profile:\n  sampleSize: 1000\n"
+        f"reference:\n  path: {reference}\n  timestampColumn: ts\n  window: 100h\n"
+        f"current:\n  path: {current}\n  timestampColumn: ts\n  window: 60h\n"
+    )
+    end = ("--window-end", "2026-01-06T12:00:00Z")
+    whole_cache, cache = tmp_path / "whole-cache", tmp_path / "cache"
+    code = main(
+        [
+            *("analyze", "--config", str(config), "--quiet", *end),
+            *("--profile-cache", str(whole_cache), "--output", str(tmp_path / "whole")),
+        ]
+    )
+    assert code == 0
+    unsharded = load_report((tmp_path / "whole" / "report.json").read_bytes())
+    facts = _scan(current, tmp_path / "run", config, cache, *end)
+    assert [f["reference"] for f in facts] == ["shard"] * COUNT
+    code = main(
+        [
+            *("analyze", "--config", str(config), "--quiet", *end),
+            *(
+                "--current-profiles",
+                *(str(tmp_path / "run" / f"shard-{i}.dwprofile") for i in range(3)),
+            ),
+            *("--reference-shards", str(tmp_path / "run" / "reference-{shard}.dwprofile")),
+            *("--profile-cache", str(cache), "--output", str(tmp_path / "merged")),
+        ]
+    )
+    assert code == 0
+    sharded = load_report((tmp_path / "merged" / "report.json").read_bytes())
+    assert sharded["reference"] == unsharded["reference"]
+    assert 0 < sharded["reference"]["rows"] < sum(SIZES)  # cut to its window
+    (entry,) = cache.glob("reference-*.dwprofile")
+    (whole_entry,) = whole_cache.glob("reference-*.dwprofile")
+    assert entry.read_bytes() == whole_entry.read_bytes()
