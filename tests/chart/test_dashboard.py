@@ -142,3 +142,29 @@ def test_dashboard_shows_drift_features_run_age_and_failures(dashboard):
         "Feature drift score heatmap",
         "Time since last run",
     } <= titles
+
+
+def test_dashboard_shows_the_model_level_signals(dashboard):
+    """spec.model's signals (issue 10): prediction and target drift, performance on delayed
+    labels with its coverage, the root cause and the joint detector each have a panel."""
+    used = set()
+    for _, target in _targets(dashboard):
+        used |= metric_names(target["expr"])
+    assert {
+        "driftwarden_prediction_drifted",
+        "driftwarden_prediction_drift_score",
+        "driftwarden_model_performance",
+        "driftwarden_model_performance_degraded",
+        "driftwarden_label_coverage",
+        "driftwarden_root_cause_share",
+        "driftwarden_multivariate_p_value",
+        "driftwarden_multivariate_drifted",
+    } <= used
+    titles = {p["title"] for p in _panels(dashboard)}
+    assert {
+        "Prediction drift per monitor",
+        "Root cause: top features",
+        "Model performance on delayed labels",
+        "Label coverage and degradation",
+        "Multivariate drift (joint detector)",
+    } <= titles

@@ -244,6 +244,9 @@ def test_demo_runs_end_to_end_and_finds_the_injected_drift(tmp_path):
     assert performance["degradedMetrics"] == ["accuracy"]
     assert performance["current"]["coverage"]["labeled"] > 2000
     assert worst_segments(performance)[0]["value"] == "basic"
+    # The outcome is only in the label log: target drift compares the joined labels.
+    (target,) = [c for c in report["predictions"]["columns"] if c["role"] == "target"]
+    assert (target["name"], target["source"]) == ("churned", "labels")
     # The root cause: what moved the model's output (the campaign's short tenures and
     # monthly contracts, features it rests on) and where accuracy was lost (basic plan).
     cause = report["rootCause"]

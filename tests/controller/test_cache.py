@@ -90,3 +90,22 @@ def test_view_reads_plain_mappings_and_runs_group_jobs_with_their_pods():
     assert is_settled("churn-1", runs["churn-1"].slot, status)
     assert is_settled("churn-0", runs["churn-0"].slot, status)  # older than the recorded run
     assert not is_settled("churn-2", None, {})
+
+
+def test_a_view_made_while_kopfs_indexes_are_empty_sees_what_the_watch_adds_later():
+    # kopf's own index: empty, it is falsy. A view must keep it, not swap it for a dict that
+    # stays empty, or a pass run after the first Job was watched sees no Job at all.
+    from kopf._core.engines.indexing import OperatorIndexer
+
+    indexers = {name: OperatorIndexer() for name in ("driftwarden_jobs", "driftwarden_pods")}
+    kwargs = {name: indexer.index for name, indexer in indexers.items()}
+    assert not kwargs["driftwarden_jobs"]  # the case: an empty index is falsy
+    view = ClusterView.from_kwargs(kwargs)
+    assert view.jobs_of("u-1") == [] and view.unfinished() == {}
+    job = slim_job(_job())
+    indexers["driftwarden_jobs"].replace(("ml", "churn-1", "job-uid"), {"u-1": job})
+    indexers["driftwarden_pods"].replace(("ml", "p", "pod-uid"), {"u-1": {"metadata": {}}})
+    assert view.jobs_of("u-1") == [job]
+    assert view.pods_of("u-1") == [{"metadata": {}}]
+    # An index the handler was not given stays an empty mapping.
+    assert view.monitor("u-1") is None

@@ -277,3 +277,88 @@ def test_a_windowed_sharded_run_reads_the_rows_of_its_window(cluster):
     split_report, whole_report = _report(cluster, split), _report(cluster, whole)
     assert split_report["features"] == whole_report["features"]
     assert split_report["current"]["window"] == whole_report["current"]["window"]
+
+
+def _facts(pod: dict) -> dict:
+    (state,) = pod["status"]["containerStatuses"]
+    return json.loads(state["state"]["terminated"]["message"])
+
+
+def _listing(cluster, prefix: str) -> dict[str, bytes]:
+    import pyarrow.fs as pafs
+
+    fs = cluster.s3.filesystem()
+    found = fs.get_file_info(pafs.FileSelector(f"{cluster.bucket}/{prefix}", allow_not_found=True))
+    out = {}
+    for info in found:
+        if info.type != pafs.FileType.File:
+            continue  # the unsharded run's current-window cache: not compared
+        with fs.open_input_stream(info.path) as stream:
+            out[info.base_name] = stream.read()
+    return out
+
+
+def test_the_scan_pods_build_the_reference_then_count_on_its_cached_edges(cluster):
+    """Issue 11.3, the reference: a first run's shard pods miss the reference profile cache,
+    each profiles its share of the reference, and the merge caches their merge (the bytes the
+    unsharded run caches); the next run's pods find it and count their histograms on its
+    edges, so with samples smaller than the data the report is the unsharded run's."""
+    current = _data(cluster)
+    fs = cluster.s3.filesystem()
+    for i in range(3):
+        _put(fs, f"{cluster.bucket}/bigtrain/part-{i}.parquet", shift=0, seed=70 + i, n=600 + i)
+    spec = {
+        "reference": {"path": f"s3://{cluster.bucket}/bigtrain/"},
+        "profile": {"sampleSize": 1000},  # the least; ~2,000 rows a side
+    }
+    with cluster.operator():
+        cluster.monitor("ref-whole", current=current, **spec)
+        cluster.monitor("ref-split", current=current, job={"parallelism": 3}, **spec)
+        whole, split = _finished(cluster, "ref-whole"), _finished(cluster, "ref-split")
+        assert split["lastRun"]["outcome"] == "Succeeded", split["lastRun"]
+        first_run = split["lastRun"]["job"]
+        facts = [_facts(p) for p in _pods(cluster, "ref-split")]
+        assert sorted(f["reference"] for f in facts) == ["shard"] * 3
+        shards = _listing(cluster, f"reports/ref-split/{first_run}/shards")
+        assert sorted(n for n in shards if n.startswith("reference-")) == [
+            f"reference-{i}.dwprofile" for i in range(3)
+        ]
+        # The merge cached the reference's shards merged: the unsharded run's entry, byte for byte.
+        cached = _listing(cluster, "reports/ref-split/profile-cache")
+        assert len(cached) == 1 and cached == _listing(cluster, "reports/ref-whole/profile-cache")
+        first_split, first_whole = _report(cluster, split), _report(cluster, whole)
+        assert first_split["reference"] == first_whole["reference"]
+        assert first_split["reference"]["profileCached"] is False
+        assert first_split["reference"]["rows"] == sum(600 + i for i in range(3))
+
+        cluster.clock.advance(hours=1)
+        whole = cluster.wait_status(
+            "ref-whole",
+            lambda s: (s.get("lastRun") or {}).get("job") not in (None, whole["lastRun"]["job"]),
+            timeout=120,
+        )
+        split = cluster.wait_status(
+            "ref-split",
+            lambda s: (s.get("lastRun") or {}).get("job") not in (None, first_run),
+            timeout=120,
+        )
+    assert split["lastRun"]["outcome"] == "Succeeded", split["lastRun"]
+    second = [
+        p
+        for p in _pods(cluster, "ref-split")
+        if p["metadata"]["labels"].get("driftwarden.io/run") == split["lastRun"]["job"]
+    ]
+    assert sorted(_facts(p)["reference"] for p in second) == ["cached"] * 3
+    assert not [
+        n
+        for n in _listing(cluster, f"reports/ref-split/{split['lastRun']['job']}/shards")
+        if n.startswith("reference-")
+    ]
+    split_report, whole_report = _report(cluster, split), _report(cluster, whole)
+    assert split_report["reference"]["profileCached"] is True
+    numerical = [f for f in split_report["features"] if f["kind"] == "numerical"]
+    assert numerical and not any(f["exact"] for f in numerical)  # samples of 1,000
+    assert split_report["features"] == whole_report["features"]
+    assert split_report["dataset"] == whole_report["dataset"]
+    for key in ("rows", "driftShare", "driftedFeatures", "totalFeatures"):
+        assert split["lastRun"][key] == whole["lastRun"][key], key

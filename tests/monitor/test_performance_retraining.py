@@ -135,3 +135,48 @@ def test_the_job_gets_the_degraded_metrics_and_the_record_its_reason():
     quiet = retraining_job(monitor, _outcome(False), NOW)
     env = {e["name"]: e["value"] for e in quiet["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["DRIFTWARDEN_DEGRADED_METRICS"] == ""
+
+
+def test_the_condition_gauge_and_events_follow_the_debounced_state():
+    """With driftAfterRuns 2, recoverAfterRuns 2 the PerformanceDegraded condition, the
+    driftwarden_model_performance_degraded gauge (what the alert reads) and the Events
+    follow the debounced state, as PredictionDrifted does: one degraded run neither pages
+    nor flips the condition, while the phase and retraining also wait for the second."""
+    from driftwarden.controller.metrics import gauges_from_status
+    from driftwarden.monitor.performance_status import performance_events
+
+    from .test_performance_status import _condition
+
+    monitor = _monitor(alerting={"driftAfterRuns": 2, "recoverAfterRuns": 2})
+
+    def step(previous, outcome):
+        events = [(t, r) for t, r, _ in performance_events(outcome, previous, monitor)]
+        status = compute_status(monitor, previous, outcome, NOW)
+        condition = _condition(status)
+        gauge = gauges_from_status(status).performance_degraded
+        return status, (condition["status"], condition["reason"]), gauge, events
+
+    status, condition, gauge, events = step(None, _outcome(True, "run-1"))
+    assert condition == ("False", "PerformanceDropPending")
+    assert "performance degraded in 1 of 2 required runs" in _condition(status)["message"]
+    assert gauge == 0.0 and events == [("Normal", "PerformanceDropPending")]
+
+    status, condition, gauge, events = step(status, _outcome(False, "run-2", decided=False))
+    assert condition == ("False", "PerformanceUndecided") and gauge == 0.0 and events == []
+
+    status, condition, gauge, events = step(status, _outcome(True, "run-3"))
+    assert condition == ("True", "PerformanceDropped")
+    assert gauge == 1.0 and events == [("Warning", "PerformanceDegraded")]
+
+    # Still Degraded after one clean run (and after an undecided one): no recovery yet.
+    status, condition, gauge, events = step(status, _outcome(False, "run-4"))
+    assert condition == ("True", "PerformanceRecoveryPending")
+    assert "clean in 1 of 2 required runs" in _condition(status)["message"]
+    assert gauge == 1.0 and events == []
+    status, condition, gauge, events = step(status, _outcome(False, "run-5", decided=False))
+    assert condition == ("True", "PerformanceRecoveryPending") and gauge == 1.0 and events == []
+
+    status, condition, gauge, events = step(status, _outcome(False, "run-6"))
+    assert condition == ("False", "PerformanceWithinLimits")
+    assert gauge == 0.0 and events == [("Normal", "PerformanceRecovered")]
+    assert status["phase"] == "Healthy"

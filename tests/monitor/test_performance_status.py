@@ -112,7 +112,17 @@ def test_a_degraded_run_sets_the_condition_the_status_and_a_warning_event():
     undecided = _outcome(_section(False, decided=False), "run-3")
     assert performance_events(undecided, status) == []
     after = compute_status(monitor, status, undecided, NOW)
-    assert _condition(after)["reason"] == "PerformanceUndecided"
+    # An undecided run counts neither way: the model stays Degraded, as the phase says.
+    assert (_condition(after)["status"], _condition(after)["reason"]) == (
+        "True",
+        "PerformanceRecoveryPending",
+    )
+    assert after["phase"] == "Drifted"
+    first = compute_status(monitor, None, undecided, NOW)
+    assert (_condition(first)["status"], _condition(first)["reason"]) == (
+        "False",
+        "PerformanceUndecided",
+    )
     # A failed run keeps the last verdict.
     failed = outcome_from_summary(
         "run-4", {"v": 1, "error": {"reason": "DataNotFound", "message": "x"}}

@@ -173,8 +173,40 @@ def test_merge_job_is_the_analysis_job_reading_the_shard_profiles():
     at = args.index("--current-profiles")
     uris = args[at + 1 : at + 4]
     assert [u.rsplit("/", 1)[1] for u in uris] == [f"shard-{i}.dwprofile" for i in range(3)]
-    assert args[at + 4] == "--summary-file"
-    assert [a for a in args if a not in ("--current-profiles", *uris)] == container(plain)["args"]
+    # The reference's shards, which the scan wrote if the profile cache missed.
+    # (one {shard} pattern, expanded over the current shards' indexes by analyze)
+    assert args[at + 4] == "--reference-shards"
+    assert args[at + 5] == uris[0].replace("/shard-0.", "/reference-{shard}.")
+    assert args[at + 6] == "--summary-file"
+    added = ("--current-profiles", *uris, "--reference-shards", args[at + 5])
+    assert [a for a in args if a not in added] == container(plain)["args"]
+
+
+def test_scan_pods_look_the_reference_up_in_the_runs_profile_cache():
+    monitor = parse_monitor(sharded(3))
+    run = analysis_job_name(monitor, SLOT)
+    args = container(scan_job(monitor, SLOT, IMAGE, 3))["args"]
+    plain = container(analysis_job(monitor, SLOT, IMAGE))["args"]
+    cache = plain[plain.index("--profile-cache") + 1]
+    assert args[args.index("--profile-cache") + 1] == cache  # the merge's cache
+    assert args[args.index("--reference-output") + 1] == (
+        f"s3://logs/churn/drift-reports/churn/{run}/shards/reference-{{shard}}.dwprofile"
+    )
+    # A promoted reference reaches the scan pods' config as it reaches the merge's.
+    promoted = {"source": "promoted", "path": "s3://logs/churn/train-2024-05/"}
+    env = container(scan_job(monitor, SLOT, IMAGE, 3, reference=promoted))["env"]
+    merge_env = container(merge_job(monitor, SLOT, IMAGE, 3, reference=promoted))["env"]
+    assert [e for e in env if e["name"].startswith("DRIFTWARDEN_MONITOR")] == [
+        e for e in merge_env if e["name"].startswith("DRIFTWARDEN_MONITOR")
+    ]
+    assert "train-2024-05" in json.dumps(env)
+
+
+def test_rolling_references_stay_on_the_merge_pod():
+    monitor = parse_monitor(sharded(3, reference={"mode": "rolling"}))
+    args = container(scan_job(monitor, SLOT, IMAGE, 3))["args"]
+    assert "--profile-cache" not in args and "--reference-output" not in args
+    assert "--reference-shards" not in container(merge_job(monitor, SLOT, IMAGE, 3))["args"]
 
 
 def _pod(index, phase, message="", finished="2024-05-01T10:05:00Z"):

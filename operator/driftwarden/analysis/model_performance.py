@@ -11,19 +11,77 @@ to then, and a prediction whose window is still open without a label is *pending
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+import pyarrow as pa
 
 from driftwarden.analysis.performance_settings import PerformanceSettings
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import SourceConfig
 from driftwarden.durations import format_duration
-from driftwarden.errors import DataNotFoundError, SchemaError
+from driftwarden.errors import ConfigError, DataNotFoundError, SchemaError
 from driftwarden.model import performance as perf
+from driftwarden.model.join import LABEL as JOINED_LABEL
 from driftwarden.model.join import JoinColumns, join_labels, partitions_for
 from driftwarden.model.keys import common_id_type
+from driftwarden.profile import ColumnPlan, DatasetProfile, ProfileOptions, build_profile
 from driftwarden.report.text import finding
 from driftwarden.storage import DatasetSource, OpenedDataset, StorageOptions, open_dataset, redact
+
+
+@dataclass
+class LabelTarget:
+    """spec.model.target read from the label log (the current data does not hold it).
+
+    The true outcome of a period is the label its predictions joined to: the run
+    profiles those labels, partition by partition as the join yields them, with the
+    profile engine the features use (``kind``: ``categorical`` or ``numerical``), so
+    target drift compares the labels of the reference period's predictions with those
+    of the current window's. Only labeled rows count: pending ones are in the coverage.
+    :func:`performance_section` fills ``reference`` and ``current`` (None: that period
+    has no joined labels) and says in ``reason`` why they cannot be compared.
+    """
+
+    kind: str
+    options: ProfileOptions
+    bins: int
+    reference: DatasetProfile | None = None
+    current: DatasetProfile | None = None
+    reason: str | None = None
+    _parts: int = field(default=0, repr=False)
+
+    def add(self, side: str, table: pa.Table) -> None:
+        """Profile one joined partition's labels into ``side``'s profile."""
+        plan = [ColumnPlan(JOINED_LABEL, self.kind)]  # type: ignore[arg-type]
+        edges = None
+        if side == "current" and self.kind == "numerical" and self.reference is not None:
+            # The current histogram counts on the reference's edges, as for features.
+            edges = {JOINED_LABEL: self.reference.columns[JOINED_LABEL].quantile_edges(self.bins)}  # type: ignore[union-attr]
+        # Each partition is a stream of its own: its rows' sampling keys never collide.
+        self._parts += 1
+        stream = f"labels-{side}-{self._parts}".encode()
+        profile = build_profile(
+            table.select([JOINED_LABEL]).to_batches(),
+            plan,
+            self.options,
+            edges=edges,
+            stream=stream,
+        )
+        before = getattr(self, side)
+        setattr(self, side, profile if before is None else before.merge(profile))
+
+    def check(self, label_type: pa.DataType, where: str) -> None:
+        """ConfigError when the label log's column cannot be a target of ``kind``."""
+        if self.kind == "numerical" and not (
+            pa.types.is_integer(label_type) or pa.types.is_floating(label_type)
+        ):
+            raise ConfigError(
+                f"{where}.kind: the label log's column has type {label_type}, which a value "
+                "target cannot hold",
+                hint="use kind: label for classes",
+            )
 
 
 def _missing(dataset: OpenedDataset, names: list[str]) -> list[str]:
@@ -70,6 +128,7 @@ def _period(
     storage: StorageOptions,
     findings: list[dict[str, Any]],
     spill_dir: str | None,
+    target: LabelTarget | None = None,
 ) -> tuple[perf.PeriodAccumulator, int]:
     """Join one side's predictions to the labels and measure them; (period, partitions)."""
     labels = settings.labels
@@ -146,6 +205,8 @@ def _period(
         partitions=partitions,
         spill_dir=spill_dir,
     ):
+        if target is not None:
+            target.add(side, part)
         period.add(part)
     return period, partitions
 
@@ -175,11 +236,13 @@ def performance_section(
     segments: Sequence[str] = (),
     seed: int = 0,
     spill_dir: str | None = None,
+    target: LabelTarget | None = None,
 ) -> dict[str, Any]:
     """The report's ``performance`` object (docs/report-schema.md).
 
     ``segments`` are the categorical features: each gets per-value accuracy (MAE for a
-    regression), so the root cause can say which segment lost it.
+    regression), so the root cause can say which segment lost it. ``target`` (the
+    target read from the label log) gets both periods' joined labels profiled.
     """
     needed = [settings.id_column, settings.prediction_column]
     needed += [settings.score_column] if settings.score_column else []
@@ -195,6 +258,8 @@ def performance_section(
     label_data = _open_labels(settings, current_source, window_end, storage)
     if label_data is not None and settings.labels.label_column in label_data.schema.names:
         label_type = label_data.schema.field(settings.labels.label_column).type
+        if target is not None:
+            target.check(label_type, "spec.model.target")
     positive = settings.positive_class
     if positive is None and settings.task == perf.CLASSIFICATION and label_type is not None:
         positive = perf.default_positive(label_type)
@@ -219,7 +284,7 @@ def performance_section(
         )
     classes = perf.ClassIndex()
     args = (settings, task, classes, window_end, storage, findings, spill_dir)
-    cur, partitions = _period("current", current, current_source, *args)
+    # The reference period first: a numerical target's current histogram needs its edges.
     ref: perf.PeriodAccumulator | None = None
     ref_missing = _missing(reference, needed)
     if ref_missing:
@@ -232,8 +297,24 @@ def performance_section(
                 "is measured but not compared",
             )
         )
+        if target is not None:
+            target.reason = (
+                "read from the label log, but the reference data has no "
+                f"{', '.join(map(repr, ref_missing))} to join its labels by; not compared"
+            )
     else:
-        ref, _ = _period("reference", reference, reference_source, *args)
+        ref, _ = _period("reference", reference, reference_source, *args, target)
+        if target is not None and target.reference is None:
+            target.reason = "read from the label log, which holds no label of the reference period yet; not compared"
+    cur, partitions = _period(
+        "current",
+        current,
+        current_source,
+        *args,
+        None if target is None or target.reason else target,
+    )
+    if target is not None and target.reason is None and target.current is None:
+        target.reason = "read from the label log, which holds no label of the current window's predictions yet; not compared"
     positive_index = perf.binary_positive(cur, ref)
     cur_metrics = perf.period_metrics(cur, positive_index)
     ref_metrics = None if ref is None else perf.period_metrics(ref, positive_index)

@@ -17,13 +17,18 @@ the current window often lacks the target (labels arrive later), and a training 
 often lacks the predictions (then a rolling or offset reference, or a reference that
 holds the model's outputs on held-out data, gives predictions something to compare
 with). A column in neither dataset is a configuration error.
+
+With delayed labels (spec.model.labels) the target lives in the label log: a target
+the current data does not hold is then read from there, as the labels each period's
+predictions joined to (:class:`~driftwarden.analysis.model_performance.LabelTarget`),
+and compared in the same family as the predictions; its entry says ``source: labels``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -34,6 +39,9 @@ from driftwarden.analysis.settings import AnalysisSettings, FeatureSelection
 from driftwarden.errors import ConfigError
 from driftwarden.profile import ColumnPlan, DatasetProfile
 from driftwarden.report.text import finding
+
+if TYPE_CHECKING:  # the label join is imported only by runs that have labels
+    from driftwarden.analysis.model_performance import LabelTarget
 
 PREDICTION, TARGET = "prediction", "target"
 
@@ -47,6 +55,8 @@ class ModelPlan:
     roles: dict[str, str]
     not_compared: list[dict[str, Any]]
     findings: list[dict[str, Any]]
+    # spec.model.target read from the label log (not profiled with the data)
+    from_labels: ModelColumn | None = None
 
 
 def _where(role: str, index: int) -> str:
@@ -86,10 +96,15 @@ def plan_model_columns(reference: pa.Schema, current: pa.Schema, model: ModelSet
     roles: dict[str, str] = {}
     not_compared: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
+    from_labels = None
     for role, index, column in entries:
         where = _where(role, index)
         name = column.column
         specs[name], roles[name] = column, role
+        if role == TARGET and model.performance is not None and name not in cur_types:
+            # Delayed labels: the true outcome is the label log's, joined by id.
+            from_labels = column
+            continue
         if name not in ref_types and name not in cur_types:
             raise ConfigError(
                 f"{where}.column: {name!r} is in neither dataset",
@@ -125,7 +140,7 @@ def plan_model_columns(reference: pa.Schema, current: pa.Schema, model: ModelSet
         not_compared.append(
             {"name": name, "role": role, "modelKind": column.kind, "reason": reason}
         )
-    return ModelPlan(columns, specs, roles, not_compared, findings)
+    return ModelPlan(columns, specs, roles, not_compared, findings, from_labels)
 
 
 def compare_model_columns(
@@ -134,15 +149,33 @@ def compare_model_columns(
     plan: ModelPlan,
     settings: AnalysisSettings,
     model: ModelSettings,
+    labels: LabelTarget | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The report's ``predictions`` section and the model columns' findings.
 
     ``reference`` and ``current`` hold the features and the model columns (one
-    profiling pass); only the planned model columns are compared here.
+    profiling pass); only the planned model columns are compared here, and the
+    target read from the label log (``plan.from_labels``) from ``labels``' profiles.
     """
     names = [c.name for c in plan.columns]
     entries: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
+    not_compared = list(plan.not_compared)
+    target = plan.from_labels
+    if target is not None:
+        name = target.column
+        if labels is not None and labels.reference is not None and labels.current is not None:
+            reference = _with_column(reference, name, labels.reference)
+            current = _with_column(current, name, labels.current)
+            names.append(name)
+        else:
+            reason = (labels.reason if labels is not None else None) or (
+                "read from the label log, which this run did not join; not compared"
+            )
+            findings.append(finding("info", "TargetNotJoined", name, f"{name} (target): {reason}"))
+            not_compared.append(
+                {"name": name, "role": TARGET, "modelKind": target.kind, "reason": reason}
+            )
     if names:
         detection = settings.detection
         defaults: Mapping[str, Any] = {
@@ -156,12 +189,15 @@ def compare_model_columns(
                 overrides={name: model_setting(plan.specs[name], defaults) for name in names},
             ),
         )
-        entries, findings, _ = compare_profiles(
+        entries, compared, _ = compare_profiles(
             only_columns(reference, names), only_columns(current, names), own
         )
+        findings.extend(compared)
         for entry in entries:
             entry["role"] = plan.roles[entry["name"]]
             entry["modelKind"] = plan.specs[entry["name"]].kind
+            if target is not None and entry["name"] == target.column:
+                entry["source"] = "labels"  # the joined labels, not a column of the data
     predictions = [e for e in entries if e["role"] == PREDICTION]
     targets = [e for e in entries if e["role"] == TARGET]
     section = {
@@ -173,9 +209,17 @@ def compare_model_columns(
         "totalColumns": len(entries),
         "retrainOnDrift": model.retrain_on_prediction_drift,
         "columns": entries,
-        "notCompared": plan.not_compared,
+        "notCompared": not_compared,
     }
     return section, findings
+
+
+def _with_column(profile: DatasetProfile, name: str, labels: DatasetProfile) -> DatasetProfile:
+    """``profile`` with the joined labels' one column added as ``name``."""
+    (column,) = labels.columns.values()
+    return DatasetProfile(
+        profile.options, {**profile.columns, name: column}, profile.rows, profile.metadata
+    )
 
 
 def only_columns(profile: DatasetProfile, names: list[str]) -> DatasetProfile:

@@ -6,8 +6,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,7 +117,8 @@ def open_windowed(
     return dataset
 
 
-def _not_features(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
+def not_features_of(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
+    """A side's columns that are never features: its timestamp column and partition keys."""
     if dataset is None:  # profiles: they hold only the columns they were built with
         return set()
     names = {source.timestamp_column} if source.timestamp_column else set()
@@ -202,6 +203,73 @@ def windowed_reference(
 # ---- end of the reference lifecycle block
 
 
+def reference_cache_uri(cache: str, key: str) -> str:
+    """Where the reference profile of cache key ``key`` is cached under ``cache``."""
+    return join_uri(cache, f"reference-{key}.dwprofile")
+
+
+def read_cached_reference(
+    uri: str, plan: FeaturePlan, storage: StorageOptions, findings: list[dict[str, Any]]
+) -> DatasetProfile | None:
+    """The reference profile cached at ``uri``, None when there is none or it is unusable
+    (a warning finding says why: it is then recomputed, never a failed run)."""
+    try:
+        data = read_mapped(uri, storage, label="cached reference profile")
+    except StorageError as error:
+        findings.append(
+            _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
+        )
+        return None
+    if data is None:
+        return None
+    try:
+        profile = loads_profile(data, source=redact(uri))
+        _check_columns(profile, plan, redact(uri))
+    except ProfileError as error:
+        findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
+        return None
+    return profile
+
+
+def reference_from_shards(
+    uris: Sequence[str], key: str, plan: FeaturePlan, storage: StorageOptions
+) -> DatasetProfile | None:
+    """The merged profiles of the reference's shards at ``uris`` (``driftwarden profile
+    --reference-output``, one per shard of the scan), None unless every one is there and
+    was profiled from this reference (its cache ``key``) with these columns.
+
+    Anything else (a shard found the cached profile and wrote none, the reference changed
+    since the scan, a shard file unreadable) is no error: the reference is read as
+    without shards. The merge equals the one-pass profile (docs/sharding.md), so what the
+    run compares and caches is what it would have built itself.
+    """
+    from driftwarden.analysis.shards import REFERENCE_KEY_METADATA
+
+    merged: DatasetProfile | None = None
+    for uri in sorted(set(uris)):
+        try:
+            data = read_mapped(uri, storage, label="reference shard profile")
+            piece = None if data is None else loads_profile(data, source=redact(uri))
+        except (StorageError, ProfileError) as error:
+            log.warning("reference shard unusable", extra={"uri": redact(uri), "error": str(error)})
+            return None
+        if piece is None or piece.metadata.get(REFERENCE_KEY_METADATA) != key:
+            return None
+        try:
+            merged = piece if merged is None else merged.merge(piece)
+        except ValueError as error:
+            log.warning("reference shards do not merge", extra={"error": str(error)})
+            return None
+    if merged is None or merged.rows == 0:
+        return None
+    try:
+        _check_columns(merged, plan, "the reference shards")
+    except ProfileError:
+        return None
+    merged.metadata = {}  # the one-pass profile has none: the cache gets its bytes
+    return merged
+
+
 def load_or_build_reference(
     reference: OpenedDataset,
     plan: FeaturePlan,
@@ -212,27 +280,44 @@ def load_or_build_reference(
     storage: StorageOptions,
     progress: Progress | None,
     findings: list[dict[str, Any]],
+    shards: Sequence[str] = (),
 ) -> tuple[DatasetProfile, bool]:
     """A fixed reference's profile, from the cache when a valid one exists; (profile,
-    was_cached). Rolling and offset references: :func:`windowed_reference`."""
+    was_cached). Else from ``shards`` (the reference's shard profiles a sharded run's
+    scan wrote, :func:`reference_from_shards`) when they are all there, else from the
+    data; either is then cached. Rolling and offset references: :func:`windowed_reference`."""
     key = reference_cache_key(reference, plan, options, bins)
-    uri = join_uri(cache, f"reference-{key}.dwprofile") if cache else None
+    uri = reference_cache_uri(cache, key) if cache else None
+    if uri is not None:
+        cached = read_cached_reference(uri, plan, storage, findings)
+        if cached is not None:
+            log.info("reference profile loaded from cache", extra={"cache": redact(uri)})
+            return cached, True
+    profile = reference_from_shards(shards, key, plan, storage) if shards else None
+    if profile is not None:
+        log.info("reference profile merged from the scan's shards", extra={"shards": len(shards)})
+    else:
+        profile = _build_reference(reference, plan, options, storage, progress, findings)
     if uri is not None:
         try:
-            data = read_mapped(uri, storage, label="cached reference profile")
+            payload = dumps_profile(profile, keep_keys=False)
+            write_bytes(uri, payload, storage, label="reference profile cache")
         except StorageError as error:
             findings.append(
-                _warning("ProfileCacheUnavailable", f"cannot read the profile cache: {error}")
+                _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
             )
-            data = None
-        if data is not None:
-            try:
-                profile = loads_profile(data, source=redact(uri))
-                _check_columns(profile, plan, redact(uri))
-                log.info("reference profile loaded from cache", extra={"cache": redact(uri)})
-                return profile, True
-            except ProfileError as error:
-                findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
+    return profile, False
+
+
+def _build_reference(
+    reference: OpenedDataset,
+    plan: FeaturePlan,
+    options: ProfileOptions,
+    storage: StorageOptions,
+    progress: Progress | None,
+    findings: list[dict[str, Any]],
+) -> DatasetProfile:
+    """A fixed reference's profile read from its data."""
     # File by file, each row keyed by its file and position, as the current side and
     # `driftwarden profile` read: the same bytes as the merge of the reference's shard
     # profiles (docs/sharding.md), and the importance rows use the same keys.
@@ -253,15 +338,7 @@ def load_or_build_reference(
     profile, _counts = profile_window(
         reference, plan.columns, options, None, scan, cache=None, storage=storage, findings=findings
     )
-    if uri is not None:
-        try:
-            payload = dumps_profile(profile, keep_keys=False)
-            write_bytes(uri, payload, storage, label="reference profile cache")
-        except StorageError as error:
-            findings.append(
-                _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
-            )
-    return profile, False
+    return profile
 
 
 def _profile_current(
@@ -403,13 +480,17 @@ def analyze(
     monitor: dict[str, Any] | None = None,
     reference_profiles: LoadedProfiles | None = None,
     current_profiles: LoadedProfiles | None = None,
+    reference_shards: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run one analysis and return the report document (see docs/report-schema.md).
 
     ``window_end`` closes the current window (default: now); the window itself is
     ``config.current.window`` before it. ``reference_profiles`` / ``current_profiles``
     (merged shard profiles, analysis/shards.py) stand in for that side's data, whose
-    path is then not read. Raises DriftwardenError subclasses on bad input.
+    path is then not read. ``reference_shards``: profiles of a fixed reference's shards
+    (``driftwarden profile --reference-output``), merged and cached in place of reading
+    the reference when the cache misses and all of them are there. Raises
+    DriftwardenError subclasses on bad input.
     """
     started = time.monotonic()
     window_end = (window_end or datetime.now(UTC)).astimezone(UTC)
@@ -454,8 +535,8 @@ def analyze(
         _schema(reference, reference_profiles),
         _schema(current, current_profiles),
         without_model_columns(settings.features, model),
-        not_features=_not_features(reference, config.reference)
-        | _not_features(current, config.current)
+        not_features=not_features_of(reference, config.reference)
+        | not_features_of(current, config.current)
         | set(performance.columns if performance is not None else ()),
     )
     features_plan = plan
@@ -484,6 +565,7 @@ def analyze(
             storage=storage,
             progress=progress,
             findings=findings,
+            shards=reference_shards,
         )
     else:
         assert reference is not None
@@ -518,24 +600,20 @@ def analyze(
     for column in cur_profile.columns.values():
         if isinstance(column, NumericProfile):
             column.drop_keys()  # never merged: frees memory before the comparison
-    predictions = None
-    if model_plan is not None and model is not None:
-        predictions, model_findings = compare_model_columns(
-            ref_profile, cur_profile, model_plan, settings, model
-        )
-        feature_names = features_plan.names
-        ref_features = only_columns(ref_profile, feature_names)
-        cur_features = only_columns(cur_profile, feature_names)
-    else:
-        model_findings, ref_features, cur_features = [], ref_profile, cur_profile
-    features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
-    findings.extend(feature_findings)
     performance_report = None
+    labels_target = None
+    performance_findings: list[dict[str, Any]] = []
     if performance is not None:
         assert reference is not None and current is not None  # _check_profiled
         # Imported here: a plain feature-drift run loads no model code.
-        from driftwarden.analysis.model_performance import performance_section
+        from driftwarden.analysis.model_performance import LabelTarget, performance_section
 
+        if model_plan is not None and model_plan.from_labels is not None:
+            labels_target = LabelTarget(
+                model_plan.from_labels.profile_kind,
+                replace(options, row_features=(), row_sample_size=0),  # one column, no rows
+                settings.profile.bins,
+            )
         performance_report = performance_section(
             performance,
             current=current,
@@ -544,10 +622,24 @@ def analyze(
             reference_source=config.reference,
             window_end=window_end,
             storage=storage,
-            findings=findings,
+            findings=performance_findings,
             segments=features_plan.categorical,
             seed=settings.profile.seed,
+            target=labels_target,
         )
+    predictions = None
+    if model_plan is not None and model is not None:
+        predictions, model_findings = compare_model_columns(
+            ref_profile, cur_profile, model_plan, settings, model, labels_target
+        )
+        feature_names = features_plan.names
+        ref_features = only_columns(ref_profile, feature_names)
+        cur_features = only_columns(cur_profile, feature_names)
+    else:
+        model_findings, ref_features, cur_features = [], ref_profile, cur_profile
+    features, feature_findings, verdict = compare_profiles(ref_features, cur_features, settings)
+    findings.extend(feature_findings)
+    findings.extend(performance_findings)  # in the order the report always had
     findings.extend(model_findings)
     joint_document = (
         None

@@ -13,9 +13,10 @@ profiles serialises to the same bytes as one pass over all files
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -34,11 +35,16 @@ from driftwarden.profile import (
 )
 from driftwarden.storage import FileInfo, OpenedDataset, StorageOptions, read_mapped, redact
 
+log = logging.getLogger("driftwarden.analysis")
+
 _SHARD = re.compile(r"(\d+)/(\d+)")
 MAX_SHARDS = 100_000
 # The profile metadata key of the time window a windowed profile covers ({column, start,
 # end}, as the report's window): analyze checks it against its own current window.
 WINDOW_METADATA = "window"
+# The profile metadata key of a reference shard's cache key (analysis/run.py,
+# ``reference_cache_key``): the merge uses the shards only if its reference has that key.
+REFERENCE_KEY_METADATA = "referenceKey"
 
 
 def parse_shard(text: str, flag: str = "--shard") -> tuple[int, int]:
@@ -146,6 +152,7 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
                 f"({window_text(piece)} against {window_text(merged)})",
                 hint="profile every shard with the same --window and --window-end",
             )
+        merged, piece = common_histograms(merged, piece, f"{flag} {redact(uri)}")
         try:
             merged = merged.merge(piece)
         except ValueError as error:
@@ -157,6 +164,48 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
     if merged.rows == 0:
         raise DataNotFoundError(f"{flag}: the profiles hold no rows")
     return LoadedProfiles(merged, tuple(sorted(set(uris))), digest.hexdigest()[:32])
+
+
+def common_histograms(
+    first: DatasetProfile, second: DatasetProfile, source: str
+) -> tuple[DatasetProfile, DatasetProfile]:
+    """Both profiles, each numerical column's histogram dropped on both sides unless both
+    counted it on the same edges: then they merge, and the analysis estimates that column's
+    bins from its sample as for shards profiled without edges.
+
+    Shards of one run may differ here when some found the cached reference profile (and
+    counted on its edges) and others did not (another run wrote the cache meanwhile), or
+    were given another reference's profiles: the counts of a part of the rows on some
+    edges cannot stand for all rows, and the sample stands for all of them.
+    """
+    dropped = [
+        name
+        for name, mine in first.columns.items()
+        if isinstance(mine, NumericProfile)
+        and isinstance(theirs := second.columns.get(name), NumericProfile)
+        and (mine.edges is not None or theirs.edges is not None)
+        and (
+            mine.edges is None
+            or theirs.edges is None
+            or not np.array_equal(mine.edges, theirs.edges)
+        )
+    ]
+    if not dropped:
+        return first, second
+    log.warning(
+        "shard profiles counted histograms on different edges: estimated from the samples",
+        extra={"profile": source, "columns": dropped[:20]},
+    )
+    return _without_histograms(first, dropped), _without_histograms(second, dropped)
+
+
+def _without_histograms(profile: DatasetProfile, names: Sequence[str]) -> DatasetProfile:
+    columns = dict(profile.columns)
+    for name in names:
+        column = columns[name]
+        assert isinstance(column, NumericProfile)
+        columns[name] = replace(column, edges=None, bin_counts=None)
+    return replace(profile, columns=columns)
 
 
 def window_text(profile: DatasetProfile) -> str:

@@ -74,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="profiles written by driftwarden profile, merged, in place of current data",
     )
     source.add_argument(
+        "--reference-shards",
+        metavar="URI",
+        nargs="+",
+        help="profiles of the reference's shards (driftwarden profile --reference-output): on a "
+        "profile-cache miss, merged and cached in place of reading the reference when all are "
+        "there and of this reference; else ignored. One URI with {shard} stands for indexes "
+        "0 … N-1, N the number of --current-profiles (docs/sharding.md)",
+    )
+    source.add_argument(
         "--reference-format",
         metavar="FMT",
         help="parquet, arrow, csv or jsonl (default: from the file extension, else parquet)",
@@ -279,6 +288,19 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
+def feature_and_storage_flags(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """``(spec path, value)`` of the flags ``analyze`` and ``profile`` share over the config:
+    the feature selection and the storage settings (None: not given)."""
+    return [
+        ("features.include", _split(args.include)),
+        ("features.exclude", _split(args.exclude)),
+        ("features.categorical", _split(args.categorical)),
+        ("storage.endpoint", args.endpoint),
+        ("storage.region", args.region),
+        ("storage.anonymous", True if args.anonymous else None),
+    ]
+
+
 def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
     """Flags over the manifest, validated by the same parser the operator uses."""
     spec, monitor, promoted = _load_manifest(args)
@@ -298,6 +320,11 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
     ):
         if data is not None and profiles:
             raise ConfigError(f"give either {flag} or {flag}-profiles, not both")
+    if args.reference_shards and args.reference_profiles:
+        raise ConfigError(
+            "give either --reference-profiles or --reference-shards, not both",
+            hint="--reference-shards are used with reference data, on a profile-cache miss",
+        )
     for path, value in (
         # Profiles in place of data: the side's path is what the report names.
         ("reference.path", args.reference or _first(args.reference_profiles)),
@@ -312,12 +339,7 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | 
         ("detection.categorical.threshold", args.categorical_threshold),
         ("detection.correction", args.correction),
         ("detection.driftShare", args.drift_share),
-        ("features.include", _split(args.include)),
-        ("features.exclude", _split(args.exclude)),
-        ("features.categorical", _split(args.categorical)),
-        ("storage.endpoint", args.endpoint),
-        ("storage.region", args.region),
-        ("storage.anonymous", True if args.anonymous else None),
+        *feature_and_storage_flags(args),
         ("output.path", args.output),
     ):
         _set(spec, path, value)
@@ -354,6 +376,22 @@ def _profiles(args: argparse.Namespace, config: RunConfig) -> dict[str, Any]:
         )
         if uris
     }
+
+
+def reference_shard_uris(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--reference-shards``, a ``{shard}`` pattern expanded over the current shards' indexes
+    (one short argument in the merge Job instead of one URI per shard)."""
+    uris = list(args.reference_shards or ())
+    if not any("{shard}" in uri for uri in uris):
+        return tuple(uris)
+    if len(uris) != 1 or not args.current_profiles:
+        raise ConfigError(
+            "--reference-shards: a URI with {shard} must come alone, with --current-profiles "
+            "(it stands for one profile per current shard)",
+            hint="or list the reference shard profiles one by one",
+        )
+    count = len(args.current_profiles)
+    return tuple(uris[0].replace("{shard}", str(index)) for index in range(count))
 
 
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:
@@ -602,6 +640,7 @@ def run(args: argparse.Namespace) -> int:
             profile_cache=_profile_cache(args),
             progress=progress,
             monitor=monitor,
+            reference_shards=reference_shard_uris(args),
             **_profiles(args, config),
         )
         if progress is not None:

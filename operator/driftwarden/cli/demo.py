@@ -177,7 +177,7 @@ def write_demo_data(
 
 
 def demo_spec(root: Path) -> dict[str, Any]:
-    """The DriftMonitor spec the demo runs (also in examples/demo-monitor.yaml)."""
+    """The DriftMonitor spec the demo runs (examples/performance.yaml is its cluster form)."""
     return {
         # The reference's timestamps date its predictions, for the label join window.
         "reference": {"path": str(root / "data" / "reference"), "timestampColumn": "ts"},
@@ -188,6 +188,8 @@ def demo_spec(root: Path) -> dict[str, Any]:
                 {"column": "churn_probability", "kind": "score"},
                 {"column": "churn_predicted", "kind": "label"},
             ],
+            # The outcome is not in the feature logs: its drift is read from the label log.
+            "target": {"column": "churned", "kind": "label"},
             "idColumn": "request_id",
             "labels": {
                 "path": str(root / "data" / "labels"),

@@ -15,18 +15,31 @@ metadata, so ``analyze`` can check it is the one it means.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from driftwarden.analysis.plan import plan_features
+from driftwarden.analysis.compare import edges_for
+from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
-from driftwarden.analysis.run import COLUMN_GROUP, open_source, storage_options, window_document
-from driftwarden.analysis.settings import parse_run_config
+from driftwarden.analysis.run import (
+    COLUMN_GROUP,
+    not_features_of,
+    open_source,
+    read_cached_reference,
+    reference_cache_key,
+    reference_cache_uri,
+    storage_options,
+    window_document,
+)
+from driftwarden.analysis.settings import RunConfig, parse_run_config
 from driftwarden.analysis.shards import (
+    REFERENCE_KEY_METADATA,
     WINDOW_METADATA,
     assign,
     histogram_edges,
@@ -39,15 +52,15 @@ from driftwarden.cli.analyze import (
     EXIT_INTERNAL,
     _load_manifest,
     _set,
-    _split,
     _window_end,
     _write_summary_file,
     add_storage_arguments,
+    feature_and_storage_flags,
 )
 from driftwarden.errors import ConfigError, DriftwardenError
 from driftwarden.profile import ProfileOptions, dump_parts
 from driftwarden.report import build_error_summary
-from driftwarden.storage import redact, write_bytes
+from driftwarden.storage import OpenedDataset, redact, write_bytes
 
 log = logging.getLogger("driftwarden.cli")
 # Set by Kubernetes in each pod of an Indexed Job: the pod's completion index.
@@ -121,6 +134,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "columns also count histograms on its bin edges, so the report from the shards is "
         "exactly a single pass's instead of estimating histograms from samples",
     )
+    ref = parser.add_argument_group(
+        "the reference (docs/sharding.md): what a sharded run's scan pods do with it"
+    )
+    ref.add_argument(
+        "--profile-cache",
+        metavar="DIR_OR_URI",
+        help="the analysis's --profile-cache: when it holds the reference's profile, numerical "
+        "columns count histograms on its bin edges (as with --reference-profiles)",
+    )
+    ref.add_argument(
+        "--reference-output",
+        metavar="URI",
+        help="when the cache holds no reference profile: profile this shard of the reference "
+        "here ({shard} becomes the index), for analyze --reference-shards to merge and cache",
+    )
+    ref.add_argument(
+        "--reference",
+        metavar="URI",
+        help="the reference data (default: spec.reference of --config, promoted as analyze "
+        "promotes it); with --profile-cache or --reference-output",
+    )
+    ref.add_argument(
+        "--reference-format", metavar="FMT", help="parquet, arrow, csv or jsonl (as analyze's)"
+    )
     parser.add_argument("--include", metavar="COLS", help="comma-separated features to profile")
     parser.add_argument("--exclude", metavar="COLS", help="comma-separated columns to leave out")
     parser.add_argument(
@@ -129,8 +166,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_storage_arguments(parser)
 
 
-def _spec(args: argparse.Namespace) -> dict[str, Any]:
-    spec, _monitor, _promoted = _load_manifest(args)
+def _spec(args: argparse.Namespace, manifest: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(manifest)
     # Both sides the input: the spec parser and the planner then see one dataset.
     side: dict[str, Any] = {"path": args.input}
     if args.format:
@@ -146,15 +183,18 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
     spec["reference"], spec["current"] = dict(side), dict(side)
     if current.get("window"):
         spec["current"]["window"] = current["window"]
+    return _with_flags(spec, args)
+
+
+def _with_flags(
+    spec: dict[str, Any], args: argparse.Namespace, *given: tuple[str, Any]
+) -> dict[str, Any]:
+    """``spec`` with the flags over it (``given`` first), less what a profile never reads."""
     for path, value in (
+        *given,
         ("current.timestampColumn", args.timestamp_column),
         ("current.window", args.window),
-        ("features.include", _split(args.include)),
-        ("features.exclude", _split(args.exclude)),
-        ("features.categorical", _split(args.categorical)),
-        ("storage.endpoint", args.endpoint),
-        ("storage.region", args.region),
-        ("storage.anonymous", True if args.anonymous else None),
+        *feature_and_storage_flags(args),
     ):
         _set(spec, path, value)
     for key in ("schedule", "interval", "suspend", "retraining", "job", "model", "output"):
@@ -199,10 +239,139 @@ def _window(args: argparse.Namespace, config: Any) -> tuple[datetime, datetime] 
     return window_bounds(end, config.current.window)
 
 
+def _analysis_config(
+    args: argparse.Namespace, manifest: dict[str, Any], promoted: str | None
+) -> RunConfig:
+    """The config of the analysis these shards are for, with the reference it reads (the
+    spec's, promoted as ``analyze`` promotes it, or ``--reference``) and the input as its
+    current side: the reference's cache key is computed from it as ``analyze`` does."""
+    spec = copy.deepcopy(manifest)
+    reference = spec.get("reference")
+    if (
+        args.reference is None
+        and promoted is not None
+        and isinstance(reference, dict)
+        and reference.get("mode") in (None, "fixed")
+    ):
+        reference["path"] = promoted  # the reference moved after retraining
+    current = spec.get("current")
+    current = dict(current) if isinstance(current, dict) else {}
+    current["path"] = args.input
+    if args.format:
+        current["format"] = args.format
+    spec["current"] = current
+    spec = _with_flags(
+        spec,
+        args,
+        ("reference.path", args.reference),
+        ("reference.format", args.reference_format),
+    )
+    if "reference" not in spec:
+        raise ConfigError(
+            "--profile-cache / --reference-output: no reference to look up",
+            hint="give --reference, or --config with spec.reference",
+        )
+    return parse_run_config(spec)
+
+
+@dataclass
+class _Reference:
+    """What a shard does with the reference: its edges (cache hit), or its shard to write."""
+
+    edges: dict[str, Any] | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _reference(
+    args: argparse.Namespace,
+    config: RunConfig,
+    current: OpenedDataset,
+    current_plan: FeaturePlan,
+    options: ProfileOptions,
+    shard: tuple[int, int],
+    bounds: tuple[datetime, datetime] | None,
+) -> _Reference:
+    """Look the reference's profile up in the analysis's cache: found, its bin edges for
+    the current shard's histograms; not found, profile the reference's shard ``shard``
+    to ``--reference-output`` (the merge then builds the cache entry from the shards)."""
+    if config.reference.offset is not None:
+        raise ConfigError(
+            "--profile-cache / --reference-output: a rolling or offset reference is read "
+            "through its window cache by the analysis, not by the shards",
+            hint="leave both out for this monitor",
+        )
+    if config.reference.window is not None and bounds is None:
+        raise ConfigError(
+            "--profile-cache / --reference-output: the reference has a window, the shards none",
+            hint="give the current side a window and --window-end, or leave both flags out",
+        )
+    storage = storage_options(config)
+    end = bounds[1] if bounds is not None else datetime.now(UTC)
+    reference = open_source(config.reference, storage, end, "reference data")
+    settings = config.settings
+    # The plan and the key the analysis computes (analysis/run.py, analyze).
+    plan = plan_features(
+        reference.schema,
+        current.schema,
+        settings.features,
+        not_features=not_features_of(reference, config.reference)
+        | not_features_of(current, config.current),
+    )
+    key = reference_cache_key(reference, plan, options, settings.profile.bins)
+    if args.profile_cache:
+        uri = reference_cache_uri(args.profile_cache, key)
+        findings: list[dict[str, Any]] = []
+        cached = read_cached_reference(uri, plan, storage, findings)
+        for item in findings:
+            log.warning(item["message"], extra={"code": item["code"]})
+        if cached is not None:
+            numerical = {c.name for c in current_plan.columns if c.kind == "numerical"}
+            # The compared numerical columns: the current's others are never compared.
+            edges = {
+                name: value
+                for name, value in edges_for(cached, settings.profile.bins).items()
+                if name in numerical
+            }
+            return _Reference(edges, {"reference": "cached"})
+    if not args.reference_output:
+        return _Reference(None, {"reference": "missing"})
+    index, count = shard
+    placed = {c.file.path: c.state for c in reference.coverage() if c.state != "outside"}
+    files = assign([i for i in reference.files if i.path in placed], count)[index]
+    whole = {path for path, state in placed.items() if state == "whole"}
+    profiled = profile_files(
+        reference, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole
+    )
+    profiled.metadata[REFERENCE_KEY_METADATA] = key
+    output = args.reference_output.replace(SHARD_PLACEHOLDER, str(index))
+    write_bytes(output, dump_parts(profiled), storage, label="reference shard profile")
+    return _Reference(
+        None,
+        {
+            "reference": "shard",
+            "referenceFiles": len(files),
+            "referenceBytes": sum(info.size for info in files),
+            "referenceOutput": redact(output),
+        },
+    )
+
+
 def profile(args: argparse.Namespace) -> dict[str, Any]:
     """Write the shard's profile; returns what the log line says about it."""
     index, count = _shard(args)
-    config = parse_run_config(_spec(args))
+    manifest, _monitor, promoted = _load_manifest(args)
+    uses_reference = bool(args.profile_cache or args.reference_output)
+    if args.reference_profiles and (uses_reference or args.reference):
+        raise ConfigError(
+            "give either --reference-profiles or the reference's cache "
+            "(--profile-cache, --reference-output), not both"
+        )
+    if (args.reference or args.reference_format) and not uses_reference:
+        raise ConfigError(
+            "--reference: give --profile-cache and/or --reference-output with it",
+            hint="or --reference-profiles with the reference's profile",
+        )
+    config = parse_run_config(_spec(args, manifest))
     storage = storage_options(config)
     source = config.current
     bounds = _window(args, config)
@@ -221,10 +390,15 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         sample_size=settings.sample_size, max_categories=settings.max_categories, seed=settings.seed
     )
     edges = None
+    reference_facts: dict[str, Any] = {}
     if args.reference_profiles:
         flag = "--reference-profiles"
         reference = load_profiles(args.reference_profiles, storage, flag)
         edges = histogram_edges(reference.profile, plan.columns, settings.bins, flag)
+    elif uses_reference:
+        analysis = _analysis_config(args, manifest, promoted)
+        found = _reference(args, analysis, dataset, plan, options, (index, count), bounds)
+        edges, reference_facts = found.edges, found.facts
     # The files that reach into the window, placed from metadata alone: every shard
     # computes the same placement, so the deal below is the same in every shard.
     placed = {c.file.path: c.state for c in dataset.coverage() if c.state != "outside"}
@@ -245,6 +419,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         "rows": result.rows,
         "columns": len(result.columns),
         "output": redact(output),
+        **reference_facts,
     }
 
 

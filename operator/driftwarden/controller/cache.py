@@ -119,12 +119,25 @@ class ClusterView:
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ClusterView:
-        """The view from a kopf handler's keyword arguments (indexes are passed by name)."""
+        """The view from a kopf handler's keyword arguments (indexes are passed by name).
+
+        The view holds kopf's live indexes, never a copy: a pass reads them when it runs,
+        which may be long after the view was made (a pass waits for its monitor's lock, a
+        tick's sweep takes its turns). An index that is empty is falsy, so ``index or {}``
+        would swap it for a dict that stays empty: a view made before the first Job was
+        watched then showed no Job to a pass that ran after it, and a run named in
+        ``status.currentRun`` looked deleted (``ResultLost``).
+        """
+
+        def live(name: str) -> Mapping[Any, Collection[Any]]:
+            index = kwargs.get(name)
+            return {} if index is None else index
+
         return cls(
-            jobs=kwargs.get("driftwarden_jobs") or {},
-            pods=kwargs.get("driftwarden_pods") or {},
-            active=kwargs.get("unfinished_analysis_jobs") or {},
-            monitors=kwargs.get("monitors_by_uid") or {},
+            jobs=live("driftwarden_jobs"),
+            pods=live("driftwarden_pods"),
+            active=live("unfinished_analysis_jobs"),
+            monitors=live("monitors_by_uid"),
         )
 
     def jobs_of(self, uid: str) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from driftwarden.monitor.multivariate import multivariate_gauges
 from driftwarden.monitor.outcome import RunOutcome
+from driftwarden.monitor.performance_status import performance_state_degraded
 from driftwarden.monitor.times import parse_time
 from driftwarden.report.rootcause_summary import root_cause_gauges
 
@@ -128,8 +129,9 @@ _SCALARS = (
     ),
     (
         "model_performance_degraded",
-        "1 when the latest successful run found the model's performance degraded (a metric "
-        "dropped significantly by more than its maxDrop; spec.model); absent without labels",
+        "1 while the model's performance is Degraded (a metric dropped significantly by more "
+        "than its maxDrop; spec.model): debounced like the features (spec.alerting; by default "
+        "the latest decided run's verdict); absent without labels",
         "performance_degraded",
     ),
     (
@@ -269,7 +271,8 @@ def _performance(status: Mapping[str, Any]) -> dict[str, Any]:
     share = coverage.get("share") if isinstance(coverage, Mapping) else None
     metric = performance.get("metric")
     return {
-        "performance_degraded": 1.0 if performance.get("degraded") else 0.0,
+        # the debounced state (spec.alerting), as driftwarden_prediction_drifted is
+        "performance_degraded": 1.0 if performance_state_degraded(status) else 0.0,
         "label_coverage": None if share is None else float(share),
         "performance_metric": metric if isinstance(metric, str) else None,
         "performance": tuple(

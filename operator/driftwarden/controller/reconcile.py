@@ -421,7 +421,7 @@ class Reconciler:
             work.events[:0] = (
                 outcome_events(candidate, step)
                 + [Event(*event) for event in prediction_events(candidate, previous, monitor)]
-                + [Event(*event) for event in performance_events(candidate, previous)]
+                + [Event(*event) for event in performance_events(candidate, previous, monitor)]
             )
         self._record_retraining(monitor, jobs, pods, previous, work)
         retrained = newest_retraining_job(jobs)
@@ -748,7 +748,8 @@ class Reconciler:
             self.config.image,
             count,
             per_index=self.per_index,
-            pod_failure_policy=self.pod_failure_policy,
+            # The merge's reference (a promoted one too): the pods look its profile up.
+            **self._analysis_options(monitor, previous, view, work),
         )
         job = await self._create(monitor, manifest, previous, now, view, work)
         if job is None:

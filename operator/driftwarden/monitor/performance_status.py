@@ -3,21 +3,24 @@
 Pure, like the rest of ``monitor``. The verdict is the analysis Job's (a metric's drop
 from the reference period larger than its maxDrop and significant;
 analysis/model_performance.py); the operator records it, flips the condition and
-posts Events. The condition and Events follow each run's own verdict. The phase and
-retraining (spec.model.performance.retrainOnDegradation) follow the debounced state,
-kept with the same spec.alerting settings as prediction drift and its own streaks
+posts Events. Everything that acts on it follows the debounced state, kept with the
+same spec.alerting settings as prediction drift and its own streaks
 (``status.model.performance``: ``state``, ``degradedRuns``, ``cleanRuns``, ``run``):
 ``driftAfterRuns`` degraded runs in a row make it Degraded, ``recoverAfterRuns`` runs
-decided within limits make it Healthy again. A run too few labels left undecided
-counts neither way (it says nothing about the model). With the defaults (1) each
-decided run's own verdict acts at once.
+decided within limits make it Healthy again. The condition, the Warning Event, the
+``driftwarden_model_performance_degraded`` gauge (and so the alert), the phase and
+retraining (spec.model.performance.retrainOnDegradation) all follow that state, as
+they do for prediction drift: one noisy window pages nobody when the owner asked for
+three. A run too few labels left undecided counts neither way (it says nothing about
+the model). With the defaults (1) each decided run's own verdict acts at once.
 
 =====================  ======================================================
 condition              reasons
 =====================  ======================================================
-PerformanceDegraded    PerformanceDropped (True); PerformanceWithinLimits
-                       (False); PerformanceUndecided (False: too few labels or
-                       no reference period); NoSuccessfulRun (Unknown).
+PerformanceDegraded    PerformanceDropped, PerformanceRecoveryPending (True);
+                       PerformanceWithinLimits, PerformanceDropPending,
+                       PerformanceUndecided (False: too few labels or no
+                       reference period); NoSuccessfulRun (Unknown).
                        Present only while spec.model measures performance.
 =====================  ======================================================
 """
@@ -38,6 +41,8 @@ DROPPED = "PerformanceDropped"
 WITHIN = "PerformanceWithinLimits"
 UNDECIDED = "PerformanceUndecided"
 RECOVERED = "PerformanceRecovered"
+DROP_PENDING = "PerformanceDropPending"
+RECOVERY_PENDING = "PerformanceRecoveryPending"
 DEGRADED_STATE, HEALTHY_STATE = "Degraded", "Healthy"
 
 
@@ -52,12 +57,6 @@ def recorded_performance(status: Mapping[str, Any] | None) -> Mapping[str, Any] 
     model = (status or {}).get("model")
     performance = model.get("performance") if isinstance(model, Mapping) else None
     return performance if isinstance(performance, Mapping) else None
-
-
-def performance_degraded(status: Mapping[str, Any] | None) -> bool:
-    """Whether the last successful run recorded in ``status`` found performance degraded."""
-    recorded = recorded_performance(status)
-    return recorded is not None and recorded.get("degraded") is True
 
 
 def debounced_performance(
@@ -124,10 +123,19 @@ def performance_state_degraded(status: Mapping[str, Any] | None) -> bool:
     return recorded.get("degraded") is True
 
 
+def _count(entry: Mapping[str, Any], key: str) -> int:
+    value = entry.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def performance_condition(
     monitor: Monitor, status: Mapping[str, Any]
 ) -> tuple[str, str, str] | None:
-    """``(status, reason, message)`` of PerformanceDegraded; None: no such condition."""
+    """``(status, reason, message)`` of PerformanceDegraded; None: no such condition.
+
+    True while the debounced state is Degraded (``PerformanceRecoveryPending`` when the
+    last run did not find the drop again), False otherwise (``PerformanceDropPending``
+    when the last run found a drop that spec.alerting does not count as enough yet)."""
     if not watches_performance(monitor):
         return None
     recorded = recorded_performance(status)
@@ -135,26 +143,60 @@ def performance_condition(
         return ("Unknown", "NoSuccessfulRun", "no successful run has measured the model yet")
     last_run = status.get("lastRun") if isinstance(status.get("lastRun"), Mapping) else {}
     text = f"{performance_text(recorded)} in run {(last_run or {}).get('job')}"
-    if recorded.get("degraded") is True:
-        return ("True", DROPPED, text)
-    if recorded.get("decided") is not True:
+    raw = recorded.get("degraded") is True
+    decided = recorded.get("decided") is True
+    settings = monitor.alerting
+    if performance_state_degraded(status):
+        if raw:
+            return ("True", DROPPED, text)
+        clean = runs_text(
+            "clean", _count(recorded, "cleanRuns"), settings.recover_after_runs, "recoverAfterRuns"
+        )
+        why = clean if decided else f"undecided, which counts neither way; {clean}"
+        return ("True", RECOVERY_PENDING, f"{why}: {text}")
+    if raw:
+        runs = runs_text(
+            "performance degraded",
+            _count(recorded, "degradedRuns"),
+            settings.drift_after_runs,
+            "driftAfterRuns",
+        )
+        return ("False", DROP_PENDING, f"{runs}: {text}")
+    if not decided:
         return ("False", UNDECIDED, text)
     return ("False", WITHIN, text)
 
 
 def performance_events(
-    outcome: RunOutcome, previous_status: Mapping[str, Any] | None
+    outcome: RunOutcome,
+    previous_status: Mapping[str, Any] | None,
+    monitor: Monitor | None = None,
 ) -> list[tuple[str, str, str]]:
     """``(type, reason, message)`` of the Events a finished run posts about performance.
 
-    A Warning ``PerformanceDegraded`` for every run that finds it (as DriftDetected is
-    for features), a Normal ``PerformanceRecovered`` for the first run after that
-    decides it is within limits again.
+    Debounced with ``monitor``'s spec.alerting (the defaults without it), like the
+    prediction-drift Events: a Warning ``PerformanceDegraded`` for every degraded run
+    while the state is Degraded (as DriftDetected is for features), a Normal
+    ``PerformanceDropPending`` for a degraded run spec.alerting does not count as
+    enough yet, a Normal ``PerformanceRecovered`` when the state turns Healthy again.
     """
     recorded = outcome.performance
     if not outcome.succeeded or recorded is None:
         return []
+    alerting = monitor.alerting if monitor is not None else AlertingSettings()
+    after = debounced_performance(
+        recorded_performance(previous_status), recorded, outcome.job, alerting
+    )
+    confirmed = after["state"] == DEGRADED_STATE
     text = performance_text(recorded)
+    if recorded.get("degraded") is True and not confirmed:
+        pending = runs_text(
+            "performance degraded",
+            after["degradedRuns"],
+            alerting.drift_after_runs,
+            "driftAfterRuns",
+        )
+        return [("Normal", DROP_PENDING, f"run {outcome.job}: {text}; {pending}")]
     if recorded.get("degraded") is True:
         report = outcome.report or "not written"
         # The root cause (spec.model) says which features or segment explain it.
@@ -163,6 +205,6 @@ def performance_events(
         return [
             ("Warning", PERFORMANCE_DEGRADED, f"run {outcome.job}: {text}{why}; report {report}")
         ]
-    if recorded.get("decided") is True and performance_degraded(previous_status):
+    if not confirmed and performance_state_degraded(previous_status):
         return [("Normal", RECOVERED, f"run {outcome.job}: {text}")]
     return []

@@ -31,6 +31,7 @@ from driftwarden.monitor.job import (
     _short_hash,
     analysis_job,
     analysis_job_name,
+    profile_cache,
     run_output,
 )
 from driftwarden.monitor.outcome import (
@@ -50,6 +51,8 @@ AUTO_BYTES_PER_SHARD = GIB
 ANNOTATION_SHARDS = "driftwarden.io/shards"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 SHARD_FILE = "shard-{shard}.dwprofile"
+# A scan pod's profile of its shard of the reference, written when the cache missed.
+REFERENCE_SHARD_FILE = "reference-{shard}.dwprofile"
 
 
 def shard_count(
@@ -107,12 +110,21 @@ def scan_job_name(monitor: Monitor, slot: datetime) -> str:
     return _name(monitor.name[: MAX_SCAN_NAME - len(suffix) - 1], suffix)
 
 
-def shard_uris(monitor: Monitor, run: str, count: int) -> list[str]:
-    """Where the shards of run ``run`` write their profiles: ``<run output>/shards/shard-I``."""
+def shard_uris(monitor: Monitor, run: str, count: int, file: str = SHARD_FILE) -> list[str]:
+    """Where the shards of run ``run`` write their profiles: ``<run output>/shards/shard-I``
+    (``file`` :data:`REFERENCE_SHARD_FILE`: their reference shards)."""
     base = run_output(monitor, run)
     if base is None:  # spec.check_sharding refuses a sharded monitor without an output path
         raise ValueError(f"DriftMonitor {monitor.name}: a sharded run needs spec.output.path")
-    return [f"{base}/shards/{SHARD_FILE.format(shard=i)}" for i in range(count)]
+    return [f"{base}/shards/{file.format(shard=i)}" for i in range(count)]
+
+
+def shards_read_reference(monitor: Monitor) -> bool:
+    """True when the scan pods take part in the reference: a fixed reference (rolling and
+    offset ones go through their per-file window cache on the merge pod) whose window, if
+    it has one, the current window's end closes."""
+    reference, current = monitor.run.reference, monitor.run.current
+    return reference.offset is None and (reference.window is None or current.window is not None)
 
 
 def is_scan(job: Mapping[str, Any]) -> bool:
@@ -149,6 +161,8 @@ def scan_job(
     per_index: bool = True,
     pod_failure_policy: bool = True,
     extra_labels: Mapping[str, str] | None = None,
+    reference: Mapping[str, Any] | None = None,
+    last_retraining: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Indexed Job whose ``count`` pods profile the shards of one slot's current window.
 
@@ -164,7 +178,12 @@ def scan_job(
     * the analysis Job's podFailurePolicy (bad config and data errors, exit 2 and 3,
       fail the Job at once: no index would do better);
     * no result finalizer: the run's result is the merge Job's; a scan Job that TTL
-      removes after the merge started is not needed any more.
+      removes after the merge started is not needed any more;
+    * a fixed reference (:func:`shards_read_reference`; ``reference``, the promoted one,
+      reaches the pods in the config as it reaches the analysis): each pod looks the
+      reference's profile up in the monitor's profile cache and counts its histograms on
+      its edges, or on a miss profiles its shard of the reference for the merge to merge
+      and cache (``--profile-cache``, ``--reference-output``; docs/sharding.md).
     """
     settings = monitor.job
     run = analysis_job_name(monitor, slot)
@@ -174,6 +193,8 @@ def scan_job(
         image,
         extra_labels=extra_labels,
         pod_failure_policy=pod_failure_policy,
+        reference=reference,
+        last_retraining=last_retraining,
     )
     name = scan_job_name(monitor, slot)
     meta = base["metadata"]
@@ -191,6 +212,10 @@ def scan_job(
     if source.format:
         args += ["--format", source.format]
     args += ["--shards", str(count), "--output", _pattern(monitor, run)]
+    cache = profile_cache(monitor)
+    if cache is not None and shards_read_reference(monitor):
+        args += ["--profile-cache", cache]
+        args += ["--reference-output", _pattern(monitor, run, REFERENCE_SHARD_FILE)]
     if source.window is not None:
         args += ["--window-end", format_time(slot)]
     args += ["--summary-file", TERMINATION_LOG, "--log-format", "json"]
@@ -209,20 +234,29 @@ def scan_job(
     return base
 
 
-def _pattern(monitor: Monitor, run: str) -> str:
-    return shard_uris(monitor, run, 1)[0].replace("shard-0.", "shard-{shard}.")
+def _pattern(monitor: Monitor, run: str, file: str = SHARD_FILE) -> str:
+    """The URI of shard ``{shard}`` (a placeholder ``driftwarden profile`` fills in)."""
+    first = shard_uris(monitor, run, 1, file)[0]
+    return first[: -len(file.format(shard=0))] + file
 
 
 def merge_job(
     monitor: Monitor, slot: datetime, image: str, count: int, **options: Any
 ) -> dict[str, Any]:
-    """The run's analysis Job reading the ``count`` shard profiles in place of current data."""
+    """The run's analysis Job reading the ``count`` shard profiles in place of current data
+    (and the reference's shard profiles, if the scan wrote them all, in place of reading
+    a reference its profile cache lacks)."""
     job = analysis_job(monitor, slot, image, **options)
     container = job["spec"]["template"]["spec"]["containers"][0]
     args = container["args"]
     at = args.index("--summary-file")
-    uris = shard_uris(monitor, str(job["metadata"]["name"]), count)
-    container["args"] = [*args[:at], "--current-profiles", *uris, *args[at:]]
+    run = str(job["metadata"]["name"])
+    uris = ["--current-profiles", *shard_uris(monitor, run, count)]
+    if shards_read_reference(monitor):
+        # One pattern, expanded over the current shards' indexes: N URIs more would double
+        # what the Job's arguments take of ARG_MAX and of the API server's object size.
+        uris += ["--reference-shards", _pattern(monitor, run, REFERENCE_SHARD_FILE)]
+    container["args"] = [*args[:at], *uris, *args[at:]]
     job["metadata"]["annotations"][ANNOTATION_SHARDS] = str(count)
     return job
 

@@ -28,9 +28,10 @@ Drifted                DriftDetected, RecoveryPending (True); NoDrift, DriftPend
 PredictionDrifted      PredictionDriftDetected (True); NoPredictionDrift (False);
                        NoSuccessfulRun (Unknown) — only with spec.model columns
                        (:mod:`~driftwarden.monitor.model_status`)
-PerformanceDegraded    PerformanceDropped (True); PerformanceWithinLimits,
+PerformanceDegraded    PerformanceDropped, PerformanceRecoveryPending (True);
+                       PerformanceWithinLimits, PerformanceDropPending,
                        PerformanceUndecided (False); NoSuccessfulRun (Unknown) —
-                       only with spec.model labels
+                       debounced like PredictionDrifted; only with spec.model labels
                        (:mod:`~driftwarden.monitor.performance_status`)
 RetrainingTriggered    RetrainingStarted (True); NotConfigured, Disabled,
                        NotDrifted, DriftPending, RunFailed, CooldownActive, NotTriggered,

@@ -67,7 +67,8 @@ def predictions_section(doc: Mapping[str, Any]) -> str:
         rows.append(
             f'<tr class="{"bad" if column.get("drifted") else "ok"}">'
             f'<th scope="row"><a href="#details-{_e(slug)}">{_e(column["name"])}</a></th>'
-            f"<td>{_e(ROLE_TEXT.get(str(column.get('role')), column.get('role')))}</td>"
+            f"<td>{_e(ROLE_TEXT.get(str(column.get('role')), column.get('role')))}"
+            f"{' (joined labels)' if column.get('source') == 'labels' else ''}</td>"
             f"<td>{_e(column.get('modelKind'))}</td><td>{_e(column['method'])}</td>"
             f'<td class="num">{fmt_num(column.get("score"))}</td>'
             f'<td class="num">{_threshold_text(column)}</td>'
