@@ -506,7 +506,7 @@ def file_key(info: FileInfo) -> FileKey:
 class FooterFacts:
     """What opening and placing a Parquet file needs from its footer, kept between runs
     (:meth:`OpenedDataset.footer_facts`), so a steady-state run of a sliding window reads
-    the footers of new files only (bench/RESULTS.md, addendum 13)."""
+    the footers of new files only (bench/RESULTS.md, addendum 14)."""
 
     schema: pa.Schema  # the file's own (physical) schema
     rows: int
