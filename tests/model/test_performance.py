@@ -101,6 +101,9 @@ def test_regression_through_the_join_equals_sklearn():
     assert got["rmse"]["value"] == pytest.approx(sk.root_mean_squared_error(t, p), rel=TOL)
     assert got["mape"]["value"] == pytest.approx(sk.mean_absolute_percentage_error(t, p), rel=TOL)
     assert got["r2"]["value"] == pytest.approx(sk.r2_score(t, p), abs=TOL)
+    for name in ("mae", "rmse", "mape", "r2"):  # each with its bootstrap interval
+        assert got[name]["low"] < got[name]["value"] < got[name]["high"], name
+        assert got[name]["standardError"] > 0, name
 
 
 def test_accuracy_interval_covers_about_95_percent():

@@ -104,6 +104,76 @@ def test_a_corrupt_deflate_stream_is_a_profile_error():
         loads_profile(damaged)
 
 
+def _split(data: bytes) -> tuple[dict, bytes, bytes]:
+    """A profile file's header document, the bytes before its payload, and the payload."""
+    import json
+    import struct
+
+    (length,) = struct.unpack_from("<Q", data, 8)
+    document = json.loads(gzip.decompress(data[16 : 16 + length]))
+    start = 16 + length + (-(16 + length) % 8)
+    return document, data[:start], data[start:]
+
+
+def _repacked(data: bytes, document: dict, body: bytes) -> bytes:
+    import json
+    import struct
+
+    header = gzip.compress(json.dumps(document).encode(), mtime=0)
+    padding = b"\0" * (-(16 + len(header)) % 8)
+    return data[:8] + struct.pack("<Q", len(header)) + header + padding + body
+
+
+def test_payload_checksum_is_its_definition_whole_or_in_parts():
+    from driftwarden.profile.serialize import PayloadChecksum, payload_checksum
+
+    words = np.random.default_rng(3).integers(0, 2**64, size=70_000, dtype=np.uint64)
+    expected = 0  # Σ wᵢ·mᵢ mod 2^64, mᵢ odd per place in a chunk of 2^15 words and chunk
+    for i, word in enumerate(words.tolist()):
+        chunk, offset = divmod(i, 1 << 15)
+        weight = ((offset * 2 * 0x9E3779B97F4A7C15) | 1) % 2**64
+        expected = (expected + word * weight * (2 * chunk + 1)) % 2**64
+    data = words.astype("<u8").tobytes()
+    assert payload_checksum(data) == expected
+    parts = PayloadChecksum()
+    for lo, hi in [(0, 3), (3, 32_770), (32_770, 32_771), (32_771, 70_000)]:  # across chunks
+        parts.update(memoryview(data)[8 * lo : 8 * hi])
+    assert parts.value == expected
+
+
+def test_a_damaged_word_or_swapped_stretches_of_the_payload_are_detected():
+    data = dumps_profile(_dataset_profile(), keep_keys=False)
+    document, head, body = _split(data)
+    assert "sum64" in document["payload"] and "crc32" not in document["payload"]
+    words = np.frombuffer(body, dtype="<u8").copy()
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        damaged = words.copy()
+        damaged[rng.integers(words.size)] ^= np.uint64(1) << np.uint64(rng.integers(64))
+        with pytest.raises(ProfileError, match="checksum"):
+            loads_profile(head + damaged.tobytes())
+    # Two stretches of the payload swapped (e.g. parts of an upload out of order).
+    swapped = words.copy()
+    swapped[:64], swapped[64:128] = words[64:128], words[:64]
+    assert not np.array_equal(swapped, words)
+    with pytest.raises(ProfileError, match="checksum"):
+        loads_profile(head + swapped.tobytes())
+
+
+def test_profiles_written_with_a_crc32_still_load():
+    import zlib
+
+    data = dumps_profile(_dataset_profile())
+    document, _, body = _split(data)
+    del document["payload"]["sum64"]
+    document["payload"]["crc32"] = zlib.crc32(body)
+    back = loads_profile(_repacked(data, document, body))
+    assert back.rows == 5000
+    document["payload"]["crc32"] ^= 1
+    with pytest.raises(ProfileError, match="checksum"):
+        loads_profile(_repacked(data, document, body))
+
+
 def test_inconsistent_arrays_are_a_profile_error():
     profile = _dataset_profile()
     x = profile.columns["x"]

@@ -112,7 +112,7 @@ class NumericProfile:
 
     @property
     def std(self) -> float:
-        return float(np.sqrt(max(self.variance, 0.0)))
+        return math.sqrt(max(self.variance, 0.0))
 
     def with_edges(self, edges: NDArray[np.float64]) -> NumericProfile:
         """An empty profile of the same settings that also counts a histogram on ``edges``."""
@@ -182,7 +182,7 @@ class NumericProfile:
         else:
             ordered = finite = values
         if self.edges is not None and self.bin_counts is not None:
-            self.bin_counts += _histogram(ordered, self.edges)
+            _add_histogram(self.bin_counts, ordered, self.edges)
         if finite.size:
             self._add_moments(finite, extremes)
         return finite, positions
@@ -359,7 +359,8 @@ class NumericProfile:
         if (
             self.bin_counts is not None
             and self.edges is not None
-            and np.array_equal(self.edges, edges)
+            # The current's histogram is counted on the very array the reference hands out.
+            and (self.edges is edges or np.array_equal(self.edges, edges))
         ):
             return self.bin_counts.astype(np.float64)
         # The sample sorted (cached, and a cached profile's is stored sorted): a binary
@@ -424,16 +425,35 @@ def _beyond_exact(integers: pa.Array) -> int:
     return int(pc.sum(outside).as_py() or 0)
 
 
-def _histogram(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Counts in bins (-inf, e1), [e1, e2), …, [e_last, inf).
+def _below(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """How many ``values`` lie below each edge.
 
     One vectorised comparison per edge is ~15× faster than searchsorted + bincount
-    for the ~10 edges used here (measured: 1.5 ns vs 22 ns per value).
+    for the ~10 edges used here (measured: 1.5 ns vs 22 ns per value); all edges are
+    compared in one broadcast call (one row each), which saves most of the fixed cost
+    of nine separate calls: at 1,000 features that cost is paid 5,000 times a run.
     """
-    below = np.fromiter(
-        (np.count_nonzero(values < edge) for edge in edges), dtype=np.int64, count=edges.size
-    )
-    return np.diff(np.concatenate(([0], below, [values.size]))).astype(np.int64)
+    rows = np.less(values, edges[:, np.newaxis])
+    return np.fromiter((np.count_nonzero(row) for row in rows), dtype=np.int64, count=edges.size)
+
+
+def _histogram(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Counts in bins (-inf, e1), [e1, e2), …, [e_last, inf)."""
+    counts = np.zeros(edges.size + 1, dtype=np.int64)
+    _add_histogram(counts, values, edges)
+    return counts
+
+
+def _add_histogram(
+    counts: NDArray[np.int64], values: NDArray[np.float64], edges: NDArray[np.float64]
+) -> None:
+    """Add :func:`_histogram` of ``values`` to ``counts`` in place: bin i holds
+    below(e_i) − below(e_{i−1}), so each count below an edge is added to the bin
+    under it and taken from the bin above (no difference array built per batch)."""
+    below = _below(values, edges)
+    counts[:-1] += below
+    counts[1:] -= below
+    counts[-1] += values.size
 
 
 def _sorted_histogram(
@@ -441,7 +461,11 @@ def _sorted_histogram(
 ) -> NDArray[np.int64]:
     """:func:`_histogram` of values in ascending order without NaN."""
     below = np.searchsorted(ordered, edges, side="left")
-    return np.diff(np.concatenate(([0], below, [ordered.size]))).astype(np.int64)
+    counts = np.empty(edges.size + 1, dtype=np.int64)  # bin i: below(e_i) − below(e_{i−1})
+    counts[:-1] = below
+    counts[-1] = ordered.size
+    counts[1:] -= below
+    return counts
 
 
 def _to_float(value: Fraction) -> float:

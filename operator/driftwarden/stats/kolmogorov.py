@@ -28,6 +28,8 @@ _SCALE_EXP = 128
 _BIG = math.ldexp(1.0, _SCALE_EXP)
 _SMALL = math.ldexp(1.0, -_SCALE_EXP)
 _MIN_LOG = -708
+_PI2, _PI4, _PI6 = math.pi**2, math.pi**4, math.pi**6
+_SQRT_2PI = math.sqrt(2 * math.pi)
 # Bernoulli numbers B_2j / (2j (2j − 1)), j = 8 … 1: Stirling's series of log n!.
 _STIRLING = [
     -2.955065359477124183e-2,
@@ -284,49 +286,53 @@ def _pomeranz_cdf(n: int, x: float) -> float:
 
 def _pelz_good_cdf(n: int, x: float) -> float:
     """P(D_n ≤ x) by Pelz and Good's (1976) expansion
-    K0(z) + K1(z)/√n + K2(z)/n + K3(z)/n^1.5, z = x√n, in its small-z theta-function form."""
-    z = np.sqrt(n) * x
+    K0(z) + K1(z)/√n + K2(z)/n + K3(z)/n^1.5, z = x√n, in its small-z theta-function form.
+
+    Plain floats and the math module throughout: this is the p-value of nearly every
+    feature, and numpy's scalar operations and small arrays (~30 of them per call)
+    cost ~60 µs of its ~65 against ~5 µs for the same formulas on floats (0.06 s of
+    an analysis at 1,000 features). The same operations in the same order but for
+    exp and the last powers, so it agrees with the array form to ~2e-14.
+    """
+    z = math.sqrt(n) * x
     z2, z3, z4, z6 = z**2, z**3, z**4, z**6
-    pi2, pi4, pi6 = np.pi**2, np.pi**4, np.pi**6
-    q_log = -pi2 / 8 / z2
+    q_log = -_PI2 / 8 / z2
     if q_log < _MIN_LOG:
         return 0.0
-    q = np.exp(q_log)
-    k1a, k1b = -z2, pi2 / 4
+    q = math.exp(q_log)
+    k1a, k1b = -z2, _PI2 / 4
     k2a = 6 * z6 + 2 * z4
-    k2b = (2 * z4 - 5 * z2) * pi2 / 4
-    k2c = pi4 * (1 - 2 * z2) / 16
-    k3d = pi6 * (5 - 30 * z2) / 64
-    k3c = pi4 * (-60 * z2 + 212 * z4) / 16
-    k3b = pi2 * (135 * z4 - 96 * z6) / 4
+    k2b = (2 * z4 - 5 * z2) * _PI2 / 4
+    k2c = _PI4 * (1 - 2 * z2) / 16
+    k3d = _PI6 * (5 - 30 * z2) / 64
+    k3c = _PI4 * (-60 * z2 + 212 * z4) / 16
+    k3b = _PI2 * (135 * z4 - 96 * z6) / 4
     k3a = -30 * z6 - 90 * z**8
 
     t0 = t1 = t2 = t3 = 0.0
-    top = int(np.ceil(16 * z / np.pi))
+    top = math.ceil(16 * z / math.pi)
     for k in range(top, 0, -1):  # Horner in q over odd m = 2k − 1
         m = 2 * k - 1
         m2, m4, m6 = m**2, m**4, m**6
-        # Plain floats, not a 4-vector: the same operations in the same order, without
-        # an array built per step (this is the p-value of nearly every feature).
-        power = float(np.power(q, 8 * k))
+        power = q ** (8 * k)
         t0 = t0 * power + 1.0
         t1 = t1 * power + (k1a + k1b * m2)
         t2 = t2 * power + (k2a + k2b * m2 + k2c * m4)
         t3 = t3 * power + (k3a + k3b * m2 + k3c * m4 + k3d * m6)
-    terms = np.array([t0, t1, t2, t3])
-    terms *= q
-    terms *= np.sqrt(2 * np.pi)
-    terms /= np.array([z, 6 * z4, 72 * z**7, 6480 * z**10])
+    t0 = t0 * q * _SQRT_2PI / z
+    t1 = t1 * q * _SQRT_2PI / (6 * z4)
+    t2 = t2 * q * _SQRT_2PI / (72 * z**7)
+    t3 = t3 * q * _SQRT_2PI / (6480 * z**10)
 
-    q = np.exp(-pi2 / 2 / z2)
-    ks = np.arange(top, 0, -1)
-    ks2 = ks**2
-    root3z = np.sqrt(3) * z
-    kpi = np.pi * ks
-    q_powers = q**ks2
-    terms[2] += np.sum(ks2 * q_powers) * (pi2 * np.sqrt(2 * np.pi) / (-36 * z3))
-    terms[3] += np.sum((root3z + kpi) * (root3z - kpi) * ks2 * q_powers) * (
-        pi2 * np.sqrt(2 * np.pi) / (216 * z6)
-    )
-    terms /= np.power(n * 1.0, np.arange(4) / 2.0)
-    return float(sum(terms))
+    q = math.exp(-_PI2 / 2 / z2)
+    root3z = math.sqrt(3) * z
+    s2 = s3 = 0.0
+    for k in range(top, 0, -1):
+        weighted = k * k * q ** (k * k)
+        s2 += weighted
+        kpi = math.pi * k
+        s3 += (root3z + kpi) * (root3z - kpi) * weighted
+    t2 += s2 * (_PI2 * _SQRT_2PI / (-36 * z3))
+    t3 += s3 * (_PI2 * _SQRT_2PI / (216 * z6))
+    size = n * 1.0
+    return t0 + t1 / size**0.5 + t2 / size + t3 / size**1.5
