@@ -11,6 +11,7 @@ from tests.controller.conftest import NAMESPACE, _put
 from tests.kubeapi.kubelet import Outcome
 
 INDEX = "batch.kubernetes.io/job-completion-index"
+LABEL_PHASE = "driftwarden.io/phase"
 FILES = 5
 
 
@@ -362,3 +363,61 @@ def test_the_scan_pods_build_the_reference_then_count_on_its_cached_edges(cluste
     assert split_report["dataset"] == whole_report["dataset"]
     for key in ("rows", "driftShare", "driftedFeatures", "totalFeatures"):
         assert split["lastRun"][key] == whole["lastRun"][key], key
+
+
+def test_a_conflicting_status_write_loses_no_start_event(cluster):
+    """Events follow a successful status write; a write that conflicts (409: another writer
+    came first) announces nothing, and the next pass, finding the Job already created,
+    announces it then: the scan's AnalysisStarted, the merge's ShardsMerging and an unsharded
+    run's AnalysisStarted each come once, and the started-Jobs counter counts each Job once."""
+    from prometheus_client import generate_latest
+
+    current = _data(cluster)
+    analysis = "app.kubernetes.io/component=analysis"
+
+    def jobs_of(monitor: str, scan: bool) -> list[dict]:
+        """The monitor's scan Jobs, or its other analysis Jobs (merge or unsharded)."""
+        # Called on the API server's thread too (a fault's `when`): it reads its state directly.
+        selector = f"{analysis},app.kubernetes.io/instance={monitor}"
+        jobs = cluster.api.objects("batch", "v1", "jobs", NAMESPACE, label_selector=selector)
+        return [j for j in jobs if (j["metadata"]["labels"].get(LABEL_PHASE) == "scan") == scan]
+
+    def status_write(monitor: str) -> dict:
+        return {"method": "PATCH", "plural": "driftmonitors", "path": f"/{monitor}/status$"}
+
+    # The first status write after each Job's create: another writer comes first.
+    faults = [
+        cluster.api.inject(
+            "conflict",
+            **status_write("racy"),
+            when=lambda: bool(jobs_of("racy", scan=True)) and not jobs_of("racy", scan=False),
+        ),
+        cluster.api.inject(
+            "conflict", **status_write("racy"), when=lambda: bool(jobs_of("racy", scan=False))
+        ),
+        cluster.api.inject(
+            "conflict", **status_write("plain"), when=lambda: bool(jobs_of("plain", scan=False))
+        ),
+    ]
+    with cluster.operator() as reconciler:
+        cluster.monitor("racy", current=current, job={"parallelism": 2})
+        cluster.monitor("plain", current=current)
+        for name in ("racy", "plain"):
+            assert _finished(cluster, name)["lastRun"]["outcome"] == "Succeeded"
+            # The outcome's Event is the pass's last: wait for it, then count the starts.
+            cluster.api.wait_for(lambda n=name: cluster.events(n, "DriftDetected"), timeout=60)
+        cluster.api.wait_for(lambda: cluster.events("racy", "ShardsMerging"), timeout=60)
+        metrics = generate_latest(reconciler.metrics.registry).decode()
+    assert [f.hits for f in faults] == [1, 1, 1]
+    (scan,) = jobs_of("racy", scan=True)
+    (merge,) = jobs_of("racy", scan=False)
+    (plain,) = jobs_of("plain", scan=False)
+    started = cluster.events("racy", "AnalysisStarted")
+    assert [e["message"].split()[2] for e in started] == [scan["metadata"]["name"]]
+    merging = cluster.events("racy", "ShardsMerging")
+    assert [e["message"].split()[2] for e in merging] == [merge["metadata"]["name"]]
+    started = cluster.events("plain", "AnalysisStarted")
+    assert [e["message"].split()[2] for e in started] == [plain["metadata"]["name"]]
+    total = "driftwarden_analysis_jobs_started_total"
+    assert f'{total}{{monitor="racy",namespace="ml"}} 2.0' in metrics
+    assert f'{total}{{monitor="plain",namespace="ml"}} 1.0' in metrics

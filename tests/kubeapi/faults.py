@@ -4,10 +4,19 @@
   https://kubernetes.io/docs/concepts/cluster-administration/flow-control/),
 - 500 InternalError / 503 ServiceUnavailable (an apiserver or etcd hiccup),
 - ``"drop"``: the connection is closed without any response (a load balancer or an
-  apiserver restarting mid-request).
+  apiserver restarting mid-request),
+- ``"conflict"``: another client writes the object first. Just before the matched request
+  is handled, the object it names gets a metadata-only update (annotation
+  ``kubeapi.test/concurrent-write``; a new resourceVersion, watches see it), so a write
+  made conditional on the resourceVersion the client read fails with the server's own
+  ``409 Conflict`` ("the object has been modified"), exactly as when two writers race
+  (https://kubernetes.io/docs/reference/using-api/api-concepts/#conflicts). An
+  unconditional write goes through, as on a real server. Requests naming no object are
+  left alone.
 
-Rules match method, resource plural, namespace and a path regex, and fire ``count`` times
-(``None``: until removed).
+Rules match method, resource plural, namespace, a path regex and ``when`` (a predicate
+called on the server's thread at request time, which may read the server's state), and
+fire ``count`` times (``None``: until removed).
 """
 
 from __future__ import annotations
@@ -15,12 +24,16 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .validation import ApiError
 
 DROP = "drop"
+CONFLICT = "conflict"
+CONFLICT_ANNOTATION = "kubeapi.test/concurrent-write"
+_concurrent_writes = itertools.count(1)  # each write sets a new value: never a no-op
 _ids = itertools.count(1)
 _MESSAGES = {
     429: "Too many requests, please try again later.",
@@ -42,6 +55,7 @@ class Fault:
     count: int | None = 1
     retry_after: int = 1
     message: str | None = None
+    when: Callable[[], bool] | None = None
     hits: int = 0
     id: int = field(default_factory=lambda: next(_ids))
     _owner: Faults | None = field(default=None, repr=False)
@@ -55,7 +69,9 @@ class Fault:
             return False
         if self.namespace is not None and self.namespace != namespace:
             return False
-        return self.path is None or re.search(self.path, path) is not None
+        if self.path is not None and re.search(self.path, path) is None:
+            return False
+        return self.when is None or bool(self.when())
 
     def error(self) -> ApiError:
         assert isinstance(self.status, int)
@@ -70,6 +86,11 @@ class Fault:
         return ApiError(self.status, message, reason=_REASONS.get(self.status, ""), details=details,
                         headers=headers)  # fmt: skip
 
+    @staticmethod
+    def concurrent_write() -> str:
+        """The annotation value of a ``"conflict"`` rule's write: new every time."""
+        return str(next(_concurrent_writes))
+
     def remove(self) -> None:
         if self._owner is not None:
             self._owner.remove(self)
@@ -81,9 +102,12 @@ class Faults:
         self.rules: list[Fault] = []
 
     def inject(self, status: int | str, **kwargs: Any) -> Fault:
-        if status != DROP and not (isinstance(status, int) and 400 <= status <= 599):
+        if status not in (DROP, CONFLICT) and not (
+            isinstance(status, int) and 400 <= status <= 599
+        ):
             raise ValueError(
-                f"inject(status={status!r}): use an HTTP error code (429, 500, 503) or 'drop'"
+                f"inject(status={status!r}): use an HTTP error code (429, 500, 503), 'drop' "
+                "or 'conflict'"
             )
         rule = Fault(status, **kwargs, _owner=self)
         if rule.path is not None:

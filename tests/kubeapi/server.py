@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .admission import Refusal
 from .core import STOP, Core, now_rfc3339
-from .faults import DROP, Fault, Faults
+from .faults import CONFLICT, CONFLICT_ANNOTATION, DROP, Fault, Faults
 from .gc import DEFAULT_TERMINATED_POD_GC_THRESHOLD, PodGC, TTLAfterFinished
 from .jobcontroller import JobController
 from .kubelet import Behaviour, Kubelet, Outcome
@@ -631,12 +631,18 @@ class KubeAPIServer:
         count: int | None = 1,
         retry_after: int = 1,
         message: str | None = None,
+        when: Callable[[], bool] | None = None,
     ) -> Fault:
         """Answer matching HTTP requests with ``status`` (429 with Retry-After, 500, 503, ...)
-        or ``"drop"`` (close the connection, no response), ``count`` times (None: until
-        ``.remove()``). ``path`` is a regex searched in the request path."""
+        or ``"drop"`` (close the connection, no response), or with ``"conflict"`` write the
+        object the request names first (another writer won the race: a write conditional on
+        the older resourceVersion gets the server's 409), ``count`` times (None: until
+        ``.remove()``). ``path`` is a regex searched in the request path; ``when()``, called
+        on the server's thread, must hold too (it may read the server: ``find``,
+        ``objects``)."""
         return self.faults.inject(status, method=method, plural=plural, namespace=namespace,
-                                  path=path, count=count, retry_after=retry_after, message=message)  # fmt: skip
+                                  path=path, count=count, retry_after=retry_after, message=message,
+                                  when=when)  # fmt: skip
 
     # -- controllers: clock, pod GC ----------------------------------------------
 
@@ -846,7 +852,7 @@ class KubeAPIServer:
         self._auth(request)
         segs = [s for s in path.split("/") if s]
         if not (len(segs) >= 3 and segs[0] in ("api", "apis")):
-            self._inject_fault(request, None, None)
+            self._inject_fault(request, None)
         if request.method == "GET":
             if segs == ["version"]:
                 return web.json_response(version_info(self.core.version))
@@ -876,20 +882,35 @@ class KubeAPIServer:
         record.group, record.version = group, version
         record.namespace, record.plural = route.namespace, route.rt.plural
         record.name, record.subresource = route.name, route.subresource
-        self._inject_fault(request, route.rt.plural, route.namespace)
+        self._inject_fault(request, route)
         return await self._resource_request(request, route, record)
 
-    def _inject_fault(
-        self, request: web.Request, plural: str | None, namespace: str | None
-    ) -> None:
+    def _inject_fault(self, request: web.Request, route: _Route | None) -> None:
+        plural, namespace = (route.rt.plural, route.namespace) if route else (None, None)
         fault = self.faults.take(request.method, request.path, plural, namespace)
         if fault is None:
+            return
+        if fault.status == CONFLICT:
+            if route is not None and route.name is not None:
+                self._call(self._write_first, route, fault)
             return
         if fault.status == DROP:
             if request.transport is not None:
                 request.transport.abort()
             raise _Dropped()
         raise fault.error()
+
+    def _write_first(self, route: _Route, fault: Fault) -> None:
+        """Another client's write to the object ``route`` names: metadata only, a new
+        resourceVersion (a missing object is left to the request's own 404)."""
+        assert route.name is not None
+        stored = self.core.find_stored(
+            route.rt.storage, route.namespace if route.rt.namespaced else "", route.name
+        )
+        if stored is None:
+            return
+        touch = {"metadata": {"annotations": {CONFLICT_ANNOTATION: fault.concurrent_write()}}}
+        self.core.patch(route.rt, route.namespace, route.name, "merge", touch)
 
     def _group_list(self) -> dict[str, Any]:
         by_group: dict[str, list[str]] = {}

@@ -16,7 +16,9 @@ from driftwarden.monitor.shards import (
     last_scanned_bytes,
     last_shard_total,
     merge_job,
+    newly_started,
     run_of,
+    run_phase,
     scan_failed,
     scan_job,
     scan_job_name,
@@ -324,3 +326,39 @@ def test_a_scan_job_and_its_pods_group_into_the_run_it_names():
     # Finished scan Jobs are left to their TTL, outside the history limits.
     done = {"conditions": [{"type": "Complete", "status": "True"}]}
     assert jobs_to_delete(monitor, [_slim(scan_job(monitor, SLOT, IMAGE, 2), done)]) == []
+
+
+def test_a_jobs_start_is_announced_by_the_first_status_showing_it():
+    monitor = parse_monitor(sharded(2))
+    scan = _slim(scan_job(monitor, SLOT, IMAGE, 2))
+    merge = _slim(merge_job(monitor, SLOT, IMAGE, 2))
+    plain = _slim(analysis_job(parse_monitor(manifest()), SLOT, IMAGE))
+    run = analysis_job_name(monitor, SLOT)
+    assert [run_phase(j) for j in (scan, merge, plain)] == ["Scanning", "Merging", "Analyzing"]
+
+    def current(phase=None, job=run):
+        return {"currentRun": {"job": job, **({"phase": phase} if phase else {})}}
+
+    def names(jobs):
+        return [j["metadata"]["name"] for j in jobs]
+
+    jobs = [merge, scan]
+    assert names(newly_started({}, current("Scanning"), [scan])) == [names([scan])[0]]
+    # The merge's start: shown by the write that moves the run to Merging, and again by the
+    # next one if that write conflicted (previous still says Scanning) — never twice.
+    assert names(newly_started(current("Scanning"), current("Merging"), jobs)) == [run]
+    assert newly_started(current("Merging"), current("Merging"), jobs) == []
+    # Created and conflicted before any write showed the run: both, the scan first.
+    assert names(newly_started({}, current("Merging"), jobs)) == names([scan, merge])
+    # A run recorded by the first write that shows it: its Jobs were never announced.
+    recorded = {"lastRun": {"job": run}, "currentRun": None}
+    assert names(newly_started(current("Scanning"), recorded, jobs)) == [run]
+    assert newly_started({"lastRun": {"job": run}}, recorded, jobs) == []
+    # Unsharded: the analysis Job once; a currentRun an older operator wrote (no phase)
+    # had its Jobs announced at their create.
+    name = plain["metadata"]["name"]
+    assert names(newly_started({}, current("Analyzing", name), [plain])) == [name]
+    assert newly_started(current(None, name), current("Analyzing", name), [plain]) == []
+    assert newly_started(current(None), current("Merging"), jobs) == []
+    # A Job gone (ResultLost) is not announced.
+    assert newly_started({}, recorded, []) == []

@@ -117,6 +117,7 @@ def test_brand_new_monitor_with_first_job_running():
         "job": "churn-202405011100-0badc0de",
         "slot": "2024-05-01T11:00:00Z",
         "startTime": "2024-05-01T11:00:03Z",
+        "phase": "Analyzing",
     }
     assert cond(status, "Ready")["status"] == "Unknown"
     assert cond(status, "Ready")["reason"] == "FirstRunInProgress"

@@ -19,7 +19,11 @@ stopped:
   status write loses nothing;
 * the status is written with the body's resourceVersion as a precondition, and
   Events and counters follow only a successful write: a decision taken on a stale
-  copy is dropped (409) and taken again from the fresh one the watch delivers.
+  copy is dropped (409) and taken again from the fresh one the watch delivers;
+* a Job's start (``AnalysisStarted``, a sharded run's ``ShardsMerging``) is announced by
+  the write that first shows it (``status.currentRun.phase``, or its run recorded), not
+  by its create: a pass whose write conflicted finds the Job existing, and the next
+  write announces it instead.
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ from driftwarden.monitor.shards import (
     last_scanned_bytes,
     last_shard_total,
     merge_job,
+    newly_started,
     pod_slots,
     run_of,
     scan_failed,
@@ -468,6 +473,7 @@ class Reconciler:
             work.events.append(
                 Event("Warning", work.retraining_problem[0], work.retraining_problem[1])
             )
+        self._announce(monitor, previous, status, self._jobs(uid, view), work)
         written = await self._apply(body, previous, status, work)
         await self._release_settled(runs, written)
         await self._clean_history(monitor, jobs)
@@ -819,7 +825,7 @@ class Reconciler:
             return None
         self._in_flight += slots
         try:
-            job, created = await self.api.create_job(monitor.namespace, manifest)
+            job, _ = await self.api.create_job(monitor.namespace, manifest)
         except ApiException as error:
             if error.status is None or error.status >= 500 or error.status == 429:
                 raise  # the API server is in trouble, not the Job: kopf retries the handler
@@ -829,11 +835,25 @@ class Reconciler:
             self._in_flight -= slots
         self._remember(monitor.uid, job)
         work.job_creation = None
-        if created:
-            ns, name = monitor.namespace, monitor.name
-            work.after_write.append(lambda: self.metrics.jobs_started.labels(ns, name).inc())
-            work.events.append(Event("Normal", *_started(job)))
+        # Its start Event and counter come from the status write that shows it (_announce).
         return job
+
+    def _announce(
+        self,
+        monitor: Monitor,
+        previous: Mapping[str, Any],
+        status: Mapping[str, Any],
+        jobs: list[dict[str, Any]],
+        work: Pass,
+    ) -> None:
+        """Start Events and counters for the Jobs this status write shows first: the Job
+        created now, or one whose write conflicted (409) on an earlier pass, whose
+        announcement would otherwise be lost (creating it again finds it existing)."""
+        started = newly_started(previous, status, jobs)
+        work.events[:0] = [Event("Normal", *_started(job)) for job in started]
+        ns, name = monitor.namespace, monitor.name
+        for _ in started:
+            work.after_write.append(lambda: self.metrics.jobs_started.labels(ns, name).inc())
 
     def _capped(self, monitor: Monitor, view: ClusterView, pods: int = 1) -> bool:
         """True when ``pods`` more analysis pods would exceed --max-concurrent-jobs (unfinished

@@ -146,6 +146,68 @@ def shards_of(job: Mapping[str, Any]) -> int:
         return 1
 
 
+# ``status.currentRun.phase``: which of its Jobs a run is at. The status write that first
+# shows a phase is what announces its Job (the start Event and the started-Jobs counter
+# follow that write, :func:`newly_started`): a write that conflicts announces nothing, and
+# the next pass, from the fresh status, announces it then — a restarted operator too.
+ANALYZING = "Analyzing"  # an unsharded run's analysis Job
+SCANNING = "Scanning"  # a sharded run's scan Job (its merge Job does not exist yet)
+MERGING = "Merging"  # a sharded run's merge Job (its scan Job succeeded)
+_EVERY_PHASE = frozenset({ANALYZING, SCANNING, MERGING})
+
+
+def run_phase(job: Mapping[str, Any]) -> str:
+    """``status.currentRun.phase`` of the Job that stands for a run: :data:`SCANNING` for a
+    scan Job, :data:`MERGING` for a merge Job, :data:`ANALYZING` for any other."""
+    if is_scan(job):
+        return SCANNING
+    if ANNOTATION_SHARDS in ((job.get("metadata") or {}).get("annotations") or {}):
+        return MERGING
+    return ANALYZING
+
+
+def _shown(entry: Any, run: str) -> frozenset[str]:
+    """The phases of ``run`` a ``status.currentRun`` entry shows as started."""
+    if not isinstance(entry, Mapping) or entry.get("job") != run:
+        return frozenset()
+    if entry.get("phase") == SCANNING:
+        return frozenset({SCANNING})
+    # Merging comes after the scan; Analyzing is all an unsharded run has; no phase at all
+    # is an entry an older operator wrote, whose Jobs it announced when it created them.
+    return _EVERY_PHASE
+
+
+def newly_started(
+    previous: Mapping[str, Any], status: Mapping[str, Any], jobs: Iterable[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The analysis, scan and merge Jobs that writing ``status`` over ``previous`` shows as
+    started for the first time (a scan Job before its merge Job): those of the run
+    ``status.currentRun`` names, in phases ``previous`` did not show, and those of a run
+    ``status.lastRun`` records now that ``previous`` never showed (a Job that finished
+    before any write showing it succeeded). Their start Events follow the write."""
+    last = previous.get("lastRun")
+    recorded = last.get("job") if isinstance(last, Mapping) else None
+    shown: list[tuple[str, frozenset[str]]] = []
+    current = status.get("currentRun")
+    if isinstance(current, Mapping) and current.get("job"):
+        shown.append((str(current["job"]), _shown(current, str(current["job"]))))
+    now = status.get("lastRun")
+    if isinstance(now, Mapping) and now.get("job") and now.get("job") != recorded:
+        shown.append((str(now["job"]), _EVERY_PHASE))
+    started: list[Mapping[str, Any]] = []
+    for run, phases in shown:
+        before = _EVERY_PHASE if run == recorded else _shown(previous.get("currentRun"), run)
+        mine = [
+            job
+            for job in jobs
+            if (run_of(job) if is_scan(job) else (job.get("metadata") or {}).get("name")) == run
+        ]
+        for job in sorted(mine, key=lambda j: not is_scan(j)):  # the scan Job first
+            if run_phase(job) in phases - before:
+                started.append(job)
+    return started
+
+
 def pod_slots(job: Mapping[str, Any]) -> int:
     """The pods a Job runs at once, as the concurrency cap counts them: a scan Job's shards,
     1 for any other (the merge Job too, though it names its shard count)."""

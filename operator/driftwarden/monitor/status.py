@@ -84,6 +84,7 @@ from driftwarden.monitor.retraining import (
     decide_retraining,
 )
 from driftwarden.monitor.schedule import next_slot
+from driftwarden.monitor.shards import run_phase
 from driftwarden.monitor.spec import Monitor
 from driftwarden.monitor.times import format_time, parse_time, utc
 
@@ -240,7 +241,8 @@ def last_run_status(outcome: RunOutcome) -> dict[str, Any]:
 
 
 def current_run_status(job: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """``status.currentRun`` from a running (or just created) analysis Job."""
+    """``status.currentRun`` from a running (or just created) analysis Job (a sharded run's
+    scan Job under the run's name, or its merge Job): ``phase`` says which."""
     meta = job.get("metadata") or {}
     status = job.get("status") or {}
     slot = job_slot(job)
@@ -251,6 +253,7 @@ def current_run_status(job: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "job": str(meta.get("name") or ""),
         "slot": format_time(slot) if slot else None,
         "startTime": format_time(start),
+        "phase": run_phase(job),
     }
 
 
