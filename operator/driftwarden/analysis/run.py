@@ -15,7 +15,13 @@ import pyarrow as pa
 
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
-from driftwarden.analysis.incremental import Counts, profile_window, scan_file
+from driftwarden.analysis.incremental import (
+    Counts,
+    load_footers,
+    profile_window,
+    scan_file,
+    store_footers,
+)
 from driftwarden.analysis.model_multivariate import (
     multivariate_document,
     row_features,
@@ -70,24 +76,45 @@ def storage_options(config: RunConfig) -> StorageOptions:
     )
 
 
+def dataset_source(source: SourceConfig, window_end: datetime, label: str) -> DatasetSource:
+    """What a side reads: its data limited to its time window closing at ``window_end``."""
+    # Rolling and offset references close their window source.offset before the slot.
+    bounds = window_bounds(window_end, source.window, source.offset)
+    return DatasetSource(
+        uri=source.path,
+        format=source.format,
+        partitioning=source.partitioning,
+        timestamp_column=source.timestamp_column,
+        start=bounds[0] if bounds else None,
+        end=bounds[1] if bounds else None,
+        label=label,
+    )
+
+
 def open_source(
     source: SourceConfig, options: StorageOptions, window_end: datetime, label: str
 ) -> OpenedDataset:
     """A side's dataset, limited to its time window closing at ``window_end`` (if it has one)."""
-    # Rolling and offset references close their window source.offset before the slot.
-    bounds = window_bounds(window_end, source.window, source.offset)
-    return open_dataset(
-        DatasetSource(
-            uri=source.path,
-            format=source.format,
-            partitioning=source.partitioning,
-            timestamp_column=source.timestamp_column,
-            start=bounds[0] if bounds else None,
-            end=bounds[1] if bounds else None,
-            label=label,
-        ),
-        options,
-    )
+    return open_dataset(dataset_source(source, window_end, label), options)
+
+
+def open_windowed(
+    source: SourceConfig,
+    options: StorageOptions,
+    window_end: datetime,
+    label: str,
+    *,
+    cache: str | None,
+    space: str,
+) -> OpenedDataset:
+    """:func:`open_source` for a side whose window slides: with the Parquet footers earlier
+    runs kept in its cache directory (``space``), only new files' footers are read, and
+    those are kept for the next run (analysis/incremental.py, :func:`load_footers`)."""
+    wanted = dataset_source(source, window_end, label)
+    kept = load_footers(cache, wanted, space, options)
+    dataset = open_dataset(wanted, options, kept)
+    store_footers(cache, dataset, space, options, kept)
+    return dataset
 
 
 def not_features_of(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
@@ -479,11 +506,27 @@ def analyze(
         None
         if reference_profiles is not None
         else open_source(config.reference, storage, window_end, "reference data")
+        if config.reference.offset is None
+        else open_windowed(
+            config.reference,
+            storage,
+            window_end,
+            "reference data",
+            cache=profile_cache,
+            space="reference-window",
+        )
     )
     current = (
         None
         if current_profiles is not None
-        else open_source(config.current, storage, window_end, "current data")
+        else open_windowed(
+            config.current,
+            storage,
+            window_end,
+            "current data",
+            cache=profile_cache,
+            space="current",
+        )
     )
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
