@@ -48,14 +48,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from driftwarden.sources import RUN_FIELDS, SOURCE_FIELDS
 from run import BENCH_DIR, DATAGEN, MIB, _now, _self_max_rss, log, machine_facts, parse_sizes
 from run import run_child as spawn
 
 RESULTS = BENCH_DIR / "shards_results.json"
 WORK = BENCH_DIR / "shard_work.py"
 # Fields of report.json that describe where the current side came from or when the run
-# was, not the data: removed before the byte comparison (every other field must match).
-NORMALIZED = ("generatedAt", "durationSeconds", "current.uri", "current.format", "current.files")
+# was, not the data (driftwarden/sources.py, the one definition): removed before the byte
+# comparison (every other field must match).
+NORMALIZED = (*RUN_FIELDS, *(f"current.{name}" for name in SOURCE_FIELDS["current"]))
 MERGE_TARGET = 1.0  # seconds: the merge itself (load and merge of the shard profiles)
 CPU_TARGET = 1.1  # total CPU of the shards / the single pass, at most
 BYTES_PER_ROW = 140  # on disk, all 25 features (13.9 GB at 10^8 rows)

@@ -16,17 +16,16 @@ from hypothesis import strategies as st
 
 from driftwarden.analysis.shards import (
     PARTITIONS_METADATA,
-    RUN_FIELDS,
     SCHEMA_METADATA,
     assign,
     load_profiles,
     parse_shard,
-    without_source,
 )
 from driftwarden.cli.main import main
 from driftwarden.errors import ConfigError
 from driftwarden.profile import dumps_profile
 from driftwarden.report import load_report
+from driftwarden.sources import RUN_FIELDS, without_source
 from driftwarden.storage import FileInfo, StorageOptions
 
 SIZES = [900, 150, 2000, 40, 700, 1200, 300]

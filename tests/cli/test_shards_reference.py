@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from driftwarden.analysis.shards import without_source
 from driftwarden.cli.main import main
 from driftwarden.report import load_report
+from driftwarden.sources import without_source
 from tests.cli.test_shards_cli import SIZES, _write
 
 COUNT = 3

@@ -28,11 +28,10 @@ from hypothesis import strategies as st
 from driftwarden.analysis.shards import (
     PARTITIONS_METADATA,
     SCHEMA_METADATA,
-    SOURCE_FIELDS,
-    without_source,
 )
 from driftwarden.cli.main import main
 from driftwarden.profile import dumps_profile, loads_profile
+from driftwarden.sources import SOURCE_FIELDS, without_source
 
 PROFILE = "profile:\n  sampleSize: 1000\n  maxCategories: 10\n"
 WINDOW_END = "2026-12-04T00:00:00Z"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
-from driftwarden.analysis.shards import without_source
+from driftwarden.sources import without_source
 from tests.controller.conftest import NAMESPACE, _put
 from tests.kubeapi.kubelet import Outcome
 

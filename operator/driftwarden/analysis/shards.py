@@ -58,30 +58,6 @@ REFERENCE_KEY_METADATA = "referenceKey"
 SCHEMA_METADATA = "schema"
 PARTITIONS_METADATA = "partitionColumns"
 
-# What a report (report.json, and the summary file, the status summary, made from it) of
-# a side read from profiles says differently from the report of the same data: where the
-# side came from — its URI (the first profile's), "format": "profile", the profiles'
-# fingerprint in place of the files', and the files (profiles) it read. Nothing it
-# found. The only such fields (docs/sharding.md; tests/cli/test_shards_report_identity.py
-# compares whole reports less these).
-SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "reference": ("uri", "format", "fingerprint"),
-    "current": ("uri", "format", "files"),
-}
-# When a run happened and how long it took: different between any two runs, from data or not.
-RUN_FIELDS = ("generatedAt", "durationSeconds")
-
-
-def without_source(document: Mapping[str, object]) -> dict[str, object]:
-    """A report or summary document less SOURCE_FIELDS and RUN_FIELDS: what a report from
-    profiles has byte for byte in common with the report of their data."""
-    kept = {key: value for key, value in document.items() if key not in RUN_FIELDS}
-    for side, fields in SOURCE_FIELDS.items():
-        section = kept.get(side)
-        if isinstance(section, Mapping):
-            kept[side] = {key: value for key, value in section.items() if key not in fields}
-    return kept
-
 
 def parse_shard(text: str, flag: str = "--shard") -> tuple[int, int]:
     """``I/N`` as (I, N) with 0 ≤ I < N; ConfigError naming ``flag`` otherwise."""
@@ -175,7 +151,9 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
         raise ConfigError(f"{flag}: give at least one profile URI")
     digest = hashlib.sha256()
     merged: DatasetProfile | None = None
-    sources: list[tuple[str, DatasetProfile]] = []
+    # Each profile's recorded schema and partitions: the profiles themselves (views of
+    # their mapped files) are let go once merged, as before.
+    sources: list[tuple[str, object, object]] = []
     for uri in sorted(set(uris)):
         data = read_mapped(uri, storage, label="profile")
         if data is None:
@@ -184,7 +162,9 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
             )
         digest.update(hashlib.sha256(data).digest())
         piece = loads_profile(data, source=f"{flag} {redact(uri)}")
-        sources.append((uri, piece))
+        sources.append(
+            (uri, piece.metadata.get(SCHEMA_METADATA), piece.metadata.get(PARTITIONS_METADATA))
+        )
         if merged is None:
             merged = piece
             continue
@@ -282,20 +262,21 @@ def _schema_of(text: object, source: str) -> pa.Schema:
 
 
 def _source_schema(
-    sources: Sequence[tuple[str, DatasetProfile]], flag: str
+    sources: Sequence[tuple[str, object, object]], flag: str
 ) -> dict[str, object | None]:
-    """The schema and partition columns of the data behind ``sources`` (URI, profile),
-    as one pass over all of it would see them: one schema when they agree (the shards
-    of one dataset), else their union widened as the storage layer widens the schemas
-    of files (storage/schema.py). None when a profile records none (an older one)."""
-    texts = [piece.metadata.get(SCHEMA_METADATA) for _, piece in sources]
-    partitions = [piece.metadata.get(PARTITIONS_METADATA) for _, piece in sources]
+    """The schema and partition columns of the data behind ``sources`` (each profile's
+    URI, recorded schema and partition columns) as one pass over all of it would see
+    them: one schema when they agree (the shards of one dataset), else their union
+    widened as the storage layer widens the schemas of files (storage/schema.py). None
+    when a profile records none (an older one)."""
+    texts = [text for _, text, _ in sources]
+    partitions = [found for _, _, found in sources]
     if any(text is None for text in texts) or any(not isinstance(p, list) for p in partitions):
         return {SCHEMA_METADATA: None, PARTITIONS_METADATA: None}
     names = sorted({str(name) for found in partitions if isinstance(found, list) for name in found})
     if len(set(texts)) == 1:
         return {SCHEMA_METADATA: texts[0], PARTITIONS_METADATA: names}
-    labels = [f"{flag} {redact(uri)}" for uri, _ in sources]
+    labels = [f"{flag} {redact(uri)}" for uri, _, _ in sources]
     schemas = [_schema_of(text, label) for text, label in zip(texts, labels, strict=True)]
     return {
         SCHEMA_METADATA: schema_text(unify(schemas, labels, label=flag)),
