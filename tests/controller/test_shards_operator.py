@@ -486,3 +486,58 @@ def test_a_restart_between_scan_and_merge_starts_the_merge_once(cluster):
     assert len(_pods(cluster, "restart", None)) == 1  # one merge pod ever ran
     assert len(cluster.events("restart", "ShardsMerging")) == 1
     assert len(cluster.events("restart", "AnalysisStarted")) == 1
+
+
+def test_shard_pods_refused_by_a_quota_are_reported_and_the_scan_goes_on_once_allowed(cluster):
+    """A ResourceQuota refusing the scan Job's pods (403 exceeded quota): the Job controller
+    posts FailedCreate, the run says PodCreationFailed with the quota's message (and one
+    AnalysisStuck Event) while it scans; once the quota allows them the shards run."""
+    current = _data(cluster)
+    quota = cluster.api.refuse(
+        NAMESPACE,
+        "pods",
+        status=403,
+        message='pods "{name}" is forbidden: exceeded quota: shard-quota, requested: pods=1',
+        match=lambda pod: (pod["metadata"].get("labels") or {}).get(LABEL_PHASE) == "scan",
+    )
+
+    def ready(status: dict) -> dict:
+        return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+
+    with cluster.operator():
+        cluster.monitor("quota", current=current, job={"parallelism": 2})
+        stuck = cluster.wait_status(
+            "quota", lambda s: ready(s).get("reason") == "PodCreationFailed", timeout=60
+        )
+        assert "exceeded quota: shard-quota" in ready(stuck)["message"]
+        assert stuck["currentRun"]["phase"] == "Scanning"
+        assert stuck["currentRun"]["shards"]["active"] == 0
+        cluster.api.wait_for(lambda: cluster.events("quota", "AnalysisStuck"), timeout=60)
+        quota.remove()
+        status = _finished(cluster, "quota")
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert status["lastRun"]["shards"]["succeeded"] == 2
+    assert quota.hits > 0
+
+
+def test_an_overloaded_api_server_429_delays_the_sharded_run_but_duplicates_nothing(cluster):
+    """API Priority and Fairness answers 429 to Job creates and status writes: the operator
+    retries (kopf's handler retry, the next tick) and the run completes with one scan Job,
+    one merge Job and one Event of each start."""
+    current = _data(cluster)
+    creates = cluster.api.inject(429, method="POST", plural="jobs", count=3, retry_after=1)
+    writes = cluster.api.inject(
+        429, method="PATCH", plural="driftmonitors", path="/busy/status$", count=3, retry_after=1
+    )
+    with cluster.operator(failures_expected=True):
+        cluster.monitor("busy", current=current, job={"parallelism": 2})
+        status = _finished(cluster, "busy")
+        cluster.api.wait_for(lambda: cluster.events("busy", "DriftDetected"), timeout=60)
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert (creates.hits, writes.hits) == (3, 3)
+    assert len(_scan_jobs(cluster, "busy")) == 1
+    assert (
+        len([j for j in cluster.jobs() if j["metadata"]["labels"].get(LABEL_PHASE) != "scan"]) == 1
+    )
+    assert len(cluster.events("busy", "AnalysisStarted")) == 1
+    assert len(cluster.events("busy", "ShardsMerging")) == 1
