@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def compared(conf, window_end: datetime, cache: Path) -> dict:
 
 def entries(cache: Path) -> list[str]:
     (space,) = cache.glob("current-*")
-    return sorted(p.name for p in space.iterdir() if p.name != "window.json")
+    # The manifest and the kept footers are the cache's own records, not profiles.
+    return sorted(p.name for p in space.iterdir() if p.name not in ("window.json", "footers.json"))
 
 
 def test_hourly_runs_equal_full_scans_and_read_one_new_file(tmp_path):
@@ -234,3 +236,26 @@ def test_an_unusable_cache_location_is_a_finding_and_a_full_scan(tmp_path):
     report = compared(conf, T0 + timedelta(hours=9), blocked)
     assert "ProfileCacheUnavailable" in {f["code"] for f in report["findings"]}
     assert report["current"]["files"]["scanned"] == 8
+
+
+def test_kept_footers_follow_the_listing_and_survive_damage(tmp_path):
+    """footers.json holds one entry per listed file; damaged, it is read as empty (every
+    footer read, the run unchanged) and written anew."""
+    reference, current = make_data(tmp_path, 12)
+    cache, conf = tmp_path / "cache", config(reference, current)
+    compared(conf, T0 + timedelta(hours=10), cache)
+    (footers,) = cache.glob("current-*/footers.json")
+
+    def kept() -> list[str]:
+        return sorted(Path(item[0]).name for item in json.loads(footers.read_bytes())["files"])
+
+    assert kept() == sorted(p.name for p in current.iterdir())
+    footers.write_text("{not json")
+    report = compared(conf, T0 + timedelta(hours=11), cache)
+    assert report["current"]["files"]["scanned"] == 1
+    assert not [f for f in report["findings"] if f["code"].startswith("ProfileCache")]
+    assert len(kept()) == 12
+    (current / "h-000.parquet").unlink()
+    hourly_file(current, 12)
+    compared(conf, T0 + timedelta(hours=12), cache)
+    assert kept() == sorted(p.name for p in current.iterdir())

@@ -32,14 +32,18 @@ window. docs/incremental.md has the why and the measurements.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
+
+import pyarrow as pa
 
 import driftwarden
 from driftwarden.errors import DataNotFoundError, ProfileError, StorageError
@@ -58,6 +62,7 @@ from driftwarden.profile.rows import read_order
 from driftwarden.profile.serialize import VERSION as PROFILE_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
+    DatasetSource,
     FileCoverage,
     FileInfo,
     OpenedDataset,
@@ -65,16 +70,20 @@ from driftwarden.storage import (
     delete_object,
     join_uri,
     list_names,
+    normalize_format,
     read_bytes,
     read_mapped,
     redact,
     write_bytes,
 )
+from driftwarden.storage.dataset import FileKey, FooterFacts, file_key
 
 log = logging.getLogger("driftwarden.analysis")
 
 MANIFEST = "window.json"
 SEEN = "seen.json"  # without a time window: the files the last run saw
+FOOTERS = "footers.json"  # windowed Parquet data: footers kept for the next run
+_FOOTERS_FORMAT = "driftwarden-footers-1"
 _SEEN_FORMAT = "driftwarden-seen-files-1"
 _FORMAT = "driftwarden-window-cache"
 _VERSION = 2  # 2: segments record the files their trimmed aggregates rely on ("bound")
@@ -88,7 +97,7 @@ Scan = Callable[[FileInfo, bool], DatasetProfile]
 
 def ident_of(info: FileInfo) -> Ident:
     """The cache's identity of a file: a rewritten file (new size or mtime) is a new file."""
-    return (info.path, info.size, None if info.mtime is None else info.mtime.isoformat())
+    return file_key(info)
 
 
 def file_stream(info: FileInfo) -> bytes:
@@ -158,15 +167,108 @@ def context_key(
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def namespace(dataset: OpenedDataset, space: str = "current") -> str:
+def namespace(dataset: OpenedDataset | DatasetSource, space: str = "current") -> str:
     """The cache directory of one dataset on one side (``current``, or
     ``reference-window`` for rolling and offset references): runs of other data, or
-    the other side's cache of the same data (other edges), never meet here."""
-    source = dataset.source
+    the other side's cache of the same data (other edges), never meet here. Known
+    before the dataset is opened (its kept footers are there)."""
+    source = dataset.source if isinstance(dataset, OpenedDataset) else dataset
     material = json.dumps(
-        [source.uri, dataset.format, source.partitioning, source.timestamp_column]
+        [source.uri, normalize_format(source.format), source.partitioning, source.timestamp_column]
     )
     return f"{space}-" + hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+def load_footers(
+    cache: str | None, source: DatasetSource, space: str, storage: StorageOptions
+) -> dict[FileKey, FooterFacts]:
+    """The Parquet footers earlier runs kept for ``source`` (:data:`FOOTERS` in its cache
+    directory): :func:`open_dataset` then reads the footers of new files only.
+
+    Only for windowed Parquet data, whose runs slide over mostly the same files. A
+    missing, unreadable or damaged list is an empty one: every footer is read, as
+    without it, and :func:`store_footers` writes it anew (the window cache's own
+    findings say when the cache location is unusable)."""
+    if cache is None or not keeps_footers(source):
+        return {}
+    target = join_uri(join_uri(cache, namespace(source, space)), FOOTERS)
+    try:
+        data = read_bytes(target, storage, label="profile cache's kept footers")
+        return {} if data is None else _decode_footers(data)
+    except (StorageError, DataNotFoundError) as error:
+        log.debug("kept footers unavailable: %s", error)
+    except (ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as error:
+        log.warning("kept footers %s are damaged (%s); reading every footer", redact(target), error)
+    return {}
+
+
+def store_footers(
+    cache: str | None,
+    dataset: OpenedDataset,
+    space: str,
+    storage: StorageOptions,
+    loaded: Mapping[FileKey, FooterFacts],
+) -> None:
+    """Keep the footers this opening read for the next run, when the files changed since
+    ``loaded``: the list holds the dataset's files only, so it stays as small as its
+    listing (about 100 bytes a file, plus each distinct schema once)."""
+    if cache is None or not keeps_footers(dataset.source):
+        return
+    facts = dataset.footer_facts()
+    if facts.keys() == loaded.keys():
+        return
+    target = join_uri(join_uri(cache, namespace(dataset, space)), FOOTERS)
+    try:
+        write_bytes(target, _encode_footers(facts), storage, label="profile cache's kept footers")
+    except (StorageError, DataNotFoundError) as error:
+        log.debug("cannot keep the footers: %s", error)
+
+
+def keeps_footers(source: DatasetSource) -> bool:
+    """Whether footers of ``source`` are kept: windowed Parquet data."""
+    return (
+        source.timestamp_column is not None
+        and (source.start is not None or source.end is not None)
+        and normalize_format(source.format) == "parquet"
+    )
+
+
+def _encode_footers(facts: Mapping[FileKey, FooterFacts]) -> bytes:
+    schemas: dict[str, str] = {}
+    digests: dict[int, str] = {}
+    files = []
+    for (path, size, mtime), item in sorted(facts.items()):
+        digest = digests.get(id(item.schema))
+        if digest is None:
+            raw = item.schema.serialize().to_pybytes()
+            digest = hashlib.sha256(raw).hexdigest()[:24]
+            schemas[digest] = base64.b64encode(raw).decode()
+            digests[id(item.schema)] = digest
+        ranges = None if item.ranges is None else [list(r) for r in item.ranges]
+        first = None if item.first is None else item.first.isoformat()
+        files.append([path, size, mtime, digest, item.rows, item.timestamp, ranges, first])
+    document = {"format": _FOOTERS_FORMAT, "schemas": schemas, "files": files}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _decode_footers(data: bytes) -> dict[FileKey, FooterFacts]:
+    document = json.loads(data)
+    if document.get("format") != _FOOTERS_FORMAT:
+        raise ValueError(f"not a {_FOOTERS_FORMAT} document")
+    schemas = {
+        digest: pa.ipc.read_schema(pa.py_buffer(base64.b64decode(raw)))
+        for digest, raw in document["schemas"].items()
+    }
+    facts: dict[FileKey, FooterFacts] = {}
+    for path, size, mtime, digest, rows, timestamp, ranges, first in document["files"]:
+        facts[(str(path), int(size), None if mtime is None else str(mtime))] = FooterFacts(
+            schema=schemas[digest],
+            rows=int(rows),
+            timestamp=None if timestamp is None else str(timestamp),
+            ranges=None if ranges is None else tuple((int(lo), int(hi)) for lo, hi in ranges),
+            first=None if first is None else datetime.fromisoformat(first),
+        )
+    return facts
 
 
 @dataclass

@@ -15,7 +15,13 @@ import pyarrow as pa
 
 import driftwarden
 from driftwarden.analysis.compare import compare_profiles, edges_for
-from driftwarden.analysis.incremental import Counts, profile_window, scan_file
+from driftwarden.analysis.incremental import (
+    Counts,
+    load_footers,
+    profile_window,
+    scan_file,
+    store_footers,
+)
 from driftwarden.analysis.model_multivariate import (
     multivariate_document,
     row_features,
@@ -31,7 +37,7 @@ from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
-from driftwarden.analysis.shards import LoadedProfiles, profile_schema
+from driftwarden.analysis.shards import LoadedProfiles, profile_not_features, profile_schema
 from driftwarden.errors import ConfigError, ProfileError, StorageError
 from driftwarden.profile import (
     DatasetProfile,
@@ -70,32 +76,57 @@ def storage_options(config: RunConfig) -> StorageOptions:
     )
 
 
+def dataset_source(source: SourceConfig, window_end: datetime, label: str) -> DatasetSource:
+    """What a side reads: its data limited to its time window closing at ``window_end``."""
+    # Rolling and offset references close their window source.offset before the slot.
+    bounds = window_bounds(window_end, source.window, source.offset)
+    return DatasetSource(
+        uri=source.path,
+        format=source.format,
+        partitioning=source.partitioning,
+        timestamp_column=source.timestamp_column,
+        start=bounds[0] if bounds else None,
+        end=bounds[1] if bounds else None,
+        label=label,
+    )
+
+
 def open_source(
     source: SourceConfig, options: StorageOptions, window_end: datetime, label: str
 ) -> OpenedDataset:
     """A side's dataset, limited to its time window closing at ``window_end`` (if it has one)."""
-    # Rolling and offset references close their window source.offset before the slot.
-    bounds = window_bounds(window_end, source.window, source.offset)
-    return open_dataset(
-        DatasetSource(
-            uri=source.path,
-            format=source.format,
-            partitioning=source.partitioning,
-            timestamp_column=source.timestamp_column,
-            start=bounds[0] if bounds else None,
-            end=bounds[1] if bounds else None,
-            label=label,
-        ),
-        options,
-    )
+    return open_dataset(dataset_source(source, window_end, label), options)
 
 
-def not_features_of(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
-    """A side's columns that are never features: its timestamp column and partition keys."""
-    if dataset is None:  # profiles: they hold only the columns they were built with
-        return set()
+def open_windowed(
+    source: SourceConfig,
+    options: StorageOptions,
+    window_end: datetime,
+    label: str,
+    *,
+    cache: str | None,
+    space: str,
+) -> OpenedDataset:
+    """:func:`open_source` for a side whose window slides: with the Parquet footers earlier
+    runs kept in its cache directory (``space``), only new files' footers are read, and
+    those are kept for the next run (analysis/incremental.py, :func:`load_footers`)."""
+    wanted = dataset_source(source, window_end, label)
+    kept = load_footers(cache, wanted, space, options)
+    dataset = open_dataset(wanted, options, kept)
+    store_footers(cache, dataset, space, options, kept)
+    return dataset
+
+
+def not_features_of(
+    dataset: OpenedDataset | None, source: SourceConfig, loaded: LoadedProfiles | None = None
+) -> set[str]:
+    """A side's columns that are never features: its timestamp column and partition keys
+    (of its data, or those its profiles recorded of theirs)."""
     names = {source.timestamp_column} if source.timestamp_column else set()
-    names.update(dataset.partition_columns)
+    if dataset is not None:
+        names.update(dataset.partition_columns)
+    elif loaded is not None:
+        names.update(profile_not_features(loaded.profile))
     return names
 
 
@@ -341,7 +372,7 @@ def _schema(dataset: OpenedDataset | None, loaded: LoadedProfiles | None) -> pa.
     if dataset is not None:
         return dataset.schema
     assert loaded is not None
-    return profile_schema(loaded.profile)
+    return profile_schema(loaded.profile, f"the profiles at {redact(loaded.uris[0])}")
 
 
 def _fingerprint(dataset: OpenedDataset | None) -> str | None:
@@ -479,11 +510,27 @@ def analyze(
         None
         if reference_profiles is not None
         else open_source(config.reference, storage, window_end, "reference data")
+        if config.reference.offset is None
+        else open_windowed(
+            config.reference,
+            storage,
+            window_end,
+            "reference data",
+            cache=profile_cache,
+            space="reference-window",
+        )
     )
     current = (
         None
         if current_profiles is not None
-        else open_source(config.current, storage, window_end, "current data")
+        else open_windowed(
+            config.current,
+            storage,
+            window_end,
+            "current data",
+            cache=profile_cache,
+            space="current",
+        )
     )
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
@@ -492,8 +539,8 @@ def analyze(
         _schema(reference, reference_profiles),
         _schema(current, current_profiles),
         without_model_columns(settings.features, model),
-        not_features=not_features_of(reference, config.reference)
-        | not_features_of(current, config.current)
+        not_features=not_features_of(reference, config.reference, reference_profiles)
+        | not_features_of(current, config.current, current_profiles)
         | set(performance.columns if performance is not None else ()),
     )
     features_plan = plan

@@ -45,6 +45,11 @@ from driftwarden.profile.sampling import RowKeys, Selection, bottom_k, replace_i
 from driftwarden.stats import is_sorted
 
 _EMPTY = np.empty(0, dtype=np.float64)
+# What ndarray.min, .max and .sum compute, without their Python wrappers (numpy's
+# _methods): observe calls them per column and batch, 15,000 times at 10^5 x 1,000.
+_minimum, _maximum, _sum = np.minimum.reduce, np.maximum.reduce, np.add.reduce
+_FLOAT64_ID = pa.float64().id
+_INT64_IDS = frozenset((pa.int64().id, pa.uint64().id))
 # Every integer of at most this magnitude is exactly a float64.
 _EXACT_INTEGERS = 2**53
 
@@ -151,9 +156,10 @@ class NumericProfile:
             self.nulls += array.null_count
             valid = np.flatnonzero(array.is_valid().to_numpy(zero_copy_only=False))
             array = pc.drop_null(array)
-        if pa.types.is_int64(array.type) or pa.types.is_uint64(array.type):
+        type_id = array.type.id  # one lookup: this runs per column and batch
+        if type_id in _INT64_IDS:
             self.rounded += _beyond_exact(array)
-        if not pa.types.is_float64(array.type):
+        if type_id != _FLOAT64_ID:
             # Unsafe on purpose: the safe cast raises on integers beyond ±2^53 (see the
             # module docstring); they are counted above.
             array = pc.cast(array, pa.float64(), safe=False)
@@ -162,7 +168,7 @@ class NumericProfile:
             return values, valid
         # NaN propagates through min and max and ±inf would be one of them, so finite
         # extremes prove every value finite: the common case skips a mask and a count.
-        lo, hi = float(values.min()), float(values.max())
+        lo, hi = float(_minimum(values)), float(_maximum(values))
         extremes: tuple[float, float] | None = None
         if math.isfinite(lo) and math.isfinite(hi):
             finite_count, extremes = values.size, (lo, hi)
@@ -195,12 +201,12 @@ class NumericProfile:
         # mean is large compared to the spread.
         shift = float(values[0])
         centred = values - shift
-        s1 = float(centred.sum())
+        s1 = float(_sum(centred))
         batch_mean = shift + s1 / n
         # einsum, not np.dot: dot hands off to the BLAS library, whose own threads fight
         # Arrow's reader threads on small machines (measured: 45% slower and erratic).
         batch_m2 = max(float(np.einsum("i,i->", centred, centred)) - s1 * s1 / n, 0.0)
-        lo, hi = extremes or (float(values.min()), float(values.max()))
+        lo, hi = extremes or (float(_minimum(values)), float(_maximum(values)))
         self._combine_moments(n, batch_mean, batch_m2, lo, hi)
 
     def _combine_moments(self, n: int, mean: float, m2: float, lo: float, hi: float) -> None:

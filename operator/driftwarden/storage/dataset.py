@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -92,6 +92,9 @@ class OpenedDataset:
         default_factory=dict, repr=False
     )
     _fragments_by_path: dict[str, ds.Fragment] | None = field(default=None, repr=False)
+    # Footers known from an earlier run (``open_dataset(footers=…)``), by path: these
+    # files' footers are not read to open or place them.
+    _known: dict[str, FooterFacts] = field(default_factory=dict, repr=False)
 
     # -- public API ---------------------------------------------------------
 
@@ -224,20 +227,63 @@ class OpenedDataset:
         if expr is None:
             return [FileCoverage(f, "whole", None) for f in self.files]
         column = self.source.timestamp_column
+        bounds = self._tick_bounds()
+        placed: list[FileCoverage] = []
+        fragments: list[ds.Fragment] | None = None
         with storage_errors(
             self.source.uri, self._options, label=self.source.label, fmt=self.format
         ):
-            fragments = list(self._dataset.get_fragments())
-            return [
-                _place(fragment, info, expr, column)
-                for fragment, info in zip(fragments, self.files, strict=True)
-            ]
+            for index, info in enumerate(self.files):
+                facts = self._known.get(info.path)
+                # Kept statistics of the column as this dataset types it: placed here.
+                if (
+                    bounds is not None
+                    and facts is not None
+                    and facts.ranges is not None
+                    and facts.timestamp == bounds[2]
+                ):
+                    placed.append(_place_known(facts, info, bounds[0], bounds[1]))
+                    continue
+                if fragments is None:
+                    fragments = list(self._dataset.get_fragments())
+                placed.append(_place(fragments[index], info, expr, column))
+        return placed
+
+    def footer_facts(self) -> dict[FileKey, FooterFacts]:
+        """What this opening learnt from the Parquet footers, by file (path, size and
+        modification time): given back to :func:`open_dataset` by a later run, those files'
+        footers are not read again. Files without a modification time, or whose footer
+        cannot be read, are left out; other formats give nothing."""
+        if self.format != "parquet":
+            return {}
+        column = self.source.timestamp_column
+        facts: dict[FileKey, FooterFacts] = {}
+        fragments: list[ds.Fragment] | None = None
+        for index, info in enumerate(self.files):
+            if info.mtime is None:
+                continue
+            known = self._known.get(info.path)
+            if known is None:
+                if fragments is None:
+                    fragments = list(self._dataset.get_fragments())
+                fragment = fragments[index]
+                if not isinstance(fragment, ds.ParquetFileFragment):
+                    continue
+                try:
+                    known = _footer_facts(fragment, column)
+                except (OSError, pa.ArrowException):
+                    continue  # the scan, if it reads this file, says why
+            facts[file_key(info)] = known
+        return facts
 
     def file_rows(self, info: FileInfo) -> int | None:
         """Rows of one whole file from its Parquet footer, before reading it (None for
         other formats, or when the footer cannot be read: the scan then says why)."""
         if self.format != "parquet":
             return None
+        known = self._known.get(info.path)
+        if known is not None:
+            return known.rows
         if self._fragments_by_path is None:
             # Once: asked file by file, a search of every fragment was quadratic.
             self._fragments_by_path = {
@@ -291,6 +337,21 @@ class OpenedDataset:
         return self._filter
 
     # -- internals ----------------------------------------------------------
+
+    def _tick_bounds(self) -> tuple[int | None, int | None, str] | None:
+        """The window as the filter's integer ticks of the timestamp column's type, and
+        that type: what :func:`_place_known` compares footer statistics with. None when
+        placing from known footers does not apply: no window, a column that is not a
+        timestamp (dates and strings are placed by Arrow), or a hive partition key (its
+        partition values take part in Arrow's placement)."""
+        column = self.source.timestamp_column
+        if column is None or column in self.partition_columns or self.filter_expression() is None:
+            return None
+        kind = self.schema.field(column).type
+        if not pa.types.is_timestamp(kind):
+            return None
+        start, end = window.timestamp_ticks(kind, self.source.start, self.source.end)
+        return start, end, str(kind)
 
     def _check_columns(self, columns: Sequence[str], what: str) -> list[str]:
         if isinstance(columns, str):
@@ -430,6 +491,94 @@ class FileCoverage:
     first: datetime | None  # earliest timestamp, for whole Parquet files with statistics
 
 
+# A file as caches know it: path, size, modification time (what fingerprints use).
+FileKey = tuple[str, int, str | None]
+
+_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}
+
+
+def file_key(info: FileInfo) -> FileKey:
+    """A file's identity across runs: a rewritten file (new size or mtime) is a new file."""
+    return (info.path, info.size, None if info.mtime is None else info.mtime.isoformat())
+
+
+@dataclass(frozen=True)
+class FooterFacts:
+    """What opening and placing a Parquet file needs from its footer, kept between runs
+    (:meth:`OpenedDataset.footer_facts`), so a steady-state run of a sliding window reads
+    the footers of new files only (bench/RESULTS.md, addendum 14)."""
+
+    schema: pa.Schema  # the file's own (physical) schema
+    rows: int
+    # The timestamp column's Arrow type in this file, and each row group's (min, max)
+    # of it as raw integer ticks: set only when every row group has both statistics and
+    # no null timestamp, the case in which they decide the placement (_place_known).
+    timestamp: str | None
+    ranges: tuple[tuple[int, int], ...] | None
+    first: datetime | None  # the earliest timestamp, as _place reports it for a whole file
+
+
+def _footer_facts(fragment: ds.ParquetFileFragment, column: str | None) -> FooterFacts:
+    """A Parquet file's :class:`FooterFacts`, from its footer (read once, then kept)."""
+    schema = fragment.physical_schema
+    metadata = fragment.metadata
+    firsts = _row_group_minima(fragment, column)
+    known = [value for value in firsts if isinstance(value, datetime)]
+    first = window.to_utc(min(known)) if known and len(known) == len(firsts) else None
+    timestamp, ranges = None, None
+    at = -1 if column is None else schema.get_field_index(column)
+    if at >= 0 and pa.types.is_timestamp(schema.field(at).type):
+        kind = schema.field(at).type
+        ranges = _timestamp_ranges(metadata, column, kind.unit)
+        timestamp = None if ranges is None else str(kind)
+    return FooterFacts(schema, int(metadata.num_rows), timestamp, ranges, first)
+
+
+def _timestamp_ranges(
+    metadata: Any, column: str | None, unit: str
+) -> tuple[tuple[int, int], ...] | None:
+    """Each row group's raw (min, max) of a timestamp column stored as INT64 ticks of
+    ``unit``; None unless every row group has both and counts no null."""
+    schema = metadata.schema
+    index = next((i for i in range(len(schema)) if schema.column(i).path == column), None)
+    if index is None:
+        return None
+    described = schema.column(index)
+    logical = json.loads(described.logical_type.to_json())
+    if described.physical_type != "INT64" or _UNITS.get(logical.get("timeUnit")) != unit:
+        return None
+    ranges = []
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(index).statistics
+        if (
+            statistics is None
+            or not statistics.has_min_max
+            or not statistics.has_null_count
+            or statistics.null_count != 0
+        ):
+            return None
+        ranges.append((int(statistics.min_raw), int(statistics.max_raw)))
+    return tuple(ranges)
+
+
+def _place_known(
+    facts: FooterFacts, info: FileInfo, start: int | None, end: int | None
+) -> FileCoverage:
+    """:func:`_place` from kept footer statistics: ``start <= ts < end`` in the column's
+    ticks. Arrow drops a row group when its [min, max] proves the filter false and keeps
+    it in ``subset(~filter)`` unless [min, max] proves it true; with every row group's
+    statistics known and no null timestamp, that is exactly this."""
+    ranges = facts.ranges or ()
+    if all(
+        (start is not None and high < start) or (end is not None and low >= end)
+        for low, high in ranges
+    ):
+        return FileCoverage(info, "outside", None)
+    if all((start is None or low >= start) and (end is None or high < end) for low, high in ranges):
+        return FileCoverage(info, "whole", facts.first)
+    return FileCoverage(info, "partial", None)
+
+
 def _place(
     fragment: ds.Fragment, info: FileInfo, expr: ds.Expression, column: str | None
 ) -> FileCoverage:
@@ -450,12 +599,20 @@ def _place(
     return FileCoverage(info, "whole", first)
 
 
-def _has_rows(fragments: Sequence[ds.Fragment], dataset: ds.FileSystemDataset) -> bool:
-    """Whether any file holds a row. Parquet footers are already read (the schemas):
-    their row counts cost nothing, where ``Dataset.count_rows`` took 17 ms for 268
-    files through the scanner."""
+def _has_rows(
+    fragments: Sequence[ds.Fragment],
+    files: Sequence[FileInfo],
+    known: dict[str, FooterFacts],
+    dataset: ds.FileSystemDataset,
+) -> bool:
+    """Whether any file holds a row. Parquet footers are already read (the schemas) or
+    known: their row counts cost nothing, where ``Dataset.count_rows`` took 17 ms for
+    268 files through the scanner."""
     if all(isinstance(fragment, ds.ParquetFileFragment) for fragment in fragments):
-        return any(fragment.metadata.num_rows for fragment in fragments)
+        return any(
+            known[info.path].rows if info.path in known else fragment.metadata.num_rows
+            for fragment, info in zip(fragments, files, strict=True)
+        )
     return bool(dataset.count_rows())
 
 
@@ -478,8 +635,17 @@ def _row_group_minima(fragment: ds.ParquetFileFragment, column: str | None) -> l
     return minima
 
 
-def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDataset:
-    """Discover, inspect and unify ``source``; fail early with an actionable error."""
+def open_dataset(
+    source: DatasetSource,
+    options: StorageOptions,
+    footers: Mapping[FileKey, FooterFacts] | None = None,
+) -> OpenedDataset:
+    """Discover, inspect and unify ``source``; fail early with an actionable error.
+
+    ``footers``: Parquet footers an earlier opening learnt (:meth:`OpenedDataset.footer_facts`);
+    a listed file whose path, size and modification time match one is neither read to
+    open the dataset nor to place it against the window.
+    """
     fmt = normalize_format(source.format)
     partitioning = _normalize_partitioning(source.partitioning)
     window.check_window(source.start, source.end)
@@ -498,9 +664,21 @@ def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDatase
     exprs = [partition_expression(hive, f.path, found.base_dir) for f in files]
     arrow_format = file_format(fmt, pre_buffer=not is_local(source.uri))
     fragments = _make_fragments(arrow_format, filesystem, files, exprs)
+    known: dict[str, FooterFacts] = {}
+    if footers and fmt == "parquet":
+        for info in files:
+            facts = footers.get(file_key(info)) if info.mtime is not None else None
+            if facts is not None:
+                known[info.path] = facts
 
-    schemas = _physical_schemas(fragments, files, source, options, fmt)
+    schemas = _physical_schemas(fragments, files, source, options, fmt, known)
     sources = [f.uri for f in files]
+    if known:
+        # Kept footers share one schema object per distinct schema: unify each once
+        # (the first file with it names it in errors, as before).
+        distinct = {id(schema): index for index, schema in reversed(list(enumerate(schemas)))}
+        picked = sorted(distinct.values())
+        schemas, sources = [schemas[i] for i in picked], [sources[i] for i in picked]
     if hive is not None:
         schemas.append(hive.schema)
         sources.append(f"the partition directories under {redact(source.uri)}")
@@ -517,13 +695,14 @@ def open_dataset(source: DatasetSource, options: StorageOptions) -> OpenedDatase
         _filesystem=filesystem,
         _dataset=dataset,
         _partition_exprs=exprs,
+        _known=known,
     )
     _check_timestamp_column(opened)
     if fmt in ("parquet", "arrow"):
         # Row counts come from footers here, so an all-empty dataset is caught
         # before any scan; text formats find out when they are scanned.
         with storage_errors(source.uri, options, label=label, fmt=fmt):
-            empty = not _has_rows(fragments, dataset)
+            empty = not _has_rows(fragments, files, known, dataset)
         if empty:
             raise opened.empty_error(windowed=False)
     return opened
@@ -556,7 +735,10 @@ def _physical_schemas(
     source: DatasetSource,
     options: StorageOptions,
     fmt: str,
+    known: dict[str, FooterFacts],
 ) -> list[pa.Schema]:
+    """Each file's own schema: kept (``known``) or read from the file, in parallel."""
+
     def read(index: int) -> pa.Schema:
         try:
             return fragments[index].physical_schema
@@ -565,13 +747,20 @@ def _physical_schemas(
                 exc, source.uri, options, label=source.label, fmt=fmt, file_uri=files[index].uri
             ) from exc
 
-    if len(fragments) == 1:
-        return [read(0)]
-    # Imported here: a one-file dataset (most small windows) needs no thread pool.
-    from concurrent.futures import ThreadPoolExecutor
+    missing = [index for index, info in enumerate(files) if info.path not in known]
+    if len(missing) <= 1:
+        found = [read(index) for index in missing]
+    else:
+        # Imported here: a one-file dataset (most small windows) needs no thread pool.
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(_SCHEMA_READERS, len(fragments))) as pool:
-        return list(pool.map(read, range(len(fragments))))
+        with ThreadPoolExecutor(max_workers=min(_SCHEMA_READERS, len(missing))) as pool:
+            found = list(pool.map(read, missing))
+    read_schemas = dict(zip(missing, found, strict=True))
+    return [
+        read_schemas[index] if index in read_schemas else known[info.path].schema
+        for index, info in enumerate(files)
+    ]
 
 
 def _check_timestamp_column(opened: OpenedDataset) -> None:

@@ -119,6 +119,18 @@ def window_filter(
     return expr
 
 
+def timestamp_ticks(
+    kind: pa.DataType, start: datetime | None, end: datetime | None
+) -> tuple[int | None, int | None]:
+    """The bounds of :func:`window_filter`'s ``start <= ts < end`` on a column of the
+    timestamp type ``kind``, as integer ticks of its unit (None: unbounded)."""
+    lo, hi = to_utc(start), to_utc(end)
+    return (
+        None if lo is None else _timestamp_scalar(lo, kind).value,
+        None if hi is None else _timestamp_scalar(hi, kind).value,
+    )
+
+
 def _micros(value: datetime) -> int:
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
