@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from driftwarden.analysis.shards import (
     PARTITIONS_METADATA,
+    RUN_FIELDS,
     SCHEMA_METADATA,
     assign,
     load_profiles,
@@ -392,3 +393,60 @@ def test_reference_profiles_of_profile_must_hold_its_numerical_columns(tmp_path,
     err = capsys.readouterr().err
     assert code == 3 and "--reference-profiles" in err and "'x'" in err  # InvalidProfile
     assert not Path(out).exists()
+
+
+def test_one_shard_pattern_and_a_count_stand_for_the_listed_profiles(tmp_path, sides, capsys):
+    """``--current-profiles 'shard-{shard}…' --shards N`` (the operator's merge Job: one short
+    argument at any N) is the N URIs listed: the same report, source fields included."""
+    reference, current = sides
+    (tmp_path / "c").mkdir()
+    (tmp_path / "r").mkdir()
+    listed = _shards(current, tmp_path / "c", 3)
+    references = _shards(reference, tmp_path / "r", 2)
+    pattern = str(tmp_path / "c" / "shard-{shard}-of-3.dwprofile")
+    ref_pattern = str(tmp_path / "r" / "shard-{shard}-of-2.dwprofile")
+    from_list = _analyze(
+        tmp_path / "a", "--reference", str(reference), "--current-profiles", *listed
+    )
+    from_pattern = _analyze(
+        tmp_path / "b",
+        "--reference",
+        str(reference),
+        "--current-profiles",
+        pattern,
+        "--shards",
+        "3",
+    )
+    for report in (from_list, from_pattern):
+        for field in RUN_FIELDS:
+            report.pop(field)
+    assert from_pattern == from_list
+    assert from_pattern["current"]["uri"] == listed[0]
+    # The reference side alike (here 2 shards, the current ones listed).
+    both = ("--current-profiles", *listed, "--reference-profiles")
+    from_list = _analyze(tmp_path / "c2", *both, *references)
+    from_pattern = _analyze(tmp_path / "b2", *both, ref_pattern, "--shards", "2")
+    for report in (from_list, from_pattern):
+        for field in RUN_FIELDS:
+            report.pop(field)
+    assert from_pattern == from_list
+
+    def refused(*args: str) -> str:
+        code = main(["analyze", "--reference", str(reference), *args, "--quiet"])
+        assert code == 2
+        return capsys.readouterr().err
+
+    assert "--current-profiles: a URI with {shard} needs --shards N" in refused(
+        "--current-profiles", pattern
+    )
+    assert "--current-profiles: a URI with {shard} must come alone" in refused(
+        "--current-profiles", pattern, listed[0], "--shards", "3"
+    )
+    assert "--shards 3: no URI with {shard} to expand" in refused(
+        "--current-profiles", *listed, "--shards", "3"
+    )
+    assert "--shards 0: give 1" in refused("--current-profiles", pattern, "--shards", "0")
+    # A shard the pattern names but nobody wrote: exit 3, naming it.
+    args = ("--reference", str(reference), "--current-profiles", pattern, "--shards", "4")
+    code = main(["analyze", *args, "--quiet"])
+    assert code == 3 and "shard-3-of-3.dwprofile" in capsys.readouterr().err

@@ -41,6 +41,9 @@ log = logging.getLogger("driftwarden.analysis")
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
 MAX_SHARDS = 100_000
+# In a profile URI: a shard's index. `driftwarden profile --output` fills it in; `analyze`
+# expands one such URI over the indexes 0 … N-1 (``--shards N``).
+SHARD_PLACEHOLDER = "{shard}"
 # The profile metadata key of the time window a windowed profile covers ({column, start,
 # end}, as the report's window): analyze checks it against its own current window.
 WINDOW_METADATA = "window"

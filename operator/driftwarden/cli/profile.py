@@ -42,6 +42,7 @@ from driftwarden.analysis.shards import (
     PARTITIONS_METADATA,
     REFERENCE_KEY_METADATA,
     SCHEMA_METADATA,
+    SHARD_PLACEHOLDER,
     WINDOW_METADATA,
     assign,
     histogram_edges,
@@ -68,8 +69,6 @@ from driftwarden.storage import OpenedDataset, redact, write_bytes
 log = logging.getLogger("driftwarden.cli")
 # Set by Kubernetes in each pod of an Indexed Job: the pod's completion index.
 COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
-# In --output: the shard's index, so every pod of an Indexed Job can share one command line.
-SHARD_PLACEHOLDER = "{shard}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
