@@ -195,7 +195,10 @@ def _column_to_dict(
 def _sample_order(profile: NumericProfile) -> np.ndarray:
     """The sample's order by value, equal values by key: a merge leaves equal values'
     keys in the order the inputs came, and the stored keys must not depend on that."""
-    order = np.argsort(profile.sample, kind="stable")
+    # Without ties every sort gives this one order, so numpy's fastest (its SIMD
+    # quicksort) does: ~0.5 ms a 32,768-value sample against stable timsort's ~4.5 ms,
+    # seconds of writing a 1,000-feature profile.
+    order = np.argsort(profile.sample)
     ordered = profile.sample[order]
     if ordered.size > 1 and np.any(ordered[1:] == ordered[:-1]):
         order = np.lexsort((profile.keys, profile.sample))
