@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftwarden.analysis.shards import assign, load_profiles, parse_shard
+from driftwarden.analysis.shards import (
+    PARTITIONS_METADATA,
+    RUN_FIELDS,
+    SCHEMA_METADATA,
+    assign,
+    load_profiles,
+    parse_shard,
+    without_source,
+)
 from driftwarden.cli.main import main
 from driftwarden.errors import ConfigError
 from driftwarden.profile import dumps_profile
@@ -97,8 +105,8 @@ def test_shard_profiles_merge_to_the_one_pass_profile_and_its_report(tmp_path, s
     )
     # Every row is in the sample (sample size 32,768): the profiles' histograms are
     # exact, so the verdict is the data run's to the last bit.
-    assert from_shards["features"] == from_data["features"]
-    assert from_shards["dataset"] == from_data["dataset"]
+    # The whole report, but for where the side came from (SOURCE_FIELDS) and when.
+    assert without_source(from_shards) == without_source(from_data)
     assert from_shards["current"]["rows"] == sum(SIZES)
     assert from_shards["current"]["format"] == "profile"
     assert any(f["drifted"] for f in from_shards["features"])
@@ -134,8 +142,8 @@ def test_reference_data_and_its_shard_profiles_give_the_same_report(tmp_path, si
     assert code == 0
     from_data = load_report((tmp_path / "d" / "report.json").read_bytes())
     from_shards = _analyze(tmp_path / "r", "--reference-profiles", *ref_uris, *common)
-    assert from_shards["features"] == from_data["features"]
-    assert from_shards["dataset"] == from_data["dataset"]
+    # The whole report, but for where the side came from (SOURCE_FIELDS) and when.
+    assert without_source(from_shards) == without_source(from_data)
     # The numerical scores come from samples (not exact): two other samples of 1,000
     # values would give other scores.
     numerical = [f for f in from_data["features"] if f["kind"] == "numerical"]
@@ -144,6 +152,10 @@ def test_reference_data_and_its_shard_profiles_give_the_same_report(tmp_path, si
     assert not high["exact"] and high["errorBound"]["count"] > 0
 
     merged = load_profiles(ref_uris, StorageOptions(), "--reference-profiles").profile
+    # The shards record their data's schema for analyze's planning; the cache holds
+    # none (its run read the schema from the data), as it holds no sampling keys.
+    assert set(merged.metadata) == {SCHEMA_METADATA, PARTITIONS_METADATA}
+    merged.metadata = {}
     (cached,) = cache.glob("reference-*.dwprofile")
     assert cached.read_bytes() == dumps_profile(merged, keep_keys=False)
 
@@ -284,8 +296,8 @@ def test_windowed_shards_merge_to_the_windowed_pass_and_its_report(tmp_path):
         *_shards(current, tmp_path, 3, *WINDOW),
         *WINDOW,
     )
-    assert from_shards["features"] == from_data["features"]
-    assert from_shards["dataset"] == from_data["dataset"]
+    # The whole report, but for where the side came from (SOURCE_FIELDS) and when.
+    assert without_source(from_shards) == without_source(from_data)
     assert from_shards["current"]["window"] == from_data["current"]["window"]
 
 
@@ -357,8 +369,8 @@ def test_shards_counting_on_the_reference_edges_give_the_single_pass_report(tmp_
     from_data = _analyze(tmp_path / "a", *side, "--current", str(current))
     from_exact = _analyze(tmp_path / "b", *side, "--current-profiles", *exact)
     from_estimated = _analyze(tmp_path / "c", *side, "--current-profiles", *estimated)
-    assert from_exact["features"] == from_data["features"]
-    assert from_exact["dataset"] == from_data["dataset"]
+    # The whole report, but for where the side came from (SOURCE_FIELDS) and when.
+    assert without_source(from_exact) == without_source(from_data)
     # A reference read from data profiles to the same bytes: its edges are the same.
     ref_data = ("--reference", str(reference), *cfg)
     assert (
@@ -381,3 +393,60 @@ def test_reference_profiles_of_profile_must_hold_its_numerical_columns(tmp_path,
     err = capsys.readouterr().err
     assert code == 3 and "--reference-profiles" in err and "'x'" in err  # InvalidProfile
     assert not Path(out).exists()
+
+
+def test_one_shard_pattern_and_a_count_stand_for_the_listed_profiles(tmp_path, sides, capsys):
+    """``--current-profiles 'shard-{shard}…' --shards N`` (the operator's merge Job: one short
+    argument at any N) is the N URIs listed: the same report, source fields included."""
+    reference, current = sides
+    (tmp_path / "c").mkdir()
+    (tmp_path / "r").mkdir()
+    listed = _shards(current, tmp_path / "c", 3)
+    references = _shards(reference, tmp_path / "r", 2)
+    pattern = str(tmp_path / "c" / "shard-{shard}-of-3.dwprofile")
+    ref_pattern = str(tmp_path / "r" / "shard-{shard}-of-2.dwprofile")
+    from_list = _analyze(
+        tmp_path / "a", "--reference", str(reference), "--current-profiles", *listed
+    )
+    from_pattern = _analyze(
+        tmp_path / "b",
+        "--reference",
+        str(reference),
+        "--current-profiles",
+        pattern,
+        "--shards",
+        "3",
+    )
+    for report in (from_list, from_pattern):
+        for field in RUN_FIELDS:
+            report.pop(field)
+    assert from_pattern == from_list
+    assert from_pattern["current"]["uri"] == listed[0]
+    # The reference side alike (here 2 shards, the current ones listed).
+    both = ("--current-profiles", *listed, "--reference-profiles")
+    from_list = _analyze(tmp_path / "c2", *both, *references)
+    from_pattern = _analyze(tmp_path / "b2", *both, ref_pattern, "--shards", "2")
+    for report in (from_list, from_pattern):
+        for field in RUN_FIELDS:
+            report.pop(field)
+    assert from_pattern == from_list
+
+    def refused(*args: str) -> str:
+        code = main(["analyze", "--reference", str(reference), *args, "--quiet"])
+        assert code == 2
+        return capsys.readouterr().err
+
+    assert "--current-profiles: a URI with {shard} needs --shards N" in refused(
+        "--current-profiles", pattern
+    )
+    assert "--current-profiles: a URI with {shard} must come alone" in refused(
+        "--current-profiles", pattern, listed[0], "--shards", "3"
+    )
+    assert "--shards 3: no URI with {shard} to expand" in refused(
+        "--current-profiles", *listed, "--shards", "3"
+    )
+    assert "--shards 0: give 1" in refused("--current-profiles", pattern, "--shards", "0")
+    # A shard the pattern names but nobody wrote: exit 3, naming it.
+    args = ("--reference", str(reference), "--current-profiles", pattern, "--shards", "4")
+    code = main(["analyze", *args, "--quiet"])
+    assert code == 3 and "shard-3-of-3.dwprofile" in capsys.readouterr().err

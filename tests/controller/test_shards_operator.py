@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+from driftwarden.analysis.shards import without_source
 from tests.controller.conftest import NAMESPACE, _put
 from tests.kubeapi.kubelet import Outcome
 
@@ -59,8 +60,12 @@ def test_a_sharded_run_reaches_the_status_and_report_of_the_unsharded_run(cluste
     assert split["lastRun"]["drifted"] is True
     assert split["features"] == whole["features"]
     assert split["phase"] == whole["phase"]
-    # Every row is in the sample: the merged profiles give the data run's statistics exactly.
-    assert _report(cluster, split)["features"] == _report(cluster, whole)["features"]
+    # Every row is in the sample: the merged profiles give the data run's report exactly,
+    # findings included, but for the current side's source (SOURCE_FIELDS) and the monitor.
+    split_report, whole_report = _report(cluster, split), _report(cluster, whole)
+    assert split_report.pop("monitor") != whole_report.pop("monitor")
+    assert without_source(split_report) == without_source(whole_report)
+    assert split_report["current"]["format"] == "profile"
     shards = split["lastRun"]["shards"]
     assert {k: shards[k] for k in ("total", "succeeded", "failed", "active")} == {
         "total": 3,

@@ -173,15 +173,31 @@ def test_merge_job_is_the_analysis_job_reading_the_shard_profiles():
     assert job["metadata"]["finalizers"] == plain["metadata"]["finalizers"]
     args = container(job)["args"]
     at = args.index("--current-profiles")
-    uris = args[at + 1 : at + 4]
-    assert [u.rsplit("/", 1)[1] for u in uris] == [f"shard-{i}.dwprofile" for i in range(3)]
+    # One {shard} pattern and the count, which analyze expands to shard-0 … shard-2: the
+    # pattern is where the scan pods wrote (their --output).
+    pattern = args[at + 1]
+    scan = container(scan_job(monitor, SLOT, IMAGE, 3))["args"]
+    assert pattern == scan[scan.index("--output") + 1]
+    assert pattern.endswith("/shards/shard-{shard}.dwprofile")
+    assert args[at + 2 : at + 4] == ["--shards", "3"]
     # The reference's shards, which the scan wrote if the profile cache missed.
-    # (one {shard} pattern, expanded over the current shards' indexes by analyze)
     assert args[at + 4] == "--reference-shards"
-    assert args[at + 5] == uris[0].replace("/shard-0.", "/reference-{shard}.")
+    assert args[at + 5] == pattern.replace("/shard-{shard}.", "/reference-{shard}.")
     assert args[at + 6] == "--summary-file"
-    added = ("--current-profiles", *uris, "--reference-shards", args[at + 5])
+    added = ("--current-profiles", pattern, "--shards", "3", "--reference-shards", args[at + 5])
     assert [a for a in args if a not in added] == container(plain)["args"]
+
+
+def test_a_thousand_shards_keep_the_merge_jobs_arguments_short():
+    """1,000 shards with a long output path: the merge Job's arguments are those of 1 shard
+    but for the count, not 1,000 URIs (ARG_MAX, the API server's object size)."""
+    doc = sharded(1000)
+    doc["spec"]["output"]["path"] = "s3://" + "long-bucket-name/" * 12 + "reports"
+    monitor = parse_monitor(doc)
+    size = [
+        len(json.dumps(container(merge_job(monitor, SLOT, IMAGE, n))["args"])) for n in (1, 1000)
+    ]
+    assert size[1] - size[0] == len("1000") - len("1")
 
 
 def test_scan_pods_look_the_reference_up_in_the_runs_profile_cache():

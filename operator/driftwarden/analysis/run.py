@@ -37,7 +37,7 @@ from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
-from driftwarden.analysis.shards import LoadedProfiles, profile_schema
+from driftwarden.analysis.shards import LoadedProfiles, profile_not_features, profile_schema
 from driftwarden.errors import ConfigError, ProfileError, StorageError
 from driftwarden.profile import (
     DatasetProfile,
@@ -117,12 +117,16 @@ def open_windowed(
     return dataset
 
 
-def not_features_of(dataset: OpenedDataset | None, source: SourceConfig) -> set[str]:
-    """A side's columns that are never features: its timestamp column and partition keys."""
-    if dataset is None:  # profiles: they hold only the columns they were built with
-        return set()
+def not_features_of(
+    dataset: OpenedDataset | None, source: SourceConfig, loaded: LoadedProfiles | None = None
+) -> set[str]:
+    """A side's columns that are never features: its timestamp column and partition keys
+    (of its data, or those its profiles recorded of theirs)."""
     names = {source.timestamp_column} if source.timestamp_column else set()
-    names.update(dataset.partition_columns)
+    if dataset is not None:
+        names.update(dataset.partition_columns)
+    elif loaded is not None:
+        names.update(profile_not_features(loaded.profile))
     return names
 
 
@@ -368,7 +372,7 @@ def _schema(dataset: OpenedDataset | None, loaded: LoadedProfiles | None) -> pa.
     if dataset is not None:
         return dataset.schema
     assert loaded is not None
-    return profile_schema(loaded.profile)
+    return profile_schema(loaded.profile, f"the profiles at {redact(loaded.uris[0])}")
 
 
 def _fingerprint(dataset: OpenedDataset | None) -> str | None:
@@ -535,8 +539,8 @@ def analyze(
         _schema(reference, reference_profiles),
         _schema(current, current_profiles),
         without_model_columns(settings.features, model),
-        not_features=not_features_of(reference, config.reference)
-        | not_features_of(current, config.current)
+        not_features=not_features_of(reference, config.reference, reference_profiles)
+        | not_features_of(current, config.current, current_profiles)
         | set(performance.columns if performance is not None else ()),
     )
     features_plan = plan

@@ -12,6 +12,7 @@ profiles serialises to the same bytes as one pass over all files
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -34,17 +35,52 @@ from driftwarden.profile import (
     loads_profile,
 )
 from driftwarden.storage import FileInfo, OpenedDataset, StorageOptions, read_mapped, redact
+from driftwarden.storage.schema import unify
 
 log = logging.getLogger("driftwarden.analysis")
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
 MAX_SHARDS = 100_000
+# In a profile URI: a shard's index. `driftwarden profile --output` fills it in; `analyze`
+# expands one such URI over the indexes 0 … N-1 (``--shards N``).
+SHARD_PLACEHOLDER = "{shard}"
 # The profile metadata key of the time window a windowed profile covers ({column, start,
 # end}, as the report's window): analyze checks it against its own current window.
 WINDOW_METADATA = "window"
 # The profile metadata key of a reference shard's cache key (analysis/run.py,
 # ``reference_cache_key``): the merge uses the shards only if its reference has that key.
 REFERENCE_KEY_METADATA = "referenceKey"
+# The profile metadata keys of the data's own schema (Arrow IPC, base64) and its hive
+# partition columns: ``analyze`` plans the compared columns from them exactly as from the
+# data (types, widenings, unsupported columns, partition keys), so a report from profiles
+# has the findings of the report from the data. Profiles without them (written before
+# they were recorded) plan from stand-in types: float64 and string (profile_schema).
+SCHEMA_METADATA = "schema"
+PARTITIONS_METADATA = "partitionColumns"
+
+# What a report (report.json, and the summary file, the status summary, made from it) of
+# a side read from profiles says differently from the report of the same data: where the
+# side came from — its URI (the first profile's), "format": "profile", the profiles'
+# fingerprint in place of the files', and the files (profiles) it read. Nothing it
+# found. The only such fields (docs/sharding.md; tests/cli/test_shards_report_identity.py
+# compares whole reports less these).
+SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "reference": ("uri", "format", "fingerprint"),
+    "current": ("uri", "format", "files"),
+}
+# When a run happened and how long it took: different between any two runs, from data or not.
+RUN_FIELDS = ("generatedAt", "durationSeconds")
+
+
+def without_source(document: Mapping[str, object]) -> dict[str, object]:
+    """A report or summary document less SOURCE_FIELDS and RUN_FIELDS: what a report from
+    profiles has byte for byte in common with the report of their data."""
+    kept = {key: value for key, value in document.items() if key not in RUN_FIELDS}
+    for side, fields in SOURCE_FIELDS.items():
+        section = kept.get(side)
+        if isinstance(section, Mapping):
+            kept[side] = {key: value for key, value in section.items() if key not in fields}
+    return kept
 
 
 def parse_shard(text: str, flag: str = "--shard") -> tuple[int, int]:
@@ -105,10 +141,14 @@ def histogram_edges(
     """The reference's bin edges of every planned numerical column, as an analysis takes
     them (``quantile_edges(bins)``): a shard counting its histograms on them gives the
     analysis exact counts, so its report is a single pass's, not estimated from samples.
-    ProfileError naming ``flag`` when the reference lacks a column or has it as another kind."""
+    ProfileError naming ``flag`` when the reference lacks a column or has it as another kind.
+
+    A column the reference's data has not at all (new in this data: the analysis reports
+    it as ``NewColumn`` and compares it with nothing) needs no edges and gets none."""
     edges: dict[str, NDArray[np.float64]] = {}
+    schema_names = set(profile_schema(reference, flag).names)
     for column in plan:
-        if column.kind != "numerical":
+        if column.kind != "numerical" or column.name not in schema_names:
             continue
         found = reference.columns.get(column.name)
         if not isinstance(found, NumericProfile):
@@ -135,6 +175,7 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
         raise ConfigError(f"{flag}: give at least one profile URI")
     digest = hashlib.sha256()
     merged: DatasetProfile | None = None
+    sources: list[tuple[str, DatasetProfile]] = []
     for uri in sorted(set(uris)):
         data = read_mapped(uri, storage, label="profile")
         if data is None:
@@ -143,6 +184,7 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
             )
         digest.update(hashlib.sha256(data).digest())
         piece = loads_profile(data, source=f"{flag} {redact(uri)}")
+        sources.append((uri, piece))
         if merged is None:
             merged = piece
             continue
@@ -163,6 +205,10 @@ def load_profiles(uris: Sequence[str], storage: StorageOptions, flag: str) -> Lo
     assert merged is not None
     if merged.rows == 0:
         raise DataNotFoundError(f"{flag}: the profiles hold no rows")
+    merged.metadata.update(_source_schema(sources, flag))
+    for key in (SCHEMA_METADATA, PARTITIONS_METADATA):
+        if merged.metadata.get(key) is None:
+            merged.metadata.pop(key, None)
     return LoadedProfiles(merged, tuple(sorted(set(uris))), digest.hexdigest()[:32])
 
 
@@ -216,9 +262,60 @@ def window_text(profile: DatasetProfile) -> str:
     return f"{window.get('start')} to {window.get('end')} on {window.get('column')!r}"
 
 
-def profile_schema(profile: DatasetProfile) -> pa.Schema:
-    """A schema standing in for the data a profile was built from, for planning:
-    numerical columns as float64, categorical ones as strings."""
+def schema_text(schema: pa.Schema) -> str:
+    """``schema`` as a profile records it (SCHEMA_METADATA): Arrow IPC, base64, without
+    metadata (a writer's pandas or field ids are no part of what is compared)."""
+    bare = pa.schema([field.remove_metadata() for field in schema])
+    return base64.b64encode(bare.serialize().to_pybytes()).decode("ascii")
+
+
+def _schema_of(text: object, source: str) -> pa.Schema:
+    try:
+        if not isinstance(text, str):
+            raise TypeError(f"a {type(text).__name__}, not text")
+        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text, validate=True)))
+    except Exception as error:  # any damage: binascii, Arrow, type errors alike
+        raise ProfileError(
+            f"{source}: the recorded schema of the data is unreadable ({error})",
+            hint="write the profile again with driftwarden profile",
+        ) from error
+
+
+def _source_schema(
+    sources: Sequence[tuple[str, DatasetProfile]], flag: str
+) -> dict[str, object | None]:
+    """The schema and partition columns of the data behind ``sources`` (URI, profile),
+    as one pass over all of it would see them: one schema when they agree (the shards
+    of one dataset), else their union widened as the storage layer widens the schemas
+    of files (storage/schema.py). None when a profile records none (an older one)."""
+    texts = [piece.metadata.get(SCHEMA_METADATA) for _, piece in sources]
+    partitions = [piece.metadata.get(PARTITIONS_METADATA) for _, piece in sources]
+    if any(text is None for text in texts) or any(not isinstance(p, list) for p in partitions):
+        return {SCHEMA_METADATA: None, PARTITIONS_METADATA: None}
+    names = sorted({str(name) for found in partitions if isinstance(found, list) for name in found})
+    if len(set(texts)) == 1:
+        return {SCHEMA_METADATA: texts[0], PARTITIONS_METADATA: names}
+    labels = [f"{flag} {redact(uri)}" for uri, _ in sources]
+    schemas = [_schema_of(text, label) for text, label in zip(texts, labels, strict=True)]
+    return {
+        SCHEMA_METADATA: schema_text(unify(schemas, labels, label=flag)),
+        PARTITIONS_METADATA: names,
+    }
+
+
+def profile_not_features(profile: DatasetProfile) -> set[str]:
+    """The partition columns of the data a profile was built from (never features)."""
+    found = profile.metadata.get(PARTITIONS_METADATA)
+    return {str(name) for name in found} if isinstance(found, list) else set()
+
+
+def profile_schema(profile: DatasetProfile, source: str = "profile") -> pa.Schema:
+    """The schema of the data a profile was built from, for planning (SCHEMA_METADATA);
+    for a profile that records none, a stand-in: numerical columns as float64,
+    categorical ones as strings."""
+    text = profile.metadata.get(SCHEMA_METADATA)
+    if text is not None:
+        return _schema_of(text, source)
     return pa.schema(
         [
             pa.field(name, pa.float64() if kind_of(column) == "numerical" else pa.string())

@@ -17,6 +17,7 @@ from typing import Any
 from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
+from driftwarden.analysis.shards import MAX_SHARDS, SHARD_PLACEHOLDER
 
 # Not from cli.history: its modules load only for a run given --history.
 from driftwarden.cli.argtypes import runs_count
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--current-profiles",
         metavar="URI",
         nargs="+",
-        help="profiles written by driftwarden profile, merged, in place of current data",
+        help="profiles written by driftwarden profile, merged, in place of current data; "
+        "one URI with {shard} and --shards N stands for indexes 0 … N-1",
     )
     source.add_argument(
         "--reference-shards",
@@ -80,7 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="profiles of the reference's shards (driftwarden profile --reference-output): on a "
         "profile-cache miss, merged and cached in place of reading the reference when all are "
         "there and of this reference; else ignored. One URI with {shard} stands for indexes "
-        "0 … N-1, N the number of --current-profiles (docs/sharding.md)",
+        "0 … N-1, N from --shards, else the number of --current-profiles (docs/sharding.md)",
+    )
+    source.add_argument(
+        "--shards",
+        metavar="N",
+        type=int,
+        help="the number of shards a {shard} pattern in --current-profiles, "
+        "--reference-profiles or --reference-shards stands for (indexes 0 … N-1): one short "
+        "argument in place of N URIs",
     )
     source.add_argument(
         "--reference-format",
@@ -303,6 +313,7 @@ def feature_and_storage_flags(args: argparse.Namespace) -> list[tuple[str, Any]]
 
 def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
     """Flags over the manifest, validated by the same parser the operator uses."""
+    expand_shard_patterns(args)
     spec, monitor, promoted = _load_manifest(args)
     reference = spec.get("reference")
     if (
@@ -378,20 +389,61 @@ def _profiles(args: argparse.Namespace, config: RunConfig) -> dict[str, Any]:
     }
 
 
+def _expanded(uris: list[str] | None, count: int | None, flag: str) -> list[str] | None:
+    """``uris``, one URI holding ``{shard}`` expanded over the indexes 0 … count-1."""
+    if not uris or not any(SHARD_PLACEHOLDER in uri for uri in uris):
+        return uris
+    if len(uris) != 1:
+        raise ConfigError(
+            f"{flag}: a URI with {SHARD_PLACEHOLDER} must come alone",
+            hint="give one pattern with --shards N, or list the profiles one by one",
+        )
+    if count is None:
+        raise ConfigError(
+            f"{flag}: a URI with {SHARD_PLACEHOLDER} needs --shards N, the number of shards",
+            hint="e.g. --shards 8 for the profiles of shards 0 … 7",
+        )
+    return [uris[0].replace(SHARD_PLACEHOLDER, str(index)) for index in range(count)]
+
+
+def expand_shard_patterns(args: argparse.Namespace) -> None:
+    """``--current-profiles`` / ``--reference-profiles`` given as one ``{shard}`` pattern and
+    ``--shards N``, expanded in place to their N URIs: the operator's merge Job passes one
+    short argument, not N URIs that at 1,000 shards take a large part of ``ARG_MAX`` and
+    of the API server's object size. The report is that of the N URIs listed."""
+    count = args.shards
+    if count is not None and not 0 < count <= MAX_SHARDS:
+        raise ConfigError(f"--shards {count}: give 1 … {MAX_SHARDS}")
+    patterns = [
+        uri
+        for uris in (args.current_profiles, args.reference_profiles, args.reference_shards)
+        for uri in uris or ()
+        if SHARD_PLACEHOLDER in uri
+    ]
+    if count is not None and not patterns:
+        raise ConfigError(
+            f"--shards {count}: no URI with {SHARD_PLACEHOLDER} to expand",
+            hint="give --current-profiles (or --reference-profiles) as one pattern with it",
+        )
+    args.current_profiles = _expanded(args.current_profiles, count, "--current-profiles")
+    args.reference_profiles = _expanded(args.reference_profiles, count, "--reference-profiles")
+
+
 def reference_shard_uris(args: argparse.Namespace) -> tuple[str, ...]:
     """``--reference-shards``, a ``{shard}`` pattern expanded over the current shards' indexes
-    (one short argument in the merge Job instead of one URI per shard)."""
+    (``--shards N``, else the number of ``--current-profiles``): one short argument in the
+    merge Job instead of one URI per shard."""
     uris = list(args.reference_shards or ())
-    if not any("{shard}" in uri for uri in uris):
+    if not any(SHARD_PLACEHOLDER in uri for uri in uris):
         return tuple(uris)
-    if len(uris) != 1 or not args.current_profiles:
+    if len(uris) != 1 or not (args.current_profiles or args.shards):
         raise ConfigError(
             "--reference-shards: a URI with {shard} must come alone, with --current-profiles "
-            "(it stands for one profile per current shard)",
+            "or --shards N (it stands for one profile per current shard)",
             hint="or list the reference shard profiles one by one",
         )
-    count = len(args.current_profiles)
-    return tuple(uris[0].replace("{shard}", str(index)) for index in range(count))
+    count = args.shards if args.shards is not None else len(args.current_profiles)
+    return tuple(uris[0].replace(SHARD_PLACEHOLDER, str(index)) for index in range(count))
 
 
 def _window_end(text: str | None, config: RunConfig) -> datetime | None:

@@ -39,13 +39,17 @@ from driftwarden.analysis.run import (
 )
 from driftwarden.analysis.settings import RunConfig, parse_run_config
 from driftwarden.analysis.shards import (
+    PARTITIONS_METADATA,
     REFERENCE_KEY_METADATA,
+    SCHEMA_METADATA,
+    SHARD_PLACEHOLDER,
     WINDOW_METADATA,
     assign,
     histogram_edges,
     load_profiles,
     parse_shard,
     profile_files,
+    schema_text,
 )
 from driftwarden.cli.analyze import (
     _EXIT_BY_REASON,
@@ -65,8 +69,6 @@ from driftwarden.storage import OpenedDataset, redact, write_bytes
 log = logging.getLogger("driftwarden.cli")
 # Set by Kubernetes in each pod of an Indexed Job: the pod's completion index.
 COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
-# In --output: the shard's index, so every pod of an Indexed Job can share one command line.
-SHARD_PLACEHOLDER = "{shard}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -410,6 +412,10 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     )
     if bounds is not None:
         result.metadata[WINDOW_METADATA] = window_document(source, bounds[1])
+    # The data's own types and partition keys: analyze plans from them as from the data,
+    # so the report has the same findings (no float64/string stand-ins).
+    result.metadata[SCHEMA_METADATA] = schema_text(dataset.schema)
+    result.metadata[PARTITIONS_METADATA] = sorted(dataset.partition_columns)
     output = args.output.replace(SHARD_PLACEHOLDER, str(index))
     write_bytes(output, dump_parts(result), storage, label="profile")
     return {

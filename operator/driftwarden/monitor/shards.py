@@ -4,7 +4,8 @@ Each pod of the scan Job (``completionMode: Indexed``) runs ``driftwarden profil
 --shards N`` with the run's config and window: its completion index picks its share of
 the current window's files, and its profile goes to ``<run output>/shards/shard-I``.
 When every index succeeded, the operator starts the run's analysis Job as usual, with
-``--current-profiles`` naming the N profiles: the merge, which writes the report and
+``--current-profiles <run output>/shards/shard-{shard}.dwprofile --shards N`` (one
+pattern, which analyze expands to the N profiles): the merge, which writes the report and
 the summary, so the result, status, metrics and retraining path stay the one of an
 unsharded run. A run is named by its analysis Job (which does not exist yet while it
 scans); the scan Job carries that name in its ``driftwarden.io/run`` label.
@@ -313,10 +314,11 @@ def merge_job(
     args = container["args"]
     at = args.index("--summary-file")
     run = str(job["metadata"]["name"])
-    uris = ["--current-profiles", *shard_uris(monitor, run, count)]
+    # One {shard} pattern and the count, which analyze expands to the N profiles: N URIs
+    # with a long output path would take, at 1,000 shards, ~100 KiB of the Job's arguments
+    # (ARG_MAX) and of the API server's object size, twice with the reference's shards.
+    uris = ["--current-profiles", _pattern(monitor, run), "--shards", str(count)]
     if shards_read_reference(monitor):
-        # One pattern, expanded over the current shards' indexes: N URIs more would double
-        # what the Job's arguments take of ARG_MAX and of the API server's object size.
         uris += ["--reference-shards", _pattern(monitor, run, REFERENCE_SHARD_FILE)]
     container["args"] = [*args[:at], *uris, *args[at:]]
     job["metadata"]["annotations"][ANNOTATION_SHARDS] = str(count)
