@@ -25,8 +25,14 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftwarden.analysis.shards import SOURCE_FIELDS, without_source
+from driftwarden.analysis.shards import (
+    PARTITIONS_METADATA,
+    SCHEMA_METADATA,
+    SOURCE_FIELDS,
+    without_source,
+)
 from driftwarden.cli.main import main
+from driftwarden.profile import dumps_profile, loads_profile
 
 PROFILE = "profile:\n  sampleSize: 1000\n  maxCategories: 10\n"
 WINDOW_END = "2026-12-04T00:00:00Z"
@@ -193,3 +199,54 @@ def test_reports_from_profiles_are_the_data_reports_but_for_their_source(
             if from_profiles:
                 assert report[side]["uri"] != from_data[0][side]["uri"]
                 assert set(SOURCE_FIELDS[side]) <= set(report[side])
+
+
+def test_profiles_of_parts_with_widened_types_plan_as_one_pass_over_all(tmp_path):
+    """Profiles of two parts of a dataset whose files widened a column (int32, then int64)
+    merge their recorded schemas as the storage layer unifies the files' schemas: the
+    report is the one of a pass over both parts, without a TypeWidened note."""
+    reference = _write(tmp_path / "ref", "reference", 5, [300, 200])
+    current = tmp_path / "cur"
+    rng = np.random.default_rng(6)
+    for part, dtype in (("early", np.int32), ("late", np.int64)):
+        (current / part).mkdir(parents=True)
+        table = pa.table({"widened": pa.array(rng.integers(0, 5, 400).astype(dtype))})
+        pq.write_table(table, current / part / "data.parquet")
+    config = tmp_path / "monitor.yaml"
+    config.write_text(PROFILE + "features:\n  include: [widened]\n")
+    out = tmp_path / "out"
+    from_data = _analyze(out, config, "--reference", str(reference), "--current", str(current))
+    codes = [item["code"] for item in from_data[0]["findings"]]
+    uris = [_profiles(current / part, tmp_path / part, 1, config)[0] for part in ("late", "early")]
+    documents = _analyze(out, config, "--reference", str(reference), "--current-profiles", *uris)
+    assert [item["code"] for item in documents[0]["findings"]] == codes
+    for data_document, document in zip(from_data, documents, strict=True):
+        assert without_source(document) == without_source(data_document)
+
+
+def test_damaged_or_missing_schemas(tmp_path, capsys):
+    """A profile whose recorded schema is damaged is refused naming it (exit 3); one that
+    records none (written before schemas were recorded) is still read, its columns planned
+    as float64 and string stand-ins: a TypeWidened note for each integer column."""
+    reference = _write(tmp_path / "ref", "reference", 7, [300])
+    current = _write(tmp_path / "cur", "current", 8, [300, 200])
+    config = tmp_path / "monitor.yaml"
+    config.write_text(PROFILE + "current:\n  timestampColumn: ts\n")
+    (uri,) = _profiles(current, tmp_path / "p", 1, config)
+    profile = loads_profile(Path(uri).read_bytes())
+    damaged, older = tmp_path / "damaged.dwprofile", tmp_path / "older.dwprofile"
+    profile.metadata[SCHEMA_METADATA] = "not a schema"
+    damaged.write_bytes(dumps_profile(profile))
+    for key in (SCHEMA_METADATA, PARTITIONS_METADATA):
+        profile.metadata.pop(key)
+    older.write_bytes(dumps_profile(profile))
+    args = ("analyze", "--config", str(config), "--reference", str(reference), "--quiet")
+    code = main([*args, "--current-profiles", str(damaged), "--no-profile-cache"])
+    error = capsys.readouterr().err
+    assert code == 3 and "damaged.dwprofile" in error and "recorded schema" in error
+    report = _analyze(
+        tmp_path / "out", config, "--reference", str(reference), "--current-profiles", str(older)
+    )[0]
+    assert {"i8", "u64", "flag"} <= {
+        f["feature"] for f in report["findings"] if f["code"] == "TypeWidened"
+    }
