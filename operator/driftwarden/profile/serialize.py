@@ -110,7 +110,7 @@ def payload_checksum(payload: bytes | memoryview) -> int:
     it detects damage, not tampering. Why not CRC-32: zlib's ran at ~3 GB/s, 80 ms of
     every analysis that loads a 1,000-feature reference profile (262 MB); this is one
     integer dot product per chunk in numpy, at memory speed (bench/RESULTS.md,
-    addendum 14).
+    addendum 15).
     """
     checksum = PayloadChecksum()
     checksum.update(payload)
