@@ -426,3 +426,123 @@ def test_a_conflicting_status_write_loses_no_start_event(cluster):
     total = "driftwarden_analysis_jobs_started_total"
     assert f'{total}{{monitor="racy",namespace="ml"}} 2.0' in metrics
     assert f'{total}{{monitor="plain",namespace="ml"}} 1.0' in metrics
+
+
+def test_a_scan_job_deleted_mid_run_loses_the_run_and_the_next_slot_runs(cluster):
+    """Someone deletes the scan Job while its shards run (kubectl delete job, a namespace
+    cleanup): its pods go with it, no merge can start, and the run ends ResultLost (never
+    re-run, as a deleted analysis Job); the next slot runs on schedule."""
+    current = _data(cluster)
+    cluster.kubelet.paused = True  # the shard pods stay Pending: the scan is mid-run
+    with cluster.operator():
+        cluster.monitor("cut", current=current, job={"parallelism": 2})
+        cluster.wait_status("cut", lambda s: (s.get("currentRun") or {}).get("phase") == "Scanning")
+        (scan,) = _scan_jobs(cluster, "cut")
+        cluster.api.delete(
+            "batch", "v1", "jobs", scan["metadata"]["name"], NAMESPACE,
+            propagation_policy="Background",
+        )  # fmt: skip
+        lost = _finished(cluster, "cut")["lastRun"]
+        cluster.kubelet.paused = False
+        assert (lost["outcome"], lost["reason"]) == ("Failed", "ResultLost"), lost
+        assert not [j for j in cluster.jobs() if j["metadata"]["name"] == lost["job"]]
+        cluster.clock.advance(hours=1)
+        after = cluster.wait_status(
+            "cut", lambda s: (s.get("lastRun") or {}).get("job") not in (None, lost["job"]),
+            timeout=120,
+        )  # fmt: skip
+    assert after["lastRun"]["outcome"] == "Succeeded", after["lastRun"]
+    assert after["lastRun"]["slot"] > lost["slot"]
+    # The lost slot was not run again (its scan Job was created once).
+    name = scan["metadata"]["name"]
+    history = list(cluster.api.core.history)
+    assert len([e for e in history if e.type == "ADDED" and e.obj["metadata"]["name"] == name]) == 1
+
+
+def test_a_restart_between_scan_and_merge_starts_the_merge_once(cluster):
+    """The operator is down when the scan finishes: the next one finds the succeeded scan
+    (no status says Merging yet), creates the merge Job once and announces it once."""
+    current = _data(cluster)
+    cluster.kubelet.paused = True
+    with cluster.operator():
+        cluster.monitor("restart", current=current, job={"parallelism": 2})
+        cluster.wait_status(
+            "restart", lambda s: (s.get("currentRun") or {}).get("phase") == "Scanning"
+        )
+        cluster.api.wait_for(lambda: cluster.events("restart", "AnalysisStarted"))
+    # Down: the shards run and the scan succeeds meanwhile.
+    cluster.kubelet.paused = False
+    (scan,) = _scan_jobs(cluster, "restart")
+    cluster.api.wait_for(
+        lambda: (
+            not _unfinished(
+                cluster.api.get("batch", "v1", "jobs", scan["metadata"]["name"], NAMESPACE)
+            )
+        ),
+        timeout=120,
+    )
+    assert not [j for j in cluster.jobs() if j["metadata"]["labels"].get(LABEL_PHASE) != "scan"]
+    with cluster.operator():
+        status = _finished(cluster, "restart")
+        cluster.api.wait_for(lambda: cluster.events("restart", "DriftDetected"), timeout=60)
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    merges = [j for j in cluster.jobs() if j["metadata"]["labels"].get(LABEL_PHASE) != "scan"]
+    assert [j["metadata"]["name"] for j in merges] == [status["lastRun"]["job"]]
+    assert len(_pods(cluster, "restart", None)) == 1  # one merge pod ever ran
+    assert len(cluster.events("restart", "ShardsMerging")) == 1
+    assert len(cluster.events("restart", "AnalysisStarted")) == 1
+
+
+def test_shard_pods_refused_by_a_quota_are_reported_and_the_scan_goes_on_once_allowed(cluster):
+    """A ResourceQuota refusing the scan Job's pods (403 exceeded quota): the Job controller
+    posts FailedCreate, the run says PodCreationFailed with the quota's message (and one
+    AnalysisStuck Event) while it scans; once the quota allows them the shards run."""
+    current = _data(cluster)
+    quota = cluster.api.refuse(
+        NAMESPACE,
+        "pods",
+        status=403,
+        message='pods "{name}" is forbidden: exceeded quota: shard-quota, requested: pods=1',
+        match=lambda pod: (pod["metadata"].get("labels") or {}).get(LABEL_PHASE) == "scan",
+    )
+
+    def ready(status: dict) -> dict:
+        return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+
+    with cluster.operator():
+        cluster.monitor("quota", current=current, job={"parallelism": 2})
+        stuck = cluster.wait_status(
+            "quota", lambda s: ready(s).get("reason") == "PodCreationFailed", timeout=60
+        )
+        assert "exceeded quota: shard-quota" in ready(stuck)["message"]
+        assert stuck["currentRun"]["phase"] == "Scanning"
+        assert stuck["currentRun"]["shards"]["active"] == 0
+        cluster.api.wait_for(lambda: cluster.events("quota", "AnalysisStuck"), timeout=60)
+        quota.remove()
+        status = _finished(cluster, "quota")
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert status["lastRun"]["shards"]["succeeded"] == 2
+    assert quota.hits > 0
+
+
+def test_an_overloaded_api_server_429_delays_the_sharded_run_but_duplicates_nothing(cluster):
+    """API Priority and Fairness answers 429 to Job creates and status writes: the operator
+    retries (kopf's handler retry, the next tick) and the run completes with one scan Job,
+    one merge Job and one Event of each start."""
+    current = _data(cluster)
+    creates = cluster.api.inject(429, method="POST", plural="jobs", count=3, retry_after=1)
+    writes = cluster.api.inject(
+        429, method="PATCH", plural="driftmonitors", path="/busy/status$", count=3, retry_after=1
+    )
+    with cluster.operator(failures_expected=True):
+        cluster.monitor("busy", current=current, job={"parallelism": 2})
+        status = _finished(cluster, "busy")
+        cluster.api.wait_for(lambda: cluster.events("busy", "DriftDetected"), timeout=60)
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert (creates.hits, writes.hits) == (3, 3)
+    assert len(_scan_jobs(cluster, "busy")) == 1
+    assert (
+        len([j for j in cluster.jobs() if j["metadata"]["labels"].get(LABEL_PHASE) != "scan"]) == 1
+    )
+    assert len(cluster.events("busy", "AnalysisStarted")) == 1
+    assert len(cluster.events("busy", "ShardsMerging")) == 1

@@ -174,6 +174,29 @@ def test_profiles_written_with_a_crc32_still_load():
         loads_profile(_repacked(data, document, body))
 
 
+def test_a_sample_stored_sorted_is_not_checked_again_in_full(monkeypatch):
+    from driftwarden.profile import numeric
+
+    def full_check(values):
+        raise AssertionError("a sample stored sorted was checked in full")
+
+    monkeypatch.setattr(numeric, "is_sorted", full_check)
+    x = loads_profile(dumps_profile(_dataset_profile(), keep_keys=False)).columns["x"]
+    assert x.sorted_sample is x.sample
+
+
+def test_a_sample_said_sorted_but_not_is_sorted_all_the_same():
+    # Stored in its own order (the window cache's sort=False) under a header that says
+    # sorted: the guard sees it and sorted_sample sorts, as for any unsorted sample.
+    data = dumps_profile(_dataset_profile(), keep_keys=False, sort=False)
+    document, _, body = _split(data)
+    assert document["columns"]["x"]["sorted"] is False
+    document["columns"]["x"]["sorted"] = True
+    x = loads_profile(_repacked(data, document, body)).columns["x"]
+    assert not np.all(np.diff(x.sample) >= 0)
+    assert np.array_equal(x.sorted_sample, np.sort(x.sample))
+
+
 def test_inconsistent_arrays_are_a_profile_error():
     profile = _dataset_profile()
     x = profile.columns["x"]

@@ -505,6 +505,11 @@ class Reconciler:
             return None
         if newest.scanning:
             return self._scan_outcome(newest, now)
+        if newest.job is None and newest.scan is None and newest.scan_pods and not newest.pods:
+            # Only shard pods are left: the scan Job was deleted before the merge started
+            # (they go with it). Lost, as a deleted analysis Job's run; without this the
+            # status let go of the run and its slot ran again.
+            return result_lost(newest.name, newest.slot, now)
         if newest.job is not None:
             if is_finished(newest.job):
                 if pod_lags_job(newest.job, newest.pods):
