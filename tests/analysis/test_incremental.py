@@ -259,3 +259,27 @@ def test_kept_footers_follow_the_listing_and_survive_damage(tmp_path):
     hourly_file(current, 12)
     compared(conf, T0 + timedelta(hours=12), cache)
     assert kept() == sorted(p.name for p in current.iterdir())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "[]",  # valid JSON, not an object
+        '{"format": "driftwarden-footers-1", "schemas": [], "files": []}',
+        '{"format": "driftwarden-footers-1", "schemas": {}, "files": {"a": 1}}',
+        '{"format": "driftwarden-footers-1", "schemas": {}, "files": [["a", 1]]}',
+        '{"format": "driftwarden-footers-1", "schemas": {"d": 7}, "files": []}',
+    ],
+)
+def test_kept_footers_of_any_shape_are_read_as_none(tmp_path, damage):
+    """Any footers.json that is not the list it should be (valid JSON of another shape
+    too) is a full footer read and is written anew, never a run that fails."""
+    reference, current = make_data(tmp_path, 12)
+    cache, conf = tmp_path / "cache", config(reference, current)
+    full = compared(conf, T0 + timedelta(hours=11), tmp_path / "fresh")
+    compared(conf, T0 + timedelta(hours=10), cache)
+    (footers,) = cache.glob("current-*/footers.json")
+    footers.write_text(damage)
+    report = compared(conf, T0 + timedelta(hours=11), cache)
+    same_verdict(report, full)
+    assert len(json.loads(footers.read_bytes())["files"]) == 12

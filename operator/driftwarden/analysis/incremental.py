@@ -197,7 +197,15 @@ def load_footers(
         return {} if data is None else _decode_footers(data)
     except (StorageError, DataNotFoundError) as error:
         log.debug("kept footers unavailable: %s", error)
-    except (ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as error:
+    # AttributeError too: any JSON of another shape is damage, never a failed run.
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        pa.ArrowException,
+    ) as error:
         log.warning("kept footers %s are damaged (%s); reading every footer", redact(target), error)
     return {}
 
@@ -253,7 +261,7 @@ def _encode_footers(facts: Mapping[FileKey, FooterFacts]) -> bytes:
 
 def _decode_footers(data: bytes) -> dict[FileKey, FooterFacts]:
     document = json.loads(data)
-    if document.get("format") != _FOOTERS_FORMAT:
+    if not isinstance(document, dict) or document.get("format") != _FOOTERS_FORMAT:
         raise ValueError(f"not a {_FOOTERS_FORMAT} document")
     schemas = {
         digest: pa.ipc.read_schema(pa.py_buffer(base64.b64decode(raw)))
