@@ -106,11 +106,15 @@ def payload_checksum(payload: bytes | memoryview) -> int:
 
     Any damaged word changes it (mᵢ is odd, so no non-zero change of a word is lost
     modulo 2^64), and so do zeroed, truncated or reordered stretches, words swapped
-    but for a vanishing share of cases. Not a cryptographic hash, as CRC-32 was not:
-    it detects damage, not tampering. Why not CRC-32: zlib's ran at ~3 GB/s, 80 ms of
-    every analysis that loads a 1,000-feature reference profile (262 MB); this is one
-    integer dot product per chunk in numpy, at memory speed (bench/RESULTS.md,
-    addendum 15).
+    but for a vanishing share of cases. Damage to a few words can cancel, though, where
+    CRC-32 caught every 2-bit error: a weighted sum carries a change upwards only, so
+    the top bits of two words flipped together (two doubles' signs) are never seen, and
+    ~3% of pairs of flips in two words' top bytes are missed (a damaged block of many
+    words, the common case, is missed with odds of ~2^-64). Not a cryptographic hash,
+    as CRC-32 was not: it detects damage, not tampering. Why not CRC-32: zlib's ran at
+    ~3 GB/s, 80 ms of every analysis that loads a 1,000-feature reference profile
+    (262 MB); this is one integer dot product per chunk in numpy, at memory speed
+    (bench/RESULTS.md, addendum 15).
     """
     checksum = PayloadChecksum()
     checksum.update(payload)
