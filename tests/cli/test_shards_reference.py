@@ -315,3 +315,37 @@ def test_a_windowed_fixed_reference_is_built_by_the_shards_to_the_one_pass_bytes
     (entry,) = cache.glob("reference-*.dwprofile")
     (whole_entry,) = whole_cache.glob("reference-*.dwprofile")
     assert entry.read_bytes() == whole_entry.read_bytes()
+
+
+@pytest.mark.parametrize("given", [[0, 2], [1], [0, 1, 2]])
+def test_reference_shards_that_are_not_all_of_them_are_not_cached_as_the_reference(
+    tmp_path, setup, capsys, given
+):
+    """Reference shards listed one by one, some left out (or every shard written to one
+    URI, the last one kept): what they hold is part of the reference, which must never be
+    cached under the whole reference's key. The merge reads the reference instead; all
+    of them listed, it merges them (the cache's bytes are the same either way, so the
+    log says which)."""
+    _reference, current, config = setup
+    cache, whole_cache = tmp_path / "cache", tmp_path / "whole-cache"
+    unsharded = _unsharded(config, whole_cache, tmp_path / "whole")
+    _scan(current, tmp_path / "run", config, cache)
+    out = tmp_path / "run"
+    code = main(
+        [
+            *("analyze", "--config", str(config), "--quiet"),
+            *("--current-profiles", *(str(out / f"shard-{i}.dwprofile") for i in range(COUNT))),
+            *("--reference-shards", *(str(out / f"reference-{i}.dwprofile") for i in given)),
+            *("--profile-cache", str(cache), "--output", str(tmp_path / "merged")),
+        ]
+    )
+    assert code == 0
+    logged = capsys.readouterr().err
+    assert ("merged from the scan's shards" in logged) is (len(given) == COUNT)
+    assert ("not all of the scan's" in logged) is (len(given) != COUNT)
+    merged = load_report((tmp_path / "merged" / "report.json").read_bytes())
+    assert merged["reference"] == unsharded["reference"]
+    assert merged["reference"]["rows"] == sum(SIZES)
+    (entry,) = cache.glob("reference-*.dwprofile")
+    (whole_entry,) = whole_cache.glob("reference-*.dwprofile")
+    assert entry.read_bytes() == whole_entry.read_bytes()

@@ -239,17 +239,19 @@ def reference_from_shards(
     uris: Sequence[str], key: str, plan: FeaturePlan, storage: StorageOptions
 ) -> DatasetProfile | None:
     """The merged profiles of the reference's shards at ``uris`` (``driftwarden profile
-    --reference-output``, one per shard of the scan), None unless every one is there and
-    was profiled from this reference (its cache ``key``) with these columns.
+    --reference-output``, one per shard of the scan), None unless every one is there, they
+    are all the scan's shards (each index of its count once) and were profiled from this
+    reference (its cache ``key``) with these columns.
 
     Anything else (a shard found the cached profile and wrote none, the reference changed
     since the scan, a shard file unreadable) is no error: the reference is read as
     without shards. The merge equals the one-pass profile (docs/sharding.md), so what the
     run compares and caches is what it would have built itself.
     """
-    from driftwarden.analysis.shards import REFERENCE_KEY_METADATA
+    from driftwarden.analysis.shards import REFERENCE_KEY_METADATA, REFERENCE_SHARD_METADATA
 
     merged: DatasetProfile | None = None
+    places: list[object] = []
     for uri in sorted(set(uris)):
         try:
             data = read_mapped(uri, storage, label="reference shard profile")
@@ -259,12 +261,19 @@ def reference_from_shards(
             return None
         if piece is None or piece.metadata.get(REFERENCE_KEY_METADATA) != key:
             return None
+        places.append(piece.metadata.get(REFERENCE_SHARD_METADATA))
         try:
             merged = piece if merged is None else merged.merge(piece)
         except ValueError as error:
             log.warning("reference shards do not merge", extra={"error": str(error)})
             return None
     if merged is None or merged.rows == 0:
+        return None
+    # Some of the shards (listed one by one, or all written to one URI) are part of the
+    # reference: cached under its key, they would stand for all of it in every later run.
+    count = len(places)
+    if sorted(map(str, places)) != sorted(str([index, count]) for index in range(count)):
+        log.warning("reference shards are not all of the scan's", extra={"shards": count})
         return None
     try:
         _check_columns(merged, plan, "the reference shards")

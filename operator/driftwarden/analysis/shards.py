@@ -50,6 +50,9 @@ WINDOW_METADATA = "window"
 # The profile metadata key of a reference shard's cache key (analysis/run.py,
 # ``reference_cache_key``): the merge uses the shards only if its reference has that key.
 REFERENCE_KEY_METADATA = "referenceKey"
+# The profile metadata key of a reference shard's place in its scan, [index, count]: the
+# merge uses the shards only if they are all of them, each index 0 … count-1 once.
+REFERENCE_SHARD_METADATA = "referenceShard"
 # The profile metadata keys of the data's own schema (Arrow IPC, base64) and its hive
 # partition columns: ``analyze`` plans the compared columns from them exactly as from the
 # data (types, widenings, unsupported columns, partition keys), so a report from profiles

@@ -41,6 +41,7 @@ from driftwarden.analysis.settings import RunConfig, parse_run_config
 from driftwarden.analysis.shards import (
     PARTITIONS_METADATA,
     REFERENCE_KEY_METADATA,
+    REFERENCE_SHARD_METADATA,
     SCHEMA_METADATA,
     SHARD_PLACEHOLDER,
     WINDOW_METADATA,
@@ -345,6 +346,7 @@ def _reference(
         reference, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole
     )
     profiled.metadata[REFERENCE_KEY_METADATA] = key
+    profiled.metadata[REFERENCE_SHARD_METADATA] = [index, count]
     output = args.reference_output.replace(SHARD_PLACEHOLDER, str(index))
     write_bytes(output, dump_parts(profiled), storage, label="reference shard profile")
     return _Reference(
