@@ -8,8 +8,8 @@ import json
 import threading
 
 from driftwarden.sources import without_source
-from tests.controller.conftest import NAMESPACE, _put
-from tests.kubeapi.kubelet import Outcome
+from tests.controller.conftest import NAMESPACE, G, P, V, _put
+from tests.kubeapi.kubelet import Outcome, keep_running
 
 INDEX = "batch.kubernetes.io/job-completion-index"
 LABEL_PHASE = "driftwarden.io/phase"
@@ -546,3 +546,79 @@ def test_an_overloaded_api_server_429_delays_the_sharded_run_but_duplicates_noth
     )
     assert len(cluster.events("busy", "AnalysisStarted")) == 1
     assert len(cluster.events("busy", "ShardsMerging")) == 1
+
+
+def test_a_switch_to_one_shard_leaves_no_sharded_keys_and_no_repeated_writes(cluster):
+    """The spec goes from parallelism 2 to 1 while a sharded run is in flight; the pass that
+    records it also starts the next, unsharded run. The status is a merge patch, where a key
+    the patch lacks is kept: the new currentRun must not keep the old run's ``shards`` (and
+    the operator, seeing its own status differ from what it computes, would write it again
+    every pass), so every key the old entry had and the new one lacks is sent as null."""
+    current = _data(cluster)
+    merges: list[str] = []
+    lock = threading.Lock()
+
+    def hold_the_next_run(run):
+        """The first run's merge pod runs; the next run's pod keeps running, so its status
+        stays the same from pass to pass."""
+        if (run.pod["metadata"].get("labels") or {}).get(LABEL_PHASE) == "scan":
+            return None
+        with lock:
+            merges.append(run.name)
+            if len(merges) == 1:
+                return None
+        return keep_running(run)
+
+    cluster.kubelet.override(hold_the_next_run)
+    cluster.kubelet.paused = True  # the shards stay Pending until the spec has changed
+    with cluster.operator() as reconciler:
+        cluster.monitor("switch", current=current, job={"parallelism": 2})
+        scanning = cluster.wait_status(
+            "switch", lambda s: ((s.get("currentRun") or {}).get("shards") or {}).get("total")
+        )
+        first = scanning["currentRun"]["job"]
+        cluster.api.patch(G, V, P, "switch", {"spec": {"job": {"parallelism": 1}}}, NAMESPACE)
+        cluster.clock.advance(hours=1)  # the next slot is due when the first run is recorded
+        cluster.kubelet.paused = False
+        status = cluster.wait_status(
+            "switch",
+            lambda s: (
+                (s.get("lastRun") or {}).get("job") == first
+                and (s.get("currentRun") or {}).get("job") not in (None, first)
+            ),
+            timeout=120,
+        )
+        # The next run's pod runs (held): from now on nothing changes, so nothing is written.
+        cluster.api.wait_for(lambda: len(merges) >= 2, timeout=60)
+        second = status["currentRun"]["job"]
+        cluster.api.wait_for(
+            lambda: [
+                p
+                for p in cluster.api.objects(
+                    "", "v1", "pods", NAMESPACE, label_selector=f"job-name={second}"
+                )
+                if (p.get("status") or {}).get("phase") == "Running"
+            ],
+            timeout=60,
+        )
+        settled = reconciler.passes
+        cluster.api.wait_for(lambda: reconciler.passes >= settled + 2, timeout=60)
+        before = len(cluster.api.writes(P, name="switch", subresource="status"))
+        status = cluster.status("switch")
+        start = reconciler.passes
+        cluster.api.wait_for(lambda: reconciler.passes >= start + 5, timeout=60)
+        after = cluster.api.writes(P, name="switch", subresource="status")
+    # One pass recorded the first run and started the second: its write drops the old keys.
+    switched = next(
+        w.body["status"]
+        for w in after
+        if (w.body["status"].get("lastRun") or {}).get("job") == first
+        and (w.body["status"].get("currentRun") or {}).get("job") == second
+    )
+    assert "shards" in switched["currentRun"], switched["currentRun"]
+    assert switched["currentRun"]["shards"] is None
+    # Before the fix every pass wrote the same patch again (the stale key never went away).
+    assert [w.body for w in after[before:]] == []
+    assert status["lastRun"]["shards"]["total"] == 2, status["lastRun"]
+    assert set(status["currentRun"]) == {"job", "slot", "startTime", "phase"}, status["currentRun"]
+    assert not _scan_jobs(cluster, "switch")[1:]  # the second run has no scan Job

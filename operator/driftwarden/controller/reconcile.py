@@ -171,6 +171,43 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def status_patch(previous: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch that sets each field of ``status`` on ``previous`` to exactly it.
+
+    A merge patch keeps every key it does not name, so an object field (``currentRun``,
+    ``lastRun``, their ``shards``, ...) whose new value lacks a key the stored one has
+    would keep that key: a sharded run's ``shards`` stayed on the unsharded run that
+    followed it, and the status read back never matched the one computed, so every pass
+    wrote it again. Such keys are sent as null (removed). Top-level fields ``status`` does
+    not name are left alone: they are not the operator's (kopf's, say).
+    """
+    patch: dict[str, Any] = {}
+    for key, value in status.items():
+        old = previous.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            patch[key] = {
+                **{stale: None for stale in old if stale not in value},
+                **status_patch(old, value),
+            }
+        else:
+            patch[key] = value
+    return patch
+
+
+def merge_patched(target: Any, patch: Any) -> Any:
+    """``target`` after the JSON merge patch ``patch`` (RFC 7386), as the API server applies
+    it: a null removes its key, an object merges key by key, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patched(result.get(key), value)
+    return result
+
+
 def _ready_message(status: Mapping[str, Any] | None) -> str | None:
     condition = get_condition((status or {}).get("conditions"), READY)
     return None if condition is None else condition.get("message")
@@ -923,11 +960,13 @@ class Reconciler:
         announce: Events and counters only for a decision that was written."""
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        merged = {**previous, **{k: v for k, v in status.items() if v is not None}}
-        merged = {k: v for k, v in merged.items() if not (k in status and status[k] is None)}
-        if not _same({k: previous.get(k) for k in status}, dict(status)):
+        patch = status_patch(previous, status)
+        # What the server will hold: written only when that differs from what it holds now
+        # (a value of None and a key left out are the same there).
+        merged: dict[str, Any] = merge_patched(previous, patch)
+        if not _same(merged, dict(previous)):
             rv = meta.get("resourceVersion")
-            written = await self.api.patch_monitor_status(namespace, name, status, rv)
+            written = await self.api.patch_monitor_status(namespace, name, patch, rv)
             if written is not None and rv:
                 self._written[str(meta.get("uid") or "")] = (str(rv), written)
         self.metrics.observe_status(namespace, name, merged)
