@@ -6,6 +6,8 @@ and writes the result. The result is the whole status; keys whose value is
 ``None`` are to be *removed*, which is what a JSON merge patch (kopf's
 ``patch.status``) does with them. Only the fields in :data:`STATUS_FIELDS` are
 returned: whatever else the status holds (kopf's own bookkeeping) is not touched.
+An object field is meant as a whole: the controller's ``status_patch`` also sends
+as null each key the stored value has and the computed one lacks.
 
 Conditions follow the Kubernetes API conventions: ``type``, ``status``
 (``True``/``False``/``Unknown``), CamelCase ``reason``, ``message``,
