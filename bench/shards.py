@@ -400,6 +400,14 @@ def projection(results: dict[str, Any], rows: int, shards: int) -> dict[str, Any
     per_row_single = (summary["profile"]["cpuMedian"] - startup) / rows
     per_row_shard = (summary["shard"]["cpuMedian"] - startup) / (rows / shards)
     pod_rows = 10**10 // 100
+    if per_row_single <= 0 or per_row_shard <= 0:
+        # Start-up is timed in a process of its own: at a toy size its noise exceeds the
+        # rows' CPU time, and a line through it would project negative seconds.
+        return {
+            "podRows": pod_rows,
+            "wallSeconds": None,
+            "reason": f"{rows:,} rows cost no more CPU than start-up in this run: too few to project",
+        }
     many = results["many"]
     pod = startup + per_row_single * pod_rows + many["deal"]["dealMedianSeconds"]
     merge = summary["manyMerge"]["wallMedian"]
