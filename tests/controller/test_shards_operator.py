@@ -525,6 +525,55 @@ def test_shard_pods_refused_by_a_quota_are_reported_and_the_scan_goes_on_once_al
     assert quota.hits > 0
 
 
+def test_a_quota_admitting_some_shard_pods_is_reported_while_the_others_run(cluster):
+    """A quota admitting 1 of 3 shard pods: the run goes on (no failure, Ready untouched) and
+    says so once, currentRun.shards.refused and one ShardPodsRefused Warning with the
+    quota's message; once the quota frees up every shard runs and the run succeeds."""
+    current = _data(cluster)
+    index = "batch.kubernetes.io/job-completion-index"
+    quota = cluster.api.refuse(
+        NAMESPACE,
+        "pods",
+        status=403,
+        message='pods "{name}" is forbidden: exceeded quota: shard-quota, requested: pods=1',
+        match=lambda pod: (
+            (pod["metadata"].get("labels") or {}).get(LABEL_PHASE) == "scan"
+            and (pod["metadata"].get("annotations") or {}).get(index) != "0"
+        ),
+    )
+    cluster.kubelet.paused = True  # shard 0 holds its place in the quota meanwhile
+    try:
+        with cluster.operator():
+            cluster.monitor("partial", current=current, job={"parallelism": 3})
+            seen = cluster.wait_status(
+                "partial",
+                lambda s: ((s.get("currentRun") or {}).get("shards") or {}).get("refused"),
+                timeout=60,
+            )
+            shards = seen["currentRun"]["shards"]
+            assert "exceeded quota: shard-quota" in shards["refused"]
+            assert shards["active"] == 1 and shards["total"] == 3
+            assert seen["currentRun"]["phase"] == "Scanning"
+            ready = next(c for c in seen["conditions"] if c["type"] == "Ready")
+            assert ready["reason"] != "PodCreationFailed"
+            (warning,) = cluster.api.wait_for(
+                lambda: cluster.events("partial", "ShardPodsRefused"), timeout=60
+            )
+            assert (
+                warning["type"] == "Warning" and "exceeded quota: shard-quota" in warning["message"]
+            )
+            quota.remove()
+            cluster.kubelet.paused = False
+            status = _finished(cluster, "partial")
+    finally:
+        cluster.kubelet.paused = False
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert status["lastRun"]["shards"]["succeeded"] == 3
+    assert "refused" not in status["lastRun"]["shards"]
+    assert len(cluster.events("partial", "ShardPodsRefused")) == 1
+    assert quota.hits > 0
+
+
 def test_an_overloaded_api_server_429_delays_the_sharded_run_but_duplicates_nothing(cluster):
     """API Priority and Fairness answers 429 to Job creates and status writes: the operator
     retries (kopf's handler retry, the next tick) and the run completes with one scan Job,

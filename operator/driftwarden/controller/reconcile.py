@@ -165,6 +165,8 @@ class Pass:
     job_creation: dict[str, Any] | None = None
     blocked: dict[str, str] = field(default_factory=dict)  # condition → why the Job policy refused
     promotion: Promotion | None = None  # a succeeded retraining Job moved the reference
+    # Why some shard pods of a scan Job cannot be created while its others run (quota).
+    refused: str | None = None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -211,6 +213,11 @@ def merge_patched(target: Any, patch: Any) -> Any:
 def _ready_message(status: Mapping[str, Any] | None) -> str | None:
     condition = get_condition((status or {}).get("conditions"), READY)
     return None if condition is None else condition.get("message")
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    """When an Event was last seen (aggregated Events move ``lastTimestamp``)."""
+    return parse_time(event.get("lastTimestamp") or event.get("eventTime"))
 
 
 def _condition_message(status: Mapping[str, Any] | None, kind: str) -> str | None:
@@ -500,7 +507,12 @@ class Reconciler:
         if monitor.suspend:
             status = suspended_status(monitor, status, now)
         status = blocked_status(status, work.blocked, now, monitor.generation)
-        status = self._with_shards(status, runs, newest, work.outcome)
+        status = self._with_shards(status, runs, newest, work.outcome, work.refused)
+        refused = ((status.get("currentRun") or {}).get("shards") or {}).get("refused")
+        if refused and not ((previous.get("currentRun") or {}).get("shards") or {}).get("refused"):
+            # Once per episode, not per refused pod: the run goes on, slower (posted after
+            # the status write, as every Event of a pass).
+            work.events.append(Event("Warning", "ShardPodsRefused", str(refused)))
         status = with_reference(monitor, previous, status, work.outcome, work.promotion, now)
         if problem and _ready_message(previous) != _ready_message(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
@@ -578,12 +590,21 @@ class Reconciler:
             return result_lost(run.name, run.slot, now)
         return None
 
-    async def _failed_create(self, job: Mapping[str, Any], now: datetime) -> Problem | None:
+    async def _failed_create(
+        self,
+        job: Mapping[str, Any],
+        now: datetime,
+        *,
+        since: datetime | None = None,
+        unasked: Problem | None = None,
+    ) -> Problem | None:
         """Why a Job has no pod, from the Job controller's FailedCreate Events (quota, service
         account, priority class, Pod Security admission …).
 
         Asked only once the Job has had no pod for a tick, and then at most once a tick:
-        a request for a problem, not a poll.
+        a request for a problem, not a poll; ``unasked`` is the answer when it was not asked.
+        ``since``: only Events seen after it count (a refusal older than the newest pod was
+        followed by a create that went through).
         """
         namespace, name = str(metadata_of(job).get("namespace") or ""), name_of(job)
         created = parse_time(metadata_of(job).get("creationTimestamp"))
@@ -592,10 +613,10 @@ class Reconciler:
             UTC
         )  # compared with server timestamps: wall time, not the schedule clock
         if created is None or now - created < tick:
-            return None
+            return unasked
         last = self._events_checked.get((namespace, name))
         if last is not None and now - last < tick:
-            return None
+            return unasked
         self._events_checked[(namespace, name)] = now
         if len(self._events_checked) > 10_000:  # bounded: forget the oldest half
             for key in sorted(self._events_checked, key=self._events_checked.__getitem__)[:5_000]:
@@ -604,8 +625,13 @@ class Reconciler:
             events = await self.api.job_events(namespace, name)
         except ApiException as error:
             log.warning("cannot read the Job's Events", extra={"job": name, "code": error.status})
-            return None
-        failed = [e for e in events if e.get("reason") == "FailedCreate"]
+            return unasked
+        failed = [
+            e
+            for e in events
+            if e.get("reason") == "FailedCreate"
+            and (since is None or (_event_time(e) or since) > since)
+        ]
         if not failed:
             return None
         newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
@@ -651,8 +677,49 @@ class Reconciler:
         problem = pod_problem(newest_pod(run.scan_pods))
         if problem is None and not run.scan_pods and not is_finished(scan):
             problem = await self._failed_create(scan, now)
+        elif problem is None and not is_finished(scan):
+            work.refused = await self._refused_shards(run, previous, now)
         as_run = {"metadata": {**metadata_of(scan), "name": run.name}, "status": scan.get("status")}
         return as_run, problem
+
+    async def _refused_shards(
+        self, run: Run, previous: Mapping[str, Any], now: datetime
+    ) -> str | None:
+        """Why some of a scan Job's shard pods cannot be created while its others run (a
+        quota admitting k of N pods): the run goes on, N/k times slower, so it is said.
+
+        Fewer live pods than the Job wants is what sends for the FailedCreate Events; only
+        refusals after the newest pod's creation count. Between asks (once a tick) the
+        previous pass's answer for this run stands, so the status does not flicker.
+        """
+        scan = run.scan
+        assert scan is not None
+        progress = shard_progress(scan, run.scan_pods)
+        # completions = parallelism = shards: every index not done yet wants a pod.
+        wanted = progress["total"] - progress["succeeded"]
+        live = [
+            p
+            for p in run.scan_pods
+            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and not metadata_of(p).get("deletionTimestamp")
+        ]
+        if len(live) >= wanted:
+            return None
+        current = previous.get("currentRun")
+        before = None
+        if isinstance(current, Mapping) and current.get("job") == run.name:
+            before = (current.get("shards") or {}).get("refused")
+        created = [parse_time(metadata_of(p).get("creationTimestamp")) for p in run.scan_pods]
+        since = max((t for t in created if t is not None), default=None)
+        unasked = (POD_CREATION_FAILED, str(before)) if before else None
+        found = await self._failed_create(scan, now, since=since, unasked=unasked)
+        if found is None:
+            return None
+        if found == unasked:
+            return str(before)
+        return "the Job controller cannot create some shard pods while the others run: " + (
+            found[1].removeprefix("the Job controller cannot create its pod: ")
+        )
 
     @staticmethod
     def _with_shards(
@@ -660,8 +727,10 @@ class Reconciler:
         runs: Mapping[str, Run],
         newest: Run | None,
         outcome: RunOutcome | None,
+        refused: str | None = None,
     ) -> dict[str, Any]:
-        """Shard progress on ``status.currentRun`` and on a ``lastRun`` recorded now."""
+        """Shard progress on ``status.currentRun`` (with ``refused``, why some of its shard
+        pods cannot be created) and on a ``lastRun`` recorded now."""
         current = status.get("currentRun")
         progress = None
         if (
@@ -671,6 +740,8 @@ class Reconciler:
             and current.get("job") == newest.name
         ):
             progress = shard_progress(newest.scan, newest.scan_pods)
+            if refused:
+                progress["refused"] = refused
         final = None
         recorded = runs.get(outcome.job) if outcome is not None else None
         if recorded is not None and recorded.scan is not None:
