@@ -25,6 +25,14 @@ def _states(opened):
     return {c.file.path.rsplit("/", 1)[-1]: c.state for c in opened.coverage()}
 
 
+def _write_with_a_null_timestamp(path):
+    """24 hourly rows whose fourth timestamp is null, as Parquet at ``path``."""
+    table = hourly_table(24)
+    ts = table.column("ts").to_pylist()
+    ts[3] = None
+    pq.write_table(table.set_column(0, "ts", pa.array(ts, pa.timestamp("us", "UTC"))), path)
+
+
 def test_whole_partial_and_outside_files(tmp_path):
     for day in range(3):  # one file a day, 24 hourly rows, row groups of 6 rows
         table = hourly_table(24, start=T0 + timedelta(days=day))
@@ -44,11 +52,7 @@ def test_whole_partial_and_outside_files(tmp_path):
 
 
 def test_null_timestamps_and_other_formats_are_never_whole(tmp_path):
-    table = hourly_table(24)
-    ts = table.column("ts").to_pylist()
-    ts[3] = None
-    nulls = table.set_column(0, "ts", pa.array(ts, pa.timestamp("us", "UTC")))
-    pq.write_table(nulls, tmp_path / "nulls.parquet")
+    _write_with_a_null_timestamp(tmp_path / "nulls.parquet")
     window = (T0 - timedelta(days=1), T0 + timedelta(days=2))
     assert _states(_open(tmp_path / "nulls.parquet", *window)) == {"nulls.parquet": "partial"}
     write(hourly_table(24), tmp_path / "csv" / "a.csv", "csv")
@@ -131,11 +135,7 @@ def test_kept_footers_are_not_read_again_and_a_rewritten_file_is_read(tmp_path):
 def test_footers_that_do_not_decide_are_left_to_arrow(tmp_path):
     """Null timestamps, or a file whose timestamp unit is not the dataset's: no kept
     statistics decide, Arrow places the file (reading its footer) as without them."""
-    table = hourly_table(24)
-    ts = table.column("ts").to_pylist()
-    ts[3] = None
-    nulls = table.set_column(0, "ts", pa.array(ts, pa.timestamp("us", "UTC")))
-    pq.write_table(nulls, tmp_path / "n.parquet")
+    _write_with_a_null_timestamp(tmp_path / "n.parquet")
     window = (T0 - timedelta(days=1), T0 + timedelta(days=3))
     learnt = _open(tmp_path / "n.parquet", *window).footer_facts()
     assert [f.ranges for f in learnt.values()] == [None]
