@@ -114,6 +114,26 @@ def profile_files(
     return profile
 
 
+def profile_shard(
+    dataset: OpenedDataset,
+    plan: Sequence[ColumnPlan],
+    categorical: Sequence[str],
+    options: ProfileOptions,
+    shard: tuple[int, int],
+    column_group: int,
+    edges: Mapping[str, NDArray[np.float64]] | None = None,
+) -> tuple[DatasetProfile, list[FileInfo]]:
+    """The profile of shard ``(index, count)`` of ``dataset``'s files in its window, and
+    those files: the files reaching into the window are placed from metadata alone, so
+    every shard computes the same placement and :func:`assign` deals the same shares."""
+    index, count = shard
+    placed = {c.file.path: c.state for c in dataset.coverage() if c.state != "outside"}
+    files = assign([info for info in dataset.files if info.path in placed], count)[index]
+    whole = {path for path, state in placed.items() if state == "whole"}
+    profile = profile_files(dataset, plan, categorical, options, files, column_group, whole, edges)
+    return profile, files
+
+
 def histogram_edges(
     reference: DatasetProfile, plan: Sequence[ColumnPlan], bins: int, flag: str
 ) -> dict[str, NDArray[np.float64]]:

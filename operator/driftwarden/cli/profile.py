@@ -45,11 +45,10 @@ from driftwarden.analysis.shards import (
     SCHEMA_METADATA,
     SHARD_PLACEHOLDER,
     WINDOW_METADATA,
-    assign,
     histogram_edges,
     load_profiles,
     parse_shard,
-    profile_files,
+    profile_shard,
     schema_text,
 )
 from driftwarden.cli.analyze import (
@@ -339,11 +338,8 @@ def _reference(
     if not args.reference_output:
         return _Reference(None, {"reference": "missing"})
     index, count = shard
-    placed = {c.file.path: c.state for c in reference.coverage() if c.state != "outside"}
-    files = assign([i for i in reference.files if i.path in placed], count)[index]
-    whole = {path for path, state in placed.items() if state == "whole"}
-    profiled = profile_files(
-        reference, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole
+    profiled, files = profile_shard(
+        reference, plan.columns, plan.categorical, options, shard, COLUMN_GROUP
     )
     profiled.metadata[REFERENCE_KEY_METADATA] = key
     profiled.metadata[REFERENCE_SHARD_METADATA] = [index, count]
@@ -403,14 +399,8 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         analysis = _analysis_config(args, manifest, promoted)
         found = _reference(args, analysis, dataset, plan, options, (index, count), bounds)
         edges, reference_facts = found.edges, found.facts
-    # The files that reach into the window, placed from metadata alone: every shard
-    # computes the same placement, so the deal below is the same in every shard.
-    placed = {c.file.path: c.state for c in dataset.coverage() if c.state != "outside"}
-    inside = [info for info in dataset.files if info.path in placed]
-    files = assign(inside, count)[index]
-    whole = {path for path, state in placed.items() if state == "whole"}
-    result = profile_files(
-        dataset, plan.columns, plan.categorical, options, files, COLUMN_GROUP, whole, edges
+    result, files = profile_shard(
+        dataset, plan.columns, plan.categorical, options, (index, count), COLUMN_GROUP, edges
     )
     if bounds is not None:
         result.metadata[WINDOW_METADATA] = window_document(source, bounds[1])
