@@ -65,6 +65,9 @@ def slim_job(job: Mapping[str, Any]) -> dict[str, Any]:
         "succeeded",
         "failed",
         "ready",
+        # Pods the Job counts that are going or gone: it made pods (monitor/creation.py).
+        "terminating",
+        "uncountedTerminatedPods",
         # Indexed Jobs (a sharded run's scan): the shard progress in the status.
         "completedIndexes",
         "failedIndexes",
