@@ -8,7 +8,8 @@
 # scripts/install-image-deps.sh, the same script the test suite runs into a
 # throwaway venv. Every package it installs comes from requirements/image.lock,
 # pinned with the sha256 of its files (scripts/lock-image-deps.sh makes it: run
-# it after changing PYTHON_IMAGE). The final stage is the same Python base plus
+# it after changing PYTHON_IMAGE). The builder also gets a C compiler for the
+# engine's kernels (driftwarden/native). The final stage is the same Python base plus
 # that venv only: no compiler, no pip, no build cache. It runs as UID/GID 65532,
 # writes nothing outside /tmp and works with a read-only root filesystem.
 #
@@ -24,6 +25,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PYTHONDONTWRITEBYTECODE=1
+# A C compiler for the engine's kernels (driftwarden/native); it stays in this stage.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/

@@ -19,7 +19,8 @@
 #      `pip check` then fails the build if the lock misses a dependency;
 #   5. remove pip, setuptools and wheel from VENV (the image runs, it never installs),
 #      and the test suites and C headers numpy, scipy and pyarrow ship (~60 MB);
-#   6. check the result: `driftwarden --version`, the operator's imports, no pip.
+#   6. check the result: `driftwarden --version`, the operator's imports, the compiled
+#      kernels (driftwarden/native: the build needs a C compiler), no pip.
 #
 # The lock is made by scripts/lock-image-deps.sh; see docs/install.md.
 set -euo pipefail
@@ -62,6 +63,10 @@ rm -rf "$site_packages/pyarrow/include"
 # `driftwarden run` imports the controller lazily: import it here so a missing
 # operator dependency fails the build, not the first pod start.
 "$venv_python" -c 'import driftwarden.controller.runner, driftwarden.cli.main'
+# The engine's compiled kernels are optional for a pip install but not for the image:
+# without them every analysis Job runs the slower numpy code (driftwarden/native).
+DRIFTWARDEN_NATIVE=1 "$venv_python" -c \
+  'from driftwarden import native; [native.load(name) for name in native.MODULES]'
 if "$venv_python" -c 'import pip' 2>/dev/null; then
   echo "pip is still importable from $venv" >&2
   exit 1

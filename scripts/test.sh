@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # System tools the tests drive for real: headless Chromium renders the HTML report.
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# A C compiler builds the engine's kernels (driftwarden/native); the suite tests them.
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} (apt-get)"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftwarden import native
 from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
@@ -668,6 +669,19 @@ def _keep_history(
     return page
 
 
+def _warn_without_kernels() -> None:
+    """Say so when the compiled kernels are missing: the results are the same, the run
+    slower (bench/RESULTS.md measures by how much)."""
+    lacking = native.missing()
+    if lacking:
+        log.warning(
+            "compiled kernels not built: running the numpy code, same results, slower; "
+            "reinstall driftwarden where a C compiler is available, or set "
+            "DRIFTWARDEN_NATIVE=0 to choose the numpy code",
+            extra={"missing": [f"driftwarden.native.{name}" for name in lacking]},
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``driftwarden analyze``; returns the exit code."""
     progress = None
@@ -686,6 +700,7 @@ def run(args: argparse.Namespace) -> int:
                 "current": redact(config.current.path),
             },
         )
+        _warn_without_kernels()
         report = analyze(
             config,
             window_end=_window_end(args.window_end, config),

@@ -25,6 +25,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from driftwarden import native
 from driftwarden.stats.distributions import chi2_sf, normal_sf
 from driftwarden.stats.kolmogorov import kolmogorov_sf, two_sample_exact_sf
 from driftwarden.stats.results import TestResult
@@ -320,8 +321,14 @@ def _ecdf_spread(n: int) -> NDArray[np.float64]:
     return spread
 
 
+_ECDF = native.load("_ecdf")
+
+
 def is_sorted(values: NDArray[np.float64]) -> bool:
-    """True when ``values`` is in ascending order (an O(n) check, no copy kept)."""
+    """True when ``values`` is in ascending order (an O(n) check, no copy kept; NaN
+    anywhere makes it False)."""
+    if _ECDF is not None and values.dtype == np.float64 and values.flags.c_contiguous:
+        return bool(_ECDF.is_sorted(values))
     return bool((values[1:] >= values[:-1]).all())
 
 
