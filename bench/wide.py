@@ -15,6 +15,12 @@ then runs, as fresh child processes and in turn:
   current file profiled (what the cache holds of it is dropped before each run:
   ``run.forget_current``), checked in each run's report.
 
+Children run with bytecode, as the image's (``pip install`` compiles it there): this
+workplace sets ``PYTHONDONTWRITEBYTECODE=1`` and an editable install, so without it every
+analyze compiled driftwarden's ~100 modules from source (~0.12 s of user time a run at
+main 31e682e, against an import of ~0.3 s; bench/RESULTS.md, addendum 16f). ``--source``
+measures that instead.
+
 Each child's wall time, CPU time and exact peak RSS come from ``os.wait4``. Prints
 one JSON line per measurement and a summary (medians, max RSS). Nothing here is
 asserted; the figures go into RESULTS.md by hand.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -100,9 +107,15 @@ def main() -> int:
     parser.add_argument("--features", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/driftwarden-bench-wide"))
+    parser.add_argument(
+        "--source", action="store_true", help="no bytecode: compile every module in every run"
+    )
     args = parser.parse_args()
     work: Path = args.workdir
     work.mkdir(parents=True, exist_ok=True)
+    if not args.source:  # the children inherit this environment (run.run_child)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     tag = f"n{args.rows}-f{args.features}"
     ref, cur = work / f"{tag}-reference.parquet", work / f"{tag}-current.parquet"
     write(ref, args.rows, args.features, 1, shifted=False)
@@ -116,7 +129,8 @@ def main() -> int:
     scan = [sys.executable, "-c", SCAN, str(cur)]
     scan_lean = [sys.executable, "-c", SCAN_LEAN, str(cur)]
     logs = work / f"{tag}-logs"
-    run_child(analyze, logs)  # warm-up: caches the reference profile, fills the page cache
+    # Warm-up: caches the reference profile, fills the page cache and the bytecode.
+    run_child(analyze, logs)
     results: dict[str, list[dict[str, float]]] = {"scan": [], "scan_lean": [], "analyze": []}
     for _ in range(args.repeat):
         for name, argv in (("scan", scan), ("scan_lean", scan_lean), ("analyze", analyze)):

@@ -93,8 +93,17 @@ def test_analyze_never_imports_scipy(tmp_path, methods):
 # for, with what each cost a run at 10^5 rows (bench/RESULTS.md, addendum 3): PyYAML
 # (~10 ms; only --config is YAML), numpy.ma (~7 ms; pulled in by np.unique and
 # pa.array(ndarray)), the thread pool (~2 ms; only multi-file datasets), run history
-# (~2 ms; only --history), and the operator and its commands.
+# (~2 ms; only --history), the operator and its commands, and spec.model's code
+# (~15 ms at 1,000 features, bench/RESULTS.md, addendum 16f; only with spec.model).
 _NOT_FOR_ANALYSIS = (
+    "driftwarden.analysis.model_settings",
+    "driftwarden.analysis.model_multivariate",
+    "driftwarden.analysis.model_predictions",
+    "driftwarden.analysis.model_rootcause",
+    "driftwarden.analysis.model_performance",
+    "driftwarden.model.importance",
+    "driftwarden.model.rootcause",
+    "driftwarden.stats.multivariate",
     "driftwarden.history",
     "driftwarden.cli.history",
     "yaml",

@@ -54,6 +54,22 @@ def test_dump_orders_keys_stably_whatever_the_insertion_order():
     ]
 
 
+def test_dump_orders_what_lies_inside_objects_already_in_order_and_changes_nothing():
+    # The feature's own keys are in written order, its scores and one finding's are not:
+    # the dump reorders those inside, and the prepared document keeps its own order.
+    from driftwarden.report.document import prepare_report
+
+    doc = report([feature("a", scores={"tvd": 0.2, "ks": 0.1, "psi": 0.3}), feature("b")])
+    doc["findings"] = [{"message": "m", "code": "C", "severity": "info", "feature": None}]
+    prepared = prepare_report(doc)
+    before = json.dumps(prepared)
+    loaded = json.loads(dump_report(prepared))
+    assert json.dumps(prepared) == before
+    assert list(loaded["features"][0]["scores"]) == ["psi", "ks", "tvd"]
+    assert list(loaded["findings"][0]) == ["severity", "code", "feature", "message"]
+    assert dump_report(prepared) == dump_report(json.loads(json.dumps(doc, sort_keys=True)))
+
+
 def test_dump_unknown_keys_follow_known_ones_alphabetically():
     doc = report([feature("a")], zeta=1, alpha=2)
     assert list(json.loads(dump_report(doc)))[-3:] == ["durationSeconds", "alpha", "zeta"]
@@ -103,6 +119,49 @@ def test_datetimes_become_utc_strings_and_naive_ones_are_refused():
 def test_values_without_json_form_are_refused_with_their_path():
     with pytest.raises(ReportError, match=r"\$\.features\[0\]\.score: a object value"):
         dump_report(report([feature("a", object(), drifted=False)]))
+
+
+def test_to_jsonable_converts_every_kind_of_value_as_the_path_carrying_walk_does():
+    # to_jsonable walks plain values by exact type and hands anything else to the walk
+    # that carries JSON paths: both must give the same values of the same types.
+    from collections import OrderedDict
+
+    from driftwarden.report.document import _to_jsonable
+
+    doc = {
+        "plain": [1, 2.5, -0.0, "a", None, True, False],
+        "nonFinite": [math.nan, math.inf, -math.inf, 1.0],
+        "tuple": (1, (2.0, "x"), [math.nan]),
+        "numpy": {"f": np.float64(0.5), "nan": np.float64("nan"), "i": np.int64(7),
+                  "b": np.bool_(True), "array": np.array([1.0, np.inf])},
+        "mapping": OrderedDict(b=1.5, a=[{"deep": (math.inf,)}]),
+        "time": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "big": 10**400,
+        "features": [{"name": "x", "scores": {"ks": 0.1, "psi": math.nan}}] * 3,
+    }  # fmt: skip
+    fast, slow = to_jsonable(doc), _to_jsonable(doc, "$")
+    assert json.dumps(fast) == json.dumps(slow)
+    assert fast["nonFinite"] == [None, None, None, 1.0]
+    assert fast["numpy"]["nan"] is None and type(fast["numpy"]["i"]) is int
+    assert fast["tuple"] == [1, [2.0, "x"], [None]]
+    assert fast["mapping"] == {"b": 1.5, "a": [{"deep": [None]}]}
+    assert fast["features"][0] is not doc["features"][0]  # a copy, not the caller's dicts
+
+
+@pytest.mark.parametrize(
+    ("bad", "path"),
+    [
+        (object(), r"\$\.features\[2\]\.scores\.ks: a object value"),
+        ({1: "a"}, r"\$\.features\[2\]\.scores\.ks: object key 1 is not a string"),
+        ([1.0, {2}], r"\$\.features\[2\]\.scores\.ks\[1\]: a set value"),
+        (datetime(2026, 1, 2), r"\$\.features\[2\]\.scores\.ks: datetime .* no time zone"),
+    ],
+)
+def test_a_value_without_json_form_deep_in_plain_values_is_named_by_its_path(bad, path):
+    doc = {"features": [{"scores": {"ks": 0.5}} for _ in range(3)]}
+    doc["features"][2]["scores"]["ks"] = bad
+    with pytest.raises(ReportError, match=path):
+        to_jsonable(doc)
 
 
 def test_report_error_is_a_value_error_and_a_driftwarden_error():

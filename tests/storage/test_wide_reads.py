@@ -64,3 +64,59 @@ def test_profile_of_column_groups_equals_the_one_pass_profile(tmp_path):
         a, b = whole.columns[name], grouped.columns[name]
         assert (a.rows, a.finite, a.mean, a.m2) == (b.rows, b.finite, b.mean, b.m2)
         np.testing.assert_array_equal(np.sort(a.sample), np.sort(b.sample))
+
+
+GROUP_COLUMNS = 64
+GROUP_BYTES = 20_000 * GROUP_COLUMNS * 8  # one column group of _wide(columns=256, rows=20_000)
+
+
+def test_the_next_column_group_decodes_while_this_one_is_read(tmp_path):
+    """Arrow decodes a group's 20,000 rows at once; the next group's scan starts when
+    the first batch of this one is taken, so its decoding overlaps the caller's work."""
+    import gc
+    import time
+
+    path, names, _ = _wide(tmp_path, columns=256, rows=20_000, row_group=5000)
+    opened = open_dataset(DatasetSource(str(path)), OPTS)
+    gc.collect()
+    before = pa.total_allocated_bytes()
+    batches = opened.batches(names, column_group=GROUP_COLUMNS)
+    first = next(batches)
+    assert first.schema.names == names[:GROUP_COLUMNS]
+    deadline = time.monotonic() + 30
+    # This group's decoded rows plus most of the next group's, without asking for more.
+    while pa.total_allocated_bytes() - before < 1.8 * GROUP_BYTES:
+        assert time.monotonic() < deadline, (
+            f"{pa.total_allocated_bytes() - before} bytes decoded: the next group is not read"
+        )
+        time.sleep(0.01)
+    assert sum(1 for _ in batches) == 4 * 4 - 1  # every batch still comes, once
+
+
+def _pool_peak(path, names, prefetch_bytes=None):
+    """The Arrow pool's peak while a fresh process reads ``path`` in column groups."""
+    import subprocess
+    import sys
+
+    script = f"""
+import pyarrow as pa
+import driftwarden.storage.dataset as storage
+if {prefetch_bytes!r} is not None:
+    storage.PREFETCH_BYTES = {prefetch_bytes!r}
+opened = storage.open_dataset(storage.DatasetSource({str(path)!r}), storage.StorageOptions())
+rows = sum(b.num_rows for b in opened.batches({names!r}, column_group={GROUP_COLUMNS}))
+assert rows == 20_000 * {len(names) // GROUP_COLUMNS}, rows
+print(pa.default_memory_pool().max_memory())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_reading_ahead_holds_at_most_two_column_groups(tmp_path):
+    path, names, _ = _wide(tmp_path, columns=256, rows=20_000, row_group=5000)
+    whole = 256 * 20_000 * 8
+    peak = _pool_peak(path, names)
+    assert peak <= 2.5 * GROUP_BYTES < whole  # this group and the next, never the file
+    # Without room to read ahead, one group at a time, as before.
+    assert _pool_peak(path, names, prefetch_bytes=GROUP_BYTES // 2) <= 1.5 * GROUP_BYTES

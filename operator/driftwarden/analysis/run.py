@@ -23,18 +23,6 @@ from driftwarden.analysis.incremental import (
     scan_file,
     store_footers,
 )
-from driftwarden.analysis.model_multivariate import (
-    multivariate_document,
-    row_features,
-    row_options,
-)
-from driftwarden.analysis.model_predictions import (
-    compare_model_columns,
-    only_columns,
-    plan_model_columns,
-    without_model_columns,
-)
-from driftwarden.analysis.model_rootcause import feature_importance, root_cause
 from driftwarden.analysis.plan import FeaturePlan, plan_features
 from driftwarden.analysis.reference import window_bounds
 from driftwarden.analysis.settings import RunConfig, SourceConfig
@@ -458,6 +446,8 @@ def _planned(loaded: LoadedProfiles, plan: FeaturePlan, flag: str) -> DatasetPro
             f"{flag}: the profiles lack column(s) {', '.join(wrong)} as this run compares them",
             hint="profile with the same spec.features (--config) as the analysis",
         )
+    from driftwarden.analysis.model_predictions import only_columns
+
     return only_columns(loaded.profile, plan.names)
 
 
@@ -545,10 +535,25 @@ def analyze(
     # spec.model.performance: its id, prediction and score columns are never features.
     performance = None if settings.model is None else settings.model.performance
     model = settings.model
+    if model is not None:
+        # Imported here, as the model's other modules: a plain feature-drift run loads
+        # none of them (~15 ms of every run's start-up at 1,000 features, addendum 16f).
+        from driftwarden.analysis.model_multivariate import (
+            multivariate_document,
+            row_features,
+            row_options,
+        )
+        from driftwarden.analysis.model_predictions import (
+            compare_model_columns,
+            only_columns,
+            plan_model_columns,
+            without_model_columns,
+        )
+        from driftwarden.analysis.model_rootcause import feature_importance, root_cause
     plan = plan_features(
         _schema(reference, reference_profiles),
         _schema(current, current_profiles),
-        without_model_columns(settings.features, model),
+        settings.features if model is None else without_model_columns(settings.features, model),
         not_features=not_features_of(reference, config.reference, reference_profiles)
         | not_features_of(current, config.current, current_profiles)
         | set(performance.columns if performance is not None else ()),
@@ -564,7 +569,8 @@ def analyze(
     multivariate = settings.model.multivariate if settings.model is not None else None
     # Features only: prediction and target columns are the model's, not its inputs.
     joint = () if multivariate is None else row_features(features_plan, multivariate, findings)
-    options = row_options(options, multivariate, joint)
+    if multivariate is not None:
+        options = row_options(options, multivariate, joint)
     ref_files: Counts | None = None
     if reference_profiles is not None:
         ref_profile = _planned(reference_profiles, plan, "--reference-profiles")
@@ -754,5 +760,7 @@ def analyze(
         "durationSeconds": round(time.monotonic() - started, 3),
     }
     # spec.model's root cause (analysis/model_rootcause.py): last, it reads the other sections.
-    report["rootCause"] = root_cause(report, importance, settings.profile.sample_size)
+    report["rootCause"] = (
+        None if importance is None else root_cause(report, importance, settings.profile.sample_size)
+    )
     return report

@@ -465,9 +465,6 @@ def parse_storage(spec: Any, where: str = "spec.storage") -> StorageConfig:
 
 def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
     """Parse the analysis-relevant parts of a DriftMonitor spec."""
-    # model_settings builds on this module's readers, so it is imported here, not at the top.
-    from driftwarden.analysis.model_settings import parse_model
-
     spec = as_mapping(spec, "spec")
     if "reference" not in spec or "current" not in spec:
         missing = [k for k in ("reference", "current") if k not in spec]
@@ -490,10 +487,20 @@ def parse_run_config(spec: Mapping[str, Any]) -> RunConfig:
             detection=parse_detection(spec.get("detection")),
             features=parse_features(spec.get("features")),
             profile=parse_profile(spec.get("profile")),
-            model=parse_model(spec.get("model")),
+            model=_parse_model(spec.get("model")),
         ),
         output=output,
     )
+
+
+def _parse_model(section: Any) -> ModelSettings | None:
+    """``spec.model``; None without one."""
+    if section is None:
+        return None  # without importing the model's settings: a plain run never needs them
+    # model_settings builds on this module's readers, so it is imported here, not at the top.
+    from driftwarden.analysis.model_settings import parse_model
+
+    return parse_model(section)
 
 
 # ---------------------------------------------------------------- reference modes

@@ -28,7 +28,7 @@ from types import ModuleType
 from driftwarden.errors import ConfigError
 
 # The kernel modules this package ships, as built by setuptools.
-MODULES = ("_ecdf",)
+MODULES = ("_ecdf", "_profile")
 _ENV = "DRIFTWARDEN_NATIVE"
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from driftwarden import native
 from driftwarden.profile.numeric import NumericProfile
 from driftwarden.profile.sampling import bottom_k
 
@@ -40,6 +41,8 @@ from driftwarden.profile.sampling import bottom_k
 RESERVE_SHARE = 8
 # Under this many times the kept rows, the per-batch selection keeps most rows anyway.
 MIN_STREAM_FACTOR = 2
+# The gather in C (native/_profile.c): numpy's fancy indexing costs ~2x at ~37% kept.
+_kernel = native.load("_profile")
 
 
 class ReserveExhausted(Exception):
@@ -76,7 +79,10 @@ class _Growing:
     def append_taken(self, values: NDArray[np.float64], positions: NDArray[np.intp]) -> None:
         """Append ``values[positions]``."""
         end = self._reserve(positions.size)
-        self.data[self.size : end] = values[positions]
+        if _kernel is not None:
+            _kernel.take(values, positions, self.data, self.size)
+        else:
+            self.data[self.size : end] = values[positions]
         self.size = end
 
     def _reserve(self, count: int) -> int:

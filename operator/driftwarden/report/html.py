@@ -48,6 +48,8 @@ def _e(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
+    if type(value) is float:  # the common case first: ~18,000 calls at 1,000 features
+        return math.isfinite(value)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

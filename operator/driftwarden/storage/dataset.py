@@ -50,6 +50,12 @@ MIN_BATCH_SIZE = 1024
 # peak memory bounded by a row group or two while the profile code, not the reader,
 # is the bottleneck (bench/RESULTS.md).
 BATCH_READAHEAD = 2
+# The next scan (column group or file) starts while the current one is consumed when it
+# decodes at most this many bytes ahead: Arrow decodes a scan's rows up to
+# BATCH_READAHEAD x batch_size at once (a whole 10^5-row file of a column group), and the
+# caller, waiting for each new scan, left the decoding threads idle while it profiled
+# (bench/RESULTS.md, addendum 16). Peak memory grows by at most this much.
+PREFETCH_BYTES = BATCH_BYTES
 # Schemas are read per file; on object storage each read is a round trip, so
 # overlap them (Arrow releases the GIL during the I/O).
 _SCHEMA_READERS = 16
@@ -197,9 +203,16 @@ class OpenedDataset:
         but 0.83 GiB at 10^7 in bench/); Arrow still decodes columns in parallel
         within a file. The tag tells which file was being read when a decoding error
         surfaces.
+
+        A scan (one file's column group) is started once the one before it has given its
+        first batch, when what it decodes ahead is small (:func:`_prefetch`): Arrow then
+        decodes the next column group while the caller works on this one's batches.
         """
-        for fragment in fragments:
-            for names in groups:
+        scans = [(fragment, names) for fragment in fragments for names in groups]
+
+        def start(at: int) -> Iterator[pa.RecordBatch]:
+            fragment, names = scans[at]
+            try:
                 scanner = ds.Scanner.from_fragment(
                     fragment,
                     schema=dataset.schema,
@@ -210,8 +223,25 @@ class OpenedDataset:
                     use_threads=True,
                     fragment_scan_options=_scan_options(fragment, local),
                 )
-                for batch in scanner.to_batches():
-                    yield fragment.path, batch
+                # Arrow starts decoding when the iterator is made, not at its first next().
+                return iter(scanner.to_batches())
+            except (OSError, pa.ArrowException) as exc:
+                # Raised when that scan's turn comes, so the error is tagged with its file.
+                return _failing(exc)
+
+        types = {id(names): [dataset.schema.field(n).type for n in names] for names in groups}
+        pending: Iterator[pa.RecordBatch] | None = None
+        for at, (fragment, _) in enumerate(scans):
+            current = pending if pending is not None else start(at)
+            pending = None
+            following = scans[at + 1] if at + 1 < len(scans) else None
+            ahead = following is not None and _prefetch(
+                following[0], types[id(following[1])], batch_size
+            )
+            for batch in current:
+                if ahead and pending is None:
+                    pending = start(at + 1)
+                yield fragment.path, batch
 
     def coverage(self) -> list[FileCoverage]:
         """Where each file lies against the time window, proved from metadata only.
@@ -824,9 +854,38 @@ def batch_rows(types: Sequence[pa.DataType]) -> int:
     Variable-width columns count 8 bytes a value (their offsets; dictionary-encoded
     strings are indices). Between ``MIN_BATCH_SIZE`` and ``DEFAULT_BATCH_SIZE``.
     """
-    width = sum(max(getattr(t, "bit_width", 64) // 8, 1) if _fixed(t) else 8 for t in types)
-    rows = BATCH_BYTES // max(width, 1)
+    rows = BATCH_BYTES // max(_row_width(types), 1)
     return int(min(DEFAULT_BATCH_SIZE, max(MIN_BATCH_SIZE, rows)))
+
+
+def _row_width(types: Sequence[pa.DataType]) -> int:
+    """Bytes a row of these columns takes, as :func:`batch_rows` counts them."""
+    return sum(max(getattr(t, "bit_width", 64) // 8, 1) if _fixed(t) else 8 for t in types)
+
+
+def _prefetch(fragment: ds.Fragment, types: Sequence[pa.DataType], batch_size: int) -> bool:
+    """Whether a scan of ``fragment``'s columns of ``types`` may start before its turn:
+    only when it decodes at most ``PREFETCH_BYTES`` ahead. Arrow's Parquet scan reads row
+    groups ahead until it holds ``BATCH_READAHEAD * batch_size`` rows (dataset/file_parquet.cc),
+    so up to that plus one row group, never more than the file. Other formats: never
+    (no row counts before the scan)."""
+    if not isinstance(fragment, ds.ParquetFileFragment):
+        return False
+    try:
+        metadata = fragment.metadata  # the footer, already read to open the dataset
+    except (OSError, pa.ArrowException):
+        return False  # the scan itself, in its turn, says why
+    largest = max(
+        (metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)), default=0
+    )
+    rows = min(metadata.num_rows, BATCH_READAHEAD * batch_size + largest)
+    return rows * _row_width(types) <= PREFETCH_BYTES
+
+
+def _failing(exc: BaseException) -> Iterator[pa.RecordBatch]:
+    """An iterator that raises ``exc`` when first asked for a batch."""
+    raise exc
+    yield  # a generator: the raise waits for the first next()
 
 
 def _fixed(data_type: pa.DataType) -> bool:

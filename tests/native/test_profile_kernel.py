@@ -1,0 +1,157 @@
+"""driftwarden.native._profile against the numpy code it replaces and against exact sums.
+
+Counts, extremes and gathered values must be identical to numpy's; the shifted sums
+within the bound the kernel's docstring states (any summation order's)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from driftwarden import native
+from driftwarden.profile.numeric import _add_histogram
+
+kernel = native.load("_profile")
+pytestmark = pytest.mark.skipif(kernel is None, reason="compiled kernels off or not built")
+
+FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
+ANY = st.floats(allow_nan=True, allow_infinity=True, width=64)
+# Few distinct values: ties with the edges, signed zeros.
+TIES = st.sampled_from([-2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 3.0])
+EPS = 2.0**-53
+
+
+def _sizes():
+    # Around the kernel's block (512) and lane (8) sizes, and a few long ones.
+    return st.one_of(st.integers(1, 40), st.integers(500, 530), st.integers(1020, 1100))
+
+
+def _exact(values: np.ndarray) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """Σ(v − v0) and Σ(v − v0)² exactly, and the bounds the kernel promises for them."""
+    shift = Fraction(float(values[0]))
+    terms = [Fraction(float(v)) - shift for v in values]
+    n = len(terms)
+    absolute = sum(abs(t) for t in terms)
+    squares = sum(t * t for t in terms)
+    # (n − 1) additions plus the rounding of each difference (and of each square), and
+    # per term the absolute error of a result below the normal range (2^-1074).
+    tiny = n * Fraction(2) ** -1074
+    return sum(terms), squares, (n + 1) * EPS * absolute + tiny, (n + 3) * EPS * squares + tiny
+
+
+def _check(values: np.ndarray, edges: np.ndarray) -> None:
+    counts = np.arange(edges.size + 1, dtype=np.int64)  # added to, not overwritten
+    expected = counts.copy()
+    result = kernel.observe(values, edges, counts)
+    if not np.isfinite(values).all():
+        assert result is None
+        assert counts.tolist() == expected.tolist()  # untouched: numpy redoes the batch
+        return
+    with np.errstate(over="ignore"):
+        overflow = not np.isfinite(np.einsum("i,i->", values - values[0], values - values[0]))
+    if overflow:
+        assert result is None
+        return
+    assert result is not None
+    lo, hi, s1, s2 = result
+    assert (lo, hi) == (values.min(), values.max())
+    _add_histogram(expected, values, edges)
+    assert counts.tolist() == expected.tolist()
+    total, squares, bound1, bound2 = _exact(values)
+    assert abs(Fraction(s1) - total) <= bound1
+    assert abs(Fraction(s2) - squares) <= bound2
+
+
+@given(
+    hnp.arrays(np.float64, _sizes(), elements=FINITE),
+    hnp.arrays(np.float64, st.integers(0, 12), elements=FINITE),
+)
+def test_observe_equals_numpy_and_exact_sums_on_any_finite_values(values, edges):
+    _check(values, np.sort(edges))
+
+
+@given(
+    hnp.arrays(np.float64, _sizes(), elements=TIES),
+    hnp.arrays(np.float64, st.integers(0, 6), elements=TIES),
+)
+def test_observe_counts_ties_and_signed_zeros_as_numpy_on_any_edges(values, edges):
+    # Unsorted and repeated edges too: the counts follow numpy's formula whatever they are.
+    _check(values, edges)
+
+
+@given(hnp.arrays(np.float64, _sizes(), elements=ANY), st.integers(0, 1_000_000))
+def test_observe_refuses_non_finite_batches_without_changing_the_counts(values, seed):
+    rng = np.random.default_rng(seed)
+    values[rng.integers(values.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    _check(values, np.array([-1.0, 0.0, 1.0]))
+
+
+@given(st.integers(1, 3000), st.integers(0, 1_000_000))
+def test_moments_with_mean_1e9_and_spread_1_stay_within_the_bound(n, seed):
+    values = 1e9 + np.random.default_rng(seed).normal(0, 1, n)
+    _check(values, np.quantile(values, [0.1, 0.5, 0.9]))
+
+
+def test_moments_of_a_long_batch_are_close_to_exact_in_practice():
+    # The stated bound is any order's; blocked lanes do far better: ~1e-14 relative.
+    values = 1e9 + np.random.default_rng(7).normal(0, 1, 20_000)
+    _, _, s1, s2 = kernel.observe(values, None, None)
+    total, squares, _, _ = _exact(values)
+    assert abs(Fraction(s2) - squares) <= 1e-13 * squares
+    assert abs(Fraction(s1) - total) <= 1e-13 * sum(
+        abs(Fraction(v) - Fraction(values[0])) for v in values
+    )
+
+
+def test_observe_handles_many_edges_and_huge_offsets():
+    values = np.random.default_rng(3).normal(0, 1, 5000) * 1e300
+    _check(values, np.linspace(-3e300, 3e300, 200))  # more edges than the stack holds
+    _check(np.array([-1e308, 1e308]), np.array([0.0]))  # the square overflows
+
+
+def test_observe_refuses_wrong_arguments_by_name():
+    values = np.arange(4.0)
+    with pytest.raises(ValueError, match="values is empty"):
+        kernel.observe(np.empty(0), None, None)
+    with pytest.raises(ValueError, match="counts has 3 bins for 3 edges"):
+        kernel.observe(values, np.arange(3.0), np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="both be given"):
+        kernel.observe(values, np.arange(3.0), None)
+    with pytest.raises(TypeError, match="observe: counts: expected a contiguous writable int64"):
+        counts = np.zeros(4, np.int64)
+        counts.flags.writeable = False
+        kernel.observe(values, np.arange(3.0), counts)
+    with pytest.raises(TypeError, match="observe: values: expected float64 values"):
+        kernel.observe(np.arange(4), None, None)
+
+
+@given(
+    hnp.arrays(np.float64, st.integers(0, 600), elements=ANY),
+    st.integers(0, 1_000_000),
+    st.integers(0, 5),
+)
+def test_take_gathers_what_fancy_indexing_does(values, seed, offset):
+    rng = np.random.default_rng(seed)
+    positions = np.flatnonzero(rng.random(values.size) < 0.37)
+    out = np.full(offset + positions.size + 3, 7.0)
+    expected = out.copy()
+    expected[offset : offset + positions.size] = values[positions]
+    kernel.take(values, positions, out, offset)
+    assert out.tobytes() == expected.tobytes()  # NaN payloads and signed zeros too
+
+
+def test_take_refuses_positions_outside_the_values_or_the_output():
+    values, out = np.arange(5.0), np.zeros(4)
+    with pytest.raises(ValueError, match=r"positions\[1\] = 5 is outside values \(size 5\)"):
+        kernel.take(values, np.array([0, 5]), out, 0)
+    with pytest.raises(ValueError, match=r"positions\[0\] = -1 is outside"):
+        kernel.take(values, np.array([-1]), out, 0)
+    with pytest.raises(ValueError, match="3 values do not fit at offset 2 of out"):
+        kernel.take(values, np.array([0, 1, 2]), out, 2)
+    with pytest.raises(TypeError, match="take: out: expected a contiguous writable float64"):
+        kernel.take(values, np.array([0]), np.zeros(4)[::2], 0)
