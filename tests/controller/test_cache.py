@@ -32,6 +32,20 @@ def test_slim_job_keeps_what_the_reconciler_reads_and_drops_the_template():
     assert slim["status"] == {"active": 1}
 
 
+def test_slim_job_keeps_the_pods_a_job_counts_going_or_gone():
+    """What says a Job made pods (monitor/creation.py): terminating ones, and finished ones
+    the Job controller has not counted yet."""
+    job = _job()
+    job["status"] = {
+        "terminating": 1,
+        "uncountedTerminatedPods": {"failed": ["p"], "succeeded": []},
+    }
+    assert slim_job(job)["status"] == {
+        "terminating": 1,
+        "uncountedTerminatedPods": {"failed": ["p"]},
+    }
+
+
 def test_slim_pod_keeps_phase_conditions_and_container_states():
     pod = {
         "metadata": {"name": "p", "labels": {"job-name": "churn-1"}},

@@ -25,6 +25,11 @@ def _metrics(reconciler) -> str:
     return generate_latest(reconciler.metrics.registry).decode()
 
 
+def _event_reads(cluster) -> list:
+    """The operator's reads of a Job's Events (FailedCreate)."""
+    return [r for r in cluster.api.requests if r.plural == "events" and r.method == "GET"]
+
+
 def _job_posts(cluster) -> list:
     return [
         r
@@ -92,7 +97,7 @@ def test_pods_that_cannot_be_created_are_reported_from_the_jobs_events(cluster):
         status=403,
         message='pods "{name}" is forbidden: exceeded quota: pod-quota, requested: pods=1',
     )
-    with cluster.operator():
+    with cluster.operator() as reconciler:
         cluster.monitor("no-pods")
         status = cluster.wait_status(
             "no-pods",
@@ -101,6 +106,21 @@ def test_pods_that_cannot_be_created_are_reported_from_the_jobs_events(cluster):
         assert "exceeded quota: pod-quota" in _condition(status, "Ready")["message"]
         assert status["phase"] == "Running"
         cluster.api.wait_for(lambda: cluster.events("no-pods", "AnalysisStuck"))
+        # Passes go by between the reads of the Job's Events (one a tick): the run stays
+        # stuck and is said so once, Ready never flipping back in between.
+        reads, passes = len(_event_reads(cluster)), reconciler.passes
+        cluster.api.wait_for(
+            lambda: len(_event_reads(cluster)) >= reads + 3 and reconciler.passes >= passes + 10,
+            timeout=30,
+        )
+        readies = [
+            str(w.body) for w in cluster.api.writes("driftmonitors", subresource="status")
+            if "'Ready'" in str(w.body)
+        ]  # fmt: skip
+        stuck = next(i for i, body in enumerate(readies) if "PodCreationFailed" in body)
+        assert all("PodCreationFailed" in body for body in readies[stuck:]), readies[stuck:]
+        assert _condition(cluster.status("no-pods"), "Ready")["reason"] == "PodCreationFailed"
+    assert len(cluster.events("no-pods", "AnalysisStuck")) == 1
 
 
 def test_unschedulable_pod_is_reported_with_the_schedulers_message(cluster):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from driftwarden.sources import without_source
 from tests.controller.conftest import NAMESPACE, G, P, V, _put
 from tests.kubeapi.kubelet import Outcome, keep_running
@@ -525,22 +527,39 @@ def test_shard_pods_refused_by_a_quota_are_reported_and_the_scan_goes_on_once_al
     assert quota.hits > 0
 
 
-def test_a_quota_admitting_some_shard_pods_is_reported_while_the_others_run(cluster):
-    """A quota admitting 1 of 3 shard pods: the run goes on (no failure, Ready untouched) and
-    says so once, currentRun.shards.refused and one ShardPodsRefused Warning with the
-    quota's message; once the quota frees up every shard runs and the run succeeds."""
-    current = _data(cluster)
-    index = "batch.kubernetes.io/job-completion-index"
-    quota = cluster.api.refuse(
+def _refused(status: dict) -> str | None:
+    return ((status.get("currentRun") or {}).get("shards") or {}).get("refused")
+
+
+def _pod_reads(cluster) -> list:
+    """The operator's reads of a Job's pods past its watch (``controller-uid`` selector)."""
+    return [
+        r
+        for r in cluster.api.requests
+        if r.plural == "pods" and not r.is_watch and "controller-uid" in str(r.query)
+    ]
+
+
+def _admit_shard_zero_only(cluster):
+    """A quota (403 exceeded quota) admitting shard 0's pod and refusing the others'."""
+    return cluster.api.refuse(
         NAMESPACE,
         "pods",
         status=403,
         message='pods "{name}" is forbidden: exceeded quota: shard-quota, requested: pods=1',
         match=lambda pod: (
             (pod["metadata"].get("labels") or {}).get(LABEL_PHASE) == "scan"
-            and (pod["metadata"].get("annotations") or {}).get(index) != "0"
+            and (pod["metadata"].get("annotations") or {}).get(INDEX) != "0"
         ),
     )
+
+
+def test_a_quota_admitting_some_shard_pods_is_reported_while_the_others_run(cluster):
+    """A quota admitting 1 of 3 shard pods: the run goes on (no failure, Ready untouched) and
+    says so once, currentRun.shards.refused and one ShardPodsRefused Warning with the
+    quota's message; once the quota frees up every shard runs and the run succeeds."""
+    current = _data(cluster)
+    quota = _admit_shard_zero_only(cluster)
     cluster.kubelet.paused = True  # shard 0 holds its place in the quota meanwhile
     try:
         with cluster.operator():
@@ -572,6 +591,69 @@ def test_a_quota_admitting_some_shard_pods_is_reported_while_the_others_run(clus
     assert "refused" not in status["lastRun"]["shards"]
     assert len(cluster.events("partial", "ShardPodsRefused")) == 1
     assert quota.hits > 0
+    # Some shard pods ran all along: never stuck (the Events were posted long before the run
+    # finished, so waiting for it waited for them).
+    assert not cluster.events("partial", "AnalysisStuck")
+    assert not [c for c in status["conditions"] if c["reason"] == "PodCreationFailed"], status[
+        "conditions"
+    ]
+
+
+@pytest.mark.parametrize(
+    "lagging", [("pods",), ("pods", "jobs")], ids=["pod-watch-lags", "job-and-pod-watches-lag"]
+)
+def test_a_partially_admitted_scan_is_not_stuck_while_the_operators_watches_lag(cluster, lagging):
+    """One Job-controller sync creates shard 0's pod and is refused shard 1's (FailedCreate),
+    and the operator's watch of pods (and of Jobs) has not shown it yet: the Events it reads
+    are ahead of its watches. The scan made a pod, so it is not stuck (the Job's status
+    counts it; else the Job's pods read after the Events show it): no PodCreationFailed, no
+    AnalysisStuck, the refusal reported as currentRun.shards.refused; once the watches catch
+    up and the quota frees up, the run succeeds."""
+    current = _data(cluster)
+    quota = _admit_shard_zero_only(cluster)
+    cluster.kubelet.paused = True
+    holds = [cluster.api.hold_watch(plural) for plural in lagging]
+
+    def ready(status: dict) -> dict:
+        return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+
+    try:
+        with cluster.operator():
+            cluster.monitor("lagging", current=current, job={"parallelism": 3})
+            # The server holds shard 0's pod and the refusal of shard 1 ...
+            cluster.api.wait_for(
+                lambda: _pods(cluster, "lagging") and cluster.api.events(NAMESPACE, reason="FailedCreate"),
+                timeout=60,
+            )  # fmt: skip
+            # ... and the operator has read the Events since, twice: it said stuck, or the
+            # refusal (the Job's status counts shard 0), or it read the Job's pods (the
+            # watch of Jobs lags too) and found shard 0's.
+            cluster.api.wait_for(
+                lambda: (
+                    ready(cluster.status("lagging")).get("reason") == "PodCreationFailed"
+                    or _refused(cluster.status("lagging"))
+                    or len(_pod_reads(cluster)) >= 2
+                ),
+                timeout=60,
+            )
+            seen = cluster.status("lagging")
+            assert ready(seen).get("reason") != "PodCreationFailed", ready(seen)
+            assert all(hold.delayed > 0 for hold in holds)  # the watches did lag the Events
+            if "jobs" not in lagging:
+                assert "exceeded quota: shard-quota" in _refused(
+                    cluster.wait_status("lagging", _refused)
+                )
+            for hold in holds:
+                hold.release()
+            quota.remove()
+            cluster.kubelet.paused = False
+            status = _finished(cluster, "lagging")
+    finally:
+        for hold in holds:
+            hold.release()
+        cluster.kubelet.paused = False
+    assert status["lastRun"]["outcome"] == "Succeeded", status["lastRun"]
+    assert not cluster.events("lagging", "AnalysisStuck")
 
 
 def test_an_overloaded_api_server_429_delays_the_sharded_run_but_duplicates_nothing(cluster):

@@ -47,6 +47,7 @@ from .selectors import (
 )
 from .validation import ApiError, bad_request
 from .versions import TARGET_CONDITIONS_SINCE, parse_version, version_info
+from .watchlag import WatchHold, WatchHolds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -147,6 +148,7 @@ class KubeAPIServer:
       compact(), wait_for(predicate, timeout=10)
       set_pod_log(namespace, name, text), start_job(...), complete_job(...)
       refuse(namespace, plural, ...), inject(status, ...), server_version, set_version(v)
+      hold_watch(plural, group=None) -> WatchHold (.release()): that resource's watches lag
       advance_clock(seconds), gc_pod(namespace, name)
       job_controller, kubelet, pod_gc, ttl_controller (the in-server controllers)
     """
@@ -168,6 +170,7 @@ class KubeAPIServer:
         self.token = token if token is not None else "kubeapi-" + secrets.token_hex(8)
         self.core = Core(history_size=history_size, pod_grace_cap=pod_grace_cap)
         self.faults = Faults()
+        self.watch_holds = WatchHolds()
         if server_version is not None:
             self.core.version = parse_version(server_version)
         self.bookmark_interval = bookmark_interval
@@ -268,6 +271,7 @@ class KubeAPIServer:
         self._thread = None
 
     async def _shutdown(self) -> None:
+        self.watch_holds.release_all()  # held watches end like the others
         self.kubelet.stop()
         ticker = getattr(self, "_ticker", None)
         if ticker is not None:
@@ -643,6 +647,12 @@ class KubeAPIServer:
         return self.faults.inject(status, method=method, plural=plural, namespace=namespace,
                                   path=path, count=count, retry_after=retry_after, message=message,
                                   when=when)  # fmt: skip
+
+    def hold_watch(self, plural: str, *, group: str | None = None) -> WatchHold:
+        """Hold back every watch of ``plural`` (``group``: None for any): its object events
+        wait, in order, until ``.release()``, while the store, GET, LIST and other resources'
+        watches go on, as a lagging informer sees a real cluster (``watchlag.py``)."""
+        return self.watch_holds.hold(plural, group)
 
     # -- controllers: clock, pod GC ----------------------------------------------
 
@@ -1276,6 +1286,19 @@ class KubeAPIServer:
         async def send(event: dict[str, Any]) -> None:
             await response.write(json.dumps(event).encode() + b"\n")
 
+        async def send_object(event: dict[str, Any]) -> None:
+            # A held watch (hold_watch) lags: the event waits, and the ones after it queue.
+            hold = self.watch_holds.holding(rt.plural, rt.group)
+            if hold is not None:
+                hold.delayed += 1
+            while hold is not None:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise ConnectionResetError("the client went away while the watch was held")
+                await asyncio.sleep(0.02)
+                hold = self.watch_holds.holding(rt.plural, rt.group)
+            await send(event)
+
         def bookmark(extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
             meta: dict[str, Any] = {"resourceVersion": str(core.resource_version)}
             if extra_annotations:
@@ -1290,7 +1313,7 @@ class KubeAPIServer:
                 await send({"type": "ERROR", "object": error})
                 return response
             for event in initial:
-                await send(event)
+                await send_object(event)
             if send_initial:
                 await send(bookmark({"k8s.io/initial-events-end": "true"}))
             deadline = loop.time() + timeout
@@ -1318,7 +1341,7 @@ class KubeAPIServer:
                     continue
                 view = core.watch_view(rt, ns, labels, fields, item)
                 if view is not None:
-                    await send(view)
+                    await send_object(view)
         except ConnectionError:
             pass
         finally:

@@ -54,6 +54,22 @@ def test_dump_orders_keys_stably_whatever_the_insertion_order():
     ]
 
 
+def test_dump_orders_what_lies_inside_objects_already_in_order_and_changes_nothing():
+    # The feature's own keys are in written order, its scores and one finding's are not:
+    # the dump reorders those inside, and the prepared document keeps its own order.
+    from driftwarden.report.document import prepare_report
+
+    doc = report([feature("a", scores={"tvd": 0.2, "ks": 0.1, "psi": 0.3}), feature("b")])
+    doc["findings"] = [{"message": "m", "code": "C", "severity": "info", "feature": None}]
+    prepared = prepare_report(doc)
+    before = json.dumps(prepared)
+    loaded = json.loads(dump_report(prepared))
+    assert json.dumps(prepared) == before
+    assert list(loaded["features"][0]["scores"]) == ["psi", "ks", "tvd"]
+    assert list(loaded["findings"][0]) == ["severity", "code", "feature", "message"]
+    assert dump_report(prepared) == dump_report(json.loads(json.dumps(doc, sort_keys=True)))
+
+
 def test_dump_unknown_keys_follow_known_ones_alphabetically():
     doc = report([feature("a")], zeta=1, alpha=2)
     assert list(json.loads(dump_report(doc)))[-3:] == ["durationSeconds", "alpha", "zeta"]

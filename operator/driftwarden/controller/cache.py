@@ -65,14 +65,19 @@ def slim_job(job: Mapping[str, Any]) -> dict[str, Any]:
         "succeeded",
         "failed",
         "ready",
+        # Pods going, the Job made pods (monitor/creation.py).
+        "terminating",
         # Indexed Jobs (a sharded run's scan): the shard progress in the status.
         "completedIndexes",
         "failedIndexes",
     )
-    return {
-        "metadata": _slim_meta(job.get("metadata") or {}),
-        "status": {k: status[k] for k in keep if k in status},
-    }
+    slim = {k: status[k] for k in keep if k in status}
+    # Finished pods not counted yet: made pods too. Kept only when it names one (it is
+    # {} on nearly every Job).
+    uncounted = status.get("uncountedTerminatedPods")
+    if isinstance(uncounted, Mapping) and any(uncounted.values()):
+        slim["uncountedTerminatedPods"] = {k: v for k, v in uncounted.items() if v}
+    return {"metadata": _slim_meta(job.get("metadata") or {}), "status": slim}
 
 
 def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:

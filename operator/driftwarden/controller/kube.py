@@ -166,6 +166,18 @@ class KubeApi:
         )
         return list(result.get("items") or [])
 
+    async def job_pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]:
+        """The pods the API server holds for one Job now (label ``controller-uid``, which the
+        Job controller sets on every pod in every version), past the operator's watch.
+
+        Called only for a Job whose FailedCreate Events were just read while the watch showed
+        none of its pods: the check that no pod was made before calling it stuck.
+        """
+        result = await self._call(
+            self.core.list_namespaced_pod, namespace, label_selector=f"controller-uid={job_uid}"
+        )
+        return list(result.get("items") or [])
+
     async def server_version(self) -> tuple[int, int] | None:
         """(major, minor) of the API server from ``/version``; None when it cannot be read."""
         try:

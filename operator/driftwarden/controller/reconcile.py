@@ -65,6 +65,13 @@ from driftwarden.monitor import (
     suspended_status,
 )
 from driftwarden.monitor.backoff import POLICY_CAP, may_attempt, record_failure
+from driftwarden.monitor.creation import (
+    newest_failed_create,
+    owned_pods,
+    pods_counted,
+    reported_stuck,
+    stuck_creating,
+)
 from driftwarden.monitor.debounce import Step, pending_message
 from driftwarden.monitor.job import (
     COMPONENT_ANALYSIS,
@@ -76,7 +83,6 @@ from driftwarden.monitor.model_status import prediction_events, prediction_pendi
 from driftwarden.monitor.multivariate import MULTIVARIATE_DRIFT
 from driftwarden.monitor.outcome import (
     FAILED,
-    POD_CREATION_FAILED,
     SLOT_ANNOTATION,
     SUCCEEDED,
     job_state,
@@ -215,9 +221,20 @@ def _ready_message(status: Mapping[str, Any] | None) -> str | None:
     return None if condition is None else condition.get("message")
 
 
-def _event_time(event: Mapping[str, Any]) -> datetime | None:
-    """When an Event was last seen (aggregated Events move ``lastTimestamp``)."""
-    return parse_time(event.get("lastTimestamp") or event.get("eventTime"))
+class _Unasked:
+    """The answer of a question not asked this pass (the Events are read once a tick)."""
+
+
+UNASKED = _Unasked()
+
+
+def _stuck_episode(status: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Ready's reason and the run in progress: ``AnalysisStuck`` is said once per run and
+    reason, not once per message (a quota's names each refused pod, a new one each retry)."""
+    current = status.get("currentRun")
+    run = current.get("job") if isinstance(current, Mapping) else None
+    condition = get_condition(status.get("conditions"), READY)
+    return (None if condition is None else condition.get("reason")), run
 
 
 def _condition_message(status: Mapping[str, Any] | None, kind: str) -> str | None:
@@ -487,7 +504,7 @@ class Reconciler:
         if running is not None and newest is not None:
             problem = pod_problem(newest_pod(newest.pods))
             if problem is None and not newest.pods:
-                problem = await self._failed_create(running, now)
+                problem = await self._stuck_creating(running, newest.name, previous)
         if newest is not None and newest.scanning and work.outcome is None and candidate is None:
             running, problem = await self._scanning(monitor, newest, previous, now, view, work)
         if running is None and not monitor.suspend:
@@ -514,7 +531,7 @@ class Reconciler:
             # the status write, as every Event of a pass).
             work.events.append(Event("Warning", "ShardPodsRefused", str(refused)))
         status = with_reference(monitor, previous, status, work.outcome, work.promotion, now)
-        if problem and _ready_message(previous) != _ready_message(status):
+        if problem and _stuck_episode(previous) != _stuck_episode(status):
             work.events.append(Event("Warning", "AnalysisStuck", f"{problem[0]}: {problem[1]}"))
         if work.retraining_problem and _condition_message(
             previous, RETRAINING_TRIGGERED
@@ -590,21 +607,16 @@ class Reconciler:
             return result_lost(run.name, run.slot, now)
         return None
 
-    async def _failed_create(
-        self,
-        job: Mapping[str, Any],
-        now: datetime,
-        *,
-        since: datetime | None = None,
-        unasked: Problem | None = None,
-    ) -> Problem | None:
-        """Why a Job has no pod, from the Job controller's FailedCreate Events (quota, service
-        account, priority class, Pod Security admission …).
+    async def _refusal(
+        self, job: Mapping[str, Any], *, since: datetime | None = None
+    ) -> str | _Unasked | None:
+        """Why the Job controller cannot create a Job's pods, from its newest FailedCreate
+        Event (quota, service account, priority class, Pod Security admission …); None if it
+        posted none (``since``: none seen after it).
 
-        Asked only once the Job has had no pod for a tick, and then at most once a tick:
-        a request for a problem, not a poll; ``unasked`` is the answer when it was not asked.
-        ``since``: only Events seen after it count (a refusal older than the newest pod was
-        followed by a create that went through).
+        Asked only once the Job is a tick old, and then at most once a tick: a request for a
+        problem, not a poll; :data:`UNASKED` when it was not asked (the caller keeps what
+        it said last).
         """
         namespace, name = str(metadata_of(job).get("namespace") or ""), name_of(job)
         created = parse_time(metadata_of(job).get("creationTimestamp"))
@@ -613,10 +625,10 @@ class Reconciler:
             UTC
         )  # compared with server timestamps: wall time, not the schedule clock
         if created is None or now - created < tick:
-            return unasked
+            return UNASKED
         last = self._events_checked.get((namespace, name))
         if last is not None and now - last < tick:
-            return unasked
+            return UNASKED
         self._events_checked[(namespace, name)] = now
         if len(self._events_checked) > 10_000:  # bounded: forget the oldest half
             for key in sorted(self._events_checked, key=self._events_checked.__getitem__)[:5_000]:
@@ -625,20 +637,44 @@ class Reconciler:
             events = await self.api.job_events(namespace, name)
         except ApiException as error:
             log.warning("cannot read the Job's Events", extra={"job": name, "code": error.status})
-            return unasked
-        failed = [
-            e
-            for e in events
-            if e.get("reason") == "FailedCreate"
-            and (since is None or (_event_time(e) or since) > since)
-        ]
-        if not failed:
+            return UNASKED
+        newest = newest_failed_create(events, job, since)
+        return None if newest is None else str(newest.get("message"))
+
+    async def _has_pods_now(self, job: Mapping[str, Any]) -> bool | None:
+        """True when the API server holds a pod of the Job, read after its Events: the
+        watch that showed none may lag them (a pod is stored before a later refusal is
+        posted). None when the read failed: nothing learnt, the last answer stands."""
+        namespace, uid = str(metadata_of(job).get("namespace") or ""), metadata_of(job).get("uid")
+        if not uid:
+            return False
+        try:
+            pods = await self.api.job_pods(namespace, str(uid))
+        except ApiException as error:
+            log.warning(
+                "cannot read the Job's pods", extra={"job": name_of(job), "code": error.status}
+            )
             return None
-        newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-        return (
-            POD_CREATION_FAILED,
-            f"the Job controller cannot create its pod: {newest.get('message')}",
-        )
+        return bool(owned_pods(pods, job))
+
+    async def _stuck_creating(
+        self, job: Mapping[str, Any], run: str, previous: Mapping[str, Any]
+    ) -> Problem | None:
+        """``PodCreationFailed`` when a Job the watch shows without pods made none: its status
+        counts none, it has a FailedCreate Event and the API server holds none of its pods
+        (:mod:`~driftwarden.monitor.creation`). Between reads of the Events the last
+        answer for ``run`` stands."""
+        if pods_counted(job):
+            return None
+        refusal = await self._refusal(job)
+        if isinstance(refusal, _Unasked):
+            return reported_stuck(previous, run)
+        if refusal is None:
+            return None
+        made = await self._has_pods_now(job)
+        if made is None:
+            return reported_stuck(previous, run)
+        return None if made else stuck_creating(refusal)
 
     async def _scanning(
         self,
@@ -675,22 +711,22 @@ class Reconciler:
             if merge is not None:
                 return merge, None
         problem = pod_problem(newest_pod(run.scan_pods))
-        if problem is None and not run.scan_pods and not is_finished(scan):
-            problem = await self._failed_create(scan, now)
-        elif problem is None and not is_finished(scan):
-            work.refused = await self._refused_shards(run, previous, now)
+        if problem is None and not is_finished(scan):
+            problem, work.refused = await self._unmade_shards(run, previous)
         as_run = {"metadata": {**metadata_of(scan), "name": run.name}, "status": scan.get("status")}
         return as_run, problem
 
-    async def _refused_shards(
-        self, run: Run, previous: Mapping[str, Any], now: datetime
-    ) -> str | None:
-        """Why some of a scan Job's shard pods cannot be created while its others run (a
-        quota admitting k of N pods): the run goes on, N/k times slower, so it is said.
+    async def _unmade_shards(
+        self, run: Run, previous: Mapping[str, Any]
+    ) -> tuple[Problem | None, str | None]:
+        """A scan Job with fewer live pods than it wants, and FailedCreate Events: stuck
+        (``PodCreationFailed``, as :meth:`_stuck_creating`) when it made no pod at all;
+        otherwise the shard pods a quota refuses while the others run (admitting k of N):
+        the run goes on, N/k times slower, so it is said (``currentRun.shards.refused``).
 
-        Fewer live pods than the Job wants is what sends for the FailedCreate Events; only
-        refusals after the newest pod's creation count. Between asks (once a tick) the
-        previous pass's answer for this run stands, so the status does not flicker.
+        Only refusals after the newest pod's creation count. One read of the Events serves
+        both; between reads (once a tick) the previous pass's answers for this run stand, so
+        the status does not flicker.
         """
         scan = run.scan
         assert scan is not None
@@ -704,21 +740,31 @@ class Reconciler:
             and not metadata_of(p).get("deletionTimestamp")
         ]
         if len(live) >= wanted:
-            return None
+            return None, None
+        unmade = not run.scan_pods and not pods_counted(scan)  # as far as the watch shows
         current = previous.get("currentRun")
         before = None
         if isinstance(current, Mapping) and current.get("job") == run.name:
             before = (current.get("shards") or {}).get("refused")
         created = [parse_time(metadata_of(p).get("creationTimestamp")) for p in run.scan_pods]
         since = max((t for t in created if t is not None), default=None)
-        unasked = (POD_CREATION_FAILED, str(before)) if before else None
-        found = await self._failed_create(scan, now, since=since, unasked=unasked)
-        if found is None:
-            return None
-        if found == unasked:
-            return str(before)
-        return "the Job controller cannot create some shard pods while the others run: " + (
-            found[1].removeprefix("the Job controller cannot create its pod: ")
+        refusal = await self._refusal(scan, since=since)
+        if isinstance(refusal, _Unasked):
+            stuck = reported_stuck(previous, run.name) if unmade else None
+            return stuck, None if stuck else (str(before) if before else None)
+        if refusal is None:
+            return None, None
+        if unmade:
+            made = await self._has_pods_now(scan)
+            if made is False:
+                return stuck_creating(refusal), None
+            # The watches lag the Events and a pod is there (or the read failed): nothing new
+            # is said until they show it (the progress would read 0 active beside "the
+            # others run").
+            kept = reported_stuck(previous, run.name) if made is None else None
+            return kept, str(before) if before else None
+        return None, (
+            "the Job controller cannot create some shard pods while the others run: " + refusal
         )
 
     @staticmethod

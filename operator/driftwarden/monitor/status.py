@@ -431,6 +431,11 @@ def compute_status(
     )
 
 
+def cannot_start(run: str, detail: str) -> str:
+    """The Ready message of a run whose pod cannot start (``detail`` says why)."""
+    return f"run {run} cannot start: {detail}"
+
+
 def _compute(
     monitor: Monitor,
     previous_status: Mapping[str, Any] | None,
@@ -519,7 +524,7 @@ def _compute(
         ready = ("Unknown", PENDING, "no run has finished yet")
     if current_run is not None and current_problem:
         reason, detail = current_problem
-        ready = ("False", reason, f"run {current_run['job']} cannot start: {detail}")
+        ready = ("False", reason, cannot_start(str(current_run["job"]), detail))
     if current_run is None and job_creation is not None:
         ready = ("False", rejection_reason(job_creation), rejection_message(job_creation))
     conditions = set_condition(conditions, READY, *ready, now, gen)

@@ -14,6 +14,7 @@ import functools
 import itertools
 import json
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, TypeGuard
@@ -603,12 +604,27 @@ _KEY_ORDER: dict[str, tuple[str, ...]] = {
 
 
 def _ordered(value: Any, context: str) -> Any:
+    """``value`` with every object's keys in the written order. Never changes ``value``:
+    an object already in order (a feature's own keys, its statistics) is taken as it is
+    unless something inside it moves, which spares ~a third of the walk at 1,000 features."""
     if isinstance(value, dict):
-        return {key: _ordered(value[key], key) for key in _key_order(context, tuple(value))}
+        keys = tuple(value)
+        order = _key_order(context, keys)
+        if order != keys:
+            return {key: _ordered(value[key], key) for key in order}
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                moved = _ordered(item, key)
+                if moved is not item:
+                    changed = dict(value) if changed is None else changed
+                    changed[key] = moved
+        return value if changed is None else changed
     if isinstance(value, list):
         if _SCALARS.issuperset(map(type, value)):
             return value  # bins, edges and shares: nothing inside to order, nor to copy
-        return [_ordered(item, context) for item in value]
+        items = [_ordered(item, context) for item in value]
+        return value if all(map(operator.is_, items, value)) else items
     return value
 
 
@@ -646,7 +662,8 @@ def dump_report(doc: Mapping[str, Any], *, indent: int | None = 1) -> str:
         return json.dumps(plain, indent=indent, separators=separators, **options) + "\n"
     text = json.dumps({**plain, "features": _FEATURES_SLOT}, indent=indent, **options)
     pad = " " * (2 * indent)
-    lines = ",\n".join(pad + json.dumps(f, separators=(",", ":"), **options) for f in features)
+    encode = json.JSONEncoder(separators=(",", ":"), **options).encode  # one for all features
+    lines = ",\n".join(pad + encode(f) for f in features)
     slot = json.dumps(_FEATURES_SLOT, **options)
     return text.replace(slot, "[\n" + lines + "\n" + " " * indent + "]", 1) + "\n"
 

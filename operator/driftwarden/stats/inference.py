@@ -180,7 +180,7 @@ def ks_test_sorted(reference: ArrayLike, current: ArrayLike) -> TestResult:
     """
     a = _sorted_input(reference, "KS test")
     b = _sorted_input(current, "KS test")
-    return _ks_pvalue(ks_statistic_sorted(a, b), a.size, b.size)
+    return _ks_pvalue(ks_and_wasserstein_unscaled_sorted(a, b)[0], a.size, b.size)
 
 
 def ks_and_wasserstein_sorted(
@@ -190,10 +190,42 @@ def ks_and_wasserstein_sorted(
     _check_scale(scale)
     a = _sorted_input(reference, "KS test")
     b = _sorted_input(current, "KS test")
-    return (
-        _ks_pvalue(ks_statistic_sorted(a, b), a.size, b.size),
-        wasserstein_unscaled_sorted(a, b) / scale,
-    )
+    statistic, distance = ks_and_wasserstein_unscaled_sorted(a, b)
+    return _ks_pvalue(statistic, a.size, b.size), distance / scale
+
+
+def ks_and_wasserstein_unscaled_sorted(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[float, float]:
+    """:func:`ks_statistic_sorted` and :func:`wasserstein_unscaled_sorted` of two
+    non-empty samples in ascending order, by the compiled kernel when it is loaded.
+
+    The kernel (``native._ecdf.ks_wasserstein``, about 50 µs for two samples of 32,768
+    values against 460 µs here in numpy) gives the same KS statistic bit for bit and
+    W1 within 1e-12 relative (docs/statistics.md). It takes finite float64 arrays
+    only; others (NaN, ±inf, other dtypes) run the numpy code.
+    """
+    if (
+        _ECDF is not None
+        and a.dtype == np.float64
+        and b.dtype == np.float64
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+        and a.size * b.size <= _KERNEL_MAX_PRODUCT
+        # Ascending, so the ends are finite only if every value is.
+        and math.isfinite(a[0])
+        and math.isfinite(a[-1])
+        and math.isfinite(b[0])
+        and math.isfinite(b[-1])
+    ):
+        statistic, distance = _ECDF.ks_wasserstein(a, b)
+        return statistic, distance
+    return ks_statistic_sorted(a, b), wasserstein_unscaled_sorted(a, b)
+
+
+# The kernel's exact KS needs n·m ≤ 2^50 (see native/_ecdf.c); profiles' samples are
+# far smaller (32,768² = 2^30).
+_KERNEL_MAX_PRODUCT = 2**50
 
 
 def _ks_pvalue(d: float, n1: int, n2: int) -> TestResult:
@@ -232,7 +264,7 @@ def wasserstein_sorted(reference: ArrayLike, current: ArrayLike, scale: float) -
     _check_scale(scale)
     a = _sorted_input(reference, "Wasserstein")
     b = _sorted_input(current, "Wasserstein")
-    return wasserstein_unscaled_sorted(a, b) / scale
+    return ks_and_wasserstein_unscaled_sorted(a, b)[1] / scale
 
 
 def chi_square_test(reference_counts: ArrayLike, current_counts: ArrayLike) -> TestResult:
@@ -306,8 +338,13 @@ def wasserstein_sampling_error(
         return 0.0
     if not (looks_sorted(values) if presorted else is_sorted(values)):
         values = np.sort(values)
-    steps = np.subtract(values[1:], values[:-1])  # np.diff, without its Python wrapper
-    j = float(np.einsum("i,i->", steps, _ecdf_spread(n)))
+    spread = _ecdf_spread(n)
+    if _ECDF is not None and values.flags.c_contiguous:
+        # One pass without the temporary of the steps (error bound in native/_ecdf.c).
+        j = _ECDF.spread_sum(values, spread)
+    else:
+        steps = np.subtract(values[1:], values[:-1])  # np.diff, without its Python wrapper
+        j = float(np.einsum("i,i->", steps, spread))
     return j / math.sqrt(n)
 
 
