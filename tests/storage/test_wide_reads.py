@@ -120,3 +120,25 @@ def test_reading_ahead_holds_at_most_two_column_groups(tmp_path):
     assert peak <= 2.5 * GROUP_BYTES < whole  # this group and the next, never the file
     # Without room to read ahead, one group at a time, as before.
     assert _pool_peak(path, names, prefetch_bytes=GROUP_BYTES // 2) <= 1.5 * GROUP_BYTES
+
+
+def test_a_read_given_up_releases_the_group_read_ahead(tmp_path):
+    """A caller that stops early (a profiling error, a second pass) leaves no decoded
+    column group behind once it drops the batches."""
+    import gc
+    import time
+
+    path, names, _ = _wide(tmp_path, columns=256, rows=20_000, row_group=5000)
+    opened = open_dataset(DatasetSource(str(path)), OPTS)
+    gc.collect()
+    before = pa.total_allocated_bytes()
+    batches = opened.batches(names, column_group=GROUP_COLUMNS)
+    next(batches)  # the next group's scan starts here
+    batches.close()
+    del batches
+    gc.collect()
+    deadline = time.monotonic() + 30
+    # Arrow finishes the decoding it had begun, then frees it with the scan.
+    while pa.total_allocated_bytes() - before > GROUP_BYTES // 4:
+        assert time.monotonic() < deadline, f"{pa.total_allocated_bytes() - before} bytes held"
+        time.sleep(0.01)

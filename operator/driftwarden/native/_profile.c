@@ -11,64 +11,116 @@
 
 /* Values per block: 4 KiB, re-read once per histogram edge while it is in L1 cache. */
 #define BLOCK 512
-/* Independent accumulators: they let the compiler use SIMD without reassociating
- * (no -ffast-math) and shorten the rounding chains (see the error bound below). */
+/* Independent accumulators (one vector of them): they let the compiler use SIMD without
+ * reassociating (no -ffast-math) and shorten the rounding chains (the bound below). */
 #define LANES 8
 /* Edges counted without a heap allocation (the engine uses nine). */
 #define STACK_EDGES 64
 
-/* GCC/clang vector extensions: two float64 lanes, SSE2 on x86-64 and NEON on arm64,
- * the baseline of both, so one build serves every node (no -march). The compiler does
- * not vectorize these loops itself: it may not reorder floating-point sums. */
-typedef double v2d __attribute__((vector_size(16)));
-typedef long long v2i __attribute__((vector_size(16)));
-
-static inline v2d
-load2(const double *p)
-{
-    v2d v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* mask ? a : b per lane, mask from a comparison (all ones or all zeros). */
-static inline v2d
-select2(v2i mask, v2d a, v2d b)
-{
-    return (v2d)((mask & (v2i)a) | (~mask & (v2i)b));
-}
-
-/* #{i < len: b[i] < edge}; NaN counts nowhere, as in numpy's comparison.
- *
- * The histogram's compares are most of observe's work (one per value and edge). Eight
- * lanes a vector: the compiler splits them into SSE2 pairs on the baseline, and the
- * clones for AVX2 and AVX-512 machines (chosen once at load time, so one build still
- * serves every node) compare four or eight values an instruction, as numpy does. */
+/* GCC/clang vector extensions, eight float64 lanes: the compiler splits them into SSE2
+ * pairs on the x86-64 baseline (NEON on arm64), so one build serves every node (no
+ * -march), and the clones for AVX2 and AVX-512 machines, chosen once at load time, use
+ * four or eight lanes an instruction, as numpy does. Every clone does the same
+ * arithmetic per lane in the same order (none enables FMA), so results do not depend on
+ * the machine. The compiler does not vectorize such loops itself: it may not reorder
+ * floating-point sums. */
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8i __attribute__((vector_size(64)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
+/* fp-contract=off: the AVX-512 clone would otherwise fuse c * c + sum (FMA), and a
+ * profile's moments would depend on the machine in their last bits. */
+#define DW_CLONES                                                                         \
+    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+#else
+#define DW_CLONES
 #endif
-static long long
+
+/* Macros, not functions: a vector passed or returned by value draws -Wpsabi (an ABI that
+ * differs between the clones). */
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v))
+#define SPLAT8(x) ((v8d){(x), (x), (x), (x), (x), (x), (x), (x)})
+/* mask ? a : b per lane, mask from a comparison (all ones or all zeros). */
+#define SELECT8(mask, a, b) ((v8d)(((mask) & (v8i)(a)) | (~(mask) & (v8i)(b))))
+
+/* Pairwise over the lanes. */
+static inline double
+lanes_sum(const v8d *v)
+{
+    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) + (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
+}
+
+/* #{i < len: b[i] < edge}; NaN counts nowhere, as in numpy's comparison. */
+static inline long long
 count_below(const double *b, Py_ssize_t len, double edge)
 {
-    const v8d edges = {edge, edge, edge, edge, edge, edge, edge, edge};
+    const v8d edges = SPLAT8(edge);
     v8i counts = {0};
-    Py_ssize_t whole = len - len % 8, i;
-    for (i = 0; i < whole; i += 8) {
+    Py_ssize_t whole = len - len % LANES, i;
+    for (i = 0; i < whole; i += LANES) {
         v8d v;
-        memcpy(&v, b + i, sizeof v);
+        LOAD8(v, b + i);
         counts -= v < edges; /* a true comparison is -1 in every bit */
     }
     long long count = 0;
-    for (int l = 0; l < 8; l++) {
+    for (int l = 0; l < LANES; l++) {
         count += counts[l];
     }
     for (; i < len; i++) {
         count += b[i] < edge;
     }
     return count;
+}
+
+/* The pass of observe() below over x[0..n), n >= 1, without the GIL: extremes and shifted
+ * sums into found[0..4), below[j] = #{x < e[j]} for j < m. */
+DW_CLONES static void
+scan(const double *x, Py_ssize_t n, const double *e, Py_ssize_t m, long long *below,
+     double found[4])
+{
+    const double shift = x[0];
+    const v8d shifts = SPLAT8(shift);
+    double lo = x[0], hi = x[0], s1 = 0.0, s2 = 0.0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        below[j] = 0;
+    }
+    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
+        const double *b = x + start;
+        Py_ssize_t len = n - start < BLOCK ? n - start : BLOCK;
+        Py_ssize_t whole = len - len % LANES;
+        v8d sum = SPLAT8(0.0), squares = SPLAT8(0.0), mins = SPLAT8(lo), maxs = SPLAT8(hi);
+        for (Py_ssize_t i = 0; i < whole; i += LANES) {
+            v8d v;
+            LOAD8(v, b + i);
+            v8d c = v - shifts;
+            sum += c;
+            squares += c * c;
+            mins = SELECT8(v < mins, v, mins);
+            maxs = SELECT8(v > maxs, v, maxs);
+        }
+        double tail_sum = 0.0, tail_squares = 0.0;
+        for (Py_ssize_t i = whole; i < len; i++) {
+            double v = b[i], c = v - shift;
+            tail_sum += c;
+            tail_squares += c * c;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        /* In order over the blocks. */
+        s1 += lanes_sum(&sum) + tail_sum;
+        s2 += lanes_sum(&squares) + tail_squares;
+        for (int l = 0; l < LANES; l++) {
+            lo = mins[l] < lo ? mins[l] : lo;
+            hi = maxs[l] > hi ? maxs[l] : hi;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            below[j] += count_below(b, len, e[j]);
+        }
+    }
+    found[0] = lo;
+    found[1] = hi;
+    found[2] = s1;
+    found[3] = s2;
 }
 
 /* observe(values, edges, counts) -> (min, max, s1, s2) or None.
@@ -140,60 +192,14 @@ observe(PyObject *module, PyObject *args)
     }
     const double *x = (const double *)values.buf;
     const double *e = histogram ? (const double *)edges.buf : NULL;
-    const double shift = x[0];
-    double lo = x[0], hi = x[0], s1 = 0.0, s2 = 0.0;
+    double found[4];
     int finite;
 
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t j = 0; j < m; j++) {
-        below[j] = 0;
-    }
-    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
-        const double *b = x + start;
-        Py_ssize_t len = n - start < BLOCK ? n - start : BLOCK;
-        Py_ssize_t whole = len - len % LANES;
-        v2d sum[LANES / 2], squares[LANES / 2], mins[LANES / 2], maxs[LANES / 2];
-        const v2d shifts = {shift, shift};
-        for (int l = 0; l < LANES / 2; l++) {
-            sum[l] = squares[l] = (v2d){0.0, 0.0};
-            mins[l] = (v2d){lo, lo};
-            maxs[l] = (v2d){hi, hi};
-        }
-        for (Py_ssize_t i = 0; i < whole; i += LANES) {
-            for (int l = 0; l < LANES / 2; l++) {
-                v2d v = load2(b + i + 2 * l), c = v - shifts;
-                sum[l] += c;
-                squares[l] += c * c;
-                mins[l] = select2(v < mins[l], v, mins[l]);
-                maxs[l] = select2(v > maxs[l], v, maxs[l]);
-            }
-        }
-        double tail_sum = 0.0, tail_squares = 0.0;
-        for (Py_ssize_t i = whole; i < len; i++) {
-            double v = b[i], c = v - shift;
-            tail_sum += c;
-            tail_squares += c * c;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        /* Pairwise over the lanes, then in order over the blocks. */
-        v2d s = (sum[0] + sum[1]) + (sum[2] + sum[3]);
-        v2d q = (squares[0] + squares[1]) + (squares[2] + squares[3]);
-        s1 += (s[0] + s[1]) + tail_sum;
-        s2 += (q[0] + q[1]) + tail_squares;
-        for (int l = 0; l < LANES / 2; l++) {
-            for (int h = 0; h < 2; h++) {
-                lo = mins[l][h] < lo ? mins[l][h] : lo;
-                hi = maxs[l][h] > hi ? maxs[l][h] : hi;
-            }
-        }
-        for (Py_ssize_t j = 0; j < m; j++) {
-            below[j] += count_below(b, len, e[j]);
-        }
-    }
+    scan(x, n, e, m, below, found);
     /* A NaN or infinity makes its square NaN or +inf, and so s2: no per-value test. The
      * min/max comparisons skip NaN, so they alone could not tell. */
-    finite = isfinite(s2) && isfinite(s1);
+    finite = isfinite(found[3]) && isfinite(found[2]);
     if (finite && histogram) {
         long long *bins = (long long *)counts.buf;
         for (Py_ssize_t j = 0; j < m; j++) {
@@ -205,7 +211,7 @@ observe(PyObject *module, PyObject *args)
     Py_END_ALLOW_THREADS
 
     if (finite) {
-        result = Py_BuildValue("dddd", lo, hi, s1, s2);
+        result = Py_BuildValue("dddd", found[0], found[1], found[2], found[3]);
     } else {
         result = Py_NewRef(Py_None);
     }

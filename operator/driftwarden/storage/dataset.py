@@ -54,7 +54,7 @@ BATCH_READAHEAD = 2
 # decodes at most this many bytes ahead: Arrow decodes a scan's rows up to
 # BATCH_READAHEAD x batch_size at once (a whole 10^5-row file of a column group), and the
 # caller, waiting for each new scan, left the decoding threads idle while it profiled
-# (bench/RESULTS.md, addendum 16). Peak memory grows by at most this much.
+# (bench/RESULTS.md, addendum 16r). Peak memory grows by at most this much.
 PREFETCH_BYTES = BATCH_BYTES
 # Schemas are read per file; on object storage each read is a round trip, so
 # overlap them (Arrow releases the GIL during the I/O).
