@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from driftwarden import stats
+from driftwarden.analysis import workers
 from driftwarden.analysis.settings import AnalysisSettings, MethodSetting
 from driftwarden.profile import OTHER, UNSEEN, CategoricalProfile, DatasetProfile, NumericProfile
 from driftwarden.report import sort_features
@@ -77,6 +78,39 @@ def wasserstein_scale(reference: NumericProfile, current: NumericProfile) -> flo
         if candidate > 0 and math.isfinite(candidate):
             return candidate
     return 1.0
+
+
+@dataclass(frozen=True)
+class _SampleStats:
+    """What a numerical feature's two samples give: the costly part of its scoring,
+    computed for all features at once by :func:`workers.map_ordered`."""
+
+    scale: float
+    ks: stats.TestResult
+    wasserstein: float
+    # Both sides' expected Wasserstein sampling error (unscaled); None when exact.
+    sampling_error: float | None
+
+
+def _sample_stats(pair: tuple[NumericProfile, NumericProfile]) -> _SampleStats | None:
+    """KS, Wasserstein and the sampling error of two numerical profiles (None when a
+    side has no finite value). Runs in a worker thread: it touches only its pair, and
+    its C calls (the sort of a sample not yet sorted, native._ecdf) release the GIL."""
+    ref, cur = pair
+    if ref.finite == 0 or cur.finite == 0:
+        return None
+    # Sorted once per profile (a cached reference is stored sorted, the current sorts
+    # its own in drop_keys): KS and Wasserstein then merge the two samples.
+    ref_sorted, cur_sorted = ref.sorted_sample, cur.sorted_sample
+    scale = wasserstein_scale(ref, cur)
+    ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)
+    error = None
+    if not (ref.exact and cur.exact):
+        error = sum(
+            stats.wasserstein_sampling_error(side.sorted_sample, side.finite, presorted=True)
+            for side in (ref, cur)
+        )
+    return _SampleStats(scale, ks, wasserstein, error)
 
 
 def _numeric_side(profile: NumericProfile) -> dict[str, Any]:
@@ -132,7 +166,9 @@ def _score_numeric(
     settings: AnalysisSettings,
     bins: int,
     sample_size: int,
+    sample_stats: _SampleStats | None,
 ) -> _Feature:
+    """Score a numerical feature, its samples' statistics already computed (:func:`_sample_stats`)."""
     setting = settings.method_for(name, "numerical")
     missing, missing_p = _missing_check(ref.unusable, ref.rows, cur.unusable, cur.rows, sample_size)
     feature = _Feature(
@@ -166,7 +202,7 @@ def _score_numeric(
                     "identifier, exclude it from the features",
                 )
             )
-    if ref.finite == 0 or cur.finite == 0:
+    if sample_stats is None:
         side = "reference" if ref.finite == 0 else "current"
         feature.findings.append(
             finding(
@@ -179,11 +215,7 @@ def _score_numeric(
         return feature
     edges = ref.quantile_edges(bins)
     p, q = ref.bin_masses(edges), cur.bin_masses(edges)
-    # Sorted once per profile (a cached reference is stored sorted): KS and Wasserstein
-    # then merge the two samples in linear time.
-    ref_sorted, cur_sorted = ref.sorted_sample, cur.sorted_sample
-    scale = wasserstein_scale(ref, cur)
-    ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)
+    scale, ks, wasserstein = sample_stats.scale, sample_stats.ks, sample_stats.wasserstein
     # The five histogram distances join these in compare_profiles, as does the score.
     feature.scores = {"ks": ks.statistic, "wasserstein": wasserstein, "chisquare": None}
     feature.histograms = (p, q)
@@ -206,19 +238,14 @@ def _score_numeric(
         "reference": (p / p.sum()).tolist(),
         "current": (q / q.sum()).tolist(),
     }
-    if not feature.exact:
+    if sample_stats.sampling_error is not None:
         feature.error_bound = {
             "ks": sum(
                 stats.dkw_bound(side.sample.size, CONFIDENCE)
                 for side in (ref, cur)
                 if not side.exact
             ),
-            "wasserstein": WASSERSTEIN_BOUND_FACTOR
-            * sum(
-                stats.wasserstein_sampling_error(side.sorted_sample, side.finite, presorted=True)
-                for side in (ref, cur)
-            )
-            / scale,
+            "wasserstein": WASSERSTEIN_BOUND_FACTOR * sample_stats.sampling_error / scale,
             "confidence": CONFIDENCE,
             "note": f"computed on uniform samples of {min(ref.sample.size, cur.sample.size):,}+ values per side; "
             "bounds: DKW for KS, 3× the Bobkov–Ledoux expected error for Wasserstein",
@@ -330,14 +357,30 @@ def compare_profiles(
     detection = settings.detection
     # The sample-size policy's n: the profiles' own sample size (they were built with it).
     sample_size = reference.options.sample_size
-    features: list[_Feature] = []
     for name, ref in reference.columns.items():
         cur = current.columns[name]
         if ref.rows == 0 or cur.rows == 0:
             raise ValueError(f"{name}: a profile without rows cannot be compared")
+        numbers = isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile)
+        categories = isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile)
+        if not (numbers or categories):
+            raise ValueError(f"{name}: reference and current profiles are of different kinds")
+    # The samples' statistics of every numerical feature first, on a few threads.
+    numeric = [
+        (ref, cur)
+        for name, ref in reference.columns.items()
+        if isinstance(ref, NumericProfile)
+        and isinstance(cur := current.columns[name], NumericProfile)
+    ]
+    sample_stats = iter(workers.map_ordered(_sample_stats, numeric))
+    features: list[_Feature] = []
+    for name, ref in reference.columns.items():
+        cur = current.columns[name]
         if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
             features.append(
-                _score_numeric(name, ref, cur, settings, settings.profile.bins, sample_size)
+                _score_numeric(
+                    name, ref, cur, settings, settings.profile.bins, sample_size, next(sample_stats)
+                )
             )
         elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
             features.append(
@@ -345,8 +388,6 @@ def compare_profiles(
                     name, ref, cur, settings, settings.profile.top_categories, sample_size
                 )
             )
-        else:
-            raise ValueError(f"{name}: reference and current profiles are of different kinds")
     _add_histogram_distances(features)
 
     raw_p = [f.pvalue if f.pvalue is not None else f.gate_pvalue for f in features]

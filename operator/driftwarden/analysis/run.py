@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 import driftwarden
+from driftwarden.analysis import workers
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import (
     Counts,
@@ -616,9 +617,12 @@ def analyze(
             findings,
             progress,
         )
-    for column in cur_profile.columns.values():
-        if isinstance(column, NumericProfile):
-            column.drop_keys()  # never merged: frees memory before the comparison
+    # Never merged: frees memory before the comparison, and sorts the samples (numpy's
+    # sort releases the GIL, so on a few threads).
+    workers.map_ordered(
+        NumericProfile.drop_keys,
+        [column for column in cur_profile.columns.values() if isinstance(column, NumericProfile)],
+    )
     performance_report = None
     labels_target = None
     performance_findings: list[dict[str, Any]] = []
