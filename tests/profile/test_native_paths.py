@@ -102,3 +102,15 @@ def test_edges_are_kept_contiguous_for_the_kernel():
     profile.update(pa.array([0.5, 2.5, 4.5]), RowKeys(0))
     assert profile.bin_counts is not None
     assert profile.bin_counts.tolist() == [0, 1, 1, 1]  # edges 0, 2, 4
+
+
+def test_a_profile_with_edges_but_no_counts_is_still_observed(monkeypatch):
+    # A merge keeps the edges but drops counts when one side had none (numeric.merge).
+    counted = NumericProfile(10).with_edges(np.array([0.0]))
+    merged = counted.merge(NumericProfile(10, edges=counted.edges))
+    assert merged.edges is not None and merged.bin_counts is None
+    merged.update(pa.array([1.0, 2.0]), RowKeys(0))
+    _numpy_path(monkeypatch)
+    expected = counted.merge(NumericProfile(10, edges=counted.edges))
+    expected.update(pa.array([1.0, 2.0]), RowKeys(0))
+    _assert_same(merged, expected, "merged")

@@ -174,7 +174,10 @@ class NumericProfile:
             return values, valid
         if _kernel is not None:
             # None when a value is NaN or ±inf (nothing counted yet): the numpy path below.
-            found = _kernel.observe(values, self.edges, self.bin_counts)
+            counts = self.bin_counts
+            # A merged profile may keep edges without counts: then no histogram, as below.
+            edges = self.edges if counts is not None else None
+            found = _kernel.observe(values, edges, counts if edges is not None else None)
             if found is not None:
                 lo, hi, s1, s2 = found
                 self._add_shifted(values.size, float(values[0]), s1, s2, lo, hi)
