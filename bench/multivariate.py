@@ -1,8 +1,8 @@
 """What spec.model.multivariate adds to a run: `driftwarden analyze` with and without it.
 
-Same data, same settings, one pair of whole processes after the other (farm-bench
-`--vs`: A B A B …, the ratio taken pair by pair, so a machine that speeds up or slows
-down during the call moves both). A is the run with the joint detector (the row sample
+Same data, same settings, one pair of whole processes after the other (``paired.py``:
+A B A B …, each a fresh child measured by ``os.wait4``, the ratio taken pair by pair, so
+a machine that speeds up or slows down during the call moves both). A is the run with the joint detector (the row sample
 of every numerical feature while profiling, then PCA and the KS test), B the same
 monitor without `spec.model`.
 
@@ -19,7 +19,12 @@ Usage (from the repository root, the project's venv active or given)::
 
 Data: ``--sizes`` rows per side, 20 float64 features (pairs correlated, 1% nulls in
 four) and 5 string categoricals, in Parquet; the current side's correlations differ.
-Prints farm-bench's report per case and writes them to ``<workdir>/multivariate.txt``.
+Prints the paired report per case (user, system, CPU, wall seconds and peak RSS of A and
+of B, and A/B pair by pair: min, median, max) and writes them to
+``<workdir>/multivariate.txt``. ``--timeout``: no new pair starts after that many seconds
+of a case. The data is written by a child process (``--write-data``), so this process
+never imports numpy or pyarrow: a child's peak RSS cannot read below its parent's
+(``run.run_child``).
 """
 
 from __future__ import annotations
@@ -30,9 +35,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+from paired import report, run_pairs
+from run import _self_max_rss
 
 NUMERICAL = 20
 CATEGORICAL = 5
@@ -42,6 +46,11 @@ def _write(path: Path, rows: int, seed: int, rho: float) -> None:
     """``rows`` rows: numerical pairs correlated by ``rho``, some nulls, five categoricals."""
     if path.exists():
         return
+    # Imported here: only the data-writing child pays for them (see the module docstring).
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     columns: dict[str, pa.Array] = {}
@@ -83,7 +92,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dw-multivariate-bench"))
     parser.add_argument("--timeout", type=int, default=1800)
+    # Internal: PATH ROWS SEED RHO, one data file written by a child (see _write).
+    parser.add_argument("--write-data", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_data:
+        path, rows, seed, rho = args.write_data
+        _write(Path(path), int(rows), int(seed), float(rho))
+        return 0
     driftwarden = str(Path(sys.executable).with_name("driftwarden"))
     work: Path = args.workdir
     reports = []
@@ -91,8 +106,9 @@ def main() -> int:
         rows = int(float(size_text))
         data = work / f"rows-{rows}"
         reference, current = data / "ref" / "part.parquet", data / "cur" / "part.parquet"
-        _write(reference, rows, 1, 0.8)
-        _write(current, rows, 2, 0.5)
+        for path, seed, rho in ((reference, 1, 0.8), (current, 2, 0.5)):
+            argv = [sys.executable, __file__, "--write-data", str(path), str(rows), str(seed)]
+            subprocess.run([*argv, str(rho)], check=True)
         configs = {}
         for name, joint in (("with", True), ("without", False)):
             configs[name] = data / f"{name}.yaml"
@@ -107,25 +123,15 @@ def main() -> int:
                 commands[name] = _command(driftwarden, configs[name], cache, output)
                 # Warm-up outside the timing: the cached case's reference profile.
                 subprocess.run(["sh", "-c", commands[name]], check=False)
-            result = subprocess.run(
-                [
-                    "farm-bench",
-                    "-n",
-                    str(args.runs),
-                    "--timeout",
-                    str(args.timeout),
-                    "--vs",
-                    f"sh -c '{commands['without']}'",
-                    "--",
-                    "sh",
-                    "-c",
-                    commands["with"],
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
+            pairs = run_pairs(
+                ["sh", "-c", commands["with"]],
+                ["sh", "-c", commands["without"]],
+                args.runs,
+                data / f"logs-{case}",
+                seconds=args.timeout,
             )
-            text = f"## {rows:,} rows per side, {case}\n{result.stdout}{result.stderr}"
+            a, b = (f"sh -c '{commands[name]}'" for name in ("with", "without"))
+            text = f"## {rows:,} rows per side, {case}\n{report(a, b, pairs, _self_max_rss())}"
             print(text, flush=True)
             reports.append(text)
             (work / "multivariate.txt").write_text("\n".join(reports))

@@ -84,6 +84,8 @@ class Child(NamedTuple):
     rss: int  # peak RSS, bytes
     code: int  # exit code
     cpu: float  # user + system seconds
+    user: float  # user seconds (the same rusage)
+    system: float  # system seconds
 
 
 def forget_current(cache: Path) -> None:
@@ -97,7 +99,8 @@ def forget_current(cache: Path) -> None:
 
 
 def run_child(argv: Sequence[str], stdout: Path, stderr: Path) -> Child:
-    """Run ``argv`` to completion; returns its wall time, peak RSS, exit code and CPU time.
+    """Run ``argv`` to completion; returns its wall time, peak RSS, exit code and CPU time
+    (user + system, and each apart).
 
     ``os.wait4`` reports the rusage of exactly this child, so its ``ru_maxrss`` (KiB on
     Linux) is the child's own peak, not the maximum over every child seen so far.
@@ -117,8 +120,9 @@ def run_child(argv: Sequence[str], stdout: Path, stderr: Path) -> Child:
     pid = os.posix_spawn(executable, list(argv), dict(os.environ), file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    return Child(wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), cpu)
+    user, system = usage.ru_utime, usage.ru_stime
+    code = os.waitstatus_to_exitcode(status)
+    return Child(wall, usage.ru_maxrss * 1024, code, user + system, user, system)
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ class Bench:
         argv = self._argv(workload, data, out)
         if workload == "analyze":
             forget_current(self.workdir / "profile-cache")
-        wall, rss, code, cpu = run_child(argv, stdout, stderr)
+        wall, rss, code, cpu = run_child(argv, stdout, stderr)[:4]
         if code != 0:
             raise RuntimeError(
                 f"{workload} at {data.rows:,} rows exited {code}: {shlex.join(argv)}\n"
@@ -268,7 +272,7 @@ class Bench:
         argv = self._argv("analyze", data, out)
         logs = self.workdir / "logs" / f"n{data.rows}"
         logs.mkdir(parents=True, exist_ok=True)
-        wall, rss, code, _ = run_child(argv, logs / "warm.out", logs / "warm.err")
+        wall, rss, code = run_child(argv, logs / "warm.out", logs / "warm.err")[:3]
         if code != 0:
             raise RuntimeError(f"warm-up analyze exited {code}: {(logs / 'warm.err').read_text()}")
         report = json.loads((out / "report.json").read_text())
