@@ -123,3 +123,30 @@ def test_reports_are_identical_whatever_the_number_of_threads(tmp_path):
         if f["name"][0] == "f" and f["name"] != "f01"
     )
     assert json.dumps(reports[0]) == json.dumps(reports[1])
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_thread_count_exits_2_before_any_data_is_read(tmp_path, value):
+    # The data does not exist: the error must be the setting's, found at start-up,
+    # not after a scan (or, here, instead of the missing data's).
+    missing = tmp_path / "nowhere.parquet"
+    result = driftwarden(
+        "analyze", "--reference", missing, "--current", missing, "--output", tmp_path / "out",
+        env={"DRIFTWARDEN_THREADS": value},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"DRIFTWARDEN_THREADS={value!r}" in last and "nowhere" not in last, last
+
+
+def test_never_more_threads_than_items(monkeypatch):
+    made = []
+
+    class Counted(threading.Thread):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("name"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(workers.threading, "Thread", Counted)
+    assert workers.map_ordered(lambda item: item * 2, [1, 2, 3], threads=1000) == [2, 4, 6]
+    assert len(made) == 3

@@ -106,8 +106,9 @@ def map_ordered(
     Plain threads rather than concurrent.futures, whose import analyze does not pay
     for (tests/analysis/test_imports.py).
     """
-    count = thread_count() if threads is None else threads
-    if count <= 1 or len(items) < 2:
+    # More threads than items would only idle (and DRIFTWARDEN_THREADS has no ceiling).
+    count = min(thread_count() if threads is None else threads, len(items))
+    if count <= 1:
         return [function(item) for item in items]
     chunks = min(len(items), count * _CHUNKS_PER_THREAD)
     bounds = [len(items) * k // chunks for k in range(chunks + 1)]

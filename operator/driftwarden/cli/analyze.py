@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from driftwarden import native
+from driftwarden.analysis import workers
 from driftwarden.analysis.reference import SOURCE_PROMOTED
 from driftwarden.analysis.run import analyze, storage_options
 from driftwarden.analysis.settings import RunConfig, parse_run_config
@@ -669,9 +670,12 @@ def _keep_history(
     return page
 
 
-def _warn_without_kernels() -> None:
-    """Say so when the compiled kernels are missing: the results are the same, the run
-    slower (bench/RESULTS.md measures by how much)."""
+def _check_engine_environment() -> None:
+    """Refuse a bad ``DRIFTWARDEN_NATIVE`` or ``DRIFTWARDEN_THREADS`` before any data is
+    read (exit 2, not after a long scan), and say so when the compiled kernels are
+    missing: the results are the same, the run slower (bench/RESULTS.md measures by how
+    much)."""
+    workers.thread_count()
     lacking = native.missing()
     if lacking:
         log.warning(
@@ -700,7 +704,7 @@ def run(args: argparse.Namespace) -> int:
                 "current": redact(config.current.path),
             },
         )
-        _warn_without_kernels()
+        _check_engine_environment()
         report = analyze(
             config,
             window_end=_window_end(args.window_end, config),
