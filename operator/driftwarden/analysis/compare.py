@@ -357,21 +357,17 @@ def compare_profiles(
     detection = settings.detection
     # The sample-size policy's n: the profiles' own sample size (they were built with it).
     sample_size = reference.options.sample_size
+    # Checked before any work; the numerical pairs' sample statistics are then computed
+    # first, on a few threads.
+    numeric: list[tuple[NumericProfile, NumericProfile]] = []
     for name, ref in reference.columns.items():
         cur = current.columns[name]
         if ref.rows == 0 or cur.rows == 0:
             raise ValueError(f"{name}: a profile without rows cannot be compared")
-        numbers = isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile)
-        categories = isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile)
-        if not (numbers or categories):
+        if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
+            numeric.append((ref, cur))
+        elif not (isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile)):
             raise ValueError(f"{name}: reference and current profiles are of different kinds")
-    # The samples' statistics of every numerical feature first, on a few threads.
-    numeric = [
-        (ref, cur)
-        for name, ref in reference.columns.items()
-        if isinstance(ref, NumericProfile)
-        and isinstance(cur := current.columns[name], NumericProfile)
-    ]
     sample_stats = iter(workers.map_ordered(_sample_stats, numeric))
     features: list[_Feature] = []
     for name, ref in reference.columns.items():
