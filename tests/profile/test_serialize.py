@@ -135,10 +135,14 @@ def test_payload_checksum_is_its_definition_whole_or_in_parts():
         expected = (expected + word * weight * (2 * chunk + 1)) % 2**64
     data = words.astype("<u8").tobytes()
     assert payload_checksum(data) == expected
-    parts = PayloadChecksum()
-    for lo, hi in [(0, 3), (3, 32_770), (32_770, 32_771), (32_771, 70_000)]:  # across chunks
-        parts.update(memoryview(data)[8 * lo : 8 * hi])
-    assert parts.value == expected
+    for bounds in (
+        [(0, 3), (3, 32_770), (32_770, 32_771), (32_771, 70_000)],  # across chunks
+        [(0, 32_768), (32_768, 70_000)],  # whole chunks at once from the second one on
+    ):
+        parts = PayloadChecksum()
+        for lo, hi in bounds:
+            parts.update(memoryview(data)[8 * lo : 8 * hi])
+        assert parts.value == expected
 
 
 def test_a_damaged_word_or_swapped_stretches_of_the_payload_are_detected():
@@ -158,6 +162,28 @@ def test_a_damaged_word_or_swapped_stretches_of_the_payload_are_detected():
     assert not np.array_equal(swapped, words)
     with pytest.raises(ProfileError, match="checksum"):
         loads_profile(head + swapped.tobytes())
+
+
+def test_a_payload_checked_apart_says_what_loading_it_at_once_would():
+    from driftwarden.profile.serialize import loads_profile_unchecked
+
+    data = dumps_profile(_dataset_profile(), keep_keys=False)
+    profile, check = loads_profile_unchecked(data, source="cache")
+    assert check is not None
+    check.wait()
+    assert dumps_profile(profile, keep_keys=False) == data
+    _, head, body = _split(data)
+    words = np.frombuffer(body, dtype="<u8").copy()
+    words[words.size // 2] ^= np.uint64(1) << np.uint64(40)
+    damaged = head + words.tobytes()
+    with pytest.raises(ProfileError, match="checksum") as at_once:
+        loads_profile(damaged, source="cache")
+    profile, check = loads_profile_unchecked(damaged, source="cache")  # loads: unverified
+    assert check is not None and profile.rows == 5000
+    for _ in range(2):  # and says so every time it is asked
+        with pytest.raises(ProfileError) as later:
+            check.wait()
+        assert str(later.value) == str(at_once.value)
 
 
 def test_profiles_written_with_a_crc32_still_load():
