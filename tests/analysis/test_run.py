@@ -317,3 +317,79 @@ def test_control_characters_in_column_names_reach_no_message_raw(tmp_path):
     assert not any(ch in m for m in messages for ch in "\x1b\n\x07")
     page = render_html(report)
     assert "\x1b" not in page and "\x07" not in page
+
+
+def _damage_sample(path, column, garbage):
+    """Overwrite the start of ``column``'s stored sample in the profile file at ``path``
+    with ``garbage``: the header (and its gzip CRC) intact, only the payload damaged."""
+    import gzip
+    import json
+    import struct
+
+    data = bytearray(path.read_bytes())
+    (length,) = struct.unpack_from("<Q", data, 8)
+    document = json.loads(gzip.decompress(bytes(data[16 : 16 + length])))
+    body = 16 + length + (-(16 + length) % 8)
+    at = body + document["columns"][column]["sample"]["at"]
+    raw = np.asarray(garbage, dtype="<f8").tobytes()
+    assert data[at : at + len(raw)] != raw
+    data[at : at + len(raw)] = raw
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("seen_before", [True, False])
+def test_damage_only_in_the_payload_is_found_beside_the_current_profiling(
+    tmp_path, monkeypatch, caplog, seen_before
+):
+    import json
+    import logging
+    import shutil
+
+    first = _run(tmp_path, _columns(1000), _columns(1000))
+    config = parse_run_config(
+        {"reference": {"path": str(tmp_path / "ref")}, "current": {"path": str(tmp_path / "cur")}}
+    )
+    cache = tmp_path / "cache"
+    analyze(config, profile_cache=str(cache))  # the current file seen before: window-cached
+    if not seen_before:  # seen for the first time next: profiled, then listed as seen
+        for window in cache.glob("current-*"):
+            shutil.rmtree(window)
+    (cached,) = cache.glob("reference-*")
+    # Garbage where the histogram edges come from: NaN, infinities, out of order.
+    garbage = [np.nan, np.inf, -np.inf, 1e308, -5.0, np.nan, 3.0, -1e308] * 60
+    _damage_sample(cached, "age", garbage)
+    serial_cache = tmp_path / "serial"
+    shutil.copytree(cache, serial_cache)
+
+    # One thread: the checksum is compared on loading, as always.
+    monkeypatch.setenv("DRIFTWARDEN_THREADS", "1")
+    serial = analyze(config, profile_cache=str(serial_cache))
+    # Two: the profile loads, and the damage is found while the current data is profiled
+    # on the garbage edges.
+    monkeypatch.setenv("DRIFTWARDEN_THREADS", "2")
+    with caplog.at_level(logging.INFO, logger="driftwarden.analysis"):
+        report = analyze(config, profile_cache=str(cache))
+    assert "reference profile loaded from cache" in caplog.messages
+
+    # What a damaged cache always gave: one warning, the reference and the current data
+    # profiled anew, the same report; and the same files in the cache.
+    invalid = [f for f in report["findings"] if f["code"] == "ProfileCacheInvalid"]
+    assert len(invalid) == 1 and "checksum" in invalid[0]["message"]
+    assert not report["reference"]["profileCached"]
+    assert report["features"] == first["features"]
+    volatile = ("generatedAt", "durationSeconds")
+
+    def same(document, root):  # the warning names the cache's path
+        kept = {k: v for k, v in document.items() if k not in volatile}
+        return json.loads(json.dumps(kept).replace(str(root), "CACHE"))
+
+    assert same(report, cache) == same(serial, serial_cache)
+
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(cache) == files(serial_cache)
+    again = analyze(config, profile_cache=str(cache))
+    assert again["reference"]["profileCached"]  # the damaged file was replaced
+    assert ("ProfileCacheInvalid", None) not in _codes(again)
+    assert again["features"] == first["features"]

@@ -120,6 +120,17 @@ def test_observe_handles_many_edges_and_huge_offsets():
     _check(np.array([-1e308, 1e308]), np.array([0.0]))  # the square overflows
 
 
+def test_observe_takes_garbage_edges_without_harm():
+    # A cached reference's edges are counted on before its checksum is compared
+    # (analysis/run.py): any bit patterns (NaN, infinities, subnormals, in any order)
+    # must give numpy's counts, and no crash.
+    rng = np.random.default_rng(11)
+    garbage = np.frombuffer(rng.bytes(8 * 300), dtype="<f8")
+    named = np.array([np.nan, np.inf, -np.inf, 0.5, -0.5, np.nan, 5e-324])
+    for edges in (garbage, named, np.concatenate([named, garbage])):
+        _check(rng.normal(0, 1, 1000), edges)
+
+
 def test_observe_refuses_wrong_arguments_by_name():
     values = np.arange(4.0)
     with pytest.raises(ValueError, match="values is empty"):

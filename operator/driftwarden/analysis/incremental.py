@@ -299,6 +299,21 @@ class Counts:
         }
 
 
+@dataclass
+class Sighting:
+    """How a run's first attempt at its window split the whole files into seen before
+    and seen for the first time (:func:`_seen_before`), with what it found saying so.
+
+    A second attempt must split them alike: the first one's write of :data:`SEEN`
+    already counts them all seen. (analysis/run.py profiles the current window again
+    when the cached reference, whose histogram edges the first attempt used, fails its
+    checksum.)"""
+
+    again: list[FileCoverage] | None = None  # None: not split yet
+    first_sight: list[FileInfo] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
 def profile_window(
     dataset: OpenedDataset,
     plan: Sequence[ColumnPlan],
@@ -310,11 +325,14 @@ def profile_window(
     storage: StorageOptions,
     findings: list[dict[str, Any]],
     space: str = "current",
+    sighting: Sighting | None = None,
 ) -> tuple[DatasetProfile, Counts]:
     """A window's profile: whole files through the cache, cut files scanned.
 
-    ``space`` names the cache directory's kind (:func:`namespace`). Raises the
-    dataset's empty-window error when no row falls in the window.
+    ``space`` names the cache directory's kind (:func:`namespace`). ``sighting``
+    records the split of the first attempt that is given it, and a later attempt given
+    the same one reuses that split (:class:`Sighting`). Raises the dataset's
+    empty-window error when no row falls in the window.
     """
     placed = dataset.coverage()
     whole = sorted((c for c in placed if c.state == "whole"), key=_order)
@@ -324,7 +342,13 @@ def profile_window(
     uri = None if cache is None else join_uri(cache, namespace(dataset, space))
     first_sight: list[FileInfo] = []
     if uri is not None and whole and dataset.source.start is None and dataset.source.end is None:
-        whole, first_sight = _seen_before(uri, whole, storage, findings)
+        sighting = sighting or Sighting()
+        if sighting.again is None:
+            sighting.again, sighting.first_sight = _seen_before(
+                uri, whole, storage, sighting.findings
+            )
+        whole, first_sight = sighting.again, sighting.first_sight
+        findings.extend(sighting.findings)
     if uri is not None and whole:
         window = WindowCache(uri, context_key(plan, options, edges), storage, scan, counts)
         try:

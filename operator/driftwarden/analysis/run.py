@@ -18,6 +18,8 @@ from driftwarden.analysis import workers
 from driftwarden.analysis.compare import compare_profiles, edges_for
 from driftwarden.analysis.incremental import (
     Counts,
+    Scan,
+    Sighting,
     load_footers,
     profile_window,
     scan_file,
@@ -37,10 +39,12 @@ from driftwarden.profile import (
     loads_profile,
 )
 from driftwarden.profile.serialize import VERSION as PROFILE_VERSION
+from driftwarden.profile.serialize import PayloadCheck, loads_profile_unchecked
 from driftwarden.report.document import SCHEMA_VERSION
 from driftwarden.report.text import finding
 from driftwarden.storage import (
     DatasetSource,
+    FileInfo,
     OpenedDataset,
     StorageOptions,
     join_uri,
@@ -206,6 +210,20 @@ def read_cached_reference(
 ) -> DatasetProfile | None:
     """The reference profile cached at ``uri``, None when there is none or it is unusable
     (a warning finding says why: it is then recomputed, never a failed run)."""
+    found = _open_cached_reference(uri, plan, storage, findings, check_later=False)
+    return None if found is None else found[0]
+
+
+def _open_cached_reference(
+    uri: str,
+    plan: FeaturePlan,
+    storage: StorageOptions,
+    findings: list[dict[str, Any]],
+    *,
+    check_later: bool,
+) -> tuple[DatasetProfile, PayloadCheck | None] | None:
+    """:func:`read_cached_reference`; with ``check_later`` its payload's checksum is
+    still being compared on a thread (the PayloadCheck returned) when it comes back."""
     try:
         data = read_mapped(uri, storage, label="cached reference profile")
     except StorageError as error:
@@ -216,12 +234,19 @@ def read_cached_reference(
     if data is None:
         return None
     try:
-        profile = loads_profile(data, source=redact(uri))
+        if check_later:
+            profile, check = loads_profile_unchecked(data, source=redact(uri))
+        else:
+            profile, check = loads_profile(data, source=redact(uri)), None
         _check_columns(profile, plan, redact(uri))
     except ProfileError as error:
-        findings.append(_warning("ProfileCacheInvalid", f"{error}; recomputed"))
+        findings.append(_cache_invalid(error))
         return None
-    return profile
+    return profile, check
+
+
+def _cache_invalid(error: ProfileError) -> dict[str, Any]:
+    return _warning("ProfileCacheInvalid", f"{error}; recomputed")
 
 
 def reference_from_shards(
@@ -288,27 +313,70 @@ def load_or_build_reference(
     was_cached). Else from ``shards`` (the reference's shard profiles a sharded run's
     scan wrote, :func:`reference_from_shards`) when they are all there, else from the
     data; either is then cached. Rolling and offset references: :func:`windowed_reference`."""
-    key = reference_cache_key(reference, plan, options, bins)
-    uri = reference_cache_uri(cache, key) if cache else None
-    if uri is not None:
-        cached = read_cached_reference(uri, plan, storage, findings)
-        if cached is not None:
-            log.info("reference profile loaded from cache", extra={"cache": redact(uri)})
-            return cached, True
-    profile = reference_from_shards(shards, key, plan, storage) if shards else None
-    if profile is not None:
-        log.info("reference profile merged from the scan's shards", extra={"shards": len(shards)})
-    else:
-        profile = _build_reference(reference, plan, options, storage, progress, findings)
-    if uri is not None:
-        try:
-            payload = dumps_profile(profile, keep_keys=False)
-            write_bytes(uri, payload, storage, label="reference profile cache")
-        except StorageError as error:
-            findings.append(
-                _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
+    source = _ReferenceSource(reference, plan, options, bins, cache, storage, progress, shards)
+    profile, cached, _check = source.load(findings, check_later=False)
+    return profile, cached
+
+
+class _ReferenceSource:
+    """Where a fixed reference's profile comes from: its cache, or else its shards'
+    profiles or its data (then cached). :func:`load_or_build_reference`."""
+
+    def __init__(
+        self,
+        reference: OpenedDataset,
+        plan: FeaturePlan,
+        options: ProfileOptions,
+        bins: int,
+        cache: str | None,
+        storage: StorageOptions,
+        progress: Progress | None,
+        shards: Sequence[str],
+    ) -> None:
+        self.reference, self.plan, self.options = reference, plan, options
+        self.storage, self.progress, self.shards = storage, progress, shards
+        self.key = reference_cache_key(reference, plan, options, bins)
+        self.uri = reference_cache_uri(cache, self.key) if cache else None
+
+    def load(
+        self, findings: list[dict[str, Any]], *, check_later: bool
+    ) -> tuple[DatasetProfile, bool, PayloadCheck | None]:
+        """(profile, was_cached, its payload check still running or None): with
+        ``check_later`` a cached profile's checksum is compared on a thread
+        (:func:`loads_profile_unchecked`), and the caller must ``wait()`` on it before
+        anything computed from the profile's arrays is kept, stored or reported."""
+        if self.uri is not None:
+            found = _open_cached_reference(
+                self.uri, self.plan, self.storage, findings, check_later=check_later
             )
-    return profile, False
+            if found is not None:
+                log.info("reference profile loaded from cache", extra={"cache": redact(self.uri)})
+                return found[0], True, found[1]
+        return self.build(findings), False, None
+
+    def build(self, findings: list[dict[str, Any]]) -> DatasetProfile:
+        """The profile from the shards' profiles or the data, cached (replacing what was)."""
+        shards = self.shards
+        profile = (
+            reference_from_shards(shards, self.key, self.plan, self.storage) if shards else None
+        )
+        if profile is not None:
+            log.info(
+                "reference profile merged from the scan's shards", extra={"shards": len(shards)}
+            )
+        else:
+            profile = _build_reference(
+                self.reference, self.plan, self.options, self.storage, self.progress, findings
+            )
+        if self.uri is not None:
+            try:
+                payload = dumps_profile(profile, keep_keys=False)
+                write_bytes(self.uri, payload, self.storage, label="reference profile cache")
+            except StorageError as error:
+                findings.append(
+                    _warning("ProfileCacheUnavailable", f"cannot write the profile cache: {error}")
+                )
+        return profile
 
 
 def _build_reference(
@@ -353,17 +421,71 @@ def _profile_current(
     storage: StorageOptions,
     findings: list[dict[str, Any]],
     progress: Progress | None,
+    check: PayloadCheck | None = None,
+    sighting: Sighting | None = None,
 ) -> tuple[DatasetProfile, Counts]:
     """The current window's profile, file by file, whole files through the window cache
-    under ``cache`` (analysis/incremental.py); histograms on the reference's edges."""
+    under ``cache`` (analysis/incremental.py); histograms on the reference's edges.
+
+    ``check``: the reference's payload check, still running (:func:`loads_profile_unchecked`).
+    Its edges are then unverified bytes, so no file's profile leaves its scan (for the
+    window cache or the run) before the check has passed, and _ReferenceDamaged is
+    raised instead if it fails. ``sighting``: :func:`profile_window`'s."""
     on_batch = _row_counter(progress, "current", None)
-    edges = dict(edges_for(reference, bins))
-    scan = scan_file(
-        current, plan.columns, plan.categorical, options, edges, COLUMN_GROUP, on_batch
-    )
-    return profile_window(
-        current, plan.columns, options, edges, scan, cache=cache, storage=storage, findings=findings
-    )
+    try:
+        # Garbage edges cannot crash the profiling before the check says so: the
+        # histogram kernel counts values below each edge, whatever their order (or
+        # NaN), and never indexes by them; there are at most ``bins`` - 1 per column.
+        edges = dict(edges_for(reference, bins))
+        scan = scan_file(
+            current, plan.columns, plan.categorical, options, edges, COLUMN_GROUP, on_batch
+        )
+        return profile_window(
+            current,
+            plan.columns,
+            options,
+            edges,
+            scan if check is None else _checked_scan(scan, check),
+            cache=cache,
+            storage=storage,
+            findings=findings,
+            sighting=sighting,
+        )
+    finally:
+        # Also when no file was scanned (a window served by its cache, or an error):
+        # whatever came of the edges, it is damage that the caller hears of first.
+        if check is not None:
+            _passed(check)
+
+
+class _ReferenceDamaged(Exception):
+    """The cached reference's payload failed its checksum, compared while the current
+    data was profiled on its histogram edges."""
+
+    def __init__(self, error: ProfileError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _passed(check: PayloadCheck) -> None:
+    """Wait for ``check``; _ReferenceDamaged if it fails."""
+    try:
+        check.wait()
+    except ProfileError as error:
+        raise _ReferenceDamaged(error) from error
+
+
+def _checked_scan(scan: Scan, check: PayloadCheck) -> Scan:
+    """``scan``, whose profiles (counted on the reference's edges) come out only once
+    ``check`` has passed: the first scan, which the check overlaps, waits for it."""
+
+    def checked(info: FileInfo, whole: bool) -> DatasetProfile:
+        try:
+            return scan(info, whole)
+        finally:
+            _passed(check)  # a failed scan too: damaged edges may be why
+
+    return checked
 
 
 def _schema(dataset: OpenedDataset | None, loaded: LoadedProfiles | None) -> pa.Schema:
@@ -572,20 +694,28 @@ def analyze(
     if multivariate is not None:
         options = row_options(options, multivariate, joint)
     ref_files: Counts | None = None
+    fixed: _ReferenceSource | None = None
+    ref_check: PayloadCheck | None = None
     if reference_profiles is not None:
         ref_profile = _planned(reference_profiles, plan, "--reference-profiles")
         cached = False
     elif reference is not None and config.reference.offset is None:
-        ref_profile, cached = load_or_build_reference(
+        fixed = _ReferenceSource(
             reference,
             plan,
             options,
             settings.profile.bins,
-            cache=profile_cache,
-            storage=storage,
-            progress=progress,
-            findings=findings,
-            shards=reference_shards,
+            profile_cache,
+            storage,
+            progress,
+            reference_shards,
+        )
+        # A cached profile's checksum (~0.07 s at 1,000 features, its 262 MB read from
+        # the mapping) is compared on a thread while the current data is profiled,
+        # which needs only the reference's histogram edges to start: when there is
+        # current data to profile, and a second thread to spare.
+        ref_profile, cached, ref_check = fixed.load(
+            findings, check_later=current is not None and workers.thread_count() > 1
         )
     else:
         assert reference is not None
@@ -604,19 +734,42 @@ def analyze(
         cur_files = Counts(total=len(current_profiles.uris))
     else:
         assert current is not None
-        cur_profile, cur_files = _profile_current(
-            current,
-            plan,
-            options,
-            ref_profile,
-            settings.profile.bins,
-            # A windowed reference moves the histogram edges every run: a current window
-            # cache keyed by them would be laid out again, and never read, every run.
-            profile_cache if ref_files is None else None,
-            storage,
-            findings,
-            progress,
-        )
+
+        def profile_current(
+            on: DatasetProfile, found: list[dict[str, Any]], check: PayloadCheck | None
+        ) -> tuple[DatasetProfile, Counts]:
+            return _profile_current(
+                current,
+                plan,
+                options,
+                on,
+                settings.profile.bins,
+                # A windowed reference moves the histogram edges every run: a current
+                # window cache keyed by them would be laid out again, and never read.
+                profile_cache if ref_files is None else None,
+                storage,
+                found,
+                progress,
+                check,
+                sighting,
+            )
+
+        sighting = Sighting()
+        # Its findings held back until the reference has passed its check.
+        found: list[dict[str, Any]] = [] if ref_check is not None else findings
+        try:
+            cur_profile, cur_files = profile_current(ref_profile, found, ref_check)
+        except _ReferenceDamaged as damaged:
+            # As when the cache is found damaged on loading: a warning, the reference
+            # profiled anew (and cached), and the current data profiled on its edges,
+            # with the window's files split as this attempt did.
+            assert fixed is not None
+            findings.append(_cache_invalid(damaged.error))
+            ref_profile, cached = fixed.build(findings), False
+            cur_profile, cur_files = profile_current(ref_profile, findings, None)
+        else:
+            if found is not findings:
+                findings.extend(found)
     # Never merged: frees memory before the comparison, and sorts the samples (numpy's
     # sort releases the GIL, so on a few threads).
     workers.map_ordered(
