@@ -109,15 +109,22 @@ def test_no_cut_for_short_or_unknown_streams():
 
 def _late_leaver(directory: Path, rows: int, group: int) -> tuple:
     """A file whose ``late`` column turns NaN in its last row group only: by then the shared
-    rows hold more than ``k`` values, so its values so far lie in both of the block's parts."""
+    rows hold more than ``k`` values, so its values so far lie in both of the block's parts.
+    ``early`` turns NaN in the second; ``always`` and ``after`` (the block's rows either
+    side of ``late``'s) stay finite."""
     rng = np.random.default_rng(11)
     late = rng.normal(size=rows)
     late[rows - group :][rng.random(group) < 0.05] = np.nan
     early = rng.normal(size=rows)
     early[group : 2 * group][rng.random(group) < 0.05] = np.nan
-    label = rng.choice(["a", "b"], rows)
     table = pa.table(
-        {"always": rng.normal(size=rows), "late": late, "early": early, "label": label}
+        {
+            "always": rng.normal(size=rows),
+            "late": late,
+            "after": rng.normal(size=rows),
+            "early": early,
+            "label": rng.choice(["a", "b"], rows),
+        }
     )
     directory.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, directory / "part.parquet", row_group_size=group)
@@ -126,17 +133,27 @@ def _late_leaver(directory: Path, rows: int, group: int) -> tuple:
     return dataset, [ColumnPlan(name, kinds.get(name, "numerical")) for name in table.column_names]
 
 
-def test_a_column_leaving_the_shared_rows_after_k_of_them_gives_the_same_profile(tmp_path):
-    rows, group = 6000, 500  # ~47 kept rows a batch: past k = 500 in the 11th of 12
+# ~47 (~96) kept rows a batch, past k in the 11th batch of 12. At k = 1,024 a block row is
+# two whole pages, which a leaving column gives back (released, they read as zeros).
+@pytest.mark.parametrize(("k", "rows", "group"), [(500, 6000, 500), (1024, 12000, 1000)])
+def test_a_column_leaving_the_shared_rows_after_k_of_them_gives_the_same_profile(
+    tmp_path, k, rows, group
+):
     dataset, plan = _late_leaver(tmp_path / "data", rows, group)
     assert dataset.file_rows(dataset.files[0]) == rows
-    cut = cut_for(rows, OPTIONS.sample_size)
-    assert cut is not None and (rows - group) * cut > OPTIONS.sample_size
-    with_cut = _profile(dataset, plan, rows)
-    without = _profile(dataset, plan, None)
+    cut = cut_for(rows, k)
+    assert cut is not None and (rows - group) * cut > k
+    options = ProfileOptions(sample_size=k)
+
+    def batches():
+        names = [c.name for c in plan]
+        return dataset.batches(names, dictionary_columns=["label"], files=dataset.files, whole=True)
+
+    with_cut = build_profile(batches(), plan, options, stream=STREAM, rows=rows)
+    without = build_profile(batches(), plan, options, stream=STREAM)
     assert dumps_profile(with_cut) == dumps_profile(without)
     late = with_cut.columns["late"]
-    assert late.nan > 0 and late.sample.size == OPTIONS.sample_size
+    assert late.nan > 0 and late.sample.size == k
 
 
 def test_the_shared_samples_are_writeable_and_independent(tmp_path):

@@ -117,9 +117,9 @@ class _Block:
 
     def __init__(self, names: list[str], k: int, spare: int) -> None:
         self.rows = {name: row for row, name in enumerate(names)}
-        self.head = _fresh_pages(len(names), k)
+        self.head, self._pages = _fresh_pages(len(names), k)
         self.populating = _populate_behind(self.head)
-        self.tail = _fresh_pages(len(names), spare)
+        self.tail = _fresh_pages(len(names), spare)[0]
         self.size = 0  # values per row (every row has as many: the same kept rows)
 
     def take(
@@ -143,20 +143,28 @@ class _Block:
 
     def _grow(self, spare: int) -> None:
         # Rare (more kept rows than expected, by six standard deviations): double it.
-        grown = _fresh_pages(self.tail.shape[0], max(spare, 2 * self.tail.shape[1]))
+        grown = _fresh_pages(self.tail.shape[0], max(spare, 2 * self.tail.shape[1]))[0]
         used = max(self.size - self.head.shape[1], 0)
         grown[:, :used] = self.tail[:, :used]
         self.tail = grown
 
-    def values(self, name: str, size: int) -> NDArray[np.float64]:
-        """A copy of the first ``size`` values of ``name``'s row."""
+    def leave(self, name: str) -> NDArray[np.float64]:
+        """A copy of ``name``'s values (a column leaving the shared rows); its row's pages
+        are released."""
         row = self.rows[name]
         k = self.head.shape[1]
-        return np.concatenate([self.head[row, : min(size, k)], self.tail[row, : max(size - k, 0)]])
+        values = np.concatenate(
+            [self.head[row, : min(self.size, k)], self.tail[row, : max(self.size - k, 0)]]
+        )
+        if self.populating is not None:
+            self.populating.join()  # long done (it takes milliseconds): not refaulted after
+        _release_row(self._pages, k * self.head.itemsize, row)
+        return values
 
 
-def _fresh_pages(rows: int, columns: int) -> NDArray[np.float64]:
-    """An uninitialised float64 array of a private anonymous mapping of its own.
+def _fresh_pages(rows: int, columns: int) -> tuple[NDArray[np.float64], mmap.mmap | None]:
+    """An uninitialised float64 array of a private anonymous mapping of its own, and that
+    mapping (None when empty).
 
     Its own mapping rather than ``np.empty``, which madvises allocations of 4 MiB and
     more for transparent huge pages: in this engine's VM a 2 MiB page fault cost twice the
@@ -164,9 +172,21 @@ def _fresh_pages(rows: int, columns: int) -> NDArray[np.float64]:
     64 x 32,768 values), so huge pages are left to a system that sets THP to ``always``."""
     size = rows * columns * 8
     if size == 0:
-        return np.empty((rows, columns), dtype=np.float64)
+        return np.empty((rows, columns), dtype=np.float64), None
     pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
-    return np.frombuffer(pages, dtype=np.float64).reshape(rows, columns)
+    return np.frombuffer(pages, dtype=np.float64).reshape(rows, columns), pages
+
+
+def _release_row(pages: mmap.mmap | None, width: int, row: int) -> None:
+    """Give the whole pages of row ``row`` (``width`` bytes a row) of a mapping back to the
+    system (they read as zeros after): the row of a column that left the shared rows is
+    never read again, and a group where many leave would otherwise hold ~k values each."""
+    if pages is None or not hasattr(pages, "madvise"):
+        return  # empty, or a system without madvise: the row stays as it is
+    start = -(-row * width // mmap.PAGESIZE) * mmap.PAGESIZE
+    end = (row + 1) * width // mmap.PAGESIZE * mmap.PAGESIZE
+    if end > start:
+        pages.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def _populate_behind(pages: NDArray[np.float64]) -> threading.Thread | None:
@@ -243,7 +263,7 @@ class ReserveGroup:
             self.shared.remove(name)
             before = self._block.size
             values = _Growing(self._capacity())
-            values.append(self._block.values(name, before))
+            values.append(self._block.leave(name))
             own = self.own[name] = _Own(values, _Growing(self._capacity()))
             own.keys.append(self.keys.view()[:before])
         below = finite_keys < self.cut
