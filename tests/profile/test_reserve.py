@@ -157,8 +157,8 @@ def test_a_column_leaving_the_shared_rows_after_k_of_them_gives_the_same_profile
 
 
 def test_the_shared_samples_are_writeable_and_independent(tmp_path):
-    # Shared columns' samples are rows of one block: sorting one in place (drop_keys, as a
-    # compared window's profile does) must leave the others as they were.
+    # Shared columns' samples are rows of one block: sorting one in place (after drop_keys,
+    # as a compared window's profile is) must leave the others as they were.
     dataset, plan = _file(tmp_path / "data", 0, breaking=False)
     profile = _profile(dataset, plan, ROWS)
     always, ints = profile.columns["always"], profile.columns["ints"]
@@ -166,6 +166,7 @@ def test_the_shared_samples_are_writeable_and_independent(tmp_path):
     before = ints.sample.tobytes()
     expected = np.sort(always.sample)
     always.drop_keys()
+    assert always.sorted_sample is always.sample  # sorted where it lies
     assert always.sample.tobytes() == expected.tobytes()
     assert ints.sample.tobytes() == before
 
