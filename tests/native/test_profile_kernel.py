@@ -5,6 +5,10 @@ within the bound the kernel's docstring states (any summation order's)."""
 
 from __future__ import annotations
 
+import mmap
+import platform
+import re
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +21,10 @@ from driftwarden import native
 from driftwarden.profile.numeric import _add_histogram
 
 kernel = native.load("_profile")
+# madvise(MADV_POPULATE_WRITE) came with Linux 5.14; elsewhere populate() does nothing.
+_HAS_POPULATE_WRITE = sys.platform == "linux" and tuple(
+    int(part) for part in re.findall(r"\d+", platform.release())[:2]
+) >= (5, 14)
 pytestmark = pytest.mark.skipif(kernel is None, reason="compiled kernels off or not built")
 
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -173,3 +181,54 @@ def test_take_refuses_positions_outside_the_values_or_the_output():
         kernel.take(values, np.array([0, 1, 2]), out, 2)
     with pytest.raises(TypeError, match="take: out: expected a contiguous writable float64"):
         kernel.take(values, np.array([0]), np.zeros(4)[::2], 0)
+
+
+def test_populate_faults_pages_in_without_changing_them():
+    # A fresh private mapping, as profile/reserve.py hands it over, and an ordinary
+    # array whose first and last pages are shared with other allocations.
+    pages = np.frombuffer(mmap.mmap(-1, 5 * mmap.PAGESIZE, flags=mmap.MAP_PRIVATE))
+    pages[::7] = np.arange(pages[::7].size, dtype=np.float64)
+    before = pages.tobytes()
+    assert kernel.populate(pages) is _HAS_POPULATE_WRITE
+    assert pages.tobytes() == before
+    values = np.random.default_rng(0).normal(size=3000)
+    before = values.tobytes()
+    kernel.populate(values[1:])  # not page-aligned: only the whole pages inside
+    assert values.tobytes() == before
+    assert kernel.populate(np.empty(0)) is False
+    with pytest.raises(TypeError, match="populate: out: expected a contiguous writable float64"):
+        frozen = np.zeros(600)
+        frozen.flags.writeable = False
+        kernel.populate(frozen)
+
+
+@NO_DEADLINE
+@given(st.integers(0, 1_000_000), st.integers(1, 40), st.integers(1, 30))
+def test_fill_moves_what_fancy_indexing_does_row_by_row(seed, width, spare):
+    rng = np.random.default_rng(seed)
+    head, tail = rng.normal(size=(5, width)), rng.normal(size=(5, spare))
+    tail[0, 0] = -0.0  # signed zeros and NaN payloads move as they are
+    holes = rng.choice(width, size=min(width, spare), replace=False)
+    fill = rng.choice(spare, size=holes.size, replace=False)
+    rows = np.array([0, 2, 3])
+    expected = head.copy()
+    for row in rows:
+        expected[row, holes] = tail[row, fill]
+    kernel.fill(head, tail, rows, holes, fill)
+    assert head.tobytes() == expected.tobytes()
+
+
+def test_fill_refuses_indexes_outside_the_blocks_before_moving_anything():
+    head, tail = np.zeros((2, 4)), np.ones((2, 3))
+    one = np.array([1])
+    with pytest.raises(ValueError, match=r"rows\[0\] = 2 is outside head and tail \(2 rows\)"):
+        kernel.fill(head, tail, np.array([2]), one, one)
+    with pytest.raises(ValueError, match=r"holes\[1\] = 4 is outside head \(4 columns\)"):
+        kernel.fill(head, tail, np.array([0, 1]), np.array([0, 4]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"fill\[0\] = -1 is outside tail \(3 columns\)"):
+        kernel.fill(head, tail, one, one, np.array([-1]))
+    with pytest.raises(ValueError, match="2 holes but 1 values to fill them"):
+        kernel.fill(head, tail, one, np.array([0, 1]), one)
+    with pytest.raises(ValueError, match="fill: head: expected 2 dimensions, got 1"):
+        kernel.fill(np.zeros(4), tail, one, one, one)
+    assert not head.any()  # nothing moved

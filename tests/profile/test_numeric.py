@@ -195,17 +195,28 @@ def test_full_sample_updated_in_place_keeps_the_same_bottom_k_set():
     np.testing.assert_array_equal(buffer[order], expected[np.argsort(expected_keys)])
 
 
-def test_drop_keys_sorts_the_sample_and_still_merges_whole():
+def test_drop_keys_lets_sorted_sample_sort_in_place_and_still_merges_whole():
     values = np.random.default_rng(4).normal(size=3000)
     profile = _profile(values, sample_size=1000)
     before = np.sort(profile.sample)
+    sample = profile.sample
     profile.drop_keys()
-    np.testing.assert_array_equal(profile.sample, before)
-    np.testing.assert_array_equal(profile.sorted_sample, before)
-    assert profile.sorted_sample is profile.sample  # sorted in place: no second copy or check
     assert profile.keys.size == profile.sample.size and not profile.keys.any()
+    np.testing.assert_array_equal(profile.sorted_sample, before)
+    # Sorted where it lies, by the comparison's thread: no second array of the sample.
+    assert profile.sorted_sample is sample and profile.sample is sample
     merged = profile.merge(_profile(values[:10], sample_size=1000))
     assert merged.sample.size == 1000
+
+
+def test_sorted_sample_copies_a_sample_whose_keys_still_count():
+    values = np.random.default_rng(5).normal(size=3000)
+    profile = _profile(values, sample_size=1000)
+    sample, keys = profile.sample.copy(), profile.keys.copy()
+    np.testing.assert_array_equal(profile.sorted_sample, np.sort(sample))
+    # Keys and sample stay aligned for a later merge.
+    np.testing.assert_array_equal(profile.sample, sample)
+    np.testing.assert_array_equal(profile.keys, keys)
 
 
 def test_sorted_histogram_counts_what_a_pass_per_edge_counts():

@@ -16,12 +16,14 @@ import pytest
 from driftwarden.analysis.incremental import file_stream, scan_file
 from driftwarden.profile import (
     ColumnPlan,
+    NumericProfile,
     ProfileOptions,
     ReserveExhausted,
     build_profile,
     dumps_profile,
 )
-from driftwarden.profile.reserve import cut_for
+from driftwarden.profile.reserve import ReserveGroup, cut_for
+from driftwarden.profile.sampling import bottom_k
 from driftwarden.storage import StorageOptions
 from driftwarden.storage.dataset import DatasetSource, open_dataset
 
@@ -103,3 +105,103 @@ def test_no_cut_for_short_or_unknown_streams():
     assert cut_for(None, 500) is None
     assert cut_for(1000, 500) is None  # under twice the kept rows: little to save
     assert cut_for(100_000, 32_768) == pytest.approx((32_768 + 4_096) / 100_000)
+
+
+def _late_leaver(directory: Path, rows: int, group: int) -> tuple:
+    """A file whose ``late`` column turns NaN in its last row group only: by then the shared
+    rows hold more than ``k`` values, so its values so far lie in both of the block's parts.
+    ``early`` turns NaN in the second; ``always`` and ``after`` (the block's rows either
+    side of ``late``'s) stay finite."""
+    rng = np.random.default_rng(11)
+    late = rng.normal(size=rows)
+    late[rows - group :][rng.random(group) < 0.05] = np.nan
+    early = rng.normal(size=rows)
+    early[group : 2 * group][rng.random(group) < 0.05] = np.nan
+    table = pa.table(
+        {
+            "always": rng.normal(size=rows),
+            "late": late,
+            "after": rng.normal(size=rows),
+            "early": early,
+            "label": rng.choice(["a", "b"], rows),
+        }
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, directory / "part.parquet", row_group_size=group)
+    dataset = open_dataset(DatasetSource(uri=str(directory)), StorageOptions())
+    kinds = {"label": "categorical"}
+    return dataset, [ColumnPlan(name, kinds.get(name, "numerical")) for name in table.column_names]
+
+
+# ~47 (~96) kept rows a batch, past k in the 11th batch of 12. At k = 1,024 a block row is
+# two whole pages, which a leaving column gives back (released, they read as zeros).
+@pytest.mark.parametrize(("k", "rows", "group"), [(500, 6000, 500), (1024, 12000, 1000)])
+def test_a_column_leaving_the_shared_rows_after_k_of_them_gives_the_same_profile(
+    tmp_path, k, rows, group
+):
+    dataset, plan = _late_leaver(tmp_path / "data", rows, group)
+    assert dataset.file_rows(dataset.files[0]) == rows
+    cut = cut_for(rows, k)
+    assert cut is not None and (rows - group) * cut > k
+    options = ProfileOptions(sample_size=k)
+
+    def batches():
+        names = [c.name for c in plan]
+        return dataset.batches(names, dictionary_columns=["label"], files=dataset.files, whole=True)
+
+    with_cut = build_profile(batches(), plan, options, stream=STREAM, rows=rows)
+    without = build_profile(batches(), plan, options, stream=STREAM)
+    assert dumps_profile(with_cut) == dumps_profile(without)
+    late = with_cut.columns["late"]
+    assert late.nan > 0 and late.sample.size == k
+
+
+def test_the_shared_samples_are_writeable_and_independent(tmp_path):
+    # Shared columns' samples are rows of one block: sorting one in place (after drop_keys,
+    # as a compared window's profile is) must leave the others as they were.
+    dataset, plan = _file(tmp_path / "data", 0, breaking=False)
+    profile = _profile(dataset, plan, ROWS)
+    always, ints = profile.columns["always"], profile.columns["ints"]
+    assert always.sample.flags.writeable and ints.sample.flags.writeable
+    before = ints.sample.tobytes()
+    expected = np.sort(always.sample)
+    always.drop_keys()
+    assert always.sorted_sample is always.sample  # sorted where it lies
+    assert always.sample.tobytes() == expected.tobytes()
+    assert ints.sample.tobytes() == before
+
+
+def test_more_kept_rows_than_the_reserve_expects_still_give_the_k_smallest_keys():
+    # A cut far above k/n's share keeps every row: the block's spare part must grow.
+    k, batch, batches = 50, 400, 3
+    rng = np.random.default_rng(5)
+    group = ReserveGroup(cut=0.99, k=k)
+    columns = {name: NumericProfile(k) for name in ("a", "b", "leaves")}
+    all_keys, values = [], {name: [] for name in columns}
+    for step in range(batches):
+        keys = rng.random(batch) * 0.9
+        group.begin(keys)
+        all_keys.append(keys)
+        batch_values = {name: rng.normal(size=batch) for name in columns}
+        for name in columns:
+            values[name].append(batch_values[name])
+        shared = ["a", "b", "leaves"] if step == 0 else ["a", "b"]
+        if step > 0:  # "leaves" turns non-finite in its second batch: every other row
+            finite = np.arange(batch) % 2 == 0
+            values["leaves"][-1] = batch_values["leaves"][finite]
+            all_keys_leaves = keys[finite]
+            group.take_own("leaves", batch_values["leaves"][finite], all_keys_leaves)
+        group.take_shared([(name, batch_values[name]) for name in shared])
+    group.finish(columns)
+    keys = np.concatenate(all_keys)
+    for name in ("a", "b"):
+        sample, sample_keys = bottom_k(np.concatenate(values[name]), keys, k)
+        order = np.argsort(sample_keys)
+        mine = np.argsort(columns[name].keys)
+        assert columns[name].sample[mine].tobytes() == sample[order].tobytes()
+        assert columns[name].keys[mine].tobytes() == sample_keys[order].tobytes()
+    leaves_keys = np.concatenate(
+        [all_keys[0]] + [step_keys[np.arange(batch) % 2 == 0] for step_keys in all_keys[1:]]
+    )
+    sample, sample_keys = bottom_k(np.concatenate(values["leaves"]), leaves_keys, k)
+    assert np.sort(columns["leaves"].sample).tobytes() == np.sort(sample).tobytes()

@@ -99,8 +99,8 @@ def _sample_stats(pair: tuple[NumericProfile, NumericProfile]) -> _SampleStats |
     ref, cur = pair
     if ref.finite == 0 or cur.finite == 0:
         return None
-    # Sorted once per profile (a cached reference is stored sorted, the current sorts
-    # its own in drop_keys): KS and Wasserstein then merge the two samples.
+    # Sorted once per profile (a cached reference is stored sorted; the current's is
+    # sorted in place here, after drop_keys): KS and Wasserstein then merge the two samples.
     ref_sorted, cur_sorted = ref.sorted_sample, cur.sorted_sample
     scale = wasserstein_scale(ref, cur)
     ks, wasserstein = stats.ks_and_wasserstein_sorted(ref_sorted, cur_sorted, scale)

@@ -770,12 +770,11 @@ def analyze(
         else:
             if found is not findings:
                 findings.extend(found)
-    # Never merged: frees memory before the comparison, and sorts the samples (numpy's
-    # sort releases the GIL, so on a few threads).
-    workers.map_ordered(
-        NumericProfile.drop_keys,
-        [column for column in cur_profile.columns.values() if isinstance(column, NumericProfile)],
-    )
+    # Never merged: frees memory before the comparison, whose threads then sort each
+    # sample in place as they come to it (NumericProfile.drop_keys).
+    for column in cur_profile.columns.values():
+        if isinstance(column, NumericProfile):
+            column.drop_keys()
     performance_report = None
     labels_target = None
     performance_findings: list[dict[str, Any]] = []

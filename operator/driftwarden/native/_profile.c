@@ -5,9 +5,15 @@
  * with its own call overhead; at 10^5 rows x 1,000 features that is 5,000 columns a run.
  * observe() here does them in one pass over blocks small enough to stay in L1 cache, with
  * the GIL released. take() is the cut's gather (profile/reserve.py) without numpy's
- * fancy-indexing machinery. */
+ * fancy-indexing machinery, fill() its last step for a whole column group, populate() the
+ * first touch of its pages from another thread. */
 #include "_common.h"
 #include <math.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 /* Values per block: 4 KiB, re-read once per histogram edge while it is in L1 cache. */
 #define BLOCK 512
@@ -287,12 +293,164 @@ done:
     return result;
 }
 
+/* fill(head, tail, rows, holes, fill) -> None: head[r, holes[i]] = tail[r, fill[i]] for
+ * every r in rows and every i.
+ *
+ * The cut's last step (ReserveGroup.finish in profile/reserve.py): the rows dropped from
+ * the first k slots of every shared column's block row take the values of kept rows past
+ * k, ~k/9 a column. One call for all the columns of a group, the GIL released; numpy's
+ * fancy indexing, a call per column, cost ~30 us each. Every index is checked first (a
+ * ValueError names the first out of range, and then nothing has changed). */
+static int
+dw_get_matrix(PyObject *obj, Py_buffer *view, const char *what, int writable)
+{
+    if (dw_get_buffer(obj, view, what, 'd', writable) != 0) {
+        return -1;
+    }
+    if (view->ndim != 2) {
+        PyErr_Format(PyExc_ValueError, "%s: expected 2 dimensions, got %d", what, view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+dw_first_outside(const long long *p, Py_ssize_t n, Py_ssize_t size)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < 0 || p[i] >= size) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static PyObject *
+fill(PyObject *module, PyObject *args)
+{
+    PyObject *head_obj, *tail_obj, *rows_obj, *holes_obj, *fill_obj;
+    if (!PyArg_ParseTuple(args, "OOOOO:fill", &head_obj, &tail_obj, &rows_obj, &holes_obj,
+                          &fill_obj)) {
+        return NULL;
+    }
+    Py_buffer head, tail, rows = {0}, holes = {0}, from = {0};
+    if (dw_get_matrix(head_obj, &head, "fill: head", 1) != 0) {
+        return NULL;
+    }
+    if (dw_get_matrix(tail_obj, &tail, "fill: tail", 0) != 0) {
+        PyBuffer_Release(&head);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (dw_get_buffer(rows_obj, &rows, "fill: rows", 'q', 0) != 0) {
+        goto done;
+    }
+    if (dw_get_buffer(holes_obj, &holes, "fill: holes", 'q', 0) != 0) {
+        goto done;
+    }
+    if (dw_get_buffer(fill_obj, &from, "fill: fill", 'q', 0) != 0) {
+        goto done;
+    }
+    Py_ssize_t n = holes.len / 8, count = rows.len / 8;
+    Py_ssize_t height = head.shape[0] < tail.shape[0] ? head.shape[0] : tail.shape[0];
+    Py_ssize_t width = head.shape[1], spare = tail.shape[1];
+    const long long *r = (const long long *)rows.buf, *h = (const long long *)holes.buf,
+                    *f = (const long long *)from.buf;
+    Py_ssize_t bad;
+    if (from.len / 8 != n) {
+        PyErr_Format(PyExc_ValueError, "fill: %zd holes but %zd values to fill them",
+                     n, from.len / 8);
+        goto done;
+    }
+    if ((bad = dw_first_outside(r, count, height)) >= 0) {
+        PyErr_Format(PyExc_ValueError, "fill: rows[%zd] = %lld is outside head and tail (%zd rows)",
+                     bad, r[bad], height);
+        goto done;
+    }
+    if ((bad = dw_first_outside(h, n, width)) >= 0) {
+        PyErr_Format(PyExc_ValueError, "fill: holes[%zd] = %lld is outside head (%zd columns)",
+                     bad, h[bad], width);
+        goto done;
+    }
+    if ((bad = dw_first_outside(f, n, spare)) >= 0) {
+        PyErr_Format(PyExc_ValueError, "fill: fill[%zd] = %lld is outside tail (%zd columns)",
+                     bad, f[bad], spare);
+        goto done;
+    }
+    double *out = (double *)head.buf;
+    const double *in = (const double *)tail.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double *o = out + (Py_ssize_t)r[j] * width;
+        const double *x = in + (Py_ssize_t)r[j] * spare;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            o[h[i]] = x[f[i]];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    /* A view never acquired (or released on a mismatch) has no obj: nothing to release. */
+    PyBuffer_Release(&from);
+    PyBuffer_Release(&holes);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&tail);
+    PyBuffer_Release(&head);
+    return result;
+}
+
+/* populate(out) -> bool: fault in the pages of the writable array out ahead of its first
+ * write (madvise MADV_POPULATE_WRITE, Linux 5.14), with the GIL released, so that another
+ * thread can take the faults off the one that fills it (profile/reserve.py). The
+ * contents do not change. Only whole pages inside out are touched; False when the system
+ * cannot (another OS, an older kernel): the writes then fault them in as usual. */
+static PyObject *
+populate(PyObject *module, PyObject *args)
+{
+    PyObject *out_obj;
+    if (!PyArg_ParseTuple(args, "O:populate", &out_obj)) {
+        return NULL;
+    }
+    Py_buffer out;
+    if (dw_get_buffer(out_obj, &out, "populate: out", 'd', 1) != 0) {
+        return NULL;
+    }
+    int done = 0;
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) {
+        uintptr_t start = (uintptr_t)out.buf, end = start + (uintptr_t)out.len;
+        start = (start + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        end &= ~((uintptr_t)page - 1);
+        if (end > start) {
+            int rc;
+            Py_BEGIN_ALLOW_THREADS
+            rc = madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+            Py_END_ALLOW_THREADS
+            done = rc == 0;
+        }
+    }
+#endif
+    PyBuffer_Release(&out);
+    return PyBool_FromLong(done);
+}
+
 static PyMethodDef methods[] = {
     {"observe", observe, METH_VARARGS,
      "observe(values, edges, counts) -> (min, max, s1, s2) or None: one pass over a finite "
      "float64 batch column (moments shifted by its first value, histogram added in place)."},
     {"take", take, METH_VARARGS,
      "take(values, positions, out, offset): out[offset + i] = values[positions[i]]."},
+    {"fill", fill, METH_VARARGS,
+     "fill(head, tail, rows, holes, fill): head[r, holes[i]] = tail[r, fill[i]] for every r "
+     "in rows."},
+    {"populate", populate, METH_VARARGS,
+     "populate(out) -> bool: fault in the pages of the writable float64 array out, "
+     "contents unchanged (False when the system cannot)."},
     {NULL, NULL, 0, NULL},
 };
 

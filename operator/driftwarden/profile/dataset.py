@@ -193,8 +193,7 @@ def build_profile(
                 target.update(array, keys.of(target.rows, len(array)))
         if aligned and batch.num_rows:
             if reserve is not None:
-                for name, _, finite in aligned:
-                    reserve.take_shared(name, finite)
+                reserve.take_shared([(name, finite) for name, _, finite in aligned])
             else:
                 selection = group.sampler.step(keys.of(group.rows, batch.num_rows))
                 for _, target, finite in aligned:

@@ -85,6 +85,9 @@ class NumericProfile:
     # ``quantile_edges`` by number of bins, computed from ``_sorted`` and dropped with it:
     # a run asks for the reference's edges twice (the current's histograms, then scoring).
     _edges: dict[int, NDArray[np.float64]] = field(default_factory=dict, repr=False, compare=False)
+    # Set by ``drop_keys``: the sample's order no longer matters, so ``sorted_sample`` may
+    # sort it where it lies instead of into a copy.
+    _sort_in_place: bool = field(default=False, repr=False, compare=False)
     # Exact moment sums (``Σ n·mean``, ``Σ (m2 + n·mean²)``) of a merged profile, which
     # ``mean`` and ``m2`` only round; None while the floats are all there is.
     _sums: tuple[Fraction, Fraction] | None = field(default=None, repr=False, compare=False)
@@ -400,16 +403,16 @@ class NumericProfile:
         return counts
 
     def drop_keys(self) -> None:
-        """Free the sampling keys and sort the sample in place, for a profile that is only
-        compared from now on (the current window's): at 1,000 features the keys and a
-        sorted copy of the samples are 0.5 GiB. Merged later, its sample counts as
-        whole, as a cached profile stored without keys does."""
+        """Free the sampling keys, for a profile that is only compared from now on (the
+        current window's): at 1,000 features the keys and a sorted copy of the samples are
+        0.5 GiB. Its sample is then sorted in place by the first :attr:`sorted_sample`,
+        on the thread that compares the feature, while the sample is in that core's cache
+        (sorting every sample first, in a pass of its own, left the comparison to read each
+        one back from memory). Merged later, its sample counts as whole, as a cached
+        profile stored without keys does."""
         self.keys = np.broadcast_to(np.zeros(1), self.sample.shape)
         self._sorted_of = None
-        if self.sample.flags.writeable:
-            self.sample.sort()
-            # Sorted just now: sorted_sample need not check it again.
-            self._sorted, self._sorted_of, self._edges = self.sample, self.sample, {}
+        self._sort_in_place = bool(self.sample.flags.writeable)
 
     def mark_sorted(self) -> None:
         """Take the sample as sorted without a full check: for a sample its writer
@@ -425,7 +428,13 @@ class NumericProfile:
         so then only an O(n) check runs)."""
         if self._sorted_of is not self.sample:
             sample = self.sample
-            self._sorted = sample if is_sorted(sample) else np.sort(sample)
+            if is_sorted(sample):
+                self._sorted = sample
+            elif self._sort_in_place and sample.flags.writeable:
+                sample.sort()
+                self._sorted = sample
+            else:
+                self._sorted = np.sort(sample)
             self._sorted_of = sample
             self._edges = {}
         return self._sorted

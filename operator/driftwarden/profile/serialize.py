@@ -21,11 +21,11 @@ depends on order) are refused with a ProfileError, so caches recompute them.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import gzip
 import json
 import struct
-import threading
 import zlib
 from collections.abc import Callable
 from fractions import Fraction
@@ -447,16 +447,25 @@ class PayloadCheck:
         self.source = source
         self._body = body
         self._expected = expected
-        self._thread: threading.Thread | None = None
+        self._done: _thread.LockType | None = None  # held while the thread compares
         self._outcome: bool | Exception | None = None  # matches, or what failed
 
     def start(self) -> None:
-        """Compare the checksum on a thread from now on (once)."""
-        if self._thread is None and self._outcome is None:
-            self._thread = threading.Thread(
-                target=self._compare, name="driftwarden-payload-check", daemon=True
-            )
-            self._thread.start()
+        """Compare the checksum on a thread from now on (once). A bare ``_thread``, as
+        profile/reserve.py's: ``threading.Thread.start`` waits until the new thread
+        runs, 5-15 ms on a busy machine."""
+        if self._done is not None or self._outcome is not None:
+            return
+        done = self._done = _thread.allocate_lock()
+        done.acquire()
+
+        def compare() -> None:
+            try:
+                self._compare()
+            finally:
+                done.release()
+
+        _thread.start_new_thread(compare, ())
 
     def _compare(self) -> None:
         try:
@@ -467,8 +476,9 @@ class PayloadCheck:
     def wait(self) -> None:
         """Return once the payload matches its checksum; raise ProfileError (as
         :func:`loads_profile` would have) if it does not."""
-        if self._thread is not None:
-            self._thread.join()
+        if self._done is not None:
+            with self._done:
+                pass
         elif self._outcome is None:
             self._compare()
         if isinstance(self._outcome, Exception):
