@@ -232,3 +232,29 @@ def test_fill_refuses_indexes_outside_the_blocks_before_moving_anything():
     with pytest.raises(ValueError, match="fill: head: expected 2 dimensions, got 1"):
         kernel.fill(np.zeros(4), tail, one, one, one)
     assert not head.any()  # nothing moved
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**62),
+    st.integers(0, 5_000),
+    st.integers(-(2**63), 2**63 - 1),
+    st.binary(max_size=16),
+)
+def test_row_keys_are_the_numpy_keys_bit_for_bit(start, count, seed, stream):
+    from driftwarden.profile.sampling import RowKeys
+
+    keys = RowKeys(seed, stream)
+    out = np.full(count, np.nan)
+    kernel.row_keys(out, start, int(keys._salt))
+    assert out.tobytes() == keys._computed(start, count).tobytes()
+    assert keys.of(start, count).tobytes() == out.tobytes()
+
+
+def test_row_keys_refuses_a_read_only_or_non_float64_output():
+    with pytest.raises(TypeError, match="row_keys: out"):
+        kernel.row_keys(np.zeros(4, dtype=np.int64), 0, 1)
+    frozen = np.zeros(4)
+    frozen.flags.writeable = False
+    with pytest.raises(TypeError, match="row_keys: out"):
+        kernel.row_keys(frozen, 0, 1)

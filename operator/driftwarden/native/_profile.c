@@ -439,6 +439,41 @@ populate(PyObject *module, PyObject *args)
     return PyBool_FromLong(done);
 }
 
+/* row_keys(out, start, salt): out[i] = the sampling key of row start + i
+ * (profile/sampling.py RowKeys): splitmix64 of (start + i) * golden + salt, its top 53
+ * bits times 2^-53. Bit for bit the numpy code's (uint64 arithmetic wraps the same way;
+ * an integer below 2^53 converts to float64 exactly and the scaling is a power of two),
+ * without its ten passes over temporaries: ~0.66 ms -> ~0.03 ms for 20,000 rows, which
+ * every column group of a batch's rows asks for (16 groups at 1,000 features). */
+static PyObject *
+row_keys(PyObject *module, PyObject *args)
+{
+    PyObject *out_obj;
+    unsigned long long start, salt;
+    if (!PyArg_ParseTuple(args, "OKK:row_keys", &out_obj, &start, &salt)) {
+        return NULL;
+    }
+    Py_buffer out;
+    if (dw_get_buffer(out_obj, &out, "row_keys: out", 'd', 1) != 0) {
+        return NULL;
+    }
+    double *o = (double *)out.buf;
+    Py_ssize_t n = out.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x = ((uint64_t)start + (uint64_t)i) * UINT64_C(0x9E3779B97F4A7C15) + salt;
+        x ^= x >> 30;
+        x *= UINT64_C(0xBF58476D1CE4E5B9);
+        x ^= x >> 27;
+        x *= UINT64_C(0x94D049BB133111EB);
+        x ^= x >> 31;
+        o[i] = (double)(x >> 11) * 0x1p-53;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"observe", observe, METH_VARARGS,
      "observe(values, edges, counts) -> (min, max, s1, s2) or None: one pass over a finite "
@@ -451,6 +486,9 @@ static PyMethodDef methods[] = {
     {"populate", populate, METH_VARARGS,
      "populate(out) -> bool: fault in the pages of the writable float64 array out, "
      "contents unchanged (False when the system cannot)."},
+    {"row_keys", row_keys, METH_VARARGS,
+     "row_keys(out, start, salt): the sampling keys of rows start, start + 1, ... into the "
+     "float64 array out."},
     {NULL, NULL, 0, NULL},
 };
 
