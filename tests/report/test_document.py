@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from driftwarden.errors import DriftwardenError
+from driftwarden.report import document
 from driftwarden.report.document import (
     SCHEMA_VERSION,
     ReportError,
@@ -370,3 +371,88 @@ def test_each_feature_is_one_line_and_the_text_parses_to_the_same_document():
 def test_a_report_without_features_is_still_indented():
     doc = example_report(0)
     assert json.loads(dump_report(doc))["features"] == []
+
+
+_ODD_VALUES = (
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2,
+    0.5,
+    math.nan,
+    math.inf,
+    -math.inf,
+    "",
+    "x",
+    [],
+    {},
+    [1.0],
+)
+
+
+def _feature_variants():
+    """Every key of a feature (and of its sections) set to each of a few odd values."""
+    base = _three()["features"]
+    base[0]["significance"] = {"test": "ks", "pValue": 0.2, "rawPValue": 0.1, "alpha": 0.05}
+    base[0]["missing"] = {"reference": 0.0, "current": 0.1, "score": 0.2, "threshold": 0.1}
+    base[0]["scores"] = {"psi": 0.1, "ks": None}
+    base[0]["reference"] = {"rows": 10, "nulls": 0, "mean": 1.0, "std": None}
+    base[0]["current"] = {"rows": 10, "nan": 1, "max": 3}
+    for original in base:
+        yield original
+        for key, value in original.items():
+            sections = [(key, None)] + (
+                [(key, inner) for inner in value] if isinstance(value, dict) else []
+            )
+            for outer, inner in sections:
+                for odd in _ODD_VALUES:
+                    changed = copy.deepcopy(original)
+                    if inner is None:
+                        changed[outer] = odd
+                    else:
+                        changed[outer][inner] = odd
+                    yield changed
+
+
+def test_the_quick_feature_check_passes_nothing_the_full_check_refuses():
+    passed = 0
+    for candidate in _feature_variants():
+        if document._feature_passes(candidate):
+            passed += 1
+            document._validate_feature(candidate, "$.features[0]")  # must not raise
+    assert passed > 50  # the quick check does pass the common features
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 40])
+def test_prepared_report_keeps_the_analysis_order_and_writes_the_written_one(n):
+    doc = example_report(n, seed=n)
+    doc["features"][:0] = (
+        [] if n == 0 else [{**doc["features"][0], "name": "numpy", "score": np.float64(0.5)}]
+    )
+    doc["dataset"]["totalFeatures"] = len(doc["features"])
+    doc["dataset"]["driftedFeatures"] = sum(1 for f in doc["features"] if f["drifted"])
+    shuffled = json.loads(json.dumps(doc, sort_keys=True))
+    for source in (doc, shuffled):
+        prepared = document.prepare_report(source)
+        plain = to_jsonable(source)
+        assert json.dumps(prepared) == json.dumps(plain)  # same values, same key order
+        assert json.dumps(prepared.written) == json.dumps(document._ordered(plain, "$"))
+        assert dump_report(prepared) == dump_report(source) == dump_report(plain)
+
+
+@pytest.mark.parametrize(
+    "bad", [math.nan, np.float64("inf"), object(), {1: 2}, datetime(2026, 1, 1)]
+)
+def test_prepare_refuses_what_validate_refuses_with_the_same_message(bad):
+    doc = _three()
+    doc["features"][1]["scores"] = {"psi": bad}
+    if isinstance(bad, float):  # NaN and inf become null, which a score may be
+        document.prepare_report(doc)
+        doc["features"][1]["threshold"] = bad
+    with pytest.raises(ReportError) as expected:
+        validate_report(doc)
+    with pytest.raises(ReportError) as got:
+        document.prepare_report(doc)
+    assert str(got.value) == str(expected.value)
