@@ -456,3 +456,15 @@ def test_prepare_refuses_what_validate_refuses_with_the_same_message(bad):
     with pytest.raises(ReportError) as got:
         document.prepare_report(doc)
     assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 60])
+def test_ranked_features_are_sort_features_with_their_ratios_and_kept_on_a_prepared_report(n):
+    doc = example_report(n, seed=n)
+    doc["features"].reverse()  # least drifted first: the ranking has something to do
+    features, ratios = document.ranked_features(doc)
+    assert features == sort_features(doc["features"])
+    assert ratios == [drift_ratio(f) for f in features]
+    prepared = document.prepare_report(doc)
+    assert document.ranked_features(prepared) == (features, ratios)
+    assert document.ranked_features(prepared) is document.ranked_features(prepared)

@@ -543,6 +543,8 @@ class PreparedReport(dict[str, Any]):
     """
 
     written: dict[str, Any] | None = None
+    # (features, their drift ratios) most drifted first: see ranked_features. Read-only.
+    ranked: tuple[list[Any], list[float | None]] | None = None
 
 
 def prepare_report(doc: Mapping[str, Any]) -> PreparedReport:
@@ -689,6 +691,27 @@ def drift_rank_key(feature: Mapping[str, Any]) -> tuple[int, float]:
 def sort_features(features: Iterable[Mapping[str, Any]]) -> list[Any]:
     """Features most drifted first (stable: ties keep their order). The report's own order."""
     return sorted(features, key=drift_rank_key)
+
+
+def ranked_features(doc: Mapping[str, Any]) -> tuple[list[Any], list[float | None]]:
+    """``doc``'s features as :func:`sort_features` orders them, and each one's
+    :func:`drift_ratio`. Kept on a :class:`PreparedReport`: the HTML view and the
+    summary both rank the features, and the view's table shows the ratio, so each
+    ratio is computed once, not three times (~3,000 calls at 1,000 features)."""
+    ranked = doc.ranked if isinstance(doc, PreparedReport) else None
+    if ranked is not None:
+        return ranked
+    features = doc["features"]
+    ratios = [drift_ratio(feature) for feature in features]
+    keys = [  # drift_rank_key's, from the ratios already computed
+        (0 if feature.get("drifted") else 1, -ratio if ratio is not None else math.inf)
+        for feature, ratio in zip(features, ratios, strict=True)
+    ]
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable, as sort_features
+    ranked = ([features[i] for i in order], [ratios[i] for i in order])
+    if isinstance(doc, PreparedReport):
+        doc.ranked = ranked
+    return ranked
 
 
 # ---------------------------------------------------------------- writing and reading

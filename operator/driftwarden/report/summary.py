@@ -22,7 +22,7 @@ from driftwarden.report.document import (
     ReportError,
     parse_json_object,
     prepare_report,
-    sort_features,
+    ranked_features,
 )
 from driftwarden.report.multivariate_summary import (
     check_summary_multivariate,
@@ -239,7 +239,7 @@ def build_summary(
         raise ValueError(f"max_bytes must be at least {MIN_SUMMARY_BYTES}, got {max_bytes}")
     doc = prepare_report(doc)  # once per report when the caller prepared it already
     dataset = doc["dataset"]
-    features = sort_features(doc["features"])
+    features = ranked_features(doc)[0]  # shared with the HTML view's; not to be changed
     duration = doc.get("durationSeconds")
 
     summary: Summary = {
