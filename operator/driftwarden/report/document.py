@@ -851,10 +851,14 @@ def dump_report(doc: Mapping[str, Any], *, indent: int | None = 1) -> str:
         return json.dumps(plain, indent=indent, separators=separators, **options) + "\n"
     text = json.dumps({**plain, "features": _FEATURES_SLOT}, indent=indent, **options)
     pad = " " * (2 * indent)
-    encode = json.JSONEncoder(separators=(",", ":"), **options).encode  # one for all features
-    lines = ",\n".join(pad + encode(f) for f in features)
+    # One encoder for all features. A prepared report is a tree made by prepare_report's
+    # walk (a cycle would have failed it), so the encoder's cycle check has nothing to find.
+    encode = json.JSONEncoder(
+        separators=(",", ":"), check_circular=not isinstance(doc, PreparedReport), **options
+    ).encode
+    lines = (",\n" + pad).join(map(encode, features))  # the pad joined in, not added to each
     slot = json.dumps(_FEATURES_SLOT, **options)
-    return text.replace(slot, "[\n" + lines + "\n" + " " * indent + "]", 1) + "\n"
+    return text.replace(slot, "[\n" + pad + lines + "\n" + " " * indent + "]", 1) + "\n"
 
 
 def _reject_constant(name: str) -> None:
