@@ -21,8 +21,10 @@ analyze compiled driftwarden's ~100 modules from source (~0.12 s of user time a 
 main 31e682e, against an import of ~0.3 s; bench/RESULTS.md, addendum 16f). ``--source``
 measures that instead.
 
-Each child's wall time, CPU time and exact peak RSS come from ``os.wait4``. Prints
-one JSON line per measurement and a summary (medians, max RSS). Nothing here is
+Each child's wall time, CPU and user time and exact peak RSS come from ``os.wait4``.
+Prints one JSON line per measurement and a summary: medians, max RSS, analyze against
+each read as a ratio of the medians and as the median (and max) of the ratios round by
+round. Nothing here is
 asserted; the figures go into RESULTS.md by hand.
 """
 
@@ -91,7 +93,12 @@ def run_child(argv: list[str], logs: Path) -> dict[str, float]:
     child = run.run_child(argv, logs / "child.out", stderr)
     if child.code not in (0, 1):  # analyze exits 1 when drift is found
         raise SystemExit(f"{argv[:3]} failed with {child.code}: {stderr.read_text()[-2000:]}")
-    return {"wall": child.wall, "cpu": child.cpu, "rss_mib": child.rss / (1024 * 1024)}
+    return {
+        "wall": child.wall,
+        "cpu": child.cpu,
+        "user": child.user,
+        "rss_mib": child.rss / (1024 * 1024),
+    }
 
 
 def check_report(path: Path) -> None:
@@ -141,18 +148,28 @@ def main() -> int:
                 check_report(work / f"{tag}-out" / "report.json")
             results[name].append(figure)
             print(json.dumps({"workload": name, **figure}), flush=True)
-    summary = {
+    summary: dict[str, dict[str, float]] = {
         name: {
             "wall": statistics.median(r["wall"] for r in runs),
             "cpu": statistics.median(r["cpu"] for r in runs),
+            "user": statistics.median(r["user"] for r in runs),
             "rss_mib": max(r["rss_mib"] for r in runs),
         }
         for name, runs in results.items()
     }
     for base in ("scan", "scan_lean"):
         summary[f"analyze/{base}"] = {
-            key: summary["analyze"][key] / summary[base][key] for key in ("wall", "cpu", "rss_mib")
+            key: summary["analyze"][key] / summary[base][key]
+            for key in ("wall", "cpu", "user", "rss_mib")
         }
+        # Each round's analyze against the same round's read (they ran seconds apart): the
+        # ratio a machine whose speed drifts during the call still measures steadily.
+        for key in ("wall", "cpu", "user"):
+            ratios = [
+                a[key] / b[key] for a, b in zip(results["analyze"], results[base], strict=True)
+            ]
+            summary[f"analyze/{base}"][f"{key}_per_round"] = statistics.median(ratios)
+            summary[f"analyze/{base}"][f"{key}_per_round_max"] = max(ratios)
     print(json.dumps(summary, indent=2))
     return 0
 
