@@ -88,6 +88,27 @@ def test_ks_wasserstein_equals_numpy_on_profile_sized_samples(shift, sizes):
     _assert_equals_numpy(a, a.copy())
 
 
+@pytest.mark.parametrize("size", [1, 8, 33, 4_100, 32_768, 32_771])
+def test_ks_wasserstein_equal_sizes_sum_in_eight_lanes_in_order(size):
+    # The grid scan adds the W1 terms a chunk at a time (native/_ecdf.c dw_w1_chunk): the
+    # total must be the one of a single pass, lane k % 8 in ascending k, tail in lane 0.
+    rng = np.random.default_rng(size)
+    a, b = np.sort(rng.normal(size=size)), np.sort(rng.normal(0.1, 2.0, size=size))
+    terms = np.abs(a - b)
+    whole = size - size % 8
+    lanes = [0.0] * 8
+    for k in range(whole):
+        lanes[k % 8] += terms[k]
+    for term in terms[whole:]:
+        lanes[0] += term
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
+        (lanes[4] + lanes[5]) + (lanes[6] + lanes[7])
+    )
+    ks, w1 = ecdf.ks_wasserstein(a, b)
+    assert w1 == total / size
+    assert ks == ks_statistic_sorted(a, b)
+
+
 def test_ks_wasserstein_on_single_values_and_disjoint_samples():
     one, two = np.array([1.0]), np.array([2.0])
     assert ecdf.ks_wasserstein(one, two) == (1.0, 1.0)

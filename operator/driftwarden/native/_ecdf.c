@@ -155,27 +155,67 @@ dw_stretch_bound(const int64_t *grid_i, const int64_t *grid_j, int64_t k, int64_
     return up > down ? up : down;
 }
 
+/* How far ahead of the scan of a (in values) dw_ks_grid prefetches: 4 KiB, so the next
+ * page's translation and first lines are on their way before the scan gets there (the
+ * hardware prefetcher stops at page ends). A cached reference's sample is a view of a
+ * memory-mapped file read long before: neither its lines nor its page table entries are
+ * in cache any more: 65 us a call against 44 us on hot data (32,768 values a side),
+ * 56 us with the prefetch, then 45 us (29 hot) with the scan of eight values a step. */
+#define KS_AHEAD 512
+
+/* Add |a[k] - b[k]| for k in [from, to) to the eight partial sums, k % 8 to sums[k % 8]:
+ * from and to are multiples of 8, so chunks taken in ascending order add the same terms
+ * in the same order as one loop over [0, to) does. */
+static inline void
+dw_w1_chunk(double *sums, const double *a, const double *b, int64_t from, int64_t to)
+{
+    for (int64_t k = from; k < to; k += 8) {
+        for (int t = 0; t < 8; t++) {
+            sums[t] += fabs(a[k + t] - b[k + t]);
+        }
+    }
+}
+
 /* The KS statistic of equal-size samples without merging them all: the state is
  * taken at every KS_GRID-th value of b first (a forward scan of a finds the counts);
  * between two grid points i and j only grow, which bounds every candidate inside, and
- * only the stretches whose bound reaches the best value found are merged. */
+ * only the stretches whose bound reaches the best value found are merged.
+ *
+ * The same pass adds the W1 terms |a[k] - b[k]| of k < n rounded down to 8 to `sums`
+ * (see dw_w1_chunk), while a's and b's values around the scan are in L1 cache: one pass
+ * over each sample rather than two. */
 static void
 dw_ks_grid(dw_merge *state, const double *a, const double *b, int64_t *grid_i, int64_t *grid_j,
-           int64_t points)
+           int64_t points, double *sums)
 {
-    int64_t n = state->n, m = state->m, i = 0;
+    int64_t n = state->n, m = state->m, i = 0, whole = n - n % 8;
     for (int64_t k = 0; k < points; k++) {
         int64_t j = k * KS_GRID;
         double u = b[j];
         while (j > 0 && b[j - 1] == u) {
             j--;  /* ties: the state is entered at the first of them */
         }
-        while (i < n && a[i] < u) {
-            i++;
+        if (i + KS_AHEAD < n) {
+            for (int t = 0; t < KS_GRID; t += 8) {
+                __builtin_prefetch(a + i + KS_AHEAD + t);
+            }
         }
+        /* a is ascending: its values below u are a prefix, counted eight at a time and
+         * then without a branch (a loop of one value at a time mispredicts its exit once
+         * a grid point and runs ~32 dependent steps). */
+        while (i + 8 <= n && a[i + 7] < u) {
+            i += 8;
+        }
+        int64_t below = 0, left = n - i < 8 ? n - i : 8;
+        for (int64_t t = 0; t < left; t++) {
+            below += a[i + t] < u;
+        }
+        i += below;
         grid_i[k] = i;
         grid_j[k] = j;
         dw_ks(state, i, j);
+        int64_t from = k * KS_GRID, to = from + KS_GRID;
+        dw_w1_chunk(sums, a, b, from, to < whole ? to : whole);
     }
     grid_i[points] = n;  /* the end, past every value */
     grid_j[points] = m;
@@ -243,15 +283,9 @@ ks_wasserstein(PyObject *module, PyObject *args)
     double w1;
     Py_BEGIN_ALLOW_THREADS
     if (n == m) {
-        dw_ks_grid(&state, a, b, grid, grid + points + 1, points);
         double sums[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-        int64_t k = 0;
-        for (; k + 8 <= n; k += 8) {
-            for (int t = 0; t < 8; t++) {
-                sums[t] += fabs(a[k + t] - b[k + t]);
-            }
-        }
-        for (; k < n; k++) {
+        dw_ks_grid(&state, a, b, grid, grid + points + 1, points, sums);
+        for (int64_t k = n - n % 8; k < n; k++) {
             sums[0] += fabs(a[k] - b[k]);
         }
         double total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) +
