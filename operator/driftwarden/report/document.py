@@ -104,6 +104,8 @@ def _written_copy(value: dict, context: str) -> tuple[dict, Any]:
     """
     plain: dict[str, Any] = {}
     moved: dict[str, Any] | None = None  # the children whose written copy differs
+    converted: Any
+    written: Any
     for key, item in value.items():
         if type(key) is not str:
             raise ReportError("a key that is not a string")
@@ -145,6 +147,8 @@ def _written_list(value: list | tuple, context: str) -> tuple[list, list]:
     written: list[Any] = []
     for item in value:
         kind = type(item)
+        one: Any
+        other: Any
         if kind is dict:
             one, other = _written_copy(item, context)
         elif kind is list or kind is tuple:
