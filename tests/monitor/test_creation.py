@@ -61,6 +61,22 @@ def test_the_newest_refusal_of_this_job_counts_and_only_after_the_newest_pod() -
     assert newest_failed_create(events[:1], JOB) is None
 
 
+def test_the_newest_refusal_is_found_by_time_across_timestamp_precisions() -> None:
+    # An aggregated core/v1 Event (whole seconds) against an events.k8s.io one
+    # (eventTime with microseconds, no lastTimestamp): as text "10:00:05Z" sorts after
+    # "10:00:05.250000Z", though it is the older of the two.
+    seconds = _event("FailedCreate", "2026-12-06T10:00:05Z", message="whole seconds")
+    micro = {
+        **_event("FailedCreate", "", message="microseconds"),
+        "lastTimestamp": None,
+        "eventTime": "2026-12-06T10:00:05.250000Z",
+    }
+    undated = {**_event("FailedCreate", "", message="no time"), "lastTimestamp": None}
+    for events in ([seconds, micro, undated], [undated, micro, seconds]):
+        assert newest_failed_create(events, JOB)["message"] == "microseconds"
+    assert newest_failed_create([undated], JOB)["message"] == "no time"
+
+
 def test_the_jobs_pods_are_those_it_controls() -> None:
     def pod(uid: str, controller: bool = True) -> dict:
         ref = {"kind": "Job", "name": "run-scan", "uid": uid, "controller": controller}

@@ -24,7 +24,7 @@ only when nothing says a pod was made:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from driftwarden.monitor.outcome import POD_CREATION_FAILED
@@ -43,6 +43,9 @@ def pods_counted(job: Mapping[str, Any]) -> bool:
     if isinstance(uncounted, Mapping):
         counts += [len(uncounted.get(k) or []) for k in ("succeeded", "failed")]
     return any(isinstance(n, int) and n > 0 for n in counts)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)  # an Event without a readable time: oldest
 
 
 def event_time(event: Mapping[str, Any]) -> datetime | None:
@@ -68,7 +71,9 @@ def newest_failed_create(
     ]
     if not failed:
         return None
-    return max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    # By time, not by text: the events.k8s.io API writes eventTime with microseconds,
+    # core/v1 lastTimestamp in whole seconds, and "…:05Z" sorts after "…:05.1Z" as text.
+    return max(failed, key=lambda e: event_time(e) or _NEVER)
 
 
 def owned_pods(
