@@ -30,7 +30,6 @@ analyze ~0.08 s faster in wall time there, paired).
 
 from __future__ import annotations
 
-import _thread
 import math
 import mmap
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from driftwarden import native
+from driftwarden.background import Background
 from driftwarden.profile.numeric import NumericProfile
 from driftwarden.profile.sampling import bottom_k
 
@@ -188,34 +188,19 @@ def _release_row(pages: mmap.mmap | None, width: int, row: int) -> None:
         pages.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
-def _populate_behind(pages: NDArray[np.float64]) -> _thread.LockType | None:
+def _populate_behind(pages: NDArray[np.float64]) -> Background | None:
     """Fault in ``pages`` from another thread while this one fills them (the contents do
-    not change, so it races with nothing); the lock returned is released once it is done
-    (None without the kernel).
-
-    A bare ``_thread`` rather than ``threading.Thread``, whose ``start`` waits until the
-    new thread runs: on a busy machine that wait cost 5-15 ms a start, more than the
-    faults it saves (16 starts a run at 1,000 features)."""
-    if _kernel is None or pages.size == 0:
+    not change, so it races with nothing); None without the kernel."""
+    kernel = _kernel
+    if kernel is None or pages.size == 0:
         return None
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def populate() -> None:
-        try:
-            _kernel.populate(pages)
-        finally:
-            done.release()
-
-    _thread.start_new_thread(populate, ())
-    return done
+    return Background(lambda: kernel.populate(pages))
 
 
-def _wait(done: _thread.LockType | None) -> None:
+def _wait(populating: Background | None) -> None:
     """Until the thread :func:`_populate_behind` started is done."""
-    if done is not None:
-        with done:
-            pass
+    if populating is not None:
+        populating.wait()
 
 
 def _take(

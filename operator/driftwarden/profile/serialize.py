@@ -21,7 +21,6 @@ depends on order) are refused with a ProfileError, so caches recompute them.
 
 from __future__ import annotations
 
-import _thread
 import base64
 import gzip
 import json
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from driftwarden.background import Background
 from driftwarden.errors import ProfileError
 from driftwarden.profile.categorical import DEPTH, CategoricalProfile, sketch_width
 from driftwarden.profile.dataset import ColumnProfile, DatasetProfile, ProfileOptions
@@ -447,25 +447,13 @@ class PayloadCheck:
         self.source = source
         self._body = body
         self._expected = expected
-        self._done: _thread.LockType | None = None  # held while the thread compares
+        self._running: Background | None = None  # the thread comparing, once started
         self._outcome: bool | Exception | None = None  # matches, or what failed
 
     def start(self) -> None:
-        """Compare the checksum on a thread from now on (once). A bare ``_thread``, as
-        profile/reserve.py's: ``threading.Thread.start`` waits until the new thread
-        runs, 5-15 ms on a busy machine."""
-        if self._done is not None or self._outcome is not None:
-            return
-        done = self._done = _thread.allocate_lock()
-        done.acquire()
-
-        def compare() -> None:
-            try:
-                self._compare()
-            finally:
-                done.release()
-
-        _thread.start_new_thread(compare, ())
+        """Compare the checksum on a thread from now on (once)."""
+        if self._running is None and self._outcome is None:
+            self._running = Background(self._compare)
 
     def _compare(self) -> None:
         try:
@@ -476,9 +464,8 @@ class PayloadCheck:
     def wait(self) -> None:
         """Return once the payload matches its checksum; raise ProfileError (as
         :func:`loads_profile` would have) if it does not."""
-        if self._done is not None:
-            with self._done:
-                pass
+        if self._running is not None:
+            self._running.wait()
         elif self._outcome is None:
             self._compare()
         if isinstance(self._outcome, Exception):
