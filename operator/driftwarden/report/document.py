@@ -366,6 +366,15 @@ def _validate_root_cause(doc: Mapping[str, Any]) -> None:
         raise _fail(f"{path}.segments", "an array or null", segments)
 
 
+# A feature's fields by kind, for the full check (_validate_feature) and its fast
+# path (_feature_passes) alike.
+_SIGNIFICANCE_NUMBERS = ("pValue", "rawPValue", "alpha")
+_MISSING_NUMBERS = ("reference", "current", "score", "threshold", "pValue", "rawPValue")
+_STATS_COUNTS = ("rows", "nulls", "nan", "inf", "distinct")
+_STATS_NUMBERS = ("mean", "std", "min", "max")
+_REASONS_OR_NULL = (*REASONS, None)
+
+
 def _validate_feature(feature: Any, path: str) -> None:
     if not isinstance(feature, dict):
         raise _fail(path, "an object", feature)
@@ -378,14 +387,14 @@ def _validate_feature(feature: Any, path: str) -> None:
     _number(feature, "rawPValue", path, null=True)
     _boolean(feature, "drifted", path)
     # Informative fields: optional, but well-formed when present.
-    _one_of(feature, "reason", path, (*REASONS, None))
+    _one_of(feature, "reason", path, _REASONS_OR_NULL)
     significance = _object(feature, "significance", path, null=True)
     if significance is not None:
-        for key in ("pValue", "rawPValue", "alpha"):
+        for key in _SIGNIFICANCE_NUMBERS:
             _number(significance, key, f"{path}.significance", null=True)
     missing = _object(feature, "missing", path, null=True)
     if missing is not None:
-        for key in ("reference", "current", "score", "threshold", "pValue", "rawPValue"):
+        for key in _MISSING_NUMBERS:
             _number(missing, key, f"{path}.missing", null=True)
     scores = _object(feature, "scores", path, null=True)
     if scores is not None:
@@ -394,18 +403,11 @@ def _validate_feature(feature: Any, path: str) -> None:
     for side in ("reference", "current"):
         stats = _object(feature, side, path, null=True)
         if stats is not None:
-            for key in ("rows", "nulls", "nan", "inf", "distinct"):
+            for key in _STATS_COUNTS:
                 _count(stats, key, f"{path}.{side}", null=True)
-            for key in ("mean", "std", "min", "max"):
+            for key in _STATS_NUMBERS:
                 _number(stats, key, f"{path}.{side}", null=True)
     _validate_distribution(feature, path)
-
-
-_SIGNIFICANCE_NUMBERS = ("pValue", "rawPValue", "alpha")
-_MISSING_NUMBERS = ("reference", "current", "score", "threshold", "pValue", "rawPValue")
-_STATS_COUNTS = ("rows", "nulls", "nan", "inf", "distinct")
-_STATS_NUMBERS = ("mean", "std", "min", "max")
-_REASONS_OR_NULL = (*REASONS, None)
 
 
 def _finite_or_null(values: Iterable[Any]) -> bool:
@@ -688,7 +690,11 @@ def _divide(a: float, b: float) -> float:
 
 def drift_rank_key(feature: Mapping[str, Any]) -> tuple[int, float]:
     """Sort key putting the most drifted first: drifted ones, then by :func:`drift_ratio`."""
-    ratio = drift_ratio(feature)
+    return _rank_key(feature, drift_ratio(feature))
+
+
+def _rank_key(feature: Mapping[str, Any], ratio: float | None) -> tuple[int, float]:
+    """:func:`drift_rank_key` of ``feature`` whose drift ratio is ``ratio``."""
     return (0 if feature.get("drifted") else 1, -ratio if ratio is not None else math.inf)
 
 
@@ -707,10 +713,7 @@ def ranked_features(doc: Mapping[str, Any]) -> tuple[list[Any], list[float | Non
         return ranked
     features = doc["features"]
     ratios = [drift_ratio(feature) for feature in features]
-    keys = [  # drift_rank_key's, from the ratios already computed
-        (0 if feature.get("drifted") else 1, -ratio if ratio is not None else math.inf)
-        for feature, ratio in zip(features, ratios, strict=True)
-    ]
+    keys = list(map(_rank_key, features, ratios))  # drift_rank_key's, ratios computed once
     order = sorted(range(len(keys)), key=keys.__getitem__)  # stable, as sort_features
     ranked = ([features[i] for i in order], [ratios[i] for i in order])
     if isinstance(doc, PreparedReport):
